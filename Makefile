@@ -1,0 +1,47 @@
+# wire-ingest: `make run` to try it, `make test` to check it. Everything else is a step of those.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test lint unit integration chaos bench kafka-start kafka-stop clean
+
+setup: $(STAMP) kafka-jars ## create .venv with the wire-ingest console script and fetch the broker
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+.PHONY: kafka-jars
+kafka-jars:
+	@deploy/local/kafka.sh fetch
+
+run: setup ## start a local broker (unless KAFKA_BOOTSTRAP is set), the worker, feed seeds/, follow events
+	@deploy/local/run.sh
+
+lint: $(STAMP)
+	$(BIN)/ruff check workers tests
+	$(BIN)/ruff format --check workers tests
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest tests/unit
+
+test: setup lint ## every test: lint, types, unit, integration and reliability (starts its own broker)
+	$(BIN)/pytest
+
+bench: setup
+	$(BIN)/wire-ingest bench
+
+kafka-start: setup
+	@deploy/local/kafka.sh start
+
+kafka-stop:
+	@deploy/local/kafka.sh stop
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis state

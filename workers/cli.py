@@ -1,0 +1,142 @@
+"""The ``wire-ingest`` command: worker, replay, parse, produce, bench."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import BinaryIO
+
+import orjson
+
+from workers import __version__
+
+
+def _write_json_line(stream: BinaryIO, value: object) -> None:
+    stream.write(orjson.dumps(value))
+    stream.write(b"\n")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from workers.replay import Replayer, expand_paths
+
+    replayer = Replayer(max_bytes=args.max_bytes)
+    out = sys.stdout.buffer
+    dlq: BinaryIO | None = args.dlq.open("wb") if args.dlq else None
+    try:
+        for path in expand_paths(args.paths):
+            try:
+                fed = replayer.feed_file(path)
+            except OSError as exc:
+                print(f"replay: cannot read {path}: {exc.strerror}", file=sys.stderr)
+                return 2
+            if fed.event is not None:
+                _write_json_line(out, fed.event)
+            elif fed.reject is not None:
+                if dlq is not None:
+                    _write_json_line(dlq, fed.reject)
+                print(
+                    f"replay: rejected {path}: {fed.reject['reason']} ({fed.reject['detail']})",
+                    file=sys.stderr,
+                )
+        out.flush()
+    except BrokenPipeError:  # `wire-ingest replay ... | head` is fine
+        sys.stderr.close()
+        return 0
+    finally:
+        if dlq is not None:
+            dlq.close()
+    print(replayer.result.summary(), file=sys.stderr)
+    return 0
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from workers.core import keys
+    from workers.core.pipeline import parse_raw, route_key
+    from workers.core.rejects import Reject
+
+    status = 0
+    for path in args.paths:
+        raw = path.read_bytes()
+        parsed = parse_raw(raw, args.max_bytes)
+        if isinstance(parsed, Reject):
+            doc: dict[str, object] = {"file": str(path), "rejected": parsed.to_dict()}
+            status = 1
+        else:
+            doc = {
+                "file": str(path),
+                "bucketKey": route_key(parsed),
+                "storyKey": keys.base_story_key(parsed),
+                "contentHash": keys.content_hash(parsed),
+                "paragraphIds": list(keys.paragraph_ids(parsed)),
+                "fields": parsed.to_dict(),
+            }
+        sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+    return status
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from workers.stream.runner import run_worker
+
+    return run_worker()
+
+
+def cmd_produce(args: argparse.Namespace) -> int:
+    from workers.produce import produce_files
+
+    return produce_files(args.paths, topic=args.topic)
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from workers.bench import run_bench
+
+    return run_bench(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from workers.core.decode import DEFAULT_MAX_BYTES
+
+    parser = argparse.ArgumentParser(
+        prog="wire-ingest",
+        description="Parse news-wire items, merge story versions, emit IPTC ninjs events.",
+    )
+    parser.add_argument("--version", action="version", version=f"wire-ingest {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    worker = sub.add_parser("worker", help="run the stream worker (configured by environment)")
+    worker.set_defaults(func=cmd_worker)
+
+    replay = sub.add_parser(
+        "replay", help="run the core over files; events to stdout as JSON lines"
+    )
+    replay.add_argument("paths", nargs="+", type=Path, help="files or directories (name order)")
+    replay.add_argument("--dlq", type=Path, help="write rejected items here as JSON lines")
+    replay.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    replay.set_defaults(func=cmd_replay)
+
+    parse = sub.add_parser("parse", help="print the parsed fields of raw items as JSON")
+    parse.add_argument("paths", nargs="+", type=Path)
+    parse.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    parse.set_defaults(func=cmd_parse)
+
+    produce = sub.add_parser("produce", help="send raw item files to the raw topic, in order")
+    produce.add_argument("paths", nargs="+", type=Path, help="files or directories (name order)")
+    produce.add_argument("--topic", help="default: WIRE_TOPIC_RAW")
+    produce.set_defaults(func=cmd_produce)
+
+    bench = sub.add_parser("bench", help="measure the core and the worker; prints figures")
+    bench.add_argument("--core-items", type=int, default=50_000)
+    bench.add_argument("--skip-kafka", action="store_true", help="only the core benchmark")
+    bench.add_argument("--json", type=Path, help="also write the JSON summary here")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    status: int = args.func(args)
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

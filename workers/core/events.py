@@ -1,0 +1,123 @@
+"""The canonical event: a small envelope around a ninjs item, built from a merge result."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from workers.core import keys
+from workers.core.merge import Merged, Outcome, Story
+from workers.core.model import WireItem
+from workers.core.ninjs import to_ninjs
+
+SCHEMA_VERSION = "1.0"
+EVENT_TYPES = {
+    Outcome.CREATED: "story.created",
+    Outcome.UPDATED: "story.updated",
+    Outcome.BACKFILLED: "story.backfilled",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a raw item came from: Kafka coordinates in the worker, a file in a replay."""
+
+    raw_sha256: str
+    topic: str | None = None
+    partition: int | None = None
+    offset: int | None = None
+    timestamp_ms: int | None = None
+    file: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"rawSha256": self.raw_sha256}
+        if self.topic is not None:
+            out.update(topic=self.topic, partition=self.partition, offset=self.offset)
+        if self.timestamp_ms is not None:
+            out["timestampMs"] = self.timestamp_ms
+        if self.file is not None:
+            out["file"] = self.file
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Source:
+        return cls(
+            raw_sha256=data["rawSha256"],
+            topic=data.get("topic"),
+            partition=data.get("partition"),
+            offset=data.get("offset"),
+            timestamp_ms=data.get("timestampMs"),
+            file=data.get("file"),
+        )
+
+
+def event_id(story_key: str, version: int, content_hash: str, event_type: str) -> str:
+    """Deterministic: a reprocessed input yields the id it had, so consumers can dedupe."""
+    digest = bytearray(
+        hashlib.blake2b(
+            f"{story_key}|{version}|{content_hash}|{event_type}".encode(), digest_size=16
+        ).digest()
+    )
+    digest[6] = (digest[6] & 0x0F) | 0x80  # RFC 9562 version 8: a custom, hash-based UUID
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    return str(uuid.UUID(bytes=bytes(digest)))
+
+
+def to_event(merged: Merged, source: Source) -> dict[str, Any] | None:
+    """The event for a merge, or None for a duplicate (which emits nothing)."""
+    if merged.outcome is Outcome.DUPLICATE:
+        return None
+    story = merged.story
+    event_type = EVENT_TYPES[merged.outcome]
+    version = len(story.versions)
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "eventId": event_id(story.key, version, merged.record.content_hash, event_type),
+        "eventType": event_type,
+        "storyKey": story.key,
+        "version": version,
+        "trigger": merged.record.to_dict(),
+        "changes": _changes(merged.previous, story),
+        "history": [v.to_dict() for v in story.versions],
+        "source": source.to_dict(),
+        "item": to_ninjs(story),
+    }
+
+
+_COMPARED_FIELDS = (
+    ("headline", "headline"),
+    ("authors", "authors"),
+    ("photo", "photo"),
+    ("places", "places"),
+    ("agency", "agency"),
+    ("paragraphs", "paragraphs"),
+    ("signoff", "signoff"),
+    ("related", "related"),
+    ("versionCreated", "version_created"),
+)
+
+
+def _changes(previous: Story | None, story: Story) -> dict[str, Any] | None:
+    """What changed in the canonical content since the previous newest version."""
+    if previous is None:
+        return None
+    before, after = previous.newest, story.newest
+    fields = [name for name, attr in _COMPARED_FIELDS if _get(before, attr) != _get(after, attr)]
+    fields.append("history")
+    old_ids, new_ids = keys.paragraph_ids(before), keys.paragraph_ids(after)
+    return {
+        "headline": (
+            {"from": before.headline, "to": after.headline}
+            if before.headline != after.headline
+            else None
+        ),
+        "paragraphsAdded": [p for p in new_ids if p not in set(old_ids)],
+        "paragraphsRemoved": [p for p in old_ids if p not in set(new_ids)],
+        "fieldsChanged": fields,
+    }
+
+
+def _get(item: WireItem, attr: str) -> object:
+    return getattr(item, attr)

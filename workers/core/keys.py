@@ -1,0 +1,86 @@
+"""Deterministic fingerprints: content hash, paragraph ids, shingles, bucket and story keys.
+
+Nothing here uses Python's salted ``hash()``: every value must be the same in every process, so
+a replay on another machine gives every story the key it had.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from datetime import UTC
+
+import orjson
+
+from workers.core.model import WireItem
+
+_WORD = re.compile(r"\w+")
+SHINGLE_WORDS = 4
+# Keep one shingle hash in SHINGLE_SAMPLE: a deterministic sample, so containment between two
+# texts is estimated on the same shingles whichever text is seen first.
+SHINGLE_SAMPLE = 4
+
+
+def content_hash(item: WireItem) -> str:
+    """A hash of what a reader sees; envelope metadata and layout whitespace do not count."""
+    fields = item.to_dict()
+    fields.pop("envelope")
+    return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def raw_sha256(raw: bytes) -> str:
+    return hashlib.sha256(raw).hexdigest()
+
+
+def _fold(text: str) -> str:
+    return " ".join(_WORD.findall(text.casefold()))
+
+
+def paragraph_id(paragraph: str) -> str:
+    """Stable id of a paragraph: case, punctuation and spacing edits keep the id."""
+    digest = hashlib.blake2b(_fold(paragraph).encode(), digest_size=6).hexdigest()
+    return f"p{digest}"
+
+
+def paragraph_ids(item: WireItem) -> tuple[str, ...]:
+    return tuple(paragraph_id(p) for p in item.paragraphs)
+
+
+def shingles(item: WireItem) -> frozenset[int]:
+    """A sample of hashed word 4-grams of the body, for containment between versions."""
+    words = _WORD.findall(" ".join(item.paragraphs).casefold())
+    sample: set[int] = set()
+    for start in range(max(len(words) - SHINGLE_WORDS + 1, 0)):
+        value = zlib.crc32(" ".join(words[start : start + SHINGLE_WORDS]).encode())
+        if value % SHINGLE_SAMPLE == 0:
+            sample.add(value)
+    return frozenset(sample)
+
+
+def first_place(item: WireItem) -> str | None:
+    return item.places[0].casefold() if item.places else None
+
+
+def _minute(item: WireItem) -> str:
+    return item.first_created.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+
+
+def bucket_key(item: WireItem) -> str:
+    """Where every version of a story meets: provider plus first-published minute (UTC).
+
+    An update keeps its original's first-published time, so all versions share this key and
+    land in one partition and one table entry, whichever raw partition they came from.
+    """
+    return f"{item.provider}:{_minute(item)}"
+
+
+def base_story_key(item: WireItem) -> str:
+    """The story key a version proposes: provider, first-published minute, first dateline place.
+
+    Every version of a BTA story keeps its first-published minute and its first dateline place
+    (updates append places), so the key does not depend on which version arrives first.
+    """
+    place = first_place(item) or ""
+    slug = hashlib.blake2b(place.encode(), digest_size=3).hexdigest() if place else "000000"
+    return f"{item.provider}-{_minute(item)}-{slug}"

@@ -1,0 +1,92 @@
+"""The processor that the worker and ``wire-ingest replay`` share.
+
+Two steps, split where the stream repartitions:
+
+1. :func:`parse_raw` — bytes to a :class:`WireItem` or a :class:`Reject` (stateless; runs where
+   the raw message landed).
+2. :func:`apply` — merge a parsed item into the state of its bucket and build the event
+   (stateful; runs in the partition that owns :func:`route_key`).
+
+Neither step raises: an unexpected error becomes a ``internal_error`` reject, so a poison pill
+can never stop a stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from workers.core import keys
+from workers.core.bta import parse
+from workers.core.decode import DEFAULT_MAX_BYTES, decode
+from workers.core.events import Source, to_event
+from workers.core.merge import Bucket, Merged, Outcome, merge
+from workers.core.model import WireItem
+from workers.core.rejects import Reject, RejectReason
+
+log = logging.getLogger(__name__)
+
+
+def parse_raw(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> WireItem | Reject:
+    """Decode and parse one raw message value; never raises."""
+    try:
+        decoded = decode(raw, max_bytes)
+        if isinstance(decoded, Reject):
+            return decoded
+        return parse(decoded)
+    except Exception as exc:  # the core's last line of defence: a bug must not stop a stream
+        log.exception("parser failed on a %d-byte input", len(raw))
+        return Reject(RejectReason.INTERNAL_ERROR, f"parser error: {type(exc).__name__}")
+
+
+def route_key(item: WireItem) -> str:
+    """The repartition key: all versions of one story share it."""
+    return keys.bucket_key(item)
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """The new bucket state, what the merge decided, and the event to emit (None for a duplicate)."""
+
+    bucket: Bucket
+    outcome: Outcome
+    story_key: str
+    event: dict[str, Any] | None
+
+
+def apply(bucket: Bucket | None, item: WireItem, source: Source) -> Applied:
+    """Merge one version into its bucket and build the canonical event."""
+    merged: Merged = merge(bucket, item)
+    return Applied(merged.bucket, merged.outcome, merged.story.key, to_event(merged, source))
+
+
+def dumps(value: dict[str, Any]) -> bytes:
+    """The one JSON encoding used for events, DLQ records and state (UTF-8, no spaces)."""
+    return orjson.dumps(value)
+
+
+def encode_bucket(bucket: Bucket) -> bytes:
+    return orjson.dumps(bucket.to_dict())
+
+
+def decode_bucket(data: bytes | None) -> Bucket | None:
+    return Bucket.from_dict(orjson.loads(data)) if data else None
+
+
+def dlq_record(
+    reject: Reject, raw: bytes, source: Source, worker_version: str
+) -> dict[str, Any]:
+    """A DLQ record keeps the original bytes, so nothing rejected is ever lost."""
+    return {
+        "reason": reject.reason.value,
+        "detail": reject.detail,
+        "rawSha256": source.raw_sha256,
+        "rawSize": len(raw),
+        "rawBase64": base64.b64encode(raw).decode("ascii"),
+        "source": source.to_dict(),
+        "workerVersion": worker_version,
+    }

@@ -1,0 +1,121 @@
+"""Every setting of wire-ingest, read from environment variables, with documented defaults.
+
+The README's configuration table is this module in prose; keep the two in step.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from workers.core.decode import DEFAULT_MAX_BYTES
+
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the worker cannot use; the message names the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Resolved configuration. Build it with :meth:`from_env`."""
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    app_id: str = "wire-ingest"
+    topic_raw: str = "wire.raw"
+    topic_events: str = "stories.events"
+    topic_latest: str = "stories.latest"
+    topic_dlq: str = "wire.dlq"
+    partitions: int = 4
+    replication_factor: int = 1
+    state_dir: Path = Path("state")
+    store: str = "rocksdb://"
+    web_host: str = "127.0.0.1"
+    web_port: int = 9108
+    max_item_bytes: int = DEFAULT_MAX_BYTES
+    log_level: str = "info"
+    instance_id: str | None = None
+    security_protocol: str = "PLAINTEXT"
+    sasl_mechanism: str | None = None
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile: str | None = None
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            name = ENV_NAMES[f.name]
+            raw = env.get(name)
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int",):
+                try:
+                    values[f.name] = int(raw)
+                except ValueError as exc:
+                    raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
+            elif f.type == "Path":
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        settings = cls(**values)  # type: ignore[arg-type]
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        if self.partitions < 1:
+            raise SettingsError("WIRE_PARTITIONS must be at least 1")
+        if self.max_item_bytes < 1024:
+            raise SettingsError("WIRE_MAX_ITEM_BYTES must be at least 1024")
+        if self.security_protocol not in SECURITY_PROTOCOLS:
+            raise SettingsError(f"KAFKA_SECURITY_PROTOCOL must be one of {SECURITY_PROTOCOLS}")
+        if self.security_protocol.startswith("SASL"):
+            if self.sasl_mechanism not in SASL_MECHANISMS:
+                raise SettingsError(f"KAFKA_SASL_MECHANISM must be one of {SASL_MECHANISMS}")
+            if not self.sasl_username or not self.sasl_password:
+                raise SettingsError("SASL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+
+    @property
+    def table_name(self) -> str:
+        return "story-buckets"
+
+    @property
+    def repartition_topic(self) -> str:
+        return f"{self.app_id}.items-by-story"
+
+    @property
+    def created_topics(self) -> tuple[str, ...]:
+        return (self.topic_raw, self.topic_events, self.topic_dlq)
+
+
+# Field name -> environment variable. One place, so docs and code cannot drift apart.
+ENV_NAMES: dict[str, str] = {
+    "kafka_bootstrap": "KAFKA_BOOTSTRAP",
+    "app_id": "WIRE_APP_ID",
+    "topic_raw": "WIRE_TOPIC_RAW",
+    "topic_events": "WIRE_TOPIC_EVENTS",
+    "topic_latest": "WIRE_TOPIC_LATEST",
+    "topic_dlq": "WIRE_TOPIC_DLQ",
+    "partitions": "WIRE_PARTITIONS",
+    "replication_factor": "WIRE_REPLICATION_FACTOR",
+    "state_dir": "WIRE_STATE_DIR",
+    "store": "WIRE_STORE",
+    "web_host": "WIRE_WEB_HOST",
+    "web_port": "WIRE_WEB_PORT",
+    "max_item_bytes": "WIRE_MAX_ITEM_BYTES",
+    "log_level": "WIRE_LOG_LEVEL",
+    "instance_id": "WIRE_INSTANCE_ID",
+    "security_protocol": "KAFKA_SECURITY_PROTOCOL",
+    "sasl_mechanism": "KAFKA_SASL_MECHANISM",
+    "sasl_username": "KAFKA_SASL_USERNAME",
+    "sasl_password": "KAFKA_SASL_PASSWORD",
+    "ssl_cafile": "KAFKA_SSL_CAFILE",
+    "ssl_certfile": "KAFKA_SSL_CERTFILE",
+    "ssl_keyfile": "KAFKA_SSL_KEYFILE",
+}
