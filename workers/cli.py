@@ -75,7 +75,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     return status
 
 
-def cmd_worker(args: argparse.Namespace) -> int:
+def cmd_worker(_args: argparse.Namespace) -> int:
     from workers.stream.runner import run_worker
 
     return run_worker()

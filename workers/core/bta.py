@@ -130,7 +130,7 @@ def _looks_like_dateline(text: str) -> bool:
     if not text.endswith(",") or len(text) > 80:
         return False
     parts = [p.strip() for p in text[:-1].split("/")]
-    return all(p and len(p.split()) <= 4 and not any(c in p for c in ".:;!?\"") for p in parts)
+    return all(p and len(p.split()) <= 4 and not any(c in p for c in '.:;!?"') for p in parts)
 
 
 def _to_sofia(day: str, month: str, year: str, hour: str, minute: str) -> datetime | Reject:

@@ -194,9 +194,7 @@ def merge(bucket: Bucket | None, item: WireItem) -> Merged:
     return Merged(Bucket(stories), outcome, grown, best, record)
 
 
-def _new_story(
-    bucket: Bucket, item: WireItem, evidence: _Evidence, record: VersionRecord
-) -> Story:
+def _new_story(bucket: Bucket, item: WireItem, evidence: _Evidence, record: VersionRecord) -> Story:
     key = keys.base_story_key(item)
     taken = {s.key for s in bucket.stories}
     if key in taken:
@@ -214,9 +212,7 @@ def _new_story(
     )
 
 
-def _add_version(
-    story: Story, item: WireItem, evidence: _Evidence, record: VersionRecord
-) -> Story:
+def _add_version(story: Story, item: WireItem, evidence: _Evidence, record: VersionRecord) -> Story:
     versions = tuple(sorted((*story.versions, record), key=lambda v: v.order))
     newest = item if versions[-1] is record else story.newest
     return replace(

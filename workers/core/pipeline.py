@@ -50,7 +50,7 @@ def route_key(item: WireItem) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """The new bucket state, what the merge decided, and the event to emit (None for a duplicate)."""
+    """New bucket state, what the merge decided, and the event to emit (None: duplicate)."""
 
     bucket: Bucket
     outcome: Outcome
@@ -77,9 +77,7 @@ def decode_bucket(data: bytes | None) -> Bucket | None:
     return Bucket.from_dict(orjson.loads(data)) if data else None
 
 
-def dlq_record(
-    reject: Reject, raw: bytes, source: Source, worker_version: str
-) -> dict[str, Any]:
+def dlq_record(reject: Reject, raw: bytes, source: Source, worker_version: str) -> dict[str, Any]:
     """A DLQ record keeps the original bytes, so nothing rejected is ever lost."""
     return {
         "reason": reject.reason.value,

@@ -1,0 +1,132 @@
+"""Prometheus metrics of the worker. Counts and timings only: no item text ever goes here.
+
+Each worker builds its own :class:`Metrics` on a private registry, so several workers (or tests)
+in one process never share counters.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections.abc import Callable, Iterable, Iterator
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from workers import __version__
+
+# The *_created series double the scrape size and no dashboard of ours reads them.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+PREFIX = "wire_ingest"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+PROCESSING_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0)
+
+LagSource = Callable[[], Iterable[tuple[str, int, int]]]
+
+
+class _LagCollector(Collector):
+    """Consumer lag per partition, computed at scrape time from the consumer's own positions."""
+
+    def __init__(self, source: LagSource) -> None:
+        self._source = source
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            f"{PREFIX}_consumer_lag",
+            "Messages behind the partition's high-water mark, per consumed partition.",
+            labels=["topic", "partition"],
+        )
+        for topic, partition, lag in self._source():
+            family.add_metric([topic, str(partition)], lag)
+        yield family
+
+
+class Metrics:
+    """All metrics of one worker process."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.consumed = Counter(
+            f"{PREFIX}_items_consumed", "Raw items read from the raw topic.", registry=r
+        )
+        self.parsed = Counter(
+            f"{PREFIX}_items_parsed", "Raw items parsed successfully.", registry=r
+        )
+        self.rejected = Counter(
+            f"{PREFIX}_items_rejected",
+            "Raw items refused and sent to the DLQ, by reason.",
+            ["reason"],
+            registry=r,
+        )
+        self.duplicates = Counter(
+            f"{PREFIX}_duplicates", "Versions already known (re-deliveries): no event.", registry=r
+        )
+        self.events = Counter(
+            f"{PREFIX}_events_emitted", "Canonical events sent, by type.", ["type"], registry=r
+        )
+        self.backfills = Counter(
+            f"{PREFIX}_backfills", "Older versions that arrived after a newer one.", registry=r
+        )
+        self.stories = Gauge(
+            f"{PREFIX}_stories_in_state",
+            "Stories held in this worker's assigned table partitions.",
+            registry=r,
+        )
+        self.processing = Histogram(
+            f"{PREFIX}_processing_seconds",
+            "Time spent in the core per message, by stage.",
+            ["stage"],
+            buckets=PROCESSING_BUCKETS,
+            registry=r,
+        )
+        self.latency = Histogram(
+            f"{PREFIX}_end_to_end_latency_seconds",
+            "From the raw message's Kafka timestamp to its event being acknowledged.",
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.rebalances = Counter(
+            f"{PREFIX}_rebalances",
+            "Consumer-group rebalances this worker went through.",
+            registry=r,
+        )
+        self.agent_errors = Counter(
+            f"{PREFIX}_agent_errors",
+            "Unexpected errors caught at an agent boundary (each also became a DLQ record).",
+            ["agent"],
+            registry=r,
+        )
+        self.build_info = Gauge(
+            f"{PREFIX}_build_info",
+            "Always 1; labels tell the running build.",
+            ["version", "python"],
+            registry=r,
+        )
+        self.build_info.labels(__version__, platform.python_version()).set(1)
+        self._lag_source: LagSource | None = None
+        self.registry.register(_LagCollector(self._lag))
+        for reason in ("too_large", "not_text", "no_timestamp", "no_body"):
+            self.rejected.labels(reason)
+        for event_type in ("story.created", "story.updated", "story.backfilled"):
+            self.events.labels(event_type)
+        for stage in ("parse", "merge"):
+            self.processing.labels(stage)
+
+    def watch_lag(self, source: LagSource) -> None:
+        """Set the function that reports (topic, partition, lag) at scrape time."""
+        self._lag_source = source
+
+    def _lag(self) -> Iterable[tuple[str, int, int]]:
+        return self._lag_source() if self._lag_source is not None else ()
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

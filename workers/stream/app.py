@@ -1,0 +1,99 @@
+"""The Faust app of one worker process: configuration, topics, table, agents, web pages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+
+from workers import __version__
+from workers.metrics import Metrics
+from workers.settings import Settings
+from workers.stream.kafka_client import bootstrap_servers, faust_credentials
+
+
+@dataclass
+class WireApp:
+    """Everything the agents need, built once per process by :func:`create_app`."""
+
+    settings: Settings
+    app: faust.App
+    metrics: Metrics
+    raw: Any
+    items: Any
+    events: Any
+    latest: Any
+    dlq: Any
+    table: Any
+    version: str = __version__
+
+
+def faust_config(settings: Settings) -> dict[str, Any]:
+    """Settings in Faust's terms. Choices here are load-bearing; each says why."""
+    config: dict[str, Any] = {
+        "broker": [f"kafka://{host}" for host in bootstrap_servers(settings)],
+        "store": settings.store,
+        "datadir": str(settings.state_dir),
+        "topic_partitions": settings.partitions,
+        "topic_replication_factor": settings.replication_factor,
+        # No leader-election topic: we never use app.timer(on_leader=True).
+        "topic_disable_leader": True,
+        # At-least-once: the producer is flushed before offsets are committed, and the merge
+        # agent waits for its events' acks before it updates state (see agents.py).
+        "processing_guarantee": "at_least_once",
+        "producer_acks": -1,
+        "producer_max_request_size": 16 * 1024 * 1024,
+        "consumer_auto_offset_reset": "earliest",
+        "broker_commit_interval": 1.0,
+        "key_serializer": "raw",
+        "value_serializer": "raw",
+        "web_enabled": True,
+        "web_bind": settings.web_host,
+        "web_port": settings.web_port,
+        "web_host": settings.web_host,
+        # Resume soon after a rebalance; the default waits 3 s doing nothing.
+        "stream_recovery_delay": 0.2,
+        # Faust would otherwise turn worker stdout into log lines.
+        "worker_redirect_stdouts": False,
+    }
+    credentials = faust_credentials(settings)
+    if credentials is not None:
+        config["broker_credentials"] = credentials
+    if settings.instance_id:
+        config["consumer_group_instance_id"] = settings.instance_id
+    return config
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
+    """Build the app with its topics, table, agents and pages; nothing connects yet."""
+    from workers.stream.agents import register_agents
+    from workers.stream.web import register_pages
+
+    app = faust.App(settings.app_id, **faust_config(settings))
+    wire = WireApp(
+        settings=settings,
+        app=app,
+        metrics=metrics or Metrics(),
+        raw=app.topic(settings.topic_raw, key_type=bytes, value_type=bytes),
+        items=app.topic(
+            settings.repartition_topic,
+            partitions=settings.partitions,
+            internal=True,
+            key_type=bytes,
+            value_type=bytes,
+        ),
+        events=app.topic(settings.topic_events, key_type=bytes, value_type=bytes),
+        latest=app.topic(settings.topic_latest, key_type=bytes, value_type=bytes),
+        dlq=app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes),
+        table=app.Table(
+            settings.table_name,
+            default=None,
+            partitions=settings.partitions,
+            key_type=bytes,
+            value_type=bytes,
+        ),
+    )
+    register_agents(wire)
+    register_pages(wire)
+    return wire

@@ -1,0 +1,114 @@
+"""Topic names, their creation at start, and the partition-count checks that protect state."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from workers.settings import Settings
+from workers.stream.kafka_client import client_kwargs
+
+log = logging.getLogger(__name__)
+
+# Large enough for a maximum-size item wrapped in an event or (base64) in a DLQ record.
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class TopicConflictError(RuntimeError):
+    """An existing topic disagrees with the state layout; restarting will not fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSpec:
+    name: str
+    partitions: int
+    config: dict[str, str]
+    must_match: bool  # partition count is part of the state layout
+
+
+def changelog_topic(settings: Settings) -> str:
+    """Faust's name for the table's changelog topic."""
+    return f"{settings.app_id}-{settings.table_name}-changelog"
+
+
+def topic_specs(settings: Settings) -> list[TopicSpec]:
+    big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+    compact = {**big, "cleanup.policy": "compact"}
+    n = settings.partitions
+    return [
+        TopicSpec(settings.topic_raw, n, big, must_match=False),
+        TopicSpec(settings.topic_events, n, big, must_match=False),
+        TopicSpec(settings.topic_latest, n, compact, must_match=False),
+        TopicSpec(settings.topic_dlq, n, big, must_match=False),
+        TopicSpec(settings.repartition_topic, n, big, must_match=True),
+        TopicSpec(changelog_topic(settings), n, compact, must_match=True),
+    ]
+
+
+async def ensure_topics(settings: Settings) -> dict[str, int]:
+    """Create missing topics; refuse to start when a stateful topic has another partition count.
+
+    The table's changelog partitions must equal the repartition topic's: partition p of the
+    table is restored from changelog partition p and fed by repartition partition p. A mismatch
+    would silently scatter a story's versions over two states, so it stops the worker instead.
+    """
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        existing = await _partition_counts(admin)
+        missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
+        for spec in topic_specs(settings):
+            have = existing.get(spec.name)
+            if have is not None and spec.must_match and have != spec.partitions:
+                raise TopicConflictError(
+                    f"topic {spec.name!r} has {have} partitions but WIRE_PARTITIONS="
+                    f"{spec.partitions}; the story state is laid out over {have} partitions. "
+                    f"Set WIRE_PARTITIONS={have}, or reset the state (see README, "
+                    f"'Resetting state') before changing the partition count."
+                )
+        if missing:
+            new = [
+                NewTopic(
+                    spec.name,
+                    spec.partitions,
+                    settings.replication_factor,
+                    topic_configs=spec.config,
+                )
+                for spec in missing
+            ]
+            try:
+                await admin.create_topics(new)
+            except KafkaError as exc:  # another worker may have created them meanwhile
+                log.info("create_topics: %s (re-checking)", exc)
+            log.info("creating topics: %s", ", ".join(s.name for s in missing))
+        return await _wait_for_topics(admin, [s.name for s in topic_specs(settings)])
+    finally:
+        await admin.close()
+
+
+async def _wait_for_topics(
+    admin: AIOKafkaAdminClient, names: list[str], timeout_s: float = 60.0
+) -> dict[str, int]:
+    """Topic creation is asynchronous in Kafka: wait until metadata shows every topic."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        counts = await _partition_counts(admin)
+        absent = [name for name in names if name not in counts]
+        if not absent:
+            return counts
+        if loop.time() > deadline:
+            raise RuntimeError(f"topics still missing after {timeout_s:.0f}s: {absent}")
+        await asyncio.sleep(0.2)
+
+
+async def _partition_counts(admin: AIOKafkaAdminClient) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for meta in await admin.describe_topics():
+        if meta.get("error_code", 0) == 0:
+            counts[meta["topic"]] = len(meta["partitions"])
+    return counts

@@ -1,0 +1,43 @@
+"""HTTP pages on the Faust web server: Prometheus ``/metrics`` and ``/health``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from workers.stream.app import WireApp
+
+
+def health_state(wire: WireApp) -> dict[str, Any]:
+    """Liveness is 'the event loop answers'; readiness also needs assigned, recovered state."""
+    app = wire.app
+    recovering = bool(getattr(app, "in_recovery", False))
+    rebalancing = bool(getattr(app, "rebalancing", False))
+    started = bool(getattr(app, "_started", None) and app._started.is_set())
+    ready = started and not recovering and not rebalancing
+    return {
+        "status": "ready" if ready else "starting",
+        "live": True,
+        "ready": ready,
+        "recovering": recovering,
+        "rebalancing": rebalancing,
+        "version": wire.version,
+    }
+
+
+def register_pages(wire: WireApp) -> None:
+    app = wire.app
+
+    @app.page("/metrics")
+    async def metrics(web: Any, _request: Any) -> Any:
+        return web.bytes(wire.metrics.render(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+    @app.page("/health")
+    async def health(web: Any, _request: Any) -> Any:
+        return web.json(health_state(wire))
+
+    @app.page("/health/ready")
+    async def ready(web: Any, _request: Any) -> Any:
+        state = health_state(wire)
+        return web.json(state, status=200 if state["ready"] else 503)
