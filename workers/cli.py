@@ -87,6 +87,12 @@ def cmd_produce(args: argparse.Namespace) -> int:
     return produce_files(args.paths, topic=args.topic)
 
 
+def cmd_follow(args: argparse.Namespace) -> int:
+    from workers.follow import follow
+
+    return follow(args.topic, args.json, args.from_beginning)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from workers.bench import run_bench
 
@@ -123,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
     produce.add_argument("paths", nargs="+", type=Path, help="files or directories (name order)")
     produce.add_argument("--topic", help="default: WIRE_TOPIC_RAW")
     produce.set_defaults(func=cmd_produce)
+
+    follow = sub.add_parser("follow", help="print canonical events as they arrive")
+    follow.add_argument("--topic", help="default: WIRE_TOPIC_EVENTS")
+    follow.add_argument("--json", action="store_true", help="whole events, one JSON per line")
+    follow.add_argument("--from-beginning", action="store_true")
+    follow.set_defaults(func=cmd_follow)
 
     bench = sub.add_parser("bench", help="measure the core and the worker; prints figures")
     bench.add_argument("--core-items", type=int, default=50_000)

@@ -31,6 +31,7 @@ SOFIA = ZoneInfo("Europe/Sofia")
 # Lines longer than this cannot be structural (headline aside) and are never regex-scanned.
 _MAX_STRUCTURAL_LINE = 400
 _MAX_HEADER_LINES = 12
+_MIN_YEAR = 1900
 
 _MARKER = re.compile(r"^ОБНОВЕНА(?:\b|$)[\s:.,\-–—]*", re.IGNORECASE)
 _STAMP = r"(\d{1,2})\.(\d{1,2})\.(\d{4}),?\s+(\d{1,2}):(\d{2})"
@@ -39,6 +40,11 @@ _STAMP_LINE = re.compile(
     r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}),?\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})"
     r"(?:\s*\|\s*ОБНОВЕНА:?\s*(?P<upd>\d{1,2}\.\d{1,2}\.\d{4},?\s+\d{1,2}:\d{2}))?"
     r"\s*(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+# The "| ОБНОВЕНА <stamp>" part of the publication line when it takes a line of its own.
+_UPDATE_LINE = re.compile(
+    r"^\|\s*ОБНОВЕНА:?\s*(?P<upd>\d{1,2}\.\d{1,2}\.\d{4},?\s+\d{1,2}:\d{2})\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
 _STAMP_ONLY = re.compile(r"^" + _STAMP + r"$")
@@ -75,9 +81,16 @@ def parse(decoded: Decoded) -> WireItem | Reject:
     first = _to_sofia(*stamp.group("d", "m", "y", "hh", "mm"))
     if isinstance(first, Reject):
         return first
+    upd_text: str | None = stamp.group("upd")
+    rest = stamp.group("rest").strip()
+    body_from = stamp_at + 1
+    if upd_text is None and not rest:
+        upd_line = _update_line(lines, stamp_at + 1)
+        if upd_line is not None:
+            upd_text, rest, body_from = upd_line
     updated: datetime | None = None
-    if stamp.group("upd"):
-        upd = _stamp_from_text(stamp.group("upd"))
+    if upd_text:
+        upd = _stamp_from_text(upd_text)
         if isinstance(upd, Reject):
             return upd
         updated = upd
@@ -87,8 +100,8 @@ def parse(decoded: Decoded) -> WireItem | Reject:
     inline_place = stamp.group("place").strip().rstrip(",").strip()
     authors, photo, places = _read_header(header_lines, inline_place)
 
-    after = [lines[i] for i in range(stamp_at + 1, len(lines))]
-    agency, body_start = _read_agency(stamp.group("rest").strip(), after)
+    after = [lines[i] for i in range(body_from, len(lines))]
+    agency, body_start = _read_agency(rest, after)
     paragraphs, signoff, related_lines = _read_body(body_start)
     if not paragraphs:
         return Reject(RejectReason.NO_BODY, "no body paragraph after the publication line")
@@ -125,6 +138,20 @@ def _is_stamp_line(line: str) -> bool:
     return not rest or _AGENCY.match(rest) is not None
 
 
+def _update_line(lines: list[str], start: int) -> tuple[str, str, int] | None:
+    """'| ОБНОВЕНА DD.MM.YYYY HH:MM [(БТА)]' as the next non-blank line: stamp, rest, body start."""
+    index = next((i for i in range(start, len(lines)) if lines[i]), None)
+    if index is None or len(lines[index]) > _MAX_STRUCTURAL_LINE:
+        return None
+    match = _UPDATE_LINE.match(lines[index])
+    if match is None:
+        return None
+    rest = match.group("rest").strip()
+    if rest and _AGENCY.match(rest) is None:
+        return None
+    return match.group("upd"), rest, index + 1
+
+
 def _looks_like_dateline(text: str) -> bool:
     """'Москва/Пхенян,' — a few short place names joined by '/', ending in a comma."""
     if not text.endswith(",") or len(text) > 80:
@@ -136,11 +163,19 @@ def _looks_like_dateline(text: str) -> bool:
 def _to_sofia(day: str, month: str, year: str, hour: str, minute: str) -> datetime | Reject:
     """Sofia wall time to an aware datetime; the zone database picks +02:00 or +03:00."""
     try:
-        return datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=SOFIA)
+        value = datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=SOFIA)
     except ValueError as exc:
         return Reject(
             RejectReason.BAD_TIMESTAMP, f"{day}.{month}.{year} {hour}:{minute} is no time: {exc}"
         )
+    if value.year < _MIN_YEAR:
+        # Before 1894 Sofia kept local mean time (+01:33:16), which RFC 3339 cannot write, and
+        # year 1 overflows on the way to UTC: such a stamp is a typo, not a wire item.
+        return Reject(
+            RejectReason.BAD_TIMESTAMP,
+            f"{day}.{month}.{year} {hour}:{minute} is before {_MIN_YEAR}",
+        )
+    return value
 
 
 def _stamp_from_text(text: str) -> datetime | Reject:
@@ -187,7 +222,10 @@ def _read_agency(inline_rest: str, after: list[str]) -> tuple[str | None, list[s
     """The '(БТА)' tag: on the publication line, on its own line, or opening the first paragraph."""
     if inline_rest:
         tag = _AGENCY.match(inline_rest)
-        return (tag.group("agency") if tag else None), after
+        if tag is None:
+            return None, after
+        rest = tag.group("rest").strip()
+        return tag.group("agency"), ([rest] if rest else []) + after
     for index, line in enumerate(after):
         if not line:
             continue

@@ -17,6 +17,7 @@ def health_state(wire: WireApp) -> dict[str, Any]:
     started = bool(getattr(app, "_started", None) and app._started.is_set())
     ready = started and not recovering and not rebalancing
     return {
+        "assigned": _assigned(wire) if started else {},
         "status": "ready" if ready else "starting",
         "live": True,
         "ready": ready,
@@ -24,6 +25,20 @@ def health_state(wire: WireApp) -> dict[str, Any]:
         "rebalancing": rebalancing,
         "version": wire.version,
     }
+
+
+def _assigned(wire: WireApp) -> dict[str, list[int]]:
+    """Partitions of the raw and repartition topics this worker consumes now."""
+    wanted = {wire.settings.topic_raw, wire.settings.repartition_topic}
+    out: dict[str, list[int]] = {topic: [] for topic in sorted(wanted)}
+    try:
+        assignment = wire.app.consumer.assignment()
+    except (AttributeError, AssertionError):  # consumer not started yet
+        return out
+    for tp in assignment:
+        if tp.topic in wanted:
+            out[tp.topic].append(tp.partition)
+    return {topic: sorted(parts) for topic, parts in out.items()}
 
 
 def register_pages(wire: WireApp) -> None:

@@ -1,0 +1,461 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka (KRaft, combined broker+controller) for tests and development.
+#
+# The broker jars come from Maven Central via deploy/local/pom.xml and live in an ignored cache
+# (never committed). Run `kafka.sh --help` for the subcommands and environment variables.
+set -euo pipefail
+
+readonly KAFKA_VERSION=3.9.1
+readonly STARTED_MESSAGE="Kafka Server started" # logged by KafkaRaftServer once it serves clients
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+REPO_ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
+CACHE_DIR=${WIRE_INGEST_CACHE:-$REPO_ROOT/.cache}
+[[ $CACHE_DIR == /* ]] || CACHE_DIR=$PWD/$CACHE_DIR # the JVM gets file: URLs, so be absolute
+KAFKA_HOME_DIR=$CACHE_DIR/kafka-$KAFKA_VERSION
+LIB_DIR=$KAFKA_HOME_DIR/lib
+FETCH_MARKER=$LIB_DIR/.fetch-complete # written into the temp dir before the atomic rename
+readonly SCRIPT_DIR REPO_ROOT CACHE_DIR KAFKA_HOME_DIR LIB_DIR FETCH_MARKER
+
+# Set by configure_port.
+PORT='' CONTROLLER_PORT='' RUN_DIR='' PID_FILE='' LOG_FILE='' OUT_FILE='' PROPS_FILE='' LOG4J_FILE=''
+DATA_RECORD='' DATA_DIR='' DATA_OWNER='' # DATA_* set by read_data_record
+
+usage() {
+  cat <<EOF
+Usage: ${0##*/} <command> [options]
+
+Single-node Apache Kafka $KAFKA_VERSION (KRaft, broker+controller in one JVM) on 127.0.0.1.
+
+Commands:
+  fetch               Download the broker jars with Maven into the cache (once; idempotent).
+  start               Fetch if needed, start the broker in the background, wait until it
+                      serves clients, then print its bootstrap address (127.0.0.1:PORT) on
+                      stdout. Prints the bootstrap at once if it is already running.
+  stop [--keep-data]  Stop the broker (SIGTERM, SIGKILL after ${KAFKA_STOP_TIMEOUT:-30} s) and delete
+                      its data dir, unless --keep-data: then the next 'start' on the same
+                      port restarts on the same data. Stopping a stopped broker is fine.
+  kill                SIGKILL the broker at once; keeps its data (fault injection).
+  status              Print the bootstrap and exit 0 if running; else exit 3.
+  -h, --help          Show this help.
+
+Environment:
+  KAFKA_PORT             broker (PLAINTEXT) port                  [9092]
+  KAFKA_CONTROLLER_PORT  KRaft controller port                    [KAFKA_PORT+1]
+  KAFKA_DATA_DIR         data dir for 'start'; it is never deleted by 'stop'
+                         [a new mktemp -d dir, deleted by 'stop' without --keep-data]
+  KAFKA_HEAP_OPTS        JVM heap options                         [-Xms256m -Xmx512m]
+  KAFKA_OPTS             extra JVM options
+  KAFKA_START_TIMEOUT    seconds 'start' waits for the broker     [90]
+  KAFKA_STOP_TIMEOUT     seconds 'stop' waits before SIGKILL      [30]
+  WIRE_INGEST_CACHE      cache root                               [<repo>/.cache]
+  JAVA_HOME              JVM to use                               [java on PATH]
+
+Jars: \$WIRE_INGEST_CACHE/kafka-$KAFKA_VERSION/lib
+Pid file, logs, rendered config: \$WIRE_INGEST_CACHE/kafka-run/<port>/
+EOF
+}
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+# Paths removed on exit (temp dirs of an interrupted fetch or start).
+CLEANUP=()
+cleanup() {
+  local p
+  for p in ${CLEANUP[@]+"${CLEANUP[@]}"}; do rm -rf -- "$p"; done
+}
+trap cleanup EXIT
+
+java_bin() {
+  if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/java ]]; then
+    printf '%s\n' "$JAVA_HOME/bin/java"
+  else
+    command -v java || true
+  fi
+}
+
+require_java() {
+  [[ -n $(java_bin) ]] || die "java not found: install a JDK (17+) or set JAVA_HOME"
+}
+
+have_flock() { command -v flock >/dev/null 2>&1; }
+
+# Serialisation (best effort: skipped where flock(1) is missing): fd 8 locks the fetch, fd 9 the
+# run dir of one port. The broker JVM is started with both descriptors closed.
+lock_fd() {
+  have_flock || return 0
+  flock -w "${KAFKA_LOCK_TIMEOUT:-900}" "$1" || die "timed out waiting for the lock on $2"
+}
+
+# ---------------------------------------------------------------------------------------- fetch
+
+cmd_fetch() {
+  [[ -f $FETCH_MARKER ]] && return 0
+  require_java
+  command -v mvn >/dev/null 2>&1 || die "mvn not found: install Maven 3.8+ (it fetches the Kafka jars)"
+  mkdir -p -- "$KAFKA_HOME_DIR"
+  exec 8>"$KAFKA_HOME_DIR/.fetch.lock"
+  lock_fd 8 "$KAFKA_HOME_DIR/.fetch.lock"
+  fetch_locked
+  exec 8>&- # release: brokers on other ports may start meanwhile
+}
+
+fetch_locked() {
+  [[ -f $FETCH_MARKER ]] && return 0 # another process finished the fetch while we waited
+  if have_flock; then
+    rm -rf -- "$KAFKA_HOME_DIR"/.lib.tmp.* # leftovers of killed fetches (we hold the lock)
+  fi
+
+  local tmp
+  tmp=$(mktemp -d "$KAFKA_HOME_DIR/.lib.tmp.XXXXXX")
+  CLEANUP+=("$tmp")
+  log "fetching Apache Kafka $KAFKA_VERSION jars with Maven into $LIB_DIR ..."
+  chmod 755 "$tmp" # mktemp -d makes it private
+  # Maven 3.8 -q still prints bare ANSI resets; drop those, keep real messages (on stderr).
+  if ! mvn -q -B -Dstyle.color=never -f "$SCRIPT_DIR/pom.xml" dependency:copy-dependencies \
+    -DoutputDirectory="$tmp" -DincludeScope=runtime 2>&1 |
+    sed -e $'s/\e\\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2; then
+    die "Maven could not fetch the Kafka jars (see its output above)"
+  fi
+  [[ -f $tmp/kafka_2.13-$KAFKA_VERSION.jar ]] || die "Maven did not produce kafka_2.13-$KAFKA_VERSION.jar"
+  local jars=("$tmp"/*.jar)
+  date -u +%Y-%m-%dT%H:%M:%SZ >"$tmp/.fetch-complete"
+  # Only a complete lib dir ever appears under the final name: a killed fetch leaves a temp dir.
+  rm -rf -- "$LIB_DIR" # a lib dir without marker is not ours or broken
+  mv -- "$tmp" "$LIB_DIR"
+  log "fetched ${#jars[@]} jars"
+}
+
+# ------------------------------------------------------------------------------- broker helpers
+
+check_port() {
+  if [[ ! $2 =~ ^[0-9]{1,5}$ ]] || ((10#$2 < 1 || 10#$2 > 65535)); then
+    die "$1 must be a port number, got '$2'"
+  fi
+}
+
+configure_port() {
+  PORT=${KAFKA_PORT:-9092}
+  check_port KAFKA_PORT "$PORT"
+  CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
+  check_port KAFKA_CONTROLLER_PORT "$CONTROLLER_PORT"
+  [[ $PORT != "$CONTROLLER_PORT" ]] || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ"
+  RUN_DIR=$CACHE_DIR/kafka-run/$PORT
+  PID_FILE=$RUN_DIR/kafka.pid
+  LOG_FILE=$RUN_DIR/kafka.log          # log4j output of the broker
+  OUT_FILE=$RUN_DIR/kafka.out          # stdout/stderr of the JVM (crashes, JVM errors)
+  PROPS_FILE=$RUN_DIR/server.properties
+  LOG4J_FILE=$RUN_DIR/log4j.properties
+  DATA_RECORD=$RUN_DIR/data-dir # line 1: data dir path; line 2: "created" (ours) or "external"
+  if [[ ${1:-} == --lock ]]; then
+    mkdir -p -- "$RUN_DIR"
+    exec 9>"$RUN_DIR/.lock"
+    lock_fd 9 "$RUN_DIR/.lock"
+  fi
+}
+
+# True if PID is a live broker JVM started by this script for this run dir (guards against a
+# recycled pid, and a zombie has no command line).
+is_our_broker() {
+  local args
+  [[ $1 =~ ^[0-9]+$ ]] || return 1
+  args=$(ps -ww -p "$1" -o args= 2>/dev/null) || return 1
+  [[ $args == *"kafka.Kafka $PROPS_FILE"* ]]
+}
+
+# Print the pid of this port's broker, or nothing.
+broker_pid() {
+  local pid pid_args
+  if [[ -f $PID_FILE ]]; then
+    pid=$(<"$PID_FILE")
+    if is_our_broker "$pid"; then
+      printf '%s\n' "$pid"
+      return 0
+    fi
+  fi
+  # Pid file missing or stale: look for the process itself.
+  while read -r pid pid_args; do
+    if [[ $pid_args == *"kafka.Kafka $PROPS_FILE"* ]]; then
+      printf '%s\n' "$pid"
+      return 0
+    fi
+  done < <(ps -ww -e -o pid= -o args= 2>/dev/null || true)
+}
+
+started() { [[ -f $LOG_FILE ]] && grep -qF "$STARTED_MESSAGE" "$LOG_FILE"; }
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_gone PID SECONDS: poll until PID is gone; false if it is still alive at the deadline.
+wait_gone() {
+  local deadline=$((SECONDS + $2))
+  while is_our_broker "$1"; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
+
+kill_now() {
+  kill -KILL "$1" 2>/dev/null || true
+  wait_gone "$1" 10 || die "broker pid $1 survived SIGKILL"
+}
+
+dump_logs() {
+  if [[ -s $LOG_FILE ]]; then
+    printf -- '----- last 50 lines of %s -----\n' "$LOG_FILE" >&2
+    tail -n 50 -- "$LOG_FILE" >&2
+  fi
+  if [[ -s $OUT_FILE ]]; then
+    printf -- '----- last 50 lines of %s -----\n' "$OUT_FILE" >&2
+    tail -n 50 -- "$OUT_FILE" >&2
+  fi
+}
+
+read_data_record() {
+  DATA_DIR='' DATA_OWNER=''
+  if [[ -f $DATA_RECORD ]]; then
+    { read -r DATA_DIR || true; read -r DATA_OWNER || true; } <"$DATA_RECORD"
+  fi
+}
+
+# log.dirs is a comma-separated list in a Java properties file.
+check_data_dir() {
+  [[ $1 != *[,\\$'\n']* ]] && return 0
+  log "error: the data dir path must not contain ',', '\\' or newlines: $1"
+  return 1
+}
+
+random_cluster_id() { # 16 random bytes as base64url without padding, like Uuid.randomUuid()
+  local id
+  while :; do
+    id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+    [[ ${#id} -eq 22 && $id != -* ]] && break # a leading '-' would look like a CLI flag
+  done
+  printf '%s\n' "$id"
+}
+
+render_config() {
+  local line
+  while IFS= read -r line || [[ -n $line ]]; do
+    if [[ $line != \#* ]]; then # comments keep their @NAME@ mentions
+      line=${line//@PORT@/"$PORT"}
+      line=${line//@CONTROLLER_PORT@/"$CONTROLLER_PORT"}
+      line=${line//@LOG_DIRS@/"$DATA_DIR"}
+      [[ ! $line =~ @[A-Z_]+@ ]] || die "unknown placeholder in server.properties.template: $line"
+    fi
+    printf '%s\n' "$line"
+  done <"$SCRIPT_DIR/server.properties.template" >"$PROPS_FILE"
+
+  cat >"$LOG4J_FILE" <<EOF
+# Written by kafka.sh: everything at INFO into one file (the JVM's own output goes to kafka.out).
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.FileAppender
+log4j.appender.file.File=$LOG_FILE
+log4j.appender.file.Append=true
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+# Per-request logging is far too chatty.
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.kafka.network.RequestChannel\$=WARN
+EOF
+}
+
+# ------------------------------------------------------------------------------------ commands
+
+cmd_start() {
+  local timeout=${KAFKA_START_TIMEOUT:-90}
+  [[ $timeout =~ ^[0-9]+$ ]] || die "KAFKA_START_TIMEOUT must be a whole number of seconds"
+  cmd_fetch
+  configure_port --lock
+  local bootstrap="127.0.0.1:$PORT" pid
+  pid=$(broker_pid)
+  if [[ -n $pid ]]; then
+    read_data_record
+    if [[ -n ${KAFKA_DATA_DIR:-} && $KAFKA_DATA_DIR != "$DATA_DIR" ]]; then
+      log "warning: broker already running on port $PORT with data dir $DATA_DIR, not $KAFKA_DATA_DIR"
+    fi
+    if started; then
+      log "already running (pid $pid)"
+      printf '%s\n' "$bootstrap"
+      return 0
+    fi
+    # Not ready yet (started outside the lock?); fall through to the wait below.
+  else
+    local p
+    for p in "$PORT" "$CONTROLLER_PORT"; do
+      ! port_in_use "$p" || die "port $p on 127.0.0.1 is already in use by another process"
+    done
+
+    # Data dir: explicit, else the one a 'stop --keep-data' / 'kill' left, else a new one.
+    read_data_record
+    if [[ -n ${KAFKA_DATA_DIR:-} ]]; then
+      [[ $KAFKA_DATA_DIR == /* ]] || KAFKA_DATA_DIR=$PWD/$KAFKA_DATA_DIR
+      if [[ $DATA_OWNER == created && $DATA_DIR != "$KAFKA_DATA_DIR" && -d $DATA_DIR ]]; then
+        log "note: leaving the previous data dir $DATA_DIR in place"
+      fi
+      DATA_DIR=$KAFKA_DATA_DIR DATA_OWNER=external
+      check_data_dir "$DATA_DIR" || exit 1
+      mkdir -p -- "$DATA_DIR"
+    elif [[ -n $DATA_DIR && -d $DATA_DIR ]]; then
+      log "reusing data dir $DATA_DIR"
+    else
+      DATA_DIR=$(mktemp -d "${TMPDIR:-/tmp}/wire-ingest-kafka-$PORT.XXXXXX") DATA_OWNER=created
+      check_data_dir "$DATA_DIR" || { rm -rf -- "$DATA_DIR"; exit 1; }
+    fi
+    printf '%s\n%s\n' "$DATA_DIR" "$DATA_OWNER" >"$DATA_RECORD"
+
+    render_config
+    # Fresh log per launch, so an old "started" line cannot fool the wait below.
+    [[ -f $LOG_FILE ]] && mv -f -- "$LOG_FILE" "$LOG_FILE.1"
+    [[ -f $OUT_FILE ]] && mv -f -- "$OUT_FILE" "$OUT_FILE.1"
+
+    local java classpath="$LIB_DIR/*"
+    java=$(java_bin)
+    local -a jvm_opts
+    read -r -a jvm_opts <<<"${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} ${KAFKA_OPTS:-}"
+    jvm_opts+=(-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
+      "-Dlog4j.configuration=file:$LOG4J_FILE")
+
+    if [[ -f $DATA_DIR/meta.properties ]]; then
+      log "data dir already formatted, restarting on it: $DATA_DIR"
+    else
+      local cluster_id
+      cluster_id=$(random_cluster_id)
+      log "formatting $DATA_DIR (cluster id $cluster_id)"
+      if ! "$java" "-Dlog4j.configuration=file:$LOG4J_FILE" -cp "$classpath" \
+        kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS_FILE" >>"$OUT_FILE" 2>&1; then
+        dump_logs
+        die "formatting the data dir failed"
+      fi
+    fi
+
+    local -a launcher=(nohup)
+    command -v setsid >/dev/null 2>&1 && launcher=(setsid nohup) # own session: survives our shell
+    # The subshell execs setsid, which execs nohup, which execs java: $! is the JVM's pid.
+    (
+      cd -- "$RUN_DIR" # crash files (hs_err_pid*.log) land here
+      exec "${launcher[@]}" "$java" "${jvm_opts[@]}" -cp "$classpath" kafka.Kafka "$PROPS_FILE" \
+        </dev/null >>"$OUT_FILE" 2>&1 8>&- 9>&-
+    ) &
+    pid=$!
+    printf '%s\n' "$pid" >"$PID_FILE"
+    log "started pid $pid on $bootstrap (controller 127.0.0.1:$CONTROLLER_PORT), waiting up to ${timeout}s ..."
+  fi
+
+  local deadline=$((SECONDS + timeout))
+  until started; do
+    if ! is_our_broker "$pid"; then
+      dump_logs
+      rm -f -- "$PID_FILE"
+      die "the broker exited during startup (logs above; run dir $RUN_DIR)"
+    fi
+    if ((SECONDS >= deadline)); then
+      dump_logs
+      kill_now "$pid"
+      rm -f -- "$PID_FILE"
+      die "the broker did not start within ${timeout}s; killed it (logs above; run dir $RUN_DIR)"
+    fi
+    sleep 0.2
+  done
+  log "ready after ${SECONDS}s"
+  printf '%s\n' "$bootstrap"
+}
+
+cmd_stop() {
+  local keep_data=false arg
+  for arg in "$@"; do
+    case $arg in
+      --keep-data) keep_data=true ;;
+      *) die "stop: unknown option '$arg' (see --help)" ;;
+    esac
+  done
+  local timeout=${KAFKA_STOP_TIMEOUT:-30}
+  [[ $timeout =~ ^[0-9]+$ ]] || die "KAFKA_STOP_TIMEOUT must be a whole number of seconds"
+  configure_port --lock
+  local pid
+  pid=$(broker_pid)
+  if [[ -n $pid ]]; then
+    log "stopping pid $pid (port $PORT) ..."
+    kill -TERM "$pid" 2>/dev/null || true
+    if ! wait_gone "$pid" "$timeout"; then
+      log "still alive after ${timeout}s, sending SIGKILL"
+      kill_now "$pid"
+    fi
+    log "stopped"
+  else
+    log "not running (port $PORT)"
+  fi
+  rm -f -- "$PID_FILE"
+
+  read_data_record
+  if $keep_data; then
+    [[ -z $DATA_DIR ]] || log "kept data dir $DATA_DIR"
+  elif [[ -n $DATA_DIR ]]; then
+    if [[ $DATA_OWNER == created && $DATA_DIR == /?* ]]; then
+      rm -rf -- "$DATA_DIR"
+      log "removed data dir $DATA_DIR"
+    else
+      log "left data dir $DATA_DIR in place (given via KAFKA_DATA_DIR)"
+    fi
+    rm -f -- "$DATA_RECORD"
+  fi
+}
+
+cmd_kill() {
+  configure_port --lock
+  local pid
+  pid=$(broker_pid)
+  if [[ -n $pid ]]; then
+    kill_now "$pid"
+    log "killed pid $pid (port $PORT); data kept"
+  else
+    log "not running (port $PORT)"
+  fi
+  rm -f -- "$PID_FILE"
+}
+
+cmd_status() {
+  configure_port # no lock: status must answer at once, even while a start is waiting
+  local pid
+  pid=$(broker_pid)
+  if [[ -n $pid ]] && started; then
+    log "running (pid $pid)"
+    printf '127.0.0.1:%s\n' "$PORT"
+    return 0
+  fi
+  if [[ -n $pid ]]; then
+    log "starting (pid $pid), not serving yet (port $PORT)"
+  else
+    log "stopped (port $PORT)"
+  fi
+  return 3
+}
+
+no_args() { (($# == 1)) || die "$1 takes no arguments"; }
+
+main() {
+  local cmd=${1:-}
+  (($# == 0)) || shift
+  case $cmd in
+    fetch) no_args fetch "$@" && cmd_fetch ;;
+    start) no_args start "$@" && cmd_start ;;
+    stop) cmd_stop "$@" ;;
+    kill) no_args kill "$@" && cmd_kill ;;
+    status) no_args status "$@" && cmd_status ;;
+    -h | --help | help) usage ;;
+    "")
+      usage >&2
+      exit 2
+      ;;
+    *)
+      usage >&2
+      die "unknown command '$cmd'"
+      ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,166 @@
+"""The local Kafka broker (deploy/local/kafka.sh) works for real: topics, clients, restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from tests.support.broker import LocalBroker
+
+pytestmark = pytest.mark.integration
+
+PARTITIONS = 4
+COUNT = 100
+DEADLINE_S = 60.0
+
+
+def _unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    """Create ``topic`` and wait until every partition has a leader."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        response = await admin.create_topics([NewTopic(topic, partitions, 1)])
+        errors = [err for err in response.topic_errors if err[1] != 0]
+        assert not errors, f"create_topics failed: {errors}"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DEADLINE_S
+        while True:
+            [meta] = await admin.describe_topics([topic])
+            leaders = [p["leader"] for p in meta["partitions"] if p["error_code"] == 0]
+            if meta["error_code"] == 0 and len(leaders) == partitions and min(leaders) >= 0:
+                return
+            assert loop.time() < deadline, f"topic {topic} not ready: {meta}"
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
+
+
+async def _produce(bootstrap: str, topic: str, values: list[str], partitions: int) -> None:
+    """Send ``values`` round-robin over the partitions, acks=all, and wait for every ack."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    await producer.start()
+    try:
+        futures = [
+            await producer.send(topic, value=v.encode(), key=v.encode(), partition=i % partitions)
+            for i, v in enumerate(values)
+        ]
+        acks = await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+    assert Counter(a.partition for a in acks) == Counter(i % partitions for i in range(len(values)))
+
+
+async def _consume(
+    bootstrap: str, topic: str, expected: int, group_id: str | None = None
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read ``topic`` until ``expected`` records arrived (or fail at the deadline).
+
+    With ``group_id`` the consumer joins that group, resumes from its committed offsets and
+    commits what it read; without, it reads every partition from the beginning.
+    """
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    try:
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + DEADLINE_S
+        while len(records) < expected:
+            remaining = deadline - loop.time()
+            assert remaining > 0, f"only {len(records)} of {expected} records from {topic}"
+            batches = await consumer.getmany(timeout_ms=int(min(remaining, 1.0) * 1000))
+            for batch in batches.values():
+                records.extend(batch)
+        if group_id is not None:
+            await consumer.commit()
+        return records
+    finally:
+        await consumer.stop()
+
+
+def _values(records: list[ConsumerRecord[bytes, bytes]]) -> list[str]:
+    return [r.value.decode() for r in records if r.value is not None]
+
+
+def _assert_all_back(records: list[ConsumerRecord[bytes, bytes]], sent: list[str]) -> None:
+    assert sorted(_values(records)) == sorted(sent)
+    # Per partition, records come back in the order they were produced.
+    for partition in range(PARTITIONS):
+        in_partition = [r for r in records if r.partition == partition]
+        assert [r.offset for r in in_partition] == sorted(r.offset for r in in_partition)
+        assert _values(in_partition) == sent[partition::PARTITIONS]
+
+
+def test_topic_produce_consume(kafka_bootstrap: str) -> None:
+    topic = _unique("it-broker")
+    sent = [f"msg-{i:03d}" for i in range(COUNT)]
+
+    asyncio.run(_create_topic(kafka_bootstrap, topic, PARTITIONS))
+    asyncio.run(_produce(kafka_bootstrap, topic, sent, PARTITIONS))
+    records = asyncio.run(_consume(kafka_bootstrap, topic, COUNT, group_id=_unique("it-group")))
+
+    _assert_all_back(records, sent)
+    per_partition = Counter(r.partition for r in records)
+    assert per_partition == dict.fromkeys(range(PARTITIONS), COUNT // PARTITIONS)
+
+
+def _require_local(local_broker: LocalBroker | None) -> LocalBroker:
+    if local_broker is None:
+        pytest.skip("KAFKA_BOOTSTRAP points at an external broker; cannot restart it")
+    return local_broker
+
+
+def test_restart_on_same_data_keeps_messages_and_offsets(local_broker: LocalBroker | None) -> None:
+    broker = _require_local(local_broker)
+    bootstrap = broker.start()  # idempotent: running already, unless an earlier test failed
+    topic, group = _unique("it-restart"), _unique("it-restart-group")
+    sent = [f"before-{i:03d}" for i in range(COUNT)]
+    asyncio.run(_create_topic(bootstrap, topic, PARTITIONS))
+    asyncio.run(_produce(bootstrap, topic, sent, PARTITIONS))
+    assert len(asyncio.run(_consume(bootstrap, topic, COUNT, group_id=group))) == COUNT
+
+    try:
+        broker.stop(keep_data=True)
+        assert not broker.is_running()
+    finally:
+        assert broker.start() == bootstrap
+    assert broker.is_running()
+
+    # Every message survived, in order.
+    _assert_all_back(asyncio.run(_consume(bootstrap, topic, COUNT)), sent)
+    # The group's committed offsets survived too: it only sees what is produced after restart.
+    after = [f"after-{i:03d}" for i in range(8)]
+    asyncio.run(_produce(bootstrap, topic, after, PARTITIONS))
+    resumed = asyncio.run(_consume(bootstrap, topic, len(after), group_id=group))
+    assert sorted(_values(resumed)) == after
+
+
+def test_kill_then_start_keeps_acknowledged_messages(local_broker: LocalBroker | None) -> None:
+    broker = _require_local(local_broker)
+    bootstrap = broker.start()
+    topic = _unique("it-kill")
+    sent = [f"acked-{i:03d}" for i in range(COUNT)]
+    asyncio.run(_create_topic(bootstrap, topic, PARTITIONS))
+    asyncio.run(_produce(bootstrap, topic, sent, PARTITIONS))
+
+    try:
+        broker.kill()
+        assert not broker.is_running()
+    finally:
+        assert broker.start() == bootstrap
+
+    _assert_all_back(asyncio.run(_consume(bootstrap, topic, COUNT)), sent)

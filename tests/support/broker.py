@@ -1,0 +1,140 @@
+"""Drive the local single-node Kafka broker (deploy/local/kafka.sh) from tests."""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+import subprocess
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+KAFKA_SH = REPO_ROOT / "deploy" / "local" / "kafka.sh"
+
+# Outer bounds only: kafka.sh has its own deadlines (KAFKA_START_TIMEOUT, KAFKA_STOP_TIMEOUT).
+_START_TIMEOUT_S = 900.0  # a first start also downloads the jars with Maven
+_STOP_TIMEOUT_S = 120.0
+_SHORT_TIMEOUT_S = 60.0
+
+
+class BrokerScriptError(RuntimeError):
+    """kafka.sh failed; the message carries its stderr (which includes the broker log tail)."""
+
+    def __init__(self, command: list[str], returncode: int | None, stderr: str) -> None:
+        outcome = "timed out" if returncode is None else f"exited with {returncode}"
+        super().__init__(f"{' '.join(command)} {outcome}:\n{stderr.rstrip()}")
+        self.command = command
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class LocalBroker:
+    """A Kafka broker on 127.0.0.1:``port`` (KRaft controller on ``port + 1``).
+
+    ``cache_dir`` overrides the cache root (jars and run dirs); default: the script's default,
+    ``$WIRE_INGEST_CACHE`` or ``<repo>/.cache``. The broker gets a fresh temporary data dir
+    on its first start; ``stop(keep_data=True)`` and ``kill()`` keep it for the next start.
+    """
+
+    def __init__(self, port: int, cache_dir: Path | None = None) -> None:
+        if not 1 <= port <= 65534:
+            raise ValueError(f"port must be in 1..65534 (port + 1 is the controller), got {port}")
+        self.port = port
+        self.cache_dir = cache_dir
+
+    @property
+    def controller_port(self) -> int:
+        return self.port + 1
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> str:
+        """Start the broker (no-op if it runs), wait until it serves clients, return bootstrap."""
+        out = self._run("start", timeout=_START_TIMEOUT_S).stdout.strip()
+        if out != self.bootstrap:
+            raise BrokerScriptError(
+                [str(KAFKA_SH), "start"], 0, f"expected {self.bootstrap!r} on stdout, got {out!r}"
+            )
+        return out
+
+    def stop(self, keep_data: bool = False) -> None:
+        """Stop gracefully (SIGKILL after 30 s); delete the data dir unless ``keep_data``."""
+        self._run("stop", *(["--keep-data"] if keep_data else []), timeout=_STOP_TIMEOUT_S)
+
+    def kill(self) -> None:
+        """SIGKILL the broker at once; its data is kept for the next start()."""
+        self._run("kill", timeout=_SHORT_TIMEOUT_S)
+
+    def is_running(self) -> bool:
+        """True if the broker process is up and has finished starting."""
+        proc = self._run("status", timeout=_SHORT_TIMEOUT_S, check=False)
+        if proc.returncode in (0, 3):
+            return proc.returncode == 0
+        raise BrokerScriptError([str(KAFKA_SH), "status"], proc.returncode, proc.stderr)
+
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env["KAFKA_PORT"] = str(self.port)
+        env["KAFKA_CONTROLLER_PORT"] = str(self.controller_port)
+        env.pop("KAFKA_DATA_DIR", None)  # data dirs are managed per port by kafka.sh
+        if self.cache_dir is not None:
+            env["WIRE_INGEST_CACHE"] = str(self.cache_dir.resolve())
+        return env
+
+    def _run(
+        self, *args: str, timeout: float, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        command = [str(KAFKA_SH), *args]
+        try:
+            proc = subprocess.run(
+                command,
+                env=self._env(),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired as exc:
+            stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+            raise BrokerScriptError(command, None, stderr or str(exc)) from exc
+        if check and proc.returncode != 0:
+            raise BrokerScriptError(command, proc.returncode, proc.stderr)
+        return proc
+
+
+def _port_is_free(port: int) -> bool:
+    # No SO_REUSEADDR: a port still in TIME_WAIT counts as taken, which errs on the safe side.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def _ephemeral_port_floor() -> int:
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return 49152  # IANA dynamic range (macOS and others)
+
+
+def free_port() -> int:
+    """A free loopback port P such that P + 1 is free too (broker and controller ports).
+
+    Candidates are drawn at random from below the kernel's ephemeral port range, so client
+    connections opened meanwhile cannot take them, and parallel sessions rarely pick the same.
+    A port can still be taken by someone else before the broker binds it: kafka.sh then fails
+    with a clear "already in use" error.
+    """
+    rng = random.SystemRandom()
+    floor = _ephemeral_port_floor()
+    low, high = (10000, floor - 2) if floor - 2 > 11000 else (1024, 65534)
+    for _ in range(500):
+        port = rng.randint(low, high)
+        if _port_is_free(port) and _port_is_free(port + 1):
+            return port
+    raise RuntimeError(f"no free pair of loopback ports found in {low}..{high + 1}")

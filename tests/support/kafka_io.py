@@ -1,0 +1,125 @@
+"""Produce raw items and read topics back, with plain aiokafka clients (no Faust)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp_ms: int
+
+
+def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+    async def go() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics(
+                [NewTopic(name, partitions, 1, topic_configs={"max.message.bytes": "16777216"})]
+            )
+            deadline = time.monotonic() + 30
+            while name not in await admin.list_topics():
+                assert time.monotonic() < deadline, f"topic {name} never appeared"
+                await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+
+    asyncio.run(go())
+
+
+def produce(
+    bootstrap: str,
+    topic: str,
+    values: Sequence[bytes],
+    partitions: int | None = None,
+    keys: Sequence[bytes | None] | None = None,
+) -> None:
+    """Send values in order; with ``partitions``, value i goes to partition i % partitions."""
+
+    async def go() -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            max_request_size=16 * 1024 * 1024,
+        )
+        await producer.start()
+        try:
+            pending = []
+            for index, value in enumerate(values):
+                partition = index % partitions if partitions else None
+                key = keys[index] if keys else None
+                pending.append(
+                    await producer.send(topic, value=value, key=key, partition=partition)
+                )
+            await asyncio.gather(*pending)
+        finally:
+            await producer.stop()
+
+    asyncio.run(go())
+
+
+def read_all(
+    bootstrap: str,
+    topic: str,
+    until: Callable[[list[Record]], bool] | None = None,
+    timeout: float = 60.0,
+) -> list[Record]:
+    """Read a topic from the beginning: until ``until(records)`` holds, or to its current end."""
+
+    async def go() -> list[Record]:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=32 * 1024 * 1024,
+        )
+        await consumer.start()
+        try:
+            deadline = time.monotonic() + timeout
+            partitions = None
+            while not partitions:
+                partitions = consumer.partitions_for_topic(topic)
+                if not partitions:
+                    await consumer._client.force_metadata_update()
+                    assert time.monotonic() < deadline, f"topic {topic} not found"
+                    await asyncio.sleep(0.1)
+            tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            records: list[Record] = []
+            while True:
+                if until is None:
+                    ends = await consumer.end_offsets(tps)
+                    positions = [await consumer.position(tp) for tp in tps]
+                    if all(pos >= ends[tp] for pos, tp in zip(positions, tps, strict=True)):
+                        return records
+                elif until(records):
+                    return records
+                if time.monotonic() > deadline:
+                    raise AssertionError(
+                        f"timed out reading {topic}: {len(records)} records so far"
+                    )
+                batch = await consumer.getmany(timeout_ms=200)
+                for tp_records in batch.values():
+                    records.extend(
+                        Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+                        for r in tp_records
+                    )
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(go())

@@ -1,0 +1,78 @@
+"""``wire-ingest follow``: print canonical events as they arrive (for people, not pipelines)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from workers.settings import Settings, SettingsError
+from workers.stream.kafka_client import client_kwargs
+
+
+def describe(event: dict[str, Any]) -> str:
+    """One readable line per event."""
+    item = event.get("item", {})
+    headline = (item.get("headlines") or [{}])[0].get("value", "")
+    changes = event.get("changes") or {}
+    added = len(changes.get("paragraphsAdded") or [])
+    removed = len(changes.get("paragraphsRemoved") or [])
+    delta = f" +{added}/-{removed} paragraphs" if changes else ""
+    return (
+        f"{event.get('eventType', '?'):17} {event.get('storyKey', '?')} v{event.get('version')}"
+        f"{delta} | {headline[:90]}"
+    )
+
+
+async def _follow(settings: Settings, topic: str, as_json: bool, from_beginning: bool) -> None:
+    consumer = AIOKafkaConsumer(
+        enable_auto_commit=False,
+        auto_offset_reset="earliest" if from_beginning else "latest",
+        max_partition_fetch_bytes=32 * 1024 * 1024,
+        **client_kwargs(settings),
+    )
+    await consumer.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        partitions: set[int] | None = None
+        while not partitions and not stop.is_set():
+            partitions = consumer.partitions_for_topic(topic)
+            if not partitions:
+                await asyncio.sleep(0.5)
+                await consumer._client.force_metadata_update()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
+        consumer.assign(tps)
+        if from_beginning:
+            await consumer.seek_to_beginning(*tps)
+        while not stop.is_set():
+            batch = await consumer.getmany(timeout_ms=500)
+            for records in batch.values():
+                for record in records:
+                    if record.value is None:
+                        continue
+                    if as_json:
+                        sys.stdout.buffer.write(record.value + b"\n")
+                    else:
+                        sys.stdout.write(describe(orjson.loads(record.value)) + "\n")
+            sys.stdout.flush()
+    finally:
+        await consumer.stop()
+
+
+def follow(topic: str | None, as_json: bool, from_beginning: bool) -> int:
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
+        return 2
+    with contextlib.suppress(BrokenPipeError):
+        asyncio.run(_follow(settings, topic or settings.topic_events, as_json, from_beginning))
+    return 0
