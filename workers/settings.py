@@ -38,6 +38,7 @@ class Settings:
     max_item_bytes: int = DEFAULT_MAX_BYTES
     log_level: str = "info"
     instance_id: str | None = None
+    shutdown_grace_s: float = 12.0
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
@@ -55,11 +56,16 @@ class Settings:
             raw = env.get(name)
             if raw is None or raw == "":
                 continue
-            if f.type in ("int",):
+            if f.type == "int":
                 try:
                     values[f.name] = int(raw)
                 except ValueError as exc:
                     raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
+            elif f.type == "float":
+                try:
+                    values[f.name] = float(raw)
+                except ValueError as exc:
+                    raise SettingsError(f"{name}={raw!r} is not a number") from exc
             elif f.type == "Path":
                 values[f.name] = Path(raw)
             else:
@@ -111,6 +117,7 @@ ENV_NAMES: dict[str, str] = {
     "max_item_bytes": "WIRE_MAX_ITEM_BYTES",
     "log_level": "WIRE_LOG_LEVEL",
     "instance_id": "WIRE_INSTANCE_ID",
+    "shutdown_grace_s": "WIRE_SHUTDOWN_GRACE_S",
     "security_protocol": "KAFKA_SECURITY_PROTOCOL",
     "sasl_mechanism": "KAFKA_SASL_MECHANISM",
     "sasl_username": "KAFKA_SASL_USERNAME",

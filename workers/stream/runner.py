@@ -16,14 +16,16 @@ from workers.stream.topics import TopicConflictError, ensure_topics
 
 log = logging.getLogger(__name__)
 
-# Stock Faust can ignore SIGTERM for minutes after an agent crashed. We give it this long to
-# stop cleanly (commit offsets, close the table) and then exit anyway: uncommitted work is
-# replayed on the next start, so a forced exit loses nothing.
-SHUTDOWN_GRACE_S = float(os.environ.get("WIRE_SHUTDOWN_GRACE_S", "12"))
-
 
 class Worker(faust.Worker):
-    """Faust's worker with a bounded shutdown."""
+    """Faust's worker with a bounded shutdown.
+
+    Stock Faust can ignore SIGTERM for minutes after an agent crashed. We give it
+    ``grace_s`` to stop cleanly (commit offsets, close the table) and then exit anyway:
+    uncommitted work is replayed on the next start, so a forced exit loses nothing.
+    """
+
+    grace_s: float = 12.0
 
     def _on_sigterm(self) -> None:
         self._arm_watchdog()
@@ -36,14 +38,14 @@ class Worker(faust.Worker):
     def _arm_watchdog(self) -> None:
         if getattr(self, "_watchdog", None) is not None:
             return
-        log.info("stop requested; forced exit in %.0fs if still running", SHUTDOWN_GRACE_S)
-        self._watchdog = threading.Timer(SHUTDOWN_GRACE_S, _force_exit)
+        log.info("stop requested; forced exit in %.0fs if still running", self.grace_s)
+        self._watchdog = threading.Timer(self.grace_s, _force_exit, args=(self.grace_s,))
         self._watchdog.daemon = True
         self._watchdog.start()
 
 
-def _force_exit() -> None:
-    sys.stderr.write(f"wire-ingest: worker did not stop within {SHUTDOWN_GRACE_S:.0f}s; exiting\n")
+def _force_exit(grace_s: float) -> None:
+    sys.stderr.write(f"wire-ingest: worker did not stop within {grace_s:.0f}s; exiting\n")
     sys.stderr.flush()
     os._exit(1)
 
@@ -66,5 +68,6 @@ def run_worker(settings: Settings | None = None) -> int:
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     wire = create_app(settings)
     worker = Worker(wire.app, loglevel=settings.log_level, redirect_stdouts=False)
+    worker.grace_s = settings.shutdown_grace_s
     worker.execute_from_commandline()  # leaves through SystemExit when the worker stops
     return 0
