@@ -1,0 +1,189 @@
+"""workers.core.decode: bytes to normalised text, the JSON envelope, and refusals."""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+
+import pytest
+
+from tests.support.fixtures import SEED_UPDATED
+from workers.core.decode import DEFAULT_MAX_BYTES, Decoded, decode, normalise_text
+from workers.core.model import Envelope
+from workers.core.rejects import Reject, RejectReason
+
+ITEM = "Заглавие\nСофия,\n12.08.2025 10:00\n(БТА)\nПърви абзац."
+
+
+def decoded(raw: bytes) -> Decoded:
+    result = decode(raw)
+    assert isinstance(result, Decoded), result
+    return result
+
+
+def rejected(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Reject:
+    result = decode(raw, max_bytes)
+    assert isinstance(result, Reject), result
+    return result
+
+
+def test_utf8_text_passes_through_unchanged() -> None:
+    result = decoded(ITEM.encode())
+    assert result == Decoded(ITEM, Envelope(), "utf-8")
+
+
+def test_utf8_bom_is_dropped() -> None:
+    result = decoded(b"\xef\xbb\xbf" + ITEM.encode())
+    assert (result.text, result.encoding) == (ITEM, "utf-8")
+
+
+def test_windows_1251_is_detected() -> None:
+    result = decoded(ITEM.encode("cp1251"))
+    assert (result.text, result.encoding) == (ITEM, "cp1251")
+
+
+def test_seed_in_windows_1251_with_crlf_decodes_to_the_utf8_text() -> None:
+    raw = SEED_UPDATED.read_bytes()
+    text = raw.decode("utf-8")
+    as_1251 = text.replace("\n", "\r\n").encode("cp1251")
+    assert decoded(as_1251).text == decoded(raw).text
+    assert decoded(as_1251).encoding == "cp1251"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        ITEM.replace("\n", "\r\n").encode(),
+        ITEM.replace("\n", "\r").encode(),
+        ("\n\n  " + ITEM.replace("\n", "  \t\n") + " \u00a0\n\n\n").encode(),
+        ITEM.replace("\n", "\u00a0\r\n").encode(),
+    ],
+    ids=["crlf", "cr", "edges-and-trailing-blanks", "nbsp-crlf"],
+)
+def test_line_ends_and_blanks_are_normalised(raw: bytes) -> None:
+    assert decoded(raw).text == ITEM
+
+
+def test_inner_runs_of_blanks_become_one_space_and_blank_lines_are_kept() -> None:
+    raw = "Заглавие\n\n\nСофия,\u00a0\u00a0 \t12.08.2025  10:00\n\n(БТА)".encode()
+    assert decoded(raw).text == "Заглавие\n\n\nСофия, 12.08.2025 10:00\n\n(БТА)"
+
+
+def test_text_is_nfc_normalised() -> None:
+    decomposed = unicodedata.normalize("NFD", "Йотински")
+    assert decomposed != "Йотински"
+    assert decoded(decomposed.encode()).text == "Йотински"
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"", RejectReason.EMPTY),
+        (b" \r\n\t \n", RejectReason.EMPTY),
+        (b"\xef\xbb\xbf", RejectReason.EMPTY),
+        ("\u00a0 \u00a0\n".encode(), RejectReason.EMPTY),
+        (b"abc\x00def", RejectReason.NOT_TEXT),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", RejectReason.NOT_TEXT),
+        (b"text with a bell \x07", RejectReason.NOT_TEXT),
+        ("C1 control \u0085 here".encode(), RejectReason.NOT_TEXT),
+        (b"\xff\xfe\x98\x98", RejectReason.NOT_TEXT),  # 0x98 is unassigned in cp1251
+    ],
+    ids=[
+        "empty",
+        "whitespace",
+        "bom-only",
+        "nbsp-only",
+        "nul",
+        "png",
+        "bell",
+        "c1-control",
+        "neither-utf8-nor-cp1251",
+    ],
+)
+def test_refusals(raw: bytes, reason: RejectReason) -> None:
+    assert rejected(raw).reason is reason
+
+
+def test_size_limit_is_inclusive() -> None:
+    raw = ITEM.encode()
+    assert isinstance(decode(raw, max_bytes=len(raw)), Decoded)
+    reject = rejected(raw, max_bytes=len(raw) - 1)
+    assert reject.reason is RejectReason.TOO_LARGE
+    assert str(len(raw)) in reject.detail
+
+
+def test_envelope_fields_and_bta_article_id() -> None:
+    raw = json.dumps(
+        {
+            "text": ITEM.replace("\n", "\r\n") + "  ",
+            "source": "bta.bg",
+            "url": "https://www.bta.bg/bg/news/world/1234567-putin-i-kim",
+            "receivedAt": "2025-08-12T17:58:03Z",
+        },
+        ensure_ascii=False,
+    ).encode()
+    result = decoded(raw)
+    assert result == Decoded(
+        ITEM,
+        Envelope(
+            source="bta.bg",
+            url="https://www.bta.bg/bg/news/world/1234567-putin-i-kim",
+            received_at="2025-08-12T17:58:03Z",
+            provider_id="1234567",
+        ),
+        "json",
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "provider_id"),
+    [
+        ("https://www.bta.bg/bg/news/world/1234567-putin-i-kim", "1234567"),
+        ("https://www.bta.bg/bg/news/bulgaria/987654", "987654"),
+        ("https://www.bta.bg/bg/news/bulgaria/987654?utm=x", "987654"),
+        ("https://www.bta.bg/bg/news/lifestyle", None),
+        (None, None),
+    ],
+)
+def test_provider_id_from_url(url: str | None, provider_id: str | None) -> None:
+    raw = json.dumps({"text": ITEM, "url": url}).encode()
+    assert decoded(raw).envelope == Envelope(url=url, provider_id=provider_id)
+
+
+def test_envelope_with_bom_inside_text_and_around_json() -> None:
+    raw = b"\xef\xbb\xbf  " + json.dumps({"text": "\ufeff" + ITEM}).encode()
+    assert decoded(raw).text == ITEM
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b'{"text": "abc"', RejectReason.BAD_ENVELOPE),
+        (b"{not json}", RejectReason.BAD_ENVELOPE),
+        (b'{"source": "bta.bg"}', RejectReason.BAD_ENVELOPE),
+        (b'{"text": 42}', RejectReason.BAD_ENVELOPE),
+        (b'{"text": ["a", "b"]}', RejectReason.BAD_ENVELOPE),
+        (b'{"text": "x", "source": 1}', RejectReason.BAD_ENVELOPE),
+        (b'{"text": "x", "url": {"href": "y"}}', RejectReason.BAD_ENVELOPE),
+        (b'{"text": "x", "receivedAt": 1749018600000}', RejectReason.BAD_ENVELOPE),
+        (b'{"text": ""}', RejectReason.EMPTY),
+        (b'{"text": " \\r\\n "}', RejectReason.EMPTY),
+        (b'{"text": "a\\u0000b"}', RejectReason.NOT_TEXT),
+        (b'{"text": "a\\u0007b"}', RejectReason.NOT_TEXT),
+        (b'{"text": "\xcf\xf0"}', RejectReason.BAD_ENVELOPE),  # cp1251 bytes inside JSON
+    ],
+)
+def test_envelope_refusals(value: bytes, reason: RejectReason) -> None:
+    assert rejected(value).reason is reason
+
+
+def test_envelope_nulls_are_absent_fields() -> None:
+    raw = b'{"text": "x", "source": null, "url": null, "receivedAt": null, "other": 5}'
+    assert decoded(raw).envelope == Envelope()
+
+
+def test_normalise_text_is_idempotent_on_the_seed() -> None:
+    once = normalise_text(SEED_UPDATED.read_text(encoding="utf-8"))
+    assert normalise_text(once) == once
+    assert "\r" not in once
+    assert all(line == line.strip() for line in once.split("\n"))

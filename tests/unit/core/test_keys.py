@@ -1,0 +1,171 @@
+"""workers.core.keys: deterministic fingerprints and keys."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from tests.support.fixtures import REPO_ROOT, SEED_ORIGINAL, SEED_STORY, SEED_UPDATED
+from workers.core import keys
+from workers.core.bta import SOFIA
+from workers.core.model import Envelope, Photo, WireItem
+from workers.core.pipeline import parse_raw
+
+SEED_UPDATED_HASH = "b901eed23be9f327b35f75bac8e013cfff4fefbe9b3eacd53936b2632bea1ba7"
+SEED_ORIGINAL_HASH = "64921efc5ed4f98c8cf989e2029aedd5b2e2a2f6653a21deb473d2bc10297a4a"
+SEED_UPDATED_PARAGRAPH_IDS = (
+    "p66e415b9f788",
+    "p5449969613d3",
+    "p201a254b6c0d",
+    "p2ac57982e378",
+    "p23b303e91864",
+    "pa1d79dbb8475",
+    "p57ee85551af9",
+    "p00800b8876d9",
+)
+
+
+def seed(path: Path = SEED_UPDATED) -> WireItem:
+    item = parse_raw(path.read_bytes())
+    assert isinstance(item, WireItem)
+    return item
+
+
+def simple(
+    paragraphs: tuple[str, ...] = ("Първи абзац.",),
+    places: tuple[str, ...] = ("София",),
+    when: datetime = datetime(2025, 8, 12, 20, 57, tzinfo=SOFIA),
+) -> WireItem:
+    return WireItem("bta", "Заглавие", False, when, None, paragraphs, places=places)
+
+
+def test_seed_fingerprints_are_pinned() -> None:
+    # Keys and hashes must be the same in every process and on every machine: pinned values.
+    updated, original = seed(SEED_UPDATED), seed(SEED_ORIGINAL)
+    assert keys.content_hash(updated) == SEED_UPDATED_HASH
+    assert keys.content_hash(original) == SEED_ORIGINAL_HASH
+    assert keys.paragraph_ids(updated) == SEED_UPDATED_PARAGRAPH_IDS
+    assert keys.bucket_key(updated) == keys.bucket_key(original) == "bta:20250812T1757Z"
+    assert keys.base_story_key(updated) == keys.base_story_key(original) == SEED_STORY
+    assert keys.first_place(updated) == "москва"
+
+
+def test_fingerprints_do_not_depend_on_the_hash_seed() -> None:
+    code = (
+        "from pathlib import Path\n"
+        "from workers.core import keys\n"
+        "from workers.core.pipeline import parse_raw\n"
+        f"item = parse_raw(Path({str(SEED_UPDATED)!r}).read_bytes())\n"
+        "print(keys.content_hash(item), keys.base_story_key(item), sorted(keys.shingles(item)))\n"
+    )
+    outputs = set()
+    for hash_seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed, "PYTHONPATH": str(REPO_ROOT)}
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=REPO_ROOT,
+        )
+        outputs.add(result.stdout)
+    item = seed()
+    assert outputs == {
+        f"{SEED_UPDATED_HASH} {SEED_STORY} {sorted(keys.shingles(item))}\n",
+    }
+
+
+def test_content_hash_ignores_the_envelope_but_not_what_a_reader_sees() -> None:
+    item = seed()
+    enveloped = dataclasses.replace(item, envelope=Envelope("x", "https://a/1234567", "t", "123"))
+    assert keys.content_hash(enveloped) == keys.content_hash(item)
+    changes = {
+        "headline": dataclasses.replace(item, headline=item.headline + "!"),
+        "is_update": dataclasses.replace(item, is_update=False),
+        "updated": dataclasses.replace(item, updated=None),
+        "authors": dataclasses.replace(item, authors=item.authors[:1]),
+        "photo": dataclasses.replace(item, photo=Photo("Друг надпис.", None)),
+        "places": dataclasses.replace(item, places=item.places[:1]),
+        "agency": dataclasses.replace(item, agency=None),
+        "paragraphs": dataclasses.replace(item, paragraphs=item.paragraphs[:-1]),
+        "signoff": dataclasses.replace(item, signoff="ВК"),
+        "related": dataclasses.replace(item, related=item.related[:1]),
+    }
+    hashes = {name: keys.content_hash(changed) for name, changed in changes.items()}
+    assert SEED_UPDATED_HASH not in hashes.values()
+    assert len(set(hashes.values())) == len(hashes)
+
+
+def test_raw_sha256() -> None:
+    raw = SEED_UPDATED.read_bytes()
+    assert keys.raw_sha256(raw) == hashlib.sha256(raw).hexdigest()
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "ПУТИН Е ПОЗДРАВИЛ КИМ ПО СЛУЧАЙ 80-АТА ГОДИШНИНА ОТ ОСВОБОЖДАВАНЕТО НА КОРЕЯ ОТ "
+        "ЯПОНСКО КОЛОНИАЛНО ВЛАДИЧЕСТВО.",
+        "Путин е поздравил Ким, по случай 80-ата годишнина от освобождаването на Корея от "
+        "японско колониално владичество",
+        "  Путин  е поздравил Ким по случай 80-ата годишнина от освобождаването на Корея от "
+        "японско колониално владичество!  ",
+    ],
+)
+def test_paragraph_id_survives_case_punctuation_and_spacing(variant: str) -> None:
+    assert keys.paragraph_id(variant) == SEED_UPDATED_PARAGRAPH_IDS[-1]
+
+
+def test_paragraph_id_changes_with_the_words() -> None:
+    base = SEED_UPDATED_PARAGRAPH_IDS[-1]
+    edited = (
+        "Путин е поздравил Ким по случай 80-ата годишнина от освобождението на Корея от "
+        "японско колониално владичество."
+    )
+    assert keys.paragraph_id(edited) != base
+    assert keys.paragraph_id("") == "p" + hashlib.blake2b(b"", digest_size=6).hexdigest()
+
+
+def test_shingles_are_a_deterministic_sample_of_word_4_grams() -> None:
+    updated, original = seed(SEED_UPDATED), seed(SEED_ORIGINAL)
+    sample = keys.shingles(updated)
+    assert sample == keys.shingles(updated)
+    assert all(value % keys.SHINGLE_SAMPLE == 0 for value in sample)
+    assert sample
+    # The original's kept paragraphs give shingles the update shares.
+    assert keys.shingles(original) & sample
+    assert keys.shingles(simple(("Само три думи",))) == frozenset()
+    assert keys.shingles(simple(("ПЪРВИ абзац, с точно ПЕТ думи.",))) == keys.shingles(
+        simple(("първи абзац с точно пет думи",))
+    )
+
+
+@pytest.mark.parametrize(
+    ("when", "bucket"),
+    [
+        (datetime(2025, 8, 12, 20, 57, tzinfo=SOFIA), "bta:20250812T1757Z"),
+        (datetime(2025, 12, 18, 14, 30, tzinfo=SOFIA), "bta:20251218T1230Z"),
+        (datetime(2026, 1, 1, 1, 30, tzinfo=SOFIA), "bta:20251231T2330Z"),  # UTC date before
+        (datetime(2025, 10, 26, 3, 30, tzinfo=SOFIA), "bta:20251026T0030Z"),
+        (datetime(2025, 10, 26, 4, 30, tzinfo=SOFIA), "bta:20251026T0230Z"),
+    ],
+)
+def test_bucket_key_is_the_first_published_minute_in_utc(when: datetime, bucket: str) -> None:
+    assert keys.bucket_key(simple(when=when)) == bucket
+
+
+def test_story_key_uses_the_casefolded_first_place() -> None:
+    key = keys.base_story_key(simple(places=("Москва", "Пхенян")))
+    assert key == SEED_STORY
+    assert keys.base_story_key(simple(places=("МОСКВА",))) == key
+    assert keys.base_story_key(simple(places=("Пхенян", "Москва"))) != key
+    assert keys.base_story_key(simple(places=())) == "bta-20250812T1757Z-000000"
+    assert keys.first_place(simple(places=())) is None

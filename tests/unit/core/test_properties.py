@@ -1,0 +1,236 @@
+"""Property tests of the core: layout independence, robustness, convergence."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from tests.support.fixtures import SEED_ORIGINAL, SEED_UPDATED
+from tests.support.schemas import validate_event
+from workers.core.events import Source
+from workers.core.model import WireItem
+from workers.core.pipeline import apply, parse_raw
+from workers.core.rejects import Reject, RejectReason
+from workers.replay import Replayer
+
+from .items import source_of
+from .strategies import (
+    Fields,
+    Layout,
+    bta_fields,
+    expected_dict,
+    layouts,
+    mutations,
+    render,
+    story_versions,
+    wire_like_text,
+)
+
+SEED_BYTES = SEED_UPDATED.read_bytes()
+FIELD_SETTINGS = settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+def parse_ok(raw: bytes) -> WireItem:
+    item = parse_raw(raw)
+    assert isinstance(item, WireItem), (item, raw[:400])
+    return item
+
+
+# --- (a) every layout of the same fields parses to those fields ----------------------------
+
+
+@FIELD_SETTINGS
+@given(fields=bta_fields(), layout=layouts())
+def test_any_layout_parses_to_the_generating_fields(fields: Fields, layout: Layout) -> None:
+    raw = render(fields, layout)
+    parsed = parse_ok(raw)
+    got = parsed.to_dict()
+    envelope = got.pop("envelope")
+    assert got == expected_dict(fields.item)
+    assert envelope["source"] == ("bta.bg" if layout.encoding == "json" else None)
+
+
+@FIELD_SETTINGS
+@given(fields=bta_fields(), first=layouts(), second=layouts())
+def test_two_layouts_of_one_item_are_one_version(
+    fields: Fields, first: Layout, second: Layout
+) -> None:
+    replayer = Replayer()
+    for layout in (first, second):
+        raw = render(fields, layout)
+        replayer.feed(raw, source_of(raw))
+    assert [e["eventType"] for e in replayer.result.events] == ["story.created"]
+    assert replayer.result.counts["duplicate"] == 1
+    validate_event(replayer.result.events[0])
+
+
+def test_the_renderer_reproduces_the_seed_layout() -> None:
+    # The default layout is the seeds' own: rendering the parsed seed gives its text back,
+    # so the generated items really are in BTA layout.
+    for path in (SEED_UPDATED, SEED_ORIGINAL):
+        item = parse_ok(path.read_bytes())
+        fields = Fields(item, marker=item.is_update)
+        rendered = render(fields, Layout())
+        expected = path.read_text(encoding="utf-8")
+
+        def lines(text: str) -> list[str]:
+            return [line.strip() for line in text.split("\n") if line.strip()]
+
+        assert lines(rendered.decode()) == lines(expected)
+
+
+# --- (b) no input makes the parser raise or report an internal error ------------------------
+
+
+def assert_robust(raw: bytes) -> None:
+    result = parse_raw(raw)
+    assert isinstance(result, WireItem | Reject)
+    if isinstance(result, Reject):
+        assert result.reason is not RejectReason.INTERNAL_ERROR, result
+        return
+    # Whatever parses must go all the way to a schema-valid event.
+    applied = apply(None, result, Source(raw_sha256="00" * 32))
+    assert applied.event is not None
+    validate_event(applied.event)
+
+
+ROBUST_SETTINGS = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@ROBUST_SETTINGS
+@given(raw=st.binary(max_size=4096))
+@example(raw=b"")
+@example(raw=b"\xef\xbb\xbf{")
+@example(raw=b"{}")
+@example(raw=b"[1, 2]")
+@example(raw=b'{"text": "x"}')
+def test_arbitrary_bytes(raw: bytes) -> None:
+    assert_robust(raw)
+
+
+@ROBUST_SETTINGS
+@given(text=st.text(max_size=2000))
+def test_arbitrary_text(text: str) -> None:
+    assert_robust(text.encode("utf-8", "surrogatepass"))
+
+
+@ROBUST_SETTINGS
+@given(text=wire_like_text())
+@example(text="Заглавие\n01.01.0001 00:00 (БТА)\nАбзац.")
+@example(text="Заглавие\n12.08.0025 10:00 (БТА)\nАбзац.")
+@example(text="Заглавие\n12.08.2025 10:00 (БТА)\nАбзац.\n01.01.0001 00:00\nСвързано")
+def test_wire_like_text(text: str) -> None:
+    assert_robust(text.encode())
+    assert_robust(text.encode("cp1251", "replace"))
+
+
+@ROBUST_SETTINGS
+@given(raw=st.one_of(mutations(SEED_BYTES), mutations(SEED_ORIGINAL.read_bytes())))
+def test_mutated_seeds(raw: bytes) -> None:
+    assert_robust(raw)
+
+
+# --- (c) convergence: the final story does not depend on the arrival order ---------------------
+
+
+def replay_versions(raws: list[bytes]) -> Replayer:
+    replayer = Replayer()
+    for raw in raws:
+        replayer.feed(raw, source_of(raw))
+    return replayer
+
+
+def event_view(replayer: Replayer) -> list[tuple[Any, ...]]:
+    return [
+        (e["eventId"], e["eventType"], e["version"], e["storyKey"]) for e in replayer.result.events
+    ]
+
+
+CONVERGE_SETTINGS = settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+
+
+@CONVERGE_SETTINGS
+@given(versions=story_versions(), layouts_=st.lists(layouts(), min_size=4, max_size=4))
+def test_every_arrival_order_converges(
+    versions: tuple[Fields, ...], layouts_: list[Layout]
+) -> None:
+    raws = [render(v, layouts_[i]) for i, v in enumerate(versions)]
+    n = len(raws)
+    items = [parse_ok(raw) for raw in raws]
+    assert [item.to_dict() | {"envelope": None} for item in items] == [
+        expected_dict(v.item) | {"envelope": None} for v in versions
+    ]
+    finals = []
+    for order in itertools.permutations(range(n)):
+        replayer = replay_versions([raws[i] for i in order])
+        events = replayer.result.events
+        assert len(events) == n
+        assert [e["version"] for e in events] == list(range(1, n + 1))
+        assert len({e["storyKey"] for e in events}) == 1
+        assert sum(len(b.stories) for b in replayer.buckets.values()) == 1
+        newest = None
+        for index, event in zip(order, events, strict=True):
+            when = items[index].version_created
+            if newest is None:
+                assert event["eventType"] == "story.created"
+            else:
+                assert event["eventType"] == (
+                    "story.updated" if when > newest else "story.backfilled"
+                )
+            newest = when if newest is None else max(newest, when)
+        finals.append(events[-1]["item"])
+    assert all(final == finals[0] for final in finals)
+    final = finals[0]
+    last = versions[-1].item
+    assert final["version"] == str(n)
+    assert final["headlines"] == [{"role": "main", "value": last.headline}]
+    assert final["versionCreated"] == last.version_created.isoformat()
+    assert final["firstCreated"] == versions[0].item.first_created.isoformat()
+    assert final["bodies"][0]["value"] == "\n\n".join(last.paragraphs)
+    validate_event(events[-1])
+
+
+@CONVERGE_SETTINGS
+@given(
+    versions=story_versions(),
+    data=st.data(),
+)
+def test_duplicates_anywhere_change_nothing(
+    versions: tuple[Fields, ...], data: st.DataObject
+) -> None:
+    n = len(versions)
+    order = data.draw(st.permutations(range(n)), label="order")
+    arrivals: list[tuple[int, bytes]] = [(i, render(versions[i], Layout())) for i in order]
+    copies = data.draw(
+        st.lists(st.tuples(st.integers(0, n - 1), st.integers(0, 10 * n), layouts()), max_size=6),
+        label="copies",
+    )
+    for index, position, layout in copies:
+        arrivals.insert(position % (len(arrivals) + 1), (index, render(versions[index], layout)))
+    with_copies = replay_versions([raw for _, raw in arrivals])
+    # The reference: each version once, in the order its first copy arrived.
+    seen: list[int] = []
+    for index, _ in arrivals:
+        if index not in seen:
+            seen.append(index)
+    reference = replay_versions([render(versions[i], Layout()) for i in seen])
+    assert event_view(with_copies) == event_view(reference)
+    assert [e["item"] for e in with_copies.result.events] == [
+        e["item"] for e in reference.result.events
+    ]
+    assert with_copies.result.counts["duplicate"] == len(copies)
+    assert with_copies.result.counts["rejected"] == 0
+    # The stored state holds the same versions (a duplicate's envelope, which is no part of
+    # the content, may be the one kept with the newest version).
+    assert {
+        k: [(s.key, s.versions) for s in b.stories] for k, b in with_copies.buckets.items()
+    } == {k: [(s.key, s.versions) for s in b.stories] for k, b in reference.buckets.items()}
