@@ -73,6 +73,11 @@ class Metrics:
         self.events = Counter(
             f"{PREFIX}_events_emitted", "Canonical events sent, by type.", ["type"], registry=r
         )
+        self.events_resent = Counter(
+            f"{PREFIX}_events_resent",
+            "Events sent again after a crash, byte for byte (same eventId).",
+            registry=r,
+        )
         self.backfills = Counter(
             f"{PREFIX}_backfills", "Older versions that arrived after a newer one.", registry=r
         )

@@ -19,7 +19,7 @@ pytestmark = pytest.mark.integration
 PARTITIONS = 4
 
 
-def _wait_drained(workers: list[WorkerProcess], inputs: int, timeout: float = 180.0) -> None:
+def _wait_drained(workers: list[WorkerProcess], inputs: int, timeout: float = 120.0) -> None:
     """Every input consumed, and every parsed one merged (as an event or a duplicate)."""
 
     def total(name: str) -> float:
@@ -33,7 +33,10 @@ def _wait_drained(workers: list[WorkerProcess], inputs: int, timeout: float = 18
         merged = total("wire_ingest_events_emitted_total") + total("wire_ingest_duplicates_total")
         return consumed >= inputs and merged >= parsed
 
-    wait_until(drained, timeout, f"{inputs} inputs processed", interval=0.25)
+    def logs() -> str:
+        return "\n\n".join(f"--- {w.log_path.name}\n{w.log_tail(80)}" for w in workers)
+
+    wait_until(drained, timeout, f"{inputs} inputs processed", interval=0.25, on_timeout=logs)
 
 
 def _check_outputs(bootstrap: str, names: Names, expected: object) -> dict[str, dict]:
@@ -135,10 +138,10 @@ def test_restart_restores_state_from_changelog(
     assert len({e["storyKey"] for e in events}) == 1
     assert [e["version"] for e in events] == [1, 2]
     metrics = second.metrics()
-    assert metrics["wire_ingest_items_consumed_total"] == 2  # the raw offset was committed
-    # The re-delivered original is a duplicate; at-least-once may also hand the merge agent
-    # the first run's last repartition record again, which is a duplicate as well.
-    assert metrics["wire_ingest_duplicates_total"] in (1, 2)
+    # At least once: a rebalance while the second worker joins may hand it an input again
+    # before its offset is committed; that may repeat work, never an event.
+    assert metrics["wire_ingest_items_consumed_total"] >= 2
+    assert metrics["wire_ingest_duplicates_total"] >= 1
     assert metrics["wire_ingest_stories_in_state"] == 1
 
 

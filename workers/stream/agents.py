@@ -10,49 +10,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import orjson
-from aiokafka.errors import KafkaError
 
 from workers.core import keys
 from workers.core.events import Source
-from workers.core.merge import Outcome
+from workers.core.merge import Bucket, Outcome
 from workers.core.model import WireItem
-from workers.core.pipeline import (
-    apply,
-    decode_bucket,
-    dlq_record,
-    dumps,
-    encode_bucket,
-    parse_raw,
-    route_key,
-)
+from workers.core.pipeline import apply, dlq_record, dumps, parse_raw, route_key
 from workers.core.rejects import Reject, RejectReason
 from workers.stream.app import WireApp
+from workers.stream.state import BucketState, Pending, decode_state, encode_state, story_count
 
 log = logging.getLogger(__name__)
-
-SEND_RETRY_MAX_S = 5.0
-
-
-async def send_acked(topic: Any, key: bytes | None, value: bytes) -> None:
-    """Send and wait for the broker's ack, retrying while Kafka is unavailable.
-
-    Returning only once the record is durable is what lets the merge agent update its state
-    afterwards without ever having state that is ahead of the events it emitted.
-    """
-    delay = 0.1
-    while True:
-        try:
-            pending = await topic.send(key=key, value=value)
-            await pending
-            return
-        except KafkaError as exc:
-            log.warning("send to %s failed (%s); retrying in %.1fs", topic, exc, delay)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, SEND_RETRY_MAX_S)
 
 
 def _source_of(message: Any, raw: bytes) -> Source:
@@ -66,11 +38,15 @@ def _source_of(message: Any, raw: bytes) -> Source:
     )
 
 
-class Offsets:
-    """Last processed offset per partition, for the consumer-lag gauge."""
+class Progress:
+    """What the agents are doing: messages in flight, and the last offset done per partition.
+
+    The lag gauge reads ``done``; a graceful stop waits for ``in_flight`` to reach zero.
+    """
 
     def __init__(self) -> None:
         self.done: dict[tuple[str, int], int] = {}
+        self.in_flight = 0
 
     def mark(self, message: Any) -> None:
         self.done[(message.topic, message.partition)] = message.offset
@@ -100,7 +76,7 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
 
 
 async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> None:
-    """Merge one parsed version into its bucket's state and emit the event."""
+    """Merge one parsed version into its bucket's state and emit the event (see state.py)."""
     metrics = wire.metrics
     started = time.perf_counter()
     try:
@@ -112,26 +88,58 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
         reject = Reject(RejectReason.INTERNAL_ERROR, f"unreadable repartition record: {exc}")
         await dead_letter(wire, reject, value, _source_of(message, value))
         return
-    applied = apply(decode_bucket(wire.table.get(key)), item, source)
+    state = decode_state(wire.table.get(key)) or BucketState(Bucket())
+    applied = apply(state.bucket, item, source)
     metrics.processing.labels("merge").observe(time.perf_counter() - started)
     if applied.event is None:
-        metrics.duplicates.inc()
+        replayed = state.pending_for(message.partition, message.offset)
+        if replayed is None:
+            metrics.duplicates.inc()
+            return
+        # Our own earlier attempt at this input: its state made it, its event may not have.
+        log.info("re-sending the event of %s:%s", message.partition, message.offset)
+        await _emit(wire, applied.story_key.encode(), replayed.event, source, None)
         return
     data = dumps(applied.event)
-    story_key = applied.story_key.encode()
-    await asyncio.gather(
-        send_acked(wire.events, story_key, data), send_acked(wire.latest, story_key, data)
-    )
-    # Only now does state move on: a crash before this line replays the message and re-emits
-    # the byte-identical event (same eventId); a crash after it finds a duplicate and emits none.
-    wire.table[key] = encode_bucket(applied.bucket)
-    metrics.events.labels(applied.event["eventType"]).inc()
+    committed = _committed_offset(wire, message)
+    sent = Pending(message.partition, message.offset, data)
+    wire.table[key] = encode_state(state.advance(applied.bucket, sent, committed))
+    await _emit(wire, applied.story_key.encode(), data, source, applied.event["eventType"])
     if applied.outcome is Outcome.BACKFILLED:
         metrics.backfills.inc()
     if applied.outcome is Outcome.CREATED:
         metrics.stories.inc()
-    if source.timestamp_ms:
-        metrics.latency.observe(max(time.time() - source.timestamp_ms / 1000, 0.0))
+
+
+async def _emit(
+    wire: WireApp, story_key: bytes, data: bytes, source: Source, event_type: str | None
+) -> None:
+    """Send to both output topics; count and time the event when the broker has it."""
+    metrics = wire.metrics
+    latest = await wire.latest.send(key=story_key, value=data)
+    pending = await wire.events.send(key=story_key, value=data)
+    del latest  # flushed with everything else before the input offset is committed
+
+    def on_acked(future: asyncio.Future[Any]) -> None:
+        if future.cancelled() or future.exception() is not None:
+            return  # the commit's flush will raise; the input is then processed again
+        if event_type is not None:
+            metrics.events.labels(event_type).inc()
+        else:
+            metrics.events_resent.inc()
+        if source.timestamp_ms:
+            metrics.latency.observe(max(time.time() - source.timestamp_ms / 1000, 0.0))
+
+    pending.add_done_callback(on_acked)
+
+
+def _committed_offset(wire: WireApp, message: Any) -> int | None:
+    """The committed offset of the message's partition, if the consumer knows it yet."""
+    committed = getattr(wire.app.consumer, "_committed_offset", None)
+    if committed is None:
+        return None
+    value = committed.get(message.tp)
+    return value if isinstance(value, int) else None
 
 
 async def dead_letter(wire: WireApp, reject: Reject, raw: bytes, source: Source) -> None:
@@ -141,40 +149,52 @@ async def dead_letter(wire: WireApp, reject: Reject, raw: bytes, source: Source)
     del pending  # flushed before the offset is committed
 
 
+Handler = Callable[[WireApp, Any], Awaitable[None]]
+
+
+async def _raw_event(wire: WireApp, event: Any) -> None:
+    await handle_raw(wire, event.message, event.value)
+
+
+async def _item_event(wire: WireApp, event: Any) -> None:
+    await handle_item(wire, event.message, event.key, event.value)
+
+
+async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -> None:
+    """The agent loop: one message at a time; any error becomes a DLQ record, never a crash."""
+    progress = wire.progress
+    async for event in stream.events():
+        progress.in_flight += 1
+        try:
+            await handle(wire, event)
+        except Exception:  # an exception escaping a Faust agent would drop the message
+            log.exception(
+                "%s agent error at %s; dead-lettering the message", agent, event.message.tp
+            )
+            wire.metrics.agent_errors.labels(agent).inc()
+            value = event.value if isinstance(event.value, bytes) else b""
+            reject = Reject(RejectReason.INTERNAL_ERROR, f"{agent} agent error")
+            await dead_letter(wire, reject, value, _source_of(event.message, value))
+        finally:
+            progress.in_flight -= 1
+        progress.mark(event.message)
+
+
 def register_agents(wire: WireApp) -> None:
-    offsets = Offsets()
     app = wire.app
 
     @app.agent(wire.raw, name="parse", concurrency=1)
     async def parse_agent(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                await handle_raw(wire, event.message, event.value)
-            except Exception:  # never let one message kill the agent
-                log.exception("parse agent error; dead-lettering the message")
-                wire.metrics.agent_errors.labels("parse").inc()
-                raw = event.value if isinstance(event.value, bytes) else b""
-                reject = Reject(RejectReason.INTERNAL_ERROR, "parse agent error")
-                await dead_letter(wire, reject, raw, _source_of(event.message, raw))
-            offsets.mark(event.message)
+        await run_guarded(wire, stream, "parse", _raw_event)
 
     @app.agent(wire.items, name="merge", concurrency=1)
     async def merge_agent(stream: Any) -> None:
-        async for event in stream.events():
-            try:
-                await handle_item(wire, event.message, event.key, event.value)
-            except Exception:
-                log.exception("merge agent error; dead-lettering the message")
-                wire.metrics.agent_errors.labels("merge").inc()
-                reject = Reject(RejectReason.INTERNAL_ERROR, "merge agent error")
-                value = event.value if isinstance(event.value, bytes) else b""
-                await dead_letter(wire, reject, value, _source_of(event.message, value))
-            offsets.mark(event.message)
+        await run_guarded(wire, stream, "merge", _item_event)
 
     async def after_rebalance() -> None:
         """Runs once per rebalance, after its recovery: count the stories of our partitions."""
         wire.metrics.rebalances.inc()
-        wire.metrics.stories.set(sum(v.count(b'{"key":') for v in wire.table.values() if v))
+        wire.metrics.stories.set(sum(story_count(v) for v in wire.table.values() if v))
 
     wire.table.on_recover(after_rebalance)
 
@@ -190,7 +210,7 @@ def register_agents(wire: WireApp) -> None:
                 high = None
             if high is None:
                 continue
-            done = offsets.done.get((tp.topic, tp.partition))
+            done = wire.progress.done.get((tp.topic, tp.partition))
             position = done + 1 if done is not None else None
             if position is not None:
                 yield tp.topic, tp.partition, max(high - position, 0)

@@ -26,6 +26,7 @@ class WireApp:
     latest: Any
     dlq: Any
     table: Any
+    progress: Any = None
     version: str = __version__
 
 
@@ -67,7 +68,7 @@ def faust_config(settings: Settings) -> dict[str, Any]:
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     """Build the app with its topics, table, agents and pages; nothing connects yet."""
-    from workers.stream.agents import register_agents
+    from workers.stream.agents import Progress, register_agents
     from workers.stream.web import register_pages
 
     app = faust.App(settings.app_id, **faust_config(settings))
@@ -94,6 +95,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
             value_type=bytes,
         ),
     )
+    wire.progress = Progress()
     register_agents(wire)
     register_pages(wire)
     return wire

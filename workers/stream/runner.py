@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import sys
 import threading
 
 import faust
 
 from workers.settings import Settings, SettingsError
-from workers.stream.app import create_app
+from workers.stream.app import WireApp, create_app
 from workers.stream.topics import TopicConflictError, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -26,14 +27,33 @@ class Worker(faust.Worker):
     """
 
     grace_s: float = 12.0
+    wire: WireApp | None = None
 
     def _on_sigterm(self) -> None:
-        self._arm_watchdog()
-        super()._on_sigterm()
+        self._begin_stop(signal.SIGTERM)
 
     def _on_sigint(self) -> None:
+        self._begin_stop(signal.SIGINT)
+
+    def _begin_stop(self, sig: signal.Signals) -> None:
+        if getattr(self, "_stopping", False):
+            return
+        self._stopping = True
         self._arm_watchdog()
-        super()._on_sigint()
+        self.add_future(self._drain_commit_then_stop(sig))
+
+    async def _drain_commit_then_stop(self, sig: signal.Signals) -> None:
+        """Finish the message in hand, commit everything done, then let Faust stop.
+
+        Faust's own stop can skip the final commit when a periodic commit is running at that
+        moment, which leaves finished work to be processed again after the restart.
+        """
+        try:
+            if self.wire is not None:
+                await drain_and_commit(self.wire, timeout_s=min(5.0, self.grace_s / 2))
+        except Exception:  # stopping must go on whatever happened here
+            log.exception("final commit failed; uncommitted input will be processed again")
+        self._schedule_shutdown(sig)
 
     def _arm_watchdog(self) -> None:
         if getattr(self, "_watchdog", None) is not None:
@@ -42,6 +62,21 @@ class Worker(faust.Worker):
         self._watchdog = threading.Timer(self.grace_s, _force_exit, args=(self.grace_s,))
         self._watchdog.daemon = True
         self._watchdog.start()
+
+
+async def drain_and_commit(wire: WireApp, timeout_s: float) -> None:
+    app = wire.app
+    consumer = app.consumer
+    consumer.stop_flow()
+    app.flow_control.suspend()
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while wire.progress.in_flight and loop.time() < deadline:
+        await asyncio.sleep(0.02)
+    # A commit already under way makes commit() wait for it and return: ask twice.
+    await consumer.commit()
+    await consumer.commit()
+    log.info("stopped taking input; offsets committed")
 
 
 def _force_exit(grace_s: float) -> None:
@@ -69,5 +104,6 @@ def run_worker(settings: Settings | None = None) -> int:
     wire = create_app(settings)
     worker = Worker(wire.app, loglevel=settings.log_level, redirect_stdouts=False)
     worker.grace_s = settings.shutdown_grace_s
+    worker.wire = wire
     worker.execute_from_commandline()  # leaves through SystemExit when the worker stops
     return 0
