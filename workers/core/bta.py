@@ -93,6 +93,11 @@ def parse(decoded: Decoded) -> WireItem | Reject:
         upd = _stamp_from_text(upd_text)
         if isinstance(upd, Reject):
             return upd
+        if upd < first:
+            return Reject(
+                RejectReason.BAD_TIMESTAMP,
+                f"updated {upd:%d.%m.%Y %H:%M} is before first published {first:%d.%m.%Y %H:%M}",
+            )
         updated = upd
         is_update = True
 

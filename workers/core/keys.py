@@ -10,6 +10,7 @@ import hashlib
 import re
 import zlib
 from datetime import UTC
+from functools import lru_cache
 
 import orjson
 
@@ -37,6 +38,7 @@ def _fold(text: str) -> str:
     return " ".join(_WORD.findall(text.casefold()))
 
 
+@lru_cache(maxsize=65536)
 def paragraph_id(paragraph: str) -> str:
     """Stable id of a paragraph: case, punctuation and spacing edits keep the id."""
     digest = hashlib.blake2b(_fold(paragraph).encode(), digest_size=6).hexdigest()
@@ -47,15 +49,38 @@ def paragraph_ids(item: WireItem) -> tuple[str, ...]:
     return tuple(paragraph_id(p) for p in item.paragraphs)
 
 
+_PUNCTUATION = "".join(
+    chr(c) for c in range(0x10000) if not chr(c).isalnum() and not chr(c).isspace()
+)
+
+
+@lru_cache(maxsize=262144)
+def _word_id(token: str) -> int:
+    """CRC-32 of a token without its leading and trailing punctuation (0: nothing left)."""
+    return zlib.crc32(token.strip(_PUNCTUATION).encode())
+
+
+_M32 = 0xFFFFFFFF
+
+
 def shingles(item: WireItem) -> frozenset[int]:
-    """A sample of hashed word 4-grams of the body, for containment between versions."""
-    words = _WORD.findall(" ".join(item.paragraphs).casefold())
-    sample: set[int] = set()
-    for start in range(max(len(words) - SHINGLE_WORDS + 1, 0)):
-        value = zlib.crc32(" ".join(words[start : start + SHINGLE_WORDS]).encode())
-        if value % SHINGLE_SAMPLE == 0:
-            sample.add(value)
-    return frozenset(sample)
+    """A sample of hashed word 4-grams of the body, for containment between versions.
+
+    A 4-gram is kept when its hash is 0 modulo ``SHINGLE_SAMPLE``: a consistent choice, so
+    two texts are compared on the same 4-grams whichever is seen first. The hash is integer
+    arithmetic over CRC-32 word ids, stable across processes and Python versions (the state
+    stores these numbers).
+    """
+    # str.split runs in C, several times faster than a regex; punctuation is stripped from
+    # each token in the cached word id, and tokens of punctuation alone are dropped.
+    tokens = " ".join(item.paragraphs).casefold().split()
+    ids = [i for i in map(_word_id, tokens) if i]
+    mod = SHINGLE_SAMPLE
+    grams = (
+        (((a * 0x9E3779B1 + b) * 0x85EBCA77 + c) * 0xC2B2AE3D + d) & _M32
+        for a, b, c, d in zip(ids, ids[1:], ids[2:], ids[3:], strict=False)
+    )
+    return frozenset(g for g in grams if g % mod == 0)
 
 
 def first_place(item: WireItem) -> str | None:

@@ -17,6 +17,8 @@ from workers.core import keys
 from workers.core.model import WireItem
 
 MATCH_THRESHOLD = 0.3
+# Below this many sampled shingles a containment estimate is noise; paragraphs decide alone.
+MIN_SHINGLES = 8
 # Two versions that name different first dateline places need twice the textual evidence.
 PLACE_DISAGREEMENT_PENALTY = 0.5
 
@@ -153,10 +155,9 @@ def similarity(story: Story, evidence: _Evidence) -> float:
     """How sure we are that a version belongs to a story, from 0 to 1."""
     if evidence.provider_id is not None and evidence.provider_id in story.provider_ids:
         return 1.0
-    score = max(
-        _containment(evidence.paragraph_ids, story.paragraph_ids),
-        _containment(evidence.shingles, story.shingles),
-    )
+    score = _containment(evidence.paragraph_ids, story.paragraph_ids)
+    if min(len(evidence.shingles), len(story.shingles)) >= MIN_SHINGLES:
+        score = max(score, _containment(evidence.shingles, story.shingles))
     if (
         evidence.first_place is not None
         and story.first_places

@@ -30,8 +30,9 @@ def to_ninjs(story: Story) -> dict[str, Any]:
     """The canonical item: the newest version's content plus what all versions tell."""
     item = story.newest
     uri = story_uri(story.key)
-    first_created = min(v.version_created for v in story.versions)
-    first_created = min(first_created, item.first_created)
+    # The earliest time any version tells (the parser refuses updates dated before their
+    # first publication, so this is the first-published time).
+    first_created = min(*(v.version_created for v in story.versions), item.first_created)
     out: dict[str, Any] = {
         "uri": uri,
         "standard": NINJS_STANDARD,

@@ -415,3 +415,13 @@ def test_stamp_beyond_the_header_window_is_not_found() -> None:
     )
     header = "\n".join(f"Ред {i} от шапката" for i in range(11))
     assert isinstance(parse_text(f"Заглавие\n{header}\n12.08.2025 20:57 (БТА)\nАбзац."), WireItem)
+
+
+def test_update_dated_before_its_first_publication_is_refused() -> None:
+    text = SEED_UPDATED.read_bytes().replace(b"13.08.2025 01:35", b"12.08.2025 20:50")
+    decoded = decode(text)
+    assert isinstance(decoded, Decoded)
+    result = parse(decoded)
+    assert isinstance(result, Reject)
+    assert result.reason is RejectReason.BAD_TIMESTAMP
+    assert "before first published" in result.detail

@@ -187,3 +187,30 @@ def test_normalise_text_is_idempotent_on_the_seed() -> None:
     assert normalise_text(once) == once
     assert "\r" not in once
     assert all(line == line.strip() for line in once.split("\n"))
+
+
+def test_utf8_cut_inside_its_last_character_stays_utf8() -> None:
+    raw = SEED_UPDATED.read_bytes()
+    cut = raw[: raw.rindex("ТАСС".encode()) + 1]  # ends in the middle of "Т" (two bytes)
+    result = decode(cut)
+    assert isinstance(result, Decoded)
+    assert result.encoding == "utf-8"
+    assert "Путин" in result.text
+
+
+@pytest.mark.parametrize(
+    ("url", "provider_id"),
+    [
+        ("https://www.bta.bg/bg/news/world/1234567-putin-kim", "1234567"),
+        ("https://www.bta.bg/bg/news/2025/08/1234567-x?utm=1", "1234567"),
+        ("https://www.bta.bg/bg/news/2025/08/slug", None),
+        ("https://www.bta.bg/bg/news/world/", None),
+    ],
+)
+def test_provider_id_is_the_numeric_start_of_the_last_path_segment(
+    url: str, provider_id: str | None
+) -> None:
+    raw = json.dumps({"text": SEED_UPDATED.read_text("utf-8"), "url": url}).encode()
+    result = decode(raw)
+    assert isinstance(result, Decoded)
+    assert result.envelope.provider_id == provider_id

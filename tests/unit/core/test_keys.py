@@ -138,8 +138,8 @@ def test_shingles_are_a_deterministic_sample_of_word_4_grams() -> None:
     updated, original = seed(SEED_UPDATED), seed(SEED_ORIGINAL)
     sample = keys.shingles(updated)
     assert sample == keys.shingles(updated)
-    assert all(value % keys.SHINGLE_SAMPLE == 0 for value in sample)
-    assert sample
+    words = len(" ".join(updated.paragraphs).split())
+    assert 0 < len(sample) < words / 2  # a sample, about one 4-gram in SHINGLE_SAMPLE
     # The original's kept paragraphs give shingles the update shares.
     assert keys.shingles(original) & sample
     assert keys.shingles(simple(("Само три думи",))) == frozenset()
