@@ -47,6 +47,7 @@ class Progress:
     def __init__(self) -> None:
         self.done: dict[tuple[str, int], int] = {}
         self.in_flight = 0
+        self.recovered = False  # set after the first rebalance's table recovery
 
     def mark(self, message: Any) -> None:
         self.done[(message.topic, message.partition)] = message.offset
@@ -194,6 +195,7 @@ def register_agents(wire: WireApp) -> None:
     async def after_rebalance() -> None:
         """Runs once per rebalance, after its recovery: count the stories of our partitions."""
         wire.metrics.rebalances.inc()
+        wire.progress.recovered = True
         wire.metrics.stories.set(sum(story_count(v) for v in wire.table.values() if v))
 
     wire.table.on_recover(after_rebalance)

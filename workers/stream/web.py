@@ -15,7 +15,8 @@ def health_state(wire: WireApp) -> dict[str, Any]:
     recovering = bool(getattr(app, "in_recovery", False))
     rebalancing = bool(getattr(app, "rebalancing", False))
     started = bool(getattr(app, "_started", None) and app._started.is_set())
-    ready = started and not recovering and not rebalancing
+    recovered = bool(wire.progress is not None and wire.progress.recovered)
+    ready = started and recovered and not recovering and not rebalancing
     return {
         "assigned": _assigned(wire) if started else {},
         "status": "ready" if ready else "starting",
