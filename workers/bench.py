@@ -1,37 +1,125 @@
-"""``wire-ingest bench``: figures for the core (and, later, the worker on a real broker).
+"""``wire-ingest bench``: figures for the core and for the worker on a real broker.
 
 A benchmark prints numbers; it never asserts on them. Inputs are generated deterministically
-from the seed items so two runs measure the same work.
+from the seed items so two runs measure the same work. The Kafka part (end to end throughput,
+latency, memory, and the no-op baselines beside ours) lives in :mod:`workers.bench_kafka`.
+
+This module imports only the standard library at the top, so ``workers.cli`` can add the
+bench's flags (:func:`add_arguments`) without loading the core.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import platform
 import random
 import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
-
-import orjson
-
-from workers.core.events import Source
-from workers.core.keys import raw_sha256
-from workers.core.merge import Bucket
-from workers.core.pipeline import apply, dumps, parse_raw, route_key
-from workers.core.rejects import Reject
+from typing import Any
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 _STAMP = "%d.%m.%Y %H:%M"
+_SIGNOFF = "\n\n/ИТ/\n"
+# How many leads of the update seed's related list become background paragraphs of every
+# version: real wire stories carry background, and it brings the items to the seed's size.
+_BACKGROUND_PARAGRAPHS = 3
+
+DEFAULTS: dict[str, Any] = {
+    "core_items": 50_000,
+    "e2e_items": 20_000,
+    "rate": 500.0,
+    "latency_seconds": 20.0,
+    "memory_items": 60_000,
+    "memory_first": None,
+    "systems": "ours,noop_faust,aiokafka",
+}
 
 
-def synthetic_items(count: int, seed: int = 7) -> Iterator[bytes]:
-    """Seed-sized BTA items: about 60% originals, 30% updates and 10% re-deliveries."""
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of ``wire-ingest bench`` (also used by ``python -m workers.bench``)."""
+    d = DEFAULTS
+    parser.add_argument(
+        "--core-items", type=int, default=d["core_items"], help="items for the core benchmark"
+    )
+    parser.add_argument("--skip-kafka", action="store_true", help="only the core benchmark")
+    parser.add_argument("--json", type=Path, help="also write the JSON summary here")
+    kafka = parser.add_argument_group(
+        "broker benchmarks",
+        "On a broker this command starts with deploy/local/kafka.sh (and always stops), "
+        "unless KAFKA_BOOTSTRAP names one.",
+    )
+    kafka.add_argument(
+        "--e2e-items",
+        type=int,
+        default=d["e2e_items"],
+        help="items pre-produced for the saturation run of each system",
+    )
+    kafka.add_argument(
+        "--rate", type=float, default=d["rate"], help="items/s of the paced latency run"
+    )
+    kafka.add_argument(
+        "--latency-seconds",
+        type=float,
+        default=d["latency_seconds"],
+        help="length of the paced latency run",
+    )
+    kafka.add_argument(
+        "--memory-items",
+        type=int,
+        default=d["memory_items"],
+        help="items for the worker's memory run (0: skip it); VmRSS is taken after "
+        "--memory-first items and after this many",
+    )
+    kafka.add_argument(
+        "--memory-first",
+        type=int,
+        default=d["memory_first"],
+        help="first RSS checkpoint [a third of --memory-items]",
+    )
+    kafka.add_argument(
+        "--systems",
+        default=d["systems"],
+        help="comma-separated subset of ours,noop_faust,aiokafka",
+    )
+    kafka.add_argument(
+        "--py-spy",
+        type=Path,
+        help="py-spy binary: profile each Faust process during its saturation run "
+        "(slows it; for profiles, not for figures)",
+    )
+    kafka.add_argument(
+        "--work-dir",
+        type=Path,
+        help="where logs, state and profiles go [a temporary dir, removed unless a step fails]",
+    )
+
+
+def _background(update: str) -> str:
+    """The longest lines of the related list (its leads), as background paragraphs."""
+    related = update.split(_SIGNOFF, 1)[1]
+    leads = sorted(related.splitlines(), key=len, reverse=True)[:_BACKGROUND_PARAGRAPHS]
+    return "\n\n".join(leads)
+
+
+def synthetic_items(count: int, seed: int = 7, first_story: int = 0) -> Iterator[bytes]:
+    """Seed-sized BTA items (~6 KB): about 60% originals, 30% updates and 10% re-deliveries.
+
+    Every version carries three background paragraphs (the update seed's related leads), which
+    brings originals to ~5 KB and updates to ~8 KB, ~6 KB on average like the real seed item.
+    ``first_story`` numbers the stories from there (each story has its own first-published
+    minute), so item sets generated with different values never share a story.
+    """
     update = (SEEDS / "000_3b5780341c97b251.txt").read_text("utf-8")
     original = (SEEDS / "000_original.txt").read_text("utf-8")
+    background = _background(update)
+    update = update.replace(_SIGNOFF, f"\n\n{background}{_SIGNOFF}", 1)
+    original = original.replace(_SIGNOFF, f"\n\n{background}{_SIGNOFF}", 1)
     rng = random.Random(seed)  # noqa: S311 - reproducible inputs, not secrets
-    base = datetime(2025, 8, 12, 20, 57)
+    base = datetime(2025, 8, 12, 20, 57) + timedelta(minutes=first_story)
     published: list[tuple[datetime, int]] = []
     recent: list[bytes] = []
     for n in range(count):
@@ -45,7 +133,7 @@ def synthetic_items(count: int, seed: int = 7) -> Iterator[bytes]:
                 "13.08.2025 01:35", (when + timedelta(hours=1 + n % 5)).strftime(_STAMP)
             )
         else:
-            story = n
+            story = first_story + n
             when = base + timedelta(minutes=n)
             published.append((when, story))
             text = original.replace("12.08.2025 20:57", when.strftime(_STAMP))
@@ -58,9 +146,16 @@ def synthetic_items(count: int, seed: int = 7) -> Iterator[bytes]:
 
 def bench_core(count: int) -> dict[str, float]:
     """decode + parse + key + merge + serialize, one process, one core."""
+    from workers.core.events import Source
+    from workers.core.keys import raw_sha256
+    from workers.core.merge import Bucket
+    from workers.core.pipeline import apply, dumps, parse_raw, route_key
+    from workers.core.rejects import Reject
+
     items = list(synthetic_items(count))
     buckets: dict[str, Bucket] = {}
     events = rejects = 0
+    outcomes: dict[str, int] = {}
     started = time.perf_counter()
     for offset, raw in enumerate(items):
         parsed = parse_raw(raw)
@@ -71,6 +166,7 @@ def bench_core(count: int) -> dict[str, float]:
         source = Source(raw_sha256(raw), topic="bench", partition=0, offset=offset)
         applied = apply(buckets.get(key), parsed, source)
         buckets[key] = applied.bucket
+        outcomes[applied.outcome.value] = outcomes.get(applied.outcome.value, 0) + 1
         if applied.event is not None:
             dumps(applied.event)
             events += 1
@@ -81,23 +177,79 @@ def bench_core(count: int) -> dict[str, float]:
         "avg_item_bytes": round(size, 1),
         "events": float(events),
         "rejects": float(rejects),
+        **{f"outcome_{name}": float(n) for name, n in sorted(outcomes.items())},
         "seconds": round(elapsed, 3),
         "items_per_s": round(len(items) / elapsed, 1),
         "us_per_item": round(elapsed / len(items) * 1e6, 1),
     }
 
 
-def run_bench(args: argparse.Namespace) -> int:
-    core = bench_core(args.core_items)
-    summary = {"core": core}
-    print(
+def machine() -> dict[str, Any]:
+    """What the figures were measured on."""
+    memory_mb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory_mb = round(int(line.split()[1]) / 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    return {
+        "nproc": os.cpu_count(),
+        "memory_mb": memory_mb,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _arg(args: argparse.Namespace, name: str) -> Any:
+    """A flag's value, or its default when the parser that made ``args`` lacks the flag."""
+    return getattr(args, name, DEFAULTS.get(name))
+
+
+def core_line(core: dict[str, float]) -> str:
+    return (
         f"core: {core['items_per_s']:,.0f} items/s ({core['us_per_item']} µs/item) over "
         f"{core['items']:,.0f} items of ~{core['avg_item_bytes']:,.0f} B, "
-        f"{core['events']:,.0f} events",
-        file=sys.stderr,
+        f"{core['events']:,.0f} events, {core['rejects']:,.0f} rejects"
     )
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    import orjson
+
+    summary: dict[str, Any] = {"machine": machine()}
+    core = bench_core(_arg(args, "core_items"))
+    summary["core"] = core
+    print(core_line(core), file=sys.stderr, flush=True)
+    if not _arg(args, "skip_kafka"):
+        from workers.bench_kafka import KafkaBenchConfig, run_kafka_bench, table
+
+        config = KafkaBenchConfig(
+            e2e_items=_arg(args, "e2e_items"),
+            rate=_arg(args, "rate"),
+            latency_seconds=_arg(args, "latency_seconds"),
+            memory_items=_arg(args, "memory_items"),
+            memory_first=_arg(args, "memory_first"),
+            systems=tuple(s.strip() for s in str(_arg(args, "systems")).split(",") if s.strip()),
+            py_spy=_arg(args, "py_spy"),
+            work_dir=_arg(args, "work_dir"),
+        )
+        summary["kafka"] = run_kafka_bench(config)
+        print(table(summary), file=sys.stderr, flush=True)
     data = orjson.dumps(summary, option=orjson.OPT_INDENT_2)
     sys.stdout.buffer.write(data + b"\n")
+    sys.stdout.buffer.flush()
     if args.json:
-        args.json.write_bytes(data)
+        args.json.write_bytes(data + b"\n")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m workers.bench``: the same as ``wire-ingest bench``."""
+    parser = argparse.ArgumentParser(prog="python -m workers.bench", description=__doc__)
+    add_arguments(parser)
+    return run_bench(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

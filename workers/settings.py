@@ -13,6 +13,8 @@ from workers.core.decode import DEFAULT_MAX_BYTES
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+# Faults the reliability suite can switch on in a real worker; never set in production.
+FAULTS = ("crash-merge-agent",)
 
 
 class SettingsError(ValueError):
@@ -39,6 +41,8 @@ class Settings:
     log_level: str = "info"
     instance_id: str | None = None
     shutdown_grace_s: float = 12.0
+    session_timeout_s: float = 30.0
+    fault_injection: str | None = None
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
@@ -79,6 +83,10 @@ class Settings:
             raise SettingsError("WIRE_PARTITIONS must be at least 1")
         if self.max_item_bytes < 1024:
             raise SettingsError("WIRE_MAX_ITEM_BYTES must be at least 1024")
+        if self.session_timeout_s < 6:
+            raise SettingsError("WIRE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
+        if self.fault_injection not in (None, *FAULTS):
+            raise SettingsError(f"WIRE_FAULT_INJECTION must be one of {FAULTS}")
         if self.security_protocol not in SECURITY_PROTOCOLS:
             raise SettingsError(f"KAFKA_SECURITY_PROTOCOL must be one of {SECURITY_PROTOCOLS}")
         if self.security_protocol.startswith("SASL"):
@@ -118,6 +126,8 @@ ENV_NAMES: dict[str, str] = {
     "log_level": "WIRE_LOG_LEVEL",
     "instance_id": "WIRE_INSTANCE_ID",
     "shutdown_grace_s": "WIRE_SHUTDOWN_GRACE_S",
+    "session_timeout_s": "WIRE_SESSION_TIMEOUT_S",
+    "fault_injection": "WIRE_FAULT_INJECTION",
     "security_protocol": "KAFKA_SECURITY_PROTOCOL",
     "sasl_mechanism": "KAFKA_SASL_MECHANISM",
     "sasl_username": "KAFKA_SASL_USERNAME",

@@ -190,6 +190,10 @@ def register_agents(wire: WireApp) -> None:
 
     @app.agent(wire.items, name="merge", concurrency=1)
     async def merge_agent(stream: Any) -> None:
+        if wire.settings.fault_injection == "crash-merge-agent":
+            # Reliability suite only: an agent dying outside the guard, as a bug would.
+            async for _event in stream.events():
+                raise RuntimeError("fault injection: merge agent crashed")
         await run_guarded(wire, stream, "merge", _item_event)
 
     async def after_rebalance() -> None:

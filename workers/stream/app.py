@@ -49,6 +49,9 @@ def faust_config(settings: Settings) -> dict[str, Any]:
         "producer_max_batch_size": 1024 * 1024,
         "consumer_auto_offset_reset": "earliest",
         "broker_commit_interval": 1.0,
+        # How soon a dead worker's partitions move to the living ones.
+        "broker_session_timeout": settings.session_timeout_s,
+        "broker_heartbeat_interval": max(settings.session_timeout_s / 10, 1.0),
         "key_serializer": "raw",
         "value_serializer": "raw",
         "web_enabled": True,

@@ -1,0 +1,250 @@
+"""Lose nothing: crashes, broker restarts, rebalances, shutdown, poison pills, limits.
+
+Every scenario runs real workers against a real broker, then accounts for every input: each
+distinct version has an event, each story's record on the latest topic equals a replay of the
+same inputs, each reject is in the DLQ, and a repeated eventId carries the same bytes.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.reliability.corpus import hostile_corpus, small_stories_corpus, stories_corpus
+from tests.reliability.harness import (
+    Feeder,
+    account,
+    expected_replay,
+    report,
+    wait_for_outputs,
+)
+from tests.support.broker import LocalBroker, free_port
+from tests.support.kafka_io import create_topic, produce
+from tests.support.waiting import wait_until
+from tests.support.worker import Names, WorkerProcess
+from workers.core.pipeline import parse_raw
+
+pytestmark = pytest.mark.reliability
+
+Spawn = Callable[..., WorkerProcess]
+
+
+def _restart_until_ready(worker: WorkerProcess) -> float:
+    started = time.monotonic()
+    worker.start()
+    worker.wait_ready(timeout=120)
+    return time.monotonic() - started
+
+
+def test_sigkill_crashes_lose_nothing(kafka_bootstrap: str, names: Names, spawn: Spawn) -> None:
+    corpus = stories_corpus(stories=7200, seed=3)
+    assert len(corpus.values) >= 20_000
+    replayer = expected_replay(corpus.values)
+    create_topic(kafka_bootstrap, names.raw, 4)
+    worker = spawn(kafka_bootstrap)
+    _restart_until_ready(worker)
+    feeder = Feeder(kafka_bootstrap, names.raw, corpus.values, chunk=500, pause_s=0.3)
+    feeder.start()
+    rng = random.Random(5)
+    recoveries = []
+    kills = 0
+    while kills < 5 or feeder.is_alive():
+        time.sleep(rng.uniform(1.0, 4.0))  # a random moment mid-stream: the fault itself
+        worker.kill()
+        kills += 1
+        recoveries.append(_restart_until_ready(worker))
+        if kills >= 12:
+            break
+    feeder.join(300)
+    assert feeder.error is None
+    wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=worker.log_tail)
+    accounting = account(kafka_bootstrap, names, corpus.values, replayer)
+    report(f"crash (SIGKILL x{kills})", accounting, max(recoveries))
+    assert kills >= 5
+    accounting.assert_nothing_lost()
+
+
+def test_broker_restart_mid_stream(names: Names, spawn: Spawn, tmp_path: Path) -> None:
+    broker = LocalBroker(free_port())
+    try:
+        broker.stop()
+        bootstrap = broker.start()
+        corpus = stories_corpus(stories=1500, seed=4)
+        replayer = expected_replay(corpus.values)
+        create_topic(bootstrap, names.raw, 4)
+        worker = spawn(bootstrap)
+        worker.start().wait_ready()
+        feeder = Feeder(bootstrap, names.raw, corpus.values, chunk=250, pause_s=0.3)
+        feeder.start()
+        wait_until(lambda: feeder.sent >= len(corpus.values) // 3, 120, "a third fed")
+        broker.stop(keep_data=True)
+        down = time.monotonic()
+        time.sleep(5)  # the outage itself: the broker stays away for 5 s
+        broker.start()
+        feeder.join(300)
+        assert feeder.error is None
+        wait_for_outputs(bootstrap, names, replayer, timeout=300, on_timeout=worker.log_tail)
+        recovered = time.monotonic() - down
+        assert worker.alive(), "the worker died instead of riding out the outage"
+        accounting = account(bootstrap, names, corpus.values, replayer)
+        report("broker restart", accounting, recovered)
+        accounting.assert_nothing_lost()
+    finally:
+        broker.stop()
+
+
+def test_rebalance_after_a_worker_dies(kafka_bootstrap: str, names: Names, spawn: Spawn) -> None:
+    corpus = stories_corpus(stories=2500, seed=6)
+    replayer = expected_replay(corpus.values)
+    create_topic(kafka_bootstrap, names.raw, 4)
+    one, two = spawn(kafka_bootstrap, "one"), spawn(kafka_bootstrap, "two")
+    one.start()
+    two.start()
+    one.wait_ready()
+    two.wait_ready()
+    wait_until(lambda: bool(one.raw_partitions()) and bool(two.raw_partitions()), 60, "split")
+    feeder = Feeder(kafka_bootstrap, names.raw, corpus.values, chunk=250, pause_s=0.3)
+    feeder.start()
+    wait_until(lambda: feeder.sent >= len(corpus.values) // 3, 120, "a third fed")
+    two.kill()
+    killed = time.monotonic()
+    wait_until(lambda: len(one.raw_partitions()) == 4, 120, "the survivor owns every partition")
+    takeover = time.monotonic() - killed
+    feeder.join(300)
+    assert feeder.error is None
+    wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=one.log_tail)
+    accounting = account(kafka_bootstrap, names, corpus.values, replayer)
+    report("rebalance (SIGKILL 1 of 2)", accounting, takeover)
+    accounting.assert_nothing_lost()
+
+
+@pytest.mark.parametrize("fault", [None, "crash-merge-agent"])
+def test_sigterm_exits_within_15_seconds(
+    kafka_bootstrap: str, names: Names, spawn: Spawn, fault: str | None
+) -> None:
+    corpus = stories_corpus(stories=1500, seed=7)
+    create_topic(kafka_bootstrap, names.raw, 4)
+    extra = {"WIRE_FAULT_INJECTION": fault} if fault else {}
+    worker = spawn(kafka_bootstrap, extra_env=extra)
+    worker.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, corpus.values, partitions=4)
+    wait_until(
+        lambda: worker.metrics().get("wire_ingest_items_consumed_total", 0) > 100,
+        60,
+        "the worker busy with input",
+    )
+    took = worker.stop(timeout=30)
+    assert took < 15, f"SIGTERM took {took:.1f}s"
+    if fault is None:
+        # A clean stop committed what it finished: a restart resumes, it does not start over.
+        again = spawn(kafka_bootstrap, "again")
+        again.start().wait_ready()
+        replayer = expected_replay(corpus.values)
+        wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=again.log_tail)
+        accounting = account(kafka_bootstrap, names, corpus.values, replayer)
+        report("SIGTERM while busy", accounting, took)
+        accounting.assert_nothing_lost()
+    else:
+        from tests.reliability.harness import REPORT
+
+        REPORT.append({"scenario": "SIGTERM after agent crash", "recovery s": round(took, 1)})
+
+
+def test_poison_pills_never_crash_or_stall(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    hostile = hostile_corpus(10_000)
+    good = stories_corpus(stories=200, seed=8).values
+    values = hostile + good
+    random.Random(9).shuffle(values)
+    replayer = expected_replay(values)
+    slowest = 0.0
+    for value in values:  # the slowest single parse, measured on the same core
+        started = time.perf_counter()
+        parse_raw(value)
+        slowest = max(slowest, time.perf_counter() - started)
+    create_topic(kafka_bootstrap, names.raw, 4)
+    worker = spawn(kafka_bootstrap)
+    worker.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, values, partitions=4)
+    wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=worker.log_tail)
+    assert worker.alive()
+    metrics = worker.metrics()
+    assert metrics["wire_ingest_items_consumed_total"] == len(values)
+    assert metrics.get("wire_ingest_agent_errors_total{agent=parse}", 0) == 0
+    assert metrics.get("wire_ingest_agent_errors_total{agent=merge}", 0) == 0
+    accounting = account(kafka_bootstrap, names, values, replayer)
+    assert accounting.dlq_records == len(replayer.result.rejects)
+    report(
+        "poison pills",
+        accounting,
+        None,
+        **{"slowest parse ms": round(slowest * 1000, 1)},
+    )
+    accounting.assert_nothing_lost()
+    assert slowest < 2.0, f"a single parse took {slowest:.2f}s"
+
+
+def _rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise AssertionError("no VmRSS")
+
+
+def test_memory_stays_bounded_over_200k_items(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    corpus = small_stories_corpus(200_000)
+    create_topic(kafka_bootstrap, names.raw, 4)
+    worker = spawn(kafka_bootstrap)
+    worker.start().wait_ready()
+    assert worker.proc is not None
+    marks: dict[int, int] = {}
+    for start in range(0, len(corpus.values), 50_000):
+        produce(kafka_bootstrap, names.raw, corpus.values[start : start + 50_000], partitions=4)
+        done = start + 50_000
+        wait_until(
+            lambda done=done: (
+                worker.metrics().get("wire_ingest_events_emitted_total{type=story.created}", 0)
+                >= done
+            ),
+            600,
+            f"{done} items merged",
+            interval=1.0,
+        )
+        marks[done] = _rss_kib(worker.proc.pid)
+    growth = marks[200_000] / marks[100_000] - 1
+    from tests.reliability.harness import REPORT
+
+    REPORT.append(
+        {
+            "scenario": "memory",
+            "items in": len(corpus.values),
+            **{f"RSS MiB @{k // 1000}k": round(v / 1024) for k, v in marks.items()},
+            "growth 100k→200k %": round(growth * 100, 1),
+        }
+    )
+    assert growth < 0.25, f"RSS grew {growth:.0%} from 100k to 200k items"
+
+
+def test_logs_and_metrics_carry_no_item_text(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    corpus = stories_corpus(stories=50, seed=10)
+    marker = "Двамата за изразили увереност"  # a sentence of every item's body
+    create_topic(kafka_bootstrap, names.raw, 4)
+    worker = spawn(kafka_bootstrap)
+    worker.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, corpus.values, partitions=4)
+    replayer = expected_replay(corpus.values)
+    wait_for_outputs(kafka_bootstrap, names, replayer, timeout=120, on_timeout=worker.log_tail)
+    assert marker not in worker.metrics_text()
+    worker.stop()
+    log = worker.log_path.read_text(errors="replace")
+    assert marker not in log
+    assert "Пхенян" not in log
