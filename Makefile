@@ -34,6 +34,12 @@ unit: $(STAMP)
 test: setup lint ## every test: lint, types, unit, integration and reliability (starts its own broker)
 	$(BIN)/pytest
 
+integration: setup
+	$(BIN)/pytest tests/integration
+
+chaos: setup ## the fault-injection scenarios alone; prints their table at the end
+	$(BIN)/pytest tests/reliability
+
 bench: setup
 	$(BIN)/wire-ingest bench
 
