@@ -5,9 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint unit integration chaos bench kafka-start kafka-stop clean
+.PHONY: setup run test lint unit integration chaos bench kafka-start kafka-stop clean promtool
 
-setup: $(STAMP) kafka-jars ## create .venv with the wire-ingest console script and fetch the broker
+setup: $(STAMP) kafka-jars promtool ## .venv with the wire-ingest console script; broker jars; promtool
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -19,6 +19,15 @@ $(STAMP): pyproject.toml
 .PHONY: kafka-jars
 kafka-jars:
 	@deploy/local/kafka.sh fetch
+
+# promtool (Debian package `prometheus`) checks and unit-tests deploy/prometheus/alerts.yml in
+# tests/deploy. The package enables prometheus.service; where systemd runs, stop and disable it.
+promtool:
+	@command -v promtool >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null && \
+	  { ! command -v systemctl >/dev/null || $$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; }; }
 
 run: setup ## start a local broker (unless KAFKA_BOOTSTRAP is set), the worker, feed seeds/, follow events
 	@deploy/local/run.sh

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
 from tests.support.broker import LocalBroker, free_port
+from tests.support.worker import Names, WorkerProcess
 
 
 @pytest.fixture(scope="session")
@@ -38,3 +41,43 @@ def kafka_bootstrap(local_broker: LocalBroker | None) -> str:
     if local_broker is None:
         return os.environ["KAFKA_BOOTSTRAP"]
     return local_broker.bootstrap
+
+
+@pytest.fixture
+def names() -> Names:
+    """This test's private app id and topic names."""
+    return Names.fresh()
+
+
+@pytest.fixture
+def spawn(
+    request: pytest.FixtureRequest, names: Names, tmp_path: Path
+) -> Iterator[Callable[..., WorkerProcess]]:
+    """Make worker processes of this test's app; all are stopped (or killed) at the end.
+
+    ``spawn(label="w", bootstrap=None, **kwargs)``: the bootstrap defaults to the session's
+    broker; ``kwargs`` go to :class:`WorkerProcess` (``extra_env`` is merged over a 10 s
+    consumer-group session timeout, so a killed worker's partitions move on quickly).
+    """
+    started: list[WorkerProcess] = []
+
+    def make(label: str = "w", bootstrap: str | None = None, **kwargs: Any) -> WorkerProcess:
+        env = {"WIRE_SESSION_TIMEOUT_S": "10", **kwargs.pop("extra_env", {})}
+        worker = WorkerProcess(
+            bootstrap=bootstrap or request.getfixturevalue("kafka_bootstrap"),
+            names=names,
+            state_dir=tmp_path / f"state-{label}",
+            log_path=tmp_path / f"worker-{label}.log",
+            extra_env=env,
+            **kwargs,
+        )
+        started.append(worker)
+        return worker
+
+    yield make
+    for worker in started:
+        if worker.alive():
+            try:
+                worker.stop(timeout=20)
+            except AssertionError:
+                worker.kill()

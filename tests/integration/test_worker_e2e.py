@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 
 import orjson
 import pytest
 
-from tests.integration.conftest import WorkerFactory
 from tests.integration.scenario import comparable, expected_for, fixture_inputs
 from tests.support.kafka_io import create_topic, produce, read_all
 from tests.support.schemas import validate_dlq, validate_event
@@ -15,6 +15,8 @@ from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
 
 pytestmark = pytest.mark.integration
+
+Spawn = Callable[..., WorkerProcess]
 
 PARTITIONS = 4
 
@@ -74,13 +76,11 @@ def _check_outputs(bootstrap: str, names: Names, expected: object) -> dict[str, 
     return latest
 
 
-def test_end_to_end_matches_replay(
-    kafka_bootstrap: str, names: Names, worker_factory: WorkerFactory
-) -> None:
+def test_end_to_end_matches_replay(kafka_bootstrap: str, names: Names, spawn: Spawn) -> None:
     inputs = fixture_inputs()
     expected = expected_for(inputs)
     create_topic(kafka_bootstrap, names.raw, PARTITIONS)
-    worker = worker_factory().start()
+    worker = spawn().start()
     worker.wait_ready()
 
     produce(kafka_bootstrap, names.raw, inputs, partitions=PARTITIONS)
@@ -116,12 +116,12 @@ def test_end_to_end_matches_replay(
 
 
 def test_restart_restores_state_from_changelog(
-    kafka_bootstrap: str, names: Names, worker_factory: WorkerFactory
+    kafka_bootstrap: str, names: Names, spawn: Spawn
 ) -> None:
     seeds = fixture_inputs()[:2]
     update, original = seeds
     create_topic(kafka_bootstrap, names.raw, PARTITIONS)
-    first = worker_factory("first").start()
+    first = spawn("first").start()
     first.wait_ready()
     produce(kafka_bootstrap, names.raw, [original], partitions=PARTITIONS)
     _wait_drained([first], 1)
@@ -129,7 +129,7 @@ def test_restart_restores_state_from_changelog(
 
     produce(kafka_bootstrap, names.raw, [update, original], partitions=PARTITIONS)
     # A new state directory: the story can only be known through the changelog.
-    second = worker_factory("second").start()
+    second = spawn("second").start()
     second.wait_ready()
     _wait_drained([second], 2)
 
@@ -145,13 +145,11 @@ def test_restart_restores_state_from_changelog(
     assert metrics["wire_ingest_stories_in_state"] == 1
 
 
-def test_two_workers_share_the_partitions(
-    kafka_bootstrap: str, names: Names, worker_factory: WorkerFactory
-) -> None:
+def test_two_workers_share_the_partitions(kafka_bootstrap: str, names: Names, spawn: Spawn) -> None:
     inputs = fixture_inputs()
     expected = expected_for(inputs)
     create_topic(kafka_bootstrap, names.raw, PARTITIONS)
-    one, two = worker_factory("one").start(), worker_factory("two").start()
+    one, two = spawn("one").start(), spawn("two").start()
     one.wait_ready()
     two.wait_ready()
 

@@ -45,7 +45,7 @@ def test_sigkill_crashes_lose_nothing(kafka_bootstrap: str, names: Names, spawn:
     assert len(corpus.values) >= 20_000
     replayer = expected_replay(corpus.values)
     create_topic(kafka_bootstrap, names.raw, 4)
-    worker = spawn(kafka_bootstrap)
+    worker = spawn()
     _restart_until_ready(worker)
     feeder = Feeder(kafka_bootstrap, names.raw, corpus.values, chunk=500, pause_s=0.3)
     feeder.start()
@@ -76,7 +76,7 @@ def test_broker_restart_mid_stream(names: Names, spawn: Spawn, tmp_path: Path) -
         corpus = stories_corpus(stories=1500, seed=4)
         replayer = expected_replay(corpus.values)
         create_topic(bootstrap, names.raw, 4)
-        worker = spawn(bootstrap)
+        worker = spawn(bootstrap=bootstrap)
         worker.start().wait_ready()
         feeder = Feeder(bootstrap, names.raw, corpus.values, chunk=250, pause_s=0.3)
         feeder.start()
@@ -101,7 +101,7 @@ def test_rebalance_after_a_worker_dies(kafka_bootstrap: str, names: Names, spawn
     corpus = stories_corpus(stories=2500, seed=6)
     replayer = expected_replay(corpus.values)
     create_topic(kafka_bootstrap, names.raw, 4)
-    one, two = spawn(kafka_bootstrap, "one"), spawn(kafka_bootstrap, "two")
+    one, two = spawn("one"), spawn("two")
     one.start()
     two.start()
     one.wait_ready()
@@ -129,7 +129,7 @@ def test_sigterm_exits_within_15_seconds(
     corpus = stories_corpus(stories=1500, seed=7)
     create_topic(kafka_bootstrap, names.raw, 4)
     extra = {"WIRE_FAULT_INJECTION": fault} if fault else {}
-    worker = spawn(kafka_bootstrap, extra_env=extra)
+    worker = spawn(extra_env=extra)
     worker.start().wait_ready()
     produce(kafka_bootstrap, names.raw, corpus.values, partitions=4)
     wait_until(
@@ -141,7 +141,7 @@ def test_sigterm_exits_within_15_seconds(
     assert took < 15, f"SIGTERM took {took:.1f}s"
     if fault is None:
         # A clean stop committed what it finished: a restart resumes, it does not start over.
-        again = spawn(kafka_bootstrap, "again")
+        again = spawn("again")
         again.start().wait_ready()
         replayer = expected_replay(corpus.values)
         wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=again.log_tail)
@@ -168,7 +168,7 @@ def test_poison_pills_never_crash_or_stall(
         parse_raw(value)
         slowest = max(slowest, time.perf_counter() - started)
     create_topic(kafka_bootstrap, names.raw, 4)
-    worker = spawn(kafka_bootstrap)
+    worker = spawn()
     worker.start().wait_ready()
     produce(kafka_bootstrap, names.raw, values, partitions=4)
     wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=worker.log_tail)
@@ -201,7 +201,7 @@ def test_memory_stays_bounded_over_200k_items(
 ) -> None:
     corpus = small_stories_corpus(200_000)
     create_topic(kafka_bootstrap, names.raw, 4)
-    worker = spawn(kafka_bootstrap)
+    worker = spawn()
     worker.start().wait_ready()
     assert worker.proc is not None
     marks: dict[int, int] = {}
@@ -238,7 +238,7 @@ def test_logs_and_metrics_carry_no_item_text(
     corpus = stories_corpus(stories=50, seed=10)
     marker = "Двамата за изразили увереност"  # a sentence of every item's body
     create_topic(kafka_bootstrap, names.raw, 4)
-    worker = spawn(kafka_bootstrap)
+    worker = spawn()
     worker.start().wait_ready()
     produce(kafka_bootstrap, names.raw, corpus.values, partitions=4)
     replayer = expected_replay(corpus.values)
