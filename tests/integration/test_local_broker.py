@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.support.broker import LocalBroker
+from tests.support.broker import LocalBroker, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -118,14 +119,20 @@ def test_topic_produce_consume(kafka_bootstrap: str) -> None:
     assert per_partition == dict.fromkeys(range(PARTITIONS), COUNT // PARTITIONS)
 
 
-def _require_local(local_broker: LocalBroker | None) -> LocalBroker:
-    if local_broker is None:
-        pytest.skip("KAFKA_BOOTSTRAP points at an external broker; cannot restart it")
-    return local_broker
+@pytest.fixture(scope="module")
+def own_broker() -> Iterator[LocalBroker]:
+    """A broker of this module's own, so stopping it never disturbs other tests' broker."""
+    broker = LocalBroker(free_port())
+    try:
+        broker.stop()
+        broker.start()
+        yield broker
+    finally:
+        broker.stop()
 
 
-def test_restart_on_same_data_keeps_messages_and_offsets(local_broker: LocalBroker | None) -> None:
-    broker = _require_local(local_broker)
+def test_restart_on_same_data_keeps_messages_and_offsets(own_broker: LocalBroker) -> None:
+    broker = own_broker
     bootstrap = broker.start()  # idempotent: running already, unless an earlier test failed
     topic, group = _unique("it-restart"), _unique("it-restart-group")
     sent = [f"before-{i:03d}" for i in range(COUNT)]
@@ -149,8 +156,8 @@ def test_restart_on_same_data_keeps_messages_and_offsets(local_broker: LocalBrok
     assert sorted(_values(resumed)) == after
 
 
-def test_kill_then_start_keeps_acknowledged_messages(local_broker: LocalBroker | None) -> None:
-    broker = _require_local(local_broker)
+def test_kill_then_start_keeps_acknowledged_messages(own_broker: LocalBroker) -> None:
+    broker = own_broker
     bootstrap = broker.start()
     topic = _unique("it-kill")
     sent = [f"acked-{i:03d}" for i in range(COUNT)]
