@@ -19,6 +19,8 @@ readonly SCRIPT_DIR REPO_ROOT CACHE_DIR KAFKA_HOME_DIR LIB_DIR FETCH_MARKER
 
 # Set by configure_port.
 PORT='' CONTROLLER_PORT='' RUN_DIR='' PID_FILE='' LOG_FILE='' OUT_FILE='' PROPS_FILE='' LOG4J_FILE=''
+SASL_SSL_PORT='' SCRAM_USER='' SCRAM_PASSWORD='' # SASL_SSL_PORT empty: no SASL_SSL listener
+TLS_DIR='' CA_PEM='' KEYSTORE='' KEYSTORE_PASS_FILE=''
 DATA_RECORD='' DATA_DIR='' DATA_OWNER='' # DATA_* set by read_data_record
 
 usage() {
@@ -39,6 +41,16 @@ Commands:
   status              Print the bootstrap and exit 0 if running; else exit 3.
   -h, --help          Show this help.
 
+stdout only ever carries the PLAINTEXT bootstrap; everything else goes to stderr.
+
+Optional SASL_SSL listener (set KAFKA_SASL_SSL_PORT): the broker also listens on
+127.0.0.1:KAFKA_SASL_SSL_PORT with SASL_SSL, SCRAM-SHA-256 and TLS; PLAINTEXT stays on for
+inter-broker and admin use. At 'start' the script makes a local CA and a server certificate
+for 127.0.0.1/localhost (keytool, kept in the run dir until 'stop' without --keep-data) and
+logs "CA certificate (PEM): <path>" on stderr: clients use that file as their CA file. The
+SCRAM user is created when the data dir is formatted, i.e. on a fresh start; a restart on
+kept data keeps the credentials it was formatted with.
+
 Environment:
   KAFKA_PORT             broker (PLAINTEXT) port                  [9092]
   KAFKA_CONTROLLER_PORT  KRaft controller port                    [KAFKA_PORT+1]
@@ -48,11 +60,15 @@ Environment:
   KAFKA_OPTS             extra JVM options
   KAFKA_START_TIMEOUT    seconds 'start' waits for the broker     [90]
   KAFKA_STOP_TIMEOUT     seconds 'stop' waits before SIGKILL      [30]
+  KAFKA_SASL_SSL_PORT    port of the optional SASL_SSL listener   [unset: PLAINTEXT only]
+  KAFKA_SCRAM_USER       SCRAM-SHA-256 user created at format     [wire]
+  KAFKA_SCRAM_PASSWORD   its password (no , [ ] = " ' \ or spaces) [wire-secret]
   WIRE_INGEST_CACHE      cache root                               [<repo>/.cache]
   JAVA_HOME              JVM to use                               [java on PATH]
 
 Jars: \$WIRE_INGEST_CACHE/kafka-$KAFKA_VERSION/lib
 Pid file, logs, rendered config: \$WIRE_INGEST_CACHE/kafka-run/<port>/
+TLS keystore and CA certificate:  \$WIRE_INGEST_CACHE/kafka-run/<port>/tls/ (ca.pem)
 EOF
 }
 
@@ -75,6 +91,14 @@ java_bin() {
     printf '%s\n' "$JAVA_HOME/bin/java"
   else
     command -v java || true
+  fi
+}
+
+keytool_bin() {
+  if [[ -n ${JAVA_HOME:-} && -x $JAVA_HOME/bin/keytool ]]; then
+    printf '%s\n' "$JAVA_HOME/bin/keytool"
+  else
+    command -v keytool || true
   fi
 }
 
@@ -144,6 +168,13 @@ configure_port() {
   CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-$((PORT + 1))}
   check_port KAFKA_CONTROLLER_PORT "$CONTROLLER_PORT"
   [[ $PORT != "$CONTROLLER_PORT" ]] || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ"
+  SASL_SSL_PORT=${KAFKA_SASL_SSL_PORT:-}
+  if [[ -n $SASL_SSL_PORT ]]; then
+    check_port KAFKA_SASL_SSL_PORT "$SASL_SSL_PORT"
+    SASL_SSL_PORT=$((10#$SASL_SSL_PORT))
+    [[ $SASL_SSL_PORT != "$PORT" && $SASL_SSL_PORT != "$CONTROLLER_PORT" ]] ||
+      die "KAFKA_SASL_SSL_PORT must differ from KAFKA_PORT and KAFKA_CONTROLLER_PORT"
+  fi
   RUN_DIR=$CACHE_DIR/kafka-run/$PORT
   PID_FILE=$RUN_DIR/kafka.pid
   LOG_FILE=$RUN_DIR/kafka.log          # log4j output of the broker
@@ -151,11 +182,27 @@ configure_port() {
   PROPS_FILE=$RUN_DIR/server.properties
   LOG4J_FILE=$RUN_DIR/log4j.properties
   DATA_RECORD=$RUN_DIR/data-dir # line 1: data dir path; line 2: "created" (ours) or "external"
+  TLS_DIR=$RUN_DIR/tls
+  CA_PEM=$TLS_DIR/ca.pem                      # the CA certificate clients trust
+  KEYSTORE=$TLS_DIR/server.p12                # broker key + certificate chain
+  KEYSTORE_PASS_FILE=$TLS_DIR/keystore.password # random, also in server.properties
   if [[ ${1:-} == --lock ]]; then
     mkdir -p -- "$RUN_DIR"
     exec 9>"$RUN_DIR/.lock"
     lock_fd 9 "$RUN_DIR/.lock"
   fi
+}
+
+# The SCRAM user for the SASL_SSL listener ('start' only: nothing else needs it).
+configure_scram() {
+  SCRAM_USER=${KAFKA_SCRAM_USER:-wire}
+  SCRAM_PASSWORD=${KAFKA_SCRAM_PASSWORD:-wire-secret}
+  # Both go into StorageTool's "SCRAM-SHA-256=[name=...,password=...]" argument.
+  [[ $SCRAM_USER =~ ^[A-Za-z0-9._-]+$ ]] ||
+    die "KAFKA_SCRAM_USER may only contain letters, digits, '.', '_' and '-'"
+  local bad=$' \t\n,[]="\'\\'
+  [[ -n $SCRAM_PASSWORD && $SCRAM_PASSWORD != *["$bad"]* ]] ||
+    die "KAFKA_SCRAM_PASSWORD must be non-empty, without , [ ] = \" ' \\ or whitespace"
 }
 
 # True if PID is a live broker JVM started by this script for this run dir (guards against a
@@ -239,16 +286,31 @@ random_cluster_id() { # 16 random bytes as base64url without padding, like Uuid.
 }
 
 render_config() {
-  local line
+  local line sasl_listener='' sasl_protocol='' keystore_password=''
+  if [[ -n $SASL_SSL_PORT ]]; then
+    sasl_listener=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT"
+    sasl_protocol=",SASL_SSL:SASL_SSL"
+    keystore_password=$(<"$KEYSTORE_PASS_FILE")
+  fi
   while IFS= read -r line || [[ -n $line ]]; do
+    if [[ $line == @SASL_SSL@* ]]; then # a line of the optional SASL_SSL listener
+      [[ -n $SASL_SSL_PORT ]] || continue
+      line=${line#@SASL_SSL@}
+    fi
     if [[ $line != \#* ]]; then # comments keep their @NAME@ mentions
       line=${line//@PORT@/"$PORT"}
       line=${line//@CONTROLLER_PORT@/"$CONTROLLER_PORT"}
       line=${line//@LOG_DIRS@/"$DATA_DIR"}
+      line=${line//@SASL_SSL_LISTENER@/"$sasl_listener"}
+      line=${line//@SASL_SSL_PROTOCOL@/"$sasl_protocol"}
+      line=${line//@SSL_KEYSTORE@/"$KEYSTORE"}
+      line=${line//@SSL_KEYSTORE_PASSWORD@/"$keystore_password"}
       [[ ! $line =~ @[A-Z_]+@ ]] || die "unknown placeholder in server.properties.template: $line"
     fi
     printf '%s\n' "$line"
   done <"$SCRIPT_DIR/server.properties.template" >"$PROPS_FILE"
+  # It may hold the keystore password.
+  chmod 600 -- "$PROPS_FILE"
 
   cat >"$LOG4J_FILE" <<EOF
 # Written by kafka.sh: everything at INFO into one file (the JVM's own output goes to kafka.out).
@@ -264,11 +326,86 @@ log4j.logger.kafka.network.RequestChannel\$=WARN
 EOF
 }
 
+# ------------------------------------------------------------------------------- SASL_SSL / TLS
+
+# The SASL_SSL port of the broker that runs on PROPS_FILE's config, or nothing.
+configured_sasl_ssl_port() {
+  local line
+  [[ -f $PROPS_FILE ]] || return 0
+  line=$(grep -m1 '^listeners=' -- "$PROPS_FILE" || true)
+  [[ $line =~ SASL_SSL://127\.0\.0\.1:([0-9]+) ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+  return 0
+}
+
+random_secret() { head -c 24 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
+
+# A local CA and a server certificate for 127.0.0.1/localhost signed by it, made with keytool
+# into TLS_DIR: server.p12 (broker key and chain), ca.pem (for clients), keystore.password.
+# Reused while present, so a restart keeps the CA that clients already trust.
+ensure_tls() {
+  if [[ -s $CA_PEM && -s $KEYSTORE && -s $KEYSTORE_PASS_FILE ]]; then
+    log "reusing the TLS keystore in $TLS_DIR"
+    return 0
+  fi
+  local keytool
+  keytool=$(keytool_bin)
+  [[ -n $keytool ]] || die "keytool not found: install a JDK (17+) or set JAVA_HOME"
+  # Seven short-lived JVMs: skip the optimising JIT, it only costs start-up time here.
+  local -a kt=("$keytool" -J-XX:TieredStopAtLevel=1 -J-XX:+UseSerialGC)
+  local tmp
+  tmp=$(mktemp -d "$RUN_DIR/.tls.tmp.XXXXXX")
+  CLEANUP+=("$tmp")
+  # keytool reads the password from the environment: it never shows up in ps.
+  local -x WIRE_INGEST_KEYSTORE_PASS
+  WIRE_INGEST_KEYSTORE_PASS=$(random_secret)
+  local -a pass=(-storepass:env WIRE_INGEST_KEYSTORE_PASS)
+  local -a key=(-keyalg EC -groupname secp256r1 -sigalg SHA256withECDSA -validity 3650
+    -storetype PKCS12 -keypass:env WIRE_INGEST_KEYSTORE_PASS)
+  local started_at=$SECONDS
+  if ! {
+    "${kt[@]}" -genkeypair -alias ca -dname "CN=wire-ingest local test CA" "${key[@]}" \
+      -ext bc:c=ca:true -ext ku:c=keyCertSign,cRLSign -keystore "$tmp/ca.p12" "${pass[@]}" &&
+      "${kt[@]}" -exportcert -rfc -alias ca -keystore "$tmp/ca.p12" "${pass[@]}" \
+        -file "$tmp/ca.pem" &&
+      "${kt[@]}" -genkeypair -alias broker -dname "CN=localhost" "${key[@]}" \
+        -keystore "$tmp/server.p12" "${pass[@]}" &&
+      "${kt[@]}" -certreq -alias broker -keystore "$tmp/server.p12" "${pass[@]}" \
+        -file "$tmp/broker.csr" &&
+      "${kt[@]}" -gencert -alias ca -keystore "$tmp/ca.p12" "${pass[@]}" -rfc -validity 3650 \
+        -infile "$tmp/broker.csr" -outfile "$tmp/broker.pem" \
+        -ext san=ip:127.0.0.1,dns:localhost -ext ku:c=digitalSignature -ext eku=serverAuth &&
+      "${kt[@]}" -importcert -noprompt -alias ca -file "$tmp/ca.pem" \
+        -keystore "$tmp/server.p12" "${pass[@]}" &&
+      "${kt[@]}" -importcert -noprompt -alias broker -file "$tmp/broker.pem" \
+        -keystore "$tmp/server.p12" "${pass[@]}"
+  } >"$tmp/keytool.log" 2>&1; then
+    cat -- "$tmp/keytool.log" >&2
+    die "keytool could not make the TLS keystore (output above)"
+  fi
+  (umask 077 && printf '%s\n' "$WIRE_INGEST_KEYSTORE_PASS" >"$tmp/keystore.password")
+  rm -f -- "$tmp/ca.p12" "$tmp/broker.csr" "$tmp/keytool.log" # the CA key is not needed again
+  chmod 700 -- "$tmp"
+  rm -rf -- "$TLS_DIR"
+  mv -- "$tmp" "$TLS_DIR"
+  log "made a TLS keystore for 127.0.0.1/localhost in $((SECONDS - started_at))s: $TLS_DIR"
+}
+
+# Tell the caller how to reach the SASL_SSL listener of the running broker (stderr).
+log_sasl_ssl() {
+  local port
+  port=$(configured_sasl_ssl_port)
+  [[ -n $port ]] || return 0
+  log "SASL_SSL (SCRAM-SHA-256) on 127.0.0.1:$port"
+  log "CA certificate (PEM): $CA_PEM"
+}
+
 # ------------------------------------------------------------------------------------ commands
 
 cmd_start() {
   local timeout=${KAFKA_START_TIMEOUT:-90}
   [[ $timeout =~ ^[0-9]+$ ]] || die "KAFKA_START_TIMEOUT must be a whole number of seconds"
+  configure_port
+  [[ -z $SASL_SSL_PORT ]] || configure_scram # fail on a bad setting before any work
   cmd_fetch
   configure_port --lock
   local bootstrap="127.0.0.1:$PORT" pid
@@ -278,15 +415,22 @@ cmd_start() {
     if [[ -n ${KAFKA_DATA_DIR:-} && $KAFKA_DATA_DIR != "$DATA_DIR" ]]; then
       log "warning: broker already running on port $PORT with data dir $DATA_DIR, not $KAFKA_DATA_DIR"
     fi
+    local running_sasl_port
+    running_sasl_port=$(configured_sasl_ssl_port)
+    if [[ -n $SASL_SSL_PORT && $SASL_SSL_PORT != "$running_sasl_port" ]]; then
+      die "broker already running on port $PORT without a SASL_SSL listener on $SASL_SSL_PORT" \
+        "(it has: ${running_sasl_port:-none}); stop it first"
+    fi
     if started; then
       log "already running (pid $pid)"
+      log_sasl_ssl
       printf '%s\n' "$bootstrap"
       return 0
     fi
     # Not ready yet (started outside the lock?); fall through to the wait below.
   else
     local p
-    for p in "$PORT" "$CONTROLLER_PORT"; do
+    for p in "$PORT" "$CONTROLLER_PORT" ${SASL_SSL_PORT:+"$SASL_SSL_PORT"}; do
       ! port_in_use "$p" || die "port $p on 127.0.0.1 is already in use by another process"
     done
 
@@ -308,6 +452,7 @@ cmd_start() {
     fi
     printf '%s\n%s\n' "$DATA_DIR" "$DATA_OWNER" >"$DATA_RECORD"
 
+    [[ -z $SASL_SSL_PORT ]] || ensure_tls
     render_config
     # Fresh log per launch, so an old "started" line cannot fool the wait below.
     [[ -f $LOG_FILE ]] && mv -f -- "$LOG_FILE" "$LOG_FILE.1"
@@ -322,12 +467,21 @@ cmd_start() {
 
     if [[ -f $DATA_DIR/meta.properties ]]; then
       log "data dir already formatted, restarting on it: $DATA_DIR"
+      [[ -z $SASL_SSL_PORT ]] ||
+        log "note: SCRAM users are those of its first format (KAFKA_SCRAM_* apply to fresh data only)"
     else
       local cluster_id
       cluster_id=$(random_cluster_id)
-      log "formatting $DATA_DIR (cluster id $cluster_id)"
+      local -a format_args=(format -t "$cluster_id" -c "$PROPS_FILE")
+      if [[ -n $SASL_SSL_PORT ]]; then
+        # The SCRAM credential goes into the bootstrap metadata, before the broker first runs.
+        format_args+=(--add-scram "SCRAM-SHA-256=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]")
+        log "formatting $DATA_DIR (cluster id $cluster_id, SCRAM-SHA-256 user $SCRAM_USER)"
+      else
+        log "formatting $DATA_DIR (cluster id $cluster_id)"
+      fi
       if ! "$java" "-Dlog4j.configuration=file:$LOG4J_FILE" -cp "$classpath" \
-        kafka.tools.StorageTool format -t "$cluster_id" -c "$PROPS_FILE" >>"$OUT_FILE" 2>&1; then
+        kafka.tools.StorageTool "${format_args[@]}" >>"$OUT_FILE" 2>&1; then
         dump_logs
         die "formatting the data dir failed"
       fi
@@ -343,7 +497,7 @@ cmd_start() {
     ) &
     pid=$!
     printf '%s\n' "$pid" >"$PID_FILE"
-    log "started pid $pid on $bootstrap (controller 127.0.0.1:$CONTROLLER_PORT), waiting up to ${timeout}s ..."
+    log "started pid $pid on $bootstrap (controller 127.0.0.1:$CONTROLLER_PORT${SASL_SSL_PORT:+, SASL_SSL 127.0.0.1:$SASL_SSL_PORT}), waiting up to ${timeout}s ..."
   fi
 
   local deadline=$((SECONDS + timeout))
@@ -362,6 +516,7 @@ cmd_start() {
     sleep 0.2
   done
   log "ready after ${SECONDS}s"
+  log_sasl_ssl
   printf '%s\n' "$bootstrap"
 }
 
@@ -394,7 +549,10 @@ cmd_stop() {
   read_data_record
   if $keep_data; then
     [[ -z $DATA_DIR ]] || log "kept data dir $DATA_DIR"
-  elif [[ -n $DATA_DIR ]]; then
+  else
+    rm -rf -- "$TLS_DIR" # a fresh start gets a fresh CA, as it gets fresh data
+  fi
+  if ! $keep_data && [[ -n $DATA_DIR ]]; then
     if [[ $DATA_OWNER == created && $DATA_DIR == /?* ]]; then
       rm -rf -- "$DATA_DIR"
       log "removed data dir $DATA_DIR"
@@ -424,6 +582,7 @@ cmd_status() {
   pid=$(broker_pid)
   if [[ -n $pid ]] && started; then
     log "running (pid $pid)"
+    log_sasl_ssl
     printf '127.0.0.1:%s\n' "$PORT"
     return 0
   fi

@@ -11,6 +11,9 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 KAFKA_SH = REPO_ROOT / "deploy" / "local" / "kafka.sh"
 
+# What kafka.sh logs on stderr for a broker with a SASL_SSL listener.
+_CA_PEM_LINE = "kafka.sh: CA certificate (PEM): "
+
 # Outer bounds only: kafka.sh has its own deadlines (KAFKA_START_TIMEOUT, KAFKA_STOP_TIMEOUT).
 _START_TIMEOUT_S = 900.0  # a first start also downloads the jars with Maven
 _STOP_TIMEOUT_S = 120.0
@@ -34,13 +37,37 @@ class LocalBroker:
     ``cache_dir`` overrides the cache root (jars and run dirs); default: the script's default,
     ``$WIRE_INGEST_CACHE`` or ``<repo>/.cache``. The broker gets a fresh temporary data dir
     on its first start; ``stop(keep_data=True)`` and ``kill()`` keep it for the next start.
+
+    With ``sasl_ssl_port`` the broker also listens on 127.0.0.1:``sasl_ssl_port`` with
+    SASL_SSL (SCRAM-SHA-256 over TLS) besides PLAINTEXT on ``port``: clients log in as
+    ``scram_user``/``scram_password`` (created when the data dir is formatted, i.e. on a fresh
+    start) and verify the broker with the CA certificate at :attr:`ca_file`.
     """
 
-    def __init__(self, port: int, cache_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int,
+        cache_dir: Path | None = None,
+        *,
+        sasl_ssl_port: int | None = None,
+        scram_user: str = "wire",
+        scram_password: str = "wire-secret",
+    ) -> None:
         if not 1 <= port <= 65534:
             raise ValueError(f"port must be in 1..65534 (port + 1 is the controller), got {port}")
+        if sasl_ssl_port is not None and (
+            not 1 <= sasl_ssl_port <= 65535 or sasl_ssl_port in (port, port + 1)
+        ):
+            raise ValueError(
+                f"sasl_ssl_port must be in 1..65535 and differ from {port} and {port + 1}, "
+                f"got {sasl_ssl_port}"
+            )
         self.port = port
         self.cache_dir = cache_dir
+        self.sasl_ssl_port = sasl_ssl_port
+        self.scram_user = scram_user
+        self.scram_password = scram_password
+        self._ca_file: Path | None = None
 
     @property
     def controller_port(self) -> int:
@@ -48,15 +75,38 @@ class LocalBroker:
 
     @property
     def bootstrap(self) -> str:
+        """The PLAINTEXT bootstrap address (also with a SASL_SSL listener: admin, inter-broker)."""
         return f"127.0.0.1:{self.port}"
+
+    @property
+    def sasl_ssl_bootstrap(self) -> str:
+        """Bootstrap address of the SASL_SSL listener."""
+        if self.sasl_ssl_port is None:
+            raise RuntimeError("this broker has no SASL_SSL listener (no sasl_ssl_port)")
+        return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        """PEM file of the CA that signed the broker's TLS certificate, as kafka.sh reported it.
+
+        Known once :meth:`start` (or :meth:`is_running`) has seen the broker with its SASL_SSL
+        listener; it changes after ``stop()`` without ``keep_data``.
+        """
+        if self.sasl_ssl_port is None:
+            raise RuntimeError("this broker has no SASL_SSL listener (no sasl_ssl_port)")
+        if self._ca_file is None:
+            raise RuntimeError("CA file not known yet: start() the broker first")
+        return self._ca_file
 
     def start(self) -> str:
         """Start the broker (no-op if it runs), wait until it serves clients, return bootstrap."""
-        out = self._run("start", timeout=_START_TIMEOUT_S).stdout.strip()
+        proc = self._run("start", timeout=_START_TIMEOUT_S)
+        out = proc.stdout.strip()
         if out != self.bootstrap:
             raise BrokerScriptError(
                 [str(KAFKA_SH), "start"], 0, f"expected {self.bootstrap!r} on stdout, got {out!r}"
             )
+        self._note_ca_file(proc.stderr, "start")
         return out
 
     def stop(self, keep_data: bool = False) -> None:
@@ -71,14 +121,37 @@ class LocalBroker:
         """True if the broker process is up and has finished starting."""
         proc = self._run("status", timeout=_SHORT_TIMEOUT_S, check=False)
         if proc.returncode in (0, 3):
+            if proc.returncode == 0:
+                self._note_ca_file(proc.stderr, "status")
             return proc.returncode == 0
         raise BrokerScriptError([str(KAFKA_SH), "status"], proc.returncode, proc.stderr)
+
+    def _note_ca_file(self, stderr: str, command: str) -> None:
+        if self.sasl_ssl_port is None:
+            return
+        paths = [
+            line.removeprefix(_CA_PEM_LINE)
+            for line in stderr.splitlines()
+            if line.startswith(_CA_PEM_LINE)
+        ]
+        if not paths:
+            raise BrokerScriptError(
+                [str(KAFKA_SH), command], 0, f"no CA certificate path on stderr:\n{stderr}"
+            )
+        self._ca_file = Path(paths[-1])
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)
         env["KAFKA_PORT"] = str(self.port)
         env["KAFKA_CONTROLLER_PORT"] = str(self.controller_port)
         env.pop("KAFKA_DATA_DIR", None)  # data dirs are managed per port by kafka.sh
+        # The SASL_SSL listener is this object's choice, never the calling shell's.
+        for name in ("KAFKA_SASL_SSL_PORT", "KAFKA_SCRAM_USER", "KAFKA_SCRAM_PASSWORD"):
+            env.pop(name, None)
+        if self.sasl_ssl_port is not None:
+            env["KAFKA_SASL_SSL_PORT"] = str(self.sasl_ssl_port)
+            env["KAFKA_SCRAM_USER"] = self.scram_user
+            env["KAFKA_SCRAM_PASSWORD"] = self.scram_password
         if self.cache_dir is not None:
             env["WIRE_INGEST_CACHE"] = str(self.cache_dir.resolve())
         return env

@@ -10,6 +10,7 @@ import sys
 import threading
 
 import faust
+from aiokafka.errors import KafkaConnectionError
 
 from workers.settings import Settings, SettingsError
 from workers.stream.app import WireApp, create_app
@@ -100,6 +101,13 @@ def run_worker(settings: Settings | None = None) -> int:
     except TopicConflictError as exc:
         print(f"wire-ingest: refusing to start: {exc}", file=sys.stderr)
         return 3
+    except KafkaConnectionError as exc:
+        print(
+            f"wire-ingest: cannot reach Kafka at {settings.kafka_bootstrap} "
+            f"({settings.security_protocol}): {exc}; the cause is logged above",
+            file=sys.stderr,
+        )
+        return 4
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     wire = create_app(settings)
     worker = Worker(wire.app, loglevel=settings.log_level, redirect_stdouts=False)
