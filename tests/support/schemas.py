@@ -151,6 +151,12 @@ def validate_dlq(record: dict[str, Any]) -> None:
     _check(_validators(ninjs_schema_path())[1], record, "DLQ record")
     raw = dlq_raw_bytes(record)
     problems = []
+    if record.get("rawTruncated"):
+        if not len(raw) < record["rawSize"]:
+            problems.append("$.rawTruncated: but rawBase64 holds every byte")
+        if problems:
+            raise SchemaViolationError("DLQ record", problems)
+        return
     if len(raw) != record["rawSize"]:
         problems.append(f"$.rawSize: {record['rawSize']} but rawBase64 holds {len(raw)} bytes")
     if hashlib.sha256(raw).hexdigest() != record["rawSha256"]:

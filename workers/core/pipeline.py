@@ -69,22 +69,27 @@ def dumps(value: dict[str, Any]) -> bytes:
     return orjson.dumps(value)
 
 
-def encode_bucket(bucket: Bucket) -> bytes:
-    return orjson.dumps(bucket.to_dict())
-
-
-def decode_bucket(data: bytes | None) -> Bucket | None:
-    return Bucket.from_dict(orjson.loads(data)) if data else None
+# Base64 grows bytes by 4/3: 8 MiB of raw bytes still fit a 16 MiB DLQ message.
+DLQ_MAX_RAW_BYTES = 8 * 1024 * 1024
 
 
 def dlq_record(reject: Reject, raw: bytes, source: Source, worker_version: str) -> dict[str, Any]:
-    """A DLQ record keeps the original bytes, so nothing rejected is ever lost."""
-    return {
+    """A DLQ record keeps the original bytes, so nothing rejected is ever lost.
+
+    Only a value larger than :data:`DLQ_MAX_RAW_BYTES` (necessarily a ``too_large`` reject)
+    keeps its first that many bytes, flagged ``rawTruncated``; its size and sha256 still
+    describe the whole value, which stays on the raw topic at ``source``.
+    """
+    kept = raw[:DLQ_MAX_RAW_BYTES]
+    record: dict[str, Any] = {
         "reason": reject.reason.value,
         "detail": reject.detail,
         "rawSha256": source.raw_sha256,
         "rawSize": len(raw),
-        "rawBase64": base64.b64encode(raw).decode("ascii"),
+        "rawBase64": base64.b64encode(kept).decode("ascii"),
         "source": source.to_dict(),
         "workerVersion": worker_version,
     }
+    if len(kept) < len(raw):
+        record["rawTruncated"] = True
+    return record

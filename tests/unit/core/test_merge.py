@@ -19,7 +19,7 @@ from workers.core.merge import (
     similarity,
 )
 from workers.core.model import WireItem
-from workers.core.pipeline import decode_bucket, encode_bucket
+from workers.stream.state import BucketState, Pending, decode_state, encode_state
 
 from .items import SEED_MINUTE, seed_original, seed_updated, wire_item
 
@@ -203,13 +203,23 @@ def test_same_version_time_is_ordered_by_content_hash() -> None:
 
 def test_state_codec_round_trip_and_merging_after_it() -> None:
     bucket, _ = merged_all([seed_original(), wire_item(SENTENCES[:3], places=("Москва",))])
-    data = encode_bucket(bucket)
-    restored = decode_bucket(data)
-    assert restored == bucket
+    state = BucketState(bucket, (Pending(2, 41, b'{"eventId":"x"}'),))
+    restored = decode_state(encode_state(state))
+    assert restored == state
     assert Bucket.from_dict(bucket.to_dict()) == bucket
-    assert merge(restored, seed_updated()) == merge(bucket, seed_updated())
-    assert decode_bucket(None) is None
-    assert decode_bucket(b"") is None
+    assert merge(restored.bucket, seed_updated()) == merge(bucket, seed_updated())
+    assert decode_state(None) is None
+    assert decode_state(b"") is None
+
+
+def test_outbox_keeps_uncommitted_events_only() -> None:
+    state = BucketState(Bucket(), (Pending(0, 5, b"a"), Pending(0, 9, b"b")))
+    advanced = state.advance(Bucket(), Pending(0, 12, b"c"), committed=9)
+    assert [e.offset for e in advanced.outbox] == [9, 12]
+    assert advanced.pending_for(0, 12) == Pending(0, 12, b"c")
+    assert advanced.pending_for(1, 12) is None
+    unknown = state.advance(Bucket(), None, committed=None)
+    assert [e.offset for e in unknown.outbox] == [5, 9]
 
 
 def test_merge_is_pure() -> None:

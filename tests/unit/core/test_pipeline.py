@@ -8,12 +8,12 @@ import logging
 import pytest
 
 from tests.support.fixtures import SEED_ORIGINAL, SEED_STORY, SEED_UPDATED
-from tests.support.schemas import validate_dlq, validate_event
+from tests.support.schemas import dlq_raw_bytes, validate_dlq, validate_event
 from workers.core import keys, pipeline
-from workers.core.events import to_event
+from workers.core.events import Source, to_event
 from workers.core.merge import Outcome, merge
 from workers.core.model import WireItem
-from workers.core.pipeline import apply, dlq_record, dumps, parse_raw, route_key
+from workers.core.pipeline import DLQ_MAX_RAW_BYTES, apply, dlq_record, dumps, parse_raw, route_key
 from workers.core.rejects import Reject, RejectReason
 
 from .items import parsed_bytes, rejected_bytes, seed_original, seed_updated, source_of
@@ -87,3 +87,15 @@ def test_cp1251_and_utf8_copies_are_the_same_version() -> None:
     b = parsed_bytes(text.replace("\n", "\r\n").encode("cp1251"))
     assert a == b
     assert keys.content_hash(a) == keys.content_hash(b)
+
+
+def test_dlq_record_of_a_giant_value_keeps_its_head_and_says_so() -> None:
+    raw = b"x" * (DLQ_MAX_RAW_BYTES + 10)
+    source = Source(keys.raw_sha256(raw), topic="wire.raw", partition=0, offset=7)
+    record = dlq_record(Reject(RejectReason.TOO_LARGE, "big"), raw, source, "1")
+    validate_dlq(record)
+    assert record["rawTruncated"] is True
+    assert record["rawSize"] == len(raw)
+    assert len(dlq_raw_bytes(record)) == DLQ_MAX_RAW_BYTES
+    small = dlq_record(Reject(RejectReason.EMPTY, "e"), b"", Source(keys.raw_sha256(b"")), "1")
+    assert "rawTruncated" not in small
