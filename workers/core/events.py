@@ -107,14 +107,15 @@ def _changes(previous: Story | None, story: Story) -> dict[str, Any] | None:
     fields = [name for name, attr in _COMPARED_FIELDS if _get(before, attr) != _get(after, attr)]
     fields.append("history")
     old_ids, new_ids = keys.paragraph_ids(before), keys.paragraph_ids(after)
+    old_set, new_set = set(old_ids), set(new_ids)
     return {
         "headline": (
             {"from": before.headline, "to": after.headline}
             if before.headline != after.headline
             else None
         ),
-        "paragraphsAdded": [p for p in new_ids if p not in set(old_ids)],
-        "paragraphsRemoved": [p for p in old_ids if p not in set(new_ids)],
+        "paragraphsAdded": [p for p in new_ids if p not in old_set],
+        "paragraphsRemoved": [p for p in old_ids if p not in new_set],
         "fieldsChanged": fields,
     }
 
