@@ -83,7 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kafka.add_argument(
         "--systems",
         default=d["systems"],
-        help="comma-separated subset of ours,noop_faust,aiokafka",
+        help="comma-separated subset of ours,noop_faust,aiokafka; none: only the memory run",
     )
     kafka.add_argument(
         "--py-spy",
@@ -198,7 +198,35 @@ def machine() -> dict[str, Any]:
         "memory_mb": memory_mb,
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "git": _git_state(),
     }
+
+
+def _git_state() -> str | None:
+    """The commit measured, "+changes" when workers/ (the bench aside) differs from it."""
+    import subprocess
+
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],  # noqa: S607 - git from PATH, fixed args
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "workers", ":!workers/bench*.py"],  # noqa: S607
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return f"{head}+changes" if dirty else head
 
 
 def _arg(args: argparse.Namespace, name: str) -> Any:
@@ -214,15 +242,145 @@ def core_line(core: dict[str, float]) -> str:
     )
 
 
+def _get(doc: Any, *path: str) -> Any:
+    """``doc[path[0]][path[1]]...``, or None where a step is missing."""
+    for step in path:
+        if not isinstance(doc, dict) or step not in doc:
+            return None
+        doc = doc[step]
+    return doc
+
+
+def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's targets beside what this run measured (figures, not assertions)."""
+    out: list[dict[str, Any]] = []
+
+    def add(name: str, measured: float | None, met: bool | None) -> None:
+        out.append({"target": name, "measured": measured, "met": met})
+
+    core = _get(summary, "core", "items_per_s")
+    add("core >= 10,000 items/s (<= 100 µs/item)", core, core >= 10_000 if core else None)
+    kafka = summary.get("kafka")
+    if kafka is None:
+        return out
+    ratio = _get(kafka, "ratios", "throughput_ours_over_noop_faust")
+    add(
+        "end to end >= 60% of the no-op Faust passthrough",
+        ratio,
+        ratio >= 0.6 if ratio is not None else None,
+    )
+    rate = _get(kafka, "systems", "ours", "latency", "rate")
+    p99 = _get(kafka, "systems", "ours", "latency", "receive", "p99_ms")
+    add(
+        f"p99 <= 100 ms at {rate or 500:g} items/s (receive time)",
+        p99,
+        p99 <= 100 if p99 is not None else None,
+    )
+    memory = kafka.get("memory") or {}
+    growth = memory.get("rss_growth_pct")
+    first, total = memory.get("first_checkpoint"), memory.get("items")
+    add(
+        f"RSS growth <= 10% between {first or 0:,} and {total or 0:,} items",
+        growth,
+        growth <= 10 if growth is not None else None,
+    )
+    return out
+
+
+def _fmt(value: Any, spec: str = ",.0f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def table(summary: dict[str, Any]) -> str:
+    """The summary as a table for people (the JSON has everything)."""
+    m = summary.get("machine", {})
+    lines = [
+        f"machine: {m.get('nproc')} CPUs, {_fmt(m.get('memory_mb'))} MiB, Python {m.get('python')}",
+    ]
+    core = summary.get("core")
+    if core:
+        lines.append(core_line(core))
+    kafka = summary.get("kafka")
+    if kafka:
+        broker = kafka.get("broker", {})
+        own = "started by the bench" if broker.get("own") else "KAFKA_BOOTSTRAP"
+        lines.append(
+            f"broker: {broker.get('bootstrap')} ({own}); {kafka.get('partitions')} partitions; "
+            f"load average before {kafka.get('load_average_before')}, "
+            f"after {kafka.get('load_average_after')}"
+        )
+        head = (
+            f"{'system':<26}{'items/s':>10}{'startup s':>11}{'p50 ms':>9}{'p99 ms':>9}"
+            f"{'max ms':>9}{'stamp p99':>11}{'peak RSS MiB':>14}"
+        )
+        lines += ["", head, "-" * len(head)]
+        for kind, result in kafka.get("systems", {}).items():
+            label = f"{kind} ({result.get('label', '')})"[:25]
+            if "error" in result:
+                lines.append(f"{label:<26}error: {str(result['error']).splitlines()[0][:80]}")
+                continue
+            lat = result.get("latency", {})
+            lines.append(
+                f"{label:<26}"
+                f"{_fmt(_get(result, 'throughput', 'items_per_s')):>10}"
+                f"{_fmt(_get(result, 'throughput', 'startup_s'), '.1f'):>11}"
+                f"{_fmt(_get(lat, 'receive', 'p50_ms'), ',.1f'):>9}"
+                f"{_fmt(_get(lat, 'receive', 'p99_ms'), ',.1f'):>9}"
+                f"{_fmt(_get(lat, 'receive', 'max_ms'), ',.1f'):>9}"
+                f"{_fmt(_get(lat, 'stamp', 'p99_ms'), ',.1f'):>11}"
+                f"{_fmt(_get(result, 'memory_mb', 'VmHWM'), ',.1f'):>14}"
+            )
+        rate = _get(kafka, "systems", "ours", "latency", "rate")
+        lines.append(
+            f"(items/s: N pre-produced items over first consumption .. last output; latency at "
+            f"{_fmt(rate, 'g')} items/s, produce time .. receive; stamp: .. output CreateTime)"
+        )
+        hops = _get(kafka, "systems", "ours", "latency") or {}
+        if hops.get("parse_hop"):
+
+            def split(hop: str) -> str:
+                return f"{_fmt(_get(hops, hop, 'p50_ms'))}/{_fmt(_get(hops, hop, 'p99_ms'))} ms"
+
+            lines.append(
+                "ours latency by hop, CreateTime to CreateTime, p50/p99: raw -> repartition "
+                f"{split('parse_hop')}, repartition -> event {split('merge_hop')}"
+            )
+        for name, value in kafka.get("ratios", {}).items():
+            lines.append(f"{name}: {value:.2f}")
+        memory = kafka.get("memory")
+        if memory and "error" in memory:
+            lines.append(f"memory: error: {str(memory['error']).splitlines()[0][:80]}")
+        elif memory:
+            points = ", ".join(
+                f"{_fmt(c.get('VmRSS'), ',.1f')} MiB after {_fmt(c.get('items'))} items"
+                for c in memory.get("checkpoints", [])
+            )
+            lines.append(
+                f"memory (ours): VmRSS {points}: {_fmt(memory.get('rss_growth_pct'), '+.1f')}%; "
+                f"peak {_fmt(memory.get('peak_rss_mb'), ',.1f')} MiB; "
+                f"{_fmt(memory.get('items'))} items at {_fmt(memory.get('items_per_s'))} items/s"
+            )
+    lines.append("")
+    for t in summary.get("targets", []):
+        verdict = {True: "met", False: "NOT met", None: "not measured"}[t["met"]]
+        lines.append(f"target: {t['target']}: {verdict} ({_fmt(t['measured'], ',.2f')})")
+    return "\n".join(lines)
+
+
+def _systems(flag: str) -> tuple[str, ...]:
+    names = (name.strip() for name in flag.split(","))
+    return tuple(name for name in names if name not in ("", "none"))
+
+
 def run_bench(args: argparse.Namespace) -> int:
     import orjson
 
     summary: dict[str, Any] = {"machine": machine()}
     core = bench_core(_arg(args, "core_items"))
     summary["core"] = core
-    print(core_line(core), file=sys.stderr, flush=True)
     if not _arg(args, "skip_kafka"):
-        from workers.bench_kafka import KafkaBenchConfig, run_kafka_bench, table
+        print(core_line(core), file=sys.stderr, flush=True)  # the broker part takes minutes
+        from workers.bench_kafka import BenchError, KafkaBenchConfig, run_kafka_bench
 
         config = KafkaBenchConfig(
             e2e_items=_arg(args, "e2e_items"),
@@ -230,17 +388,25 @@ def run_bench(args: argparse.Namespace) -> int:
             latency_seconds=_arg(args, "latency_seconds"),
             memory_items=_arg(args, "memory_items"),
             memory_first=_arg(args, "memory_first"),
-            systems=tuple(s.strip() for s in str(_arg(args, "systems")).split(",") if s.strip()),
+            systems=_systems(str(_arg(args, "systems"))),
             py_spy=_arg(args, "py_spy"),
             work_dir=_arg(args, "work_dir"),
         )
-        summary["kafka"] = run_kafka_bench(config)
-        print(table(summary), file=sys.stderr, flush=True)
+        try:
+            summary["kafka"] = run_kafka_bench(config)
+        except BenchError as exc:
+            print(f"bench: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("bench: interrupted; the processes it started are stopped", file=sys.stderr)
+            return 130
+    summary["targets"] = targets(summary)
     data = orjson.dumps(summary, option=orjson.OPT_INDENT_2)
-    sys.stdout.buffer.write(data + b"\n")
-    sys.stdout.buffer.flush()
     if args.json:
         args.json.write_bytes(data + b"\n")
+    sys.stdout.buffer.write(data + b"\n")
+    sys.stdout.buffer.flush()
+    print(table(summary), file=sys.stderr, flush=True)
     return 0
 
 

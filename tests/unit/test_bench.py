@@ -1,0 +1,81 @@
+"""``wire-ingest bench``: the flags, the generated items and the summary's shape (core only)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from workers.bench import add_arguments, synthetic_items, table, targets
+from workers.cli import main
+
+
+def test_core_bench_through_the_cli(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    out_json = tmp_path / "bench.json"
+    status = main(["bench", "--skip-kafka", "--core-items", "120", "--json", str(out_json)])
+    out, err = capsysbinary.readouterr()
+    assert status == 0
+    summary = json.loads(out)
+    assert json.loads(out_json.read_bytes()) == summary
+    assert set(summary) == {"machine", "core", "targets"}
+    core = summary["core"]
+    assert core["items"] == 120
+    assert core["rejects"] == 0
+    assert core["items_per_s"] > 0
+    assert core["events"] == core["items"] - core.get("outcome_duplicate", 0)
+    assert [t["target"] for t in summary["targets"]] == ["core >= 10,000 items/s (<= 100 µs/item)"]
+    assert isinstance(summary["targets"][0]["met"], bool)
+    assert "core:" in err.decode()
+    assert "target: core >= 10,000 items/s" in err.decode()
+
+
+def test_bench_flags() -> None:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        ["--e2e-items", "10", "--rate", "50", "--latency-seconds", "2", "--memory-items", "0"]
+    )
+    assert (args.e2e_items, args.rate, args.latency_seconds, args.memory_items) == (10, 50, 2, 0)
+    assert args.systems == "ours,noop_faust,aiokafka"
+    assert not args.skip_kafka
+
+
+def test_generated_items_are_seed_sized_with_the_mix() -> None:
+    items = list(synthetic_items(600))
+    assert items == list(synthetic_items(600))  # deterministic
+    assert 5_500 <= sum(map(len, items)) / len(items) <= 7_000
+    distinct = len(set(items))
+    assert 0.8 * len(items) <= distinct <= 0.92 * len(items)  # ~10% re-deliveries
+    updates = sum(1 for item in set(items) if "ОБНОВЕНА".encode() in item)
+    assert 0.25 <= updates / distinct <= 0.4  # ~30% of items are updates
+    others = set(synthetic_items(50, seed=11, first_story=10_000_000))
+    assert not others & set(items)
+
+
+def test_table_renders_a_failed_system() -> None:
+    summary = {
+        "machine": {"nproc": 2, "memory_mb": 1024, "python": "3.11"},
+        "core": {
+            "items": 10.0,
+            "avg_item_bytes": 6000.0,
+            "events": 9.0,
+            "rejects": 0.0,
+            "items_per_s": 1000.0,
+            "us_per_item": 1000.0,
+        },
+        "kafka": {
+            "broker": {"bootstrap": "127.0.0.1:1", "own": True},
+            "partitions": 4,
+            "systems": {"ours": {"label": "wire-ingest worker", "error": "boom\nlog"}},
+            "ratios": {},
+            "memory": {"error": "memory run: timed out"},
+        },
+    }
+    summary["targets"] = targets(summary)
+    text = table(summary)
+    assert "error: boom" in text
+    assert "not measured" in text
