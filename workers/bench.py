@@ -83,12 +83,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kafka.add_argument(
         "--systems",
         default=d["systems"],
-        help="comma-separated subset of ours,noop_faust,aiokafka; none: only the memory run",
+        help="comma-separated, from ours,noop_faust,aiokafka (the default) and noop_faust_2hop; "
+        "none: only the memory run",
     )
     kafka.add_argument(
         "--py-spy",
         type=Path,
-        help="py-spy binary: profile each Faust process during its saturation run "
+        help="py-spy binary: profile each process during its saturation and latency runs "
         "(slows it; for profiles, not for figures)",
     )
     kafka.add_argument(
@@ -330,6 +331,13 @@ def table(summary: dict[str, Any]) -> str:
                 f"{_fmt(_get(lat, 'stamp', 'p99_ms'), ',.1f'):>11}"
                 f"{_fmt(_get(result, 'memory_mb', 'VmHWM'), ',.1f'):>14}"
             )
+        for kind, result in kafka.get("systems", {}).items():
+            lat = result.get("latency") or {}
+            if lat.get("outputs", 0) < lat.get("expected_outputs", 0):
+                lines.append(
+                    f"note: {kind}'s latency run ended with {lat['outputs']:,} of "
+                    f"{lat['expected_outputs']:,} outputs (nothing more came for 15 s)"
+                )
         rate = _get(kafka, "systems", "ours", "latency", "rate")
         lines.append(
             f"(items/s: N pre-produced items over first consumption .. last output; latency at "

@@ -13,6 +13,9 @@ app id, fresh topics (4 partitions) and a fresh state dir:
 ``aiokafka``
     ``python -m workers.bench_kafka aiokafka``: a plain aiokafka consume-and-produce loop,
     at-least-once by hand (send a fetched batch, wait for its acks, commit).
+``noop_faust_2hop`` (only when asked for)
+    the no-op Faust app with two agents and an internal topic between them, like ours' parse
+    and merge agents around the repartition topic: the cost of the shape, without the work.
 
 For each system:
 
@@ -72,11 +75,13 @@ KAFKA_SH = REPO_ROOT / "deploy" / "local" / "kafka.sh"
 KAFKA_VERSION = "3.9.1"
 PARTITIONS = 4
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
-SYSTEMS = ("ours", "noop_faust", "aiokafka")
+SYSTEMS = ("ours", "noop_faust", "aiokafka")  # the default set
+OPTIONAL_SYSTEMS = ("noop_faust_2hop",)
 LABELS = {
     "ours": "wire-ingest worker",
     "noop_faust": "no-op Faust passthrough",
     "aiokafka": "plain aiokafka loop",
+    "noop_faust_2hop": "no-op Faust, two hops like ours",
 }
 _POLL_S = 0.5
 
@@ -99,9 +104,10 @@ class KafkaBenchConfig:
     work_dir: Path | None = None
 
     def validate(self) -> None:
-        unknown = [s for s in self.systems if s not in SYSTEMS]
+        known = SYSTEMS + OPTIONAL_SYSTEMS
+        unknown = [s for s in self.systems if s not in known]
         if unknown:
-            raise BenchError(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+            raise BenchError(f"unknown systems {unknown}; choose from {', '.join(known)}")
         if self.e2e_items < 1 or self.rate <= 0 or self.latency_seconds <= 0:
             raise BenchError("--e2e-items, --rate and --latency-seconds must be positive")
         first = self.first_checkpoint
@@ -543,9 +549,11 @@ async def wait_for_output(
                 file=sys.stderr,
             )
             return count
-        if now > deadline:
+        stalled = now - last_change > (120 if count else 180)
+        if now > deadline or stalled:
+            why = "no progress" if stalled else f"not done after {timeout:.0f}s"
             raise BenchError(
-                f"{child.kind}: {count} of {expected} records on {topic} after {timeout:.0f}s:\n"
+                f"{child.kind}: {count} of {expected} records on {topic}, {why}:\n"
                 f"{child.log_tail()}"
             )
         await asyncio.sleep(_POLL_S)
@@ -622,15 +630,18 @@ async def saturation(
             on_first=on_first,
             complete=_ours_complete(child, n) if kind == "ours" else None,
         )
+        done = time.time()
+        # Ours: the parse agent's first forward to the repartition topic; the baselines: their
+        # first output. Both are sent as the process handles its first message.
+        first_topic = names.repartition if kind == "ours" else names.events
+        start_ms, _ = await peek.edges(first_topic)
+        _, end_ms = await peek.edges(names.events)
+    except BaseException:
+        child.stop()  # before the next system starts
+        raise
     finally:
         for p in profiler:
             p.stop()
-    done = time.time()
-    # Ours: the parse agent's first forward to the repartition topic; the baselines: their
-    # first output. Both are sent as the process handles its first message.
-    first_topic = names.repartition if kind == "ours" else names.events
-    start_ms, _ = await peek.edges(first_topic)
-    _, end_ms = await peek.edges(names.events)
     window = max(end_ms - start_ms, 1) / 1000
     result: dict[str, Any] = {
         "items": n,
@@ -743,14 +754,18 @@ async def latency(
             pending.append(future)
         await asyncio.gather(*pending)
         produce_s = loop.time() - started
-        deadline = time.monotonic() + 60
+        # Drain: a system slower than the rate still has a backlog here. Stop when all outputs
+        # are in, or nothing came for 15 s (or 5 s once ours reports all input handled).
         complete = _ours_complete(child, config.e2e_items + total) if kind == "ours" else None
         last, last_change = -1, time.monotonic()
-        while len(received) < expected and time.monotonic() < deadline:
+        while len(received) < expected:
             child.check_alive()
+            now = time.monotonic()
             if len(received) != last:
-                last, last_change = len(received), time.monotonic()
-            elif time.monotonic() - last_change > 10 and complete is not None and await complete():
+                last, last_change = len(received), now
+            elif now - last_change > 15 or (
+                now - last_change > 5 and complete is not None and await complete()
+            ):
                 break
             await asyncio.sleep(0.1)
         stop.set()
@@ -912,19 +927,26 @@ async def memory_run(config: KafkaBenchConfig, bootstrap: str, work: Path) -> di
 
 
 def _ratios(systems: dict[str, Any]) -> dict[str, float]:
-    ours, noop = systems.get("ours", {}), systems.get("noop_faust", {})
-    if "throughput" not in ours or "throughput" not in noop:
-        return {}
-    out = {
-        "throughput_ours_over_noop_faust": round(
-            ours["throughput"]["items_per_s"] / noop["throughput"]["items_per_s"], 3
-        )
-    }
-    for which in ("p50_ms", "p99_ms"):
-        a = ours["latency"]["receive"].get(which)
-        b = noop["latency"]["receive"].get(which)
-        if a is not None and b:
-            out[f"latency_{which.removesuffix('_ms')}_ours_over_noop_faust"] = round(a / b, 2)
+    """Ours over the no-op Faust passthrough (and over the two-hop one when it ran)."""
+
+    def rate(kind: str) -> float | None:
+        value = (systems.get(kind) or {}).get("throughput", {}).get("items_per_s")
+        return float(value) if value else None
+
+    out: dict[str, float] = {}
+    ours, noop = rate("ours"), rate("noop_faust")
+    if ours and noop:
+        out["throughput_ours_over_noop_faust"] = round(ours / noop, 3)
+        for which in ("p50_ms", "p99_ms"):
+            a = systems["ours"]["latency"]["receive"].get(which)
+            b = systems["noop_faust"]["latency"]["receive"].get(which)
+            if a is not None and b:
+                out[f"latency_{which.removesuffix('_ms')}_ours_over_noop_faust"] = round(a / b, 2)
+    two_hops = rate("noop_faust_2hop")
+    if two_hops and ours:
+        out["throughput_ours_over_noop_faust_2hop"] = round(ours / two_hops, 3)
+    if two_hops and noop:
+        out["throughput_noop_faust_2hop_over_noop_faust"] = round(two_hops / noop, 3)
     return out
 
 
@@ -993,8 +1015,12 @@ def run_kafka_bench(config: KafkaBenchConfig) -> dict[str, Any]:
 # ----------------------------------------------------------------------- the baseline processes
 
 
-def run_noop_faust() -> int:
-    """A Faust app with our Faust settings whose one agent forwards raw messages unchanged."""
+def run_noop_faust(two_hops: bool = False) -> int:
+    """A Faust app with our Faust settings whose one agent forwards raw messages unchanged.
+
+    With ``two_hops``, like ours: a first agent forwards to an internal topic with the
+    partitions of ours' repartition topic, and a second one from there to the output topic.
+    """
     import faust
 
     from workers.settings import Settings
@@ -1009,10 +1035,26 @@ def run_noop_faust() -> int:
     source = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes)
     sink = app.topic(settings.topic_events, key_type=bytes, value_type=bytes)
 
+    first_sink = sink
+    if two_hops:
+        middle = app.topic(
+            settings.repartition_topic,
+            partitions=settings.partitions,
+            internal=True,
+            key_type=bytes,
+            value_type=bytes,
+        )
+        first_sink = middle
+
+        @app.agent(middle, name="forward_out", concurrency=1)
+        async def forward_out(stream: Any) -> None:
+            async for event in stream.events():
+                await sink.send(key=event.key, value=event.value)
+
     @app.agent(source, name="forward", concurrency=1)
     async def forward(stream: Any) -> None:
         async for event in stream.events():
-            await sink.send(key=event.key, value=event.value)
+            await first_sink.send(key=event.key, value=event.value)
 
     worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     worker.execute_from_commandline()  # leaves through SystemExit
@@ -1062,14 +1104,16 @@ async def _aiokafka_loop() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m workers.bench_kafka noop_faust|aiokafka`` (configured like the worker)."""
+    """``python -m workers.bench_kafka noop_faust|noop_faust_2hop|aiokafka`` (env like ours)."""
     args = sys.argv[1:] if argv is None else argv
-    if args == ["noop_faust"]:
-        return run_noop_faust()
+    if args in (["noop_faust"], ["noop_faust_2hop"]):
+        return run_noop_faust(two_hops=args == ["noop_faust_2hop"])
     if args == ["aiokafka"]:
         asyncio.run(_aiokafka_loop())
         return 0
-    print("usage: python -m workers.bench_kafka noop_faust|aiokafka", file=sys.stderr)
+    print(
+        "usage: python -m workers.bench_kafka noop_faust|noop_faust_2hop|aiokafka", file=sys.stderr
+    )
     return 2
 
 
