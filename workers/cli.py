@@ -136,10 +136,10 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--from-beginning", action="store_true")
     follow.set_defaults(func=cmd_follow)
 
+    from workers.bench import add_arguments
+
     bench = sub.add_parser("bench", help="measure the core and the worker; prints figures")
-    bench.add_argument("--core-items", type=int, default=50_000)
-    bench.add_argument("--skip-kafka", action="store_true", help="only the core benchmark")
-    bench.add_argument("--json", type=Path, help="also write the JSON summary here")
+    add_arguments(bench)
     bench.set_defaults(func=cmd_bench)
     return parser
 
