@@ -12,6 +12,12 @@ from workers.metrics import Metrics
 from workers.settings import Settings
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 
+ROCKSDB_OPTIONS = {
+    "write_buffer_size": 8 * 1024 * 1024,
+    "max_write_buffer_number": 2,
+    "block_cache_size": 64 * 1024 * 1024,
+}
+
 
 @dataclass
 class WireApp:
@@ -98,6 +104,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
             partitions=settings.partitions,
             key_type=bytes,
             value_type=bytes,
+            # Per partition. Faust's RocksDB defaults let RSS grow from 770 MiB to 2.2 GiB over
+            # 300k items; these caps held it at 516 -> 583 MiB (BENCHMARKS.md, "Memory").
+            options=ROCKSDB_OPTIONS,
         ),
     )
     wire.progress = Progress()
