@@ -105,7 +105,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
             key_type=bytes,
             value_type=bytes,
             # Per partition. Faust's RocksDB defaults let RSS grow from 770 MiB to 2.2 GiB over
-            # 300k items; these caps held it at 516 -> 583 MiB (BENCHMARKS.md, "Memory").
+            # 300k items; these caps held it at 527 -> 567 MiB (BENCHMARKS.md, "Memory").
             options=ROCKSDB_OPTIONS,
         ),
     )
