@@ -1,11 +1,12 @@
-"""JSON Schema checks for what the worker emits: canonical events and DLQ records.
+"""JSON Schema checks for what the worker emits (canonical events, DLQ records) and ninjs items.
 
 The event schema's ``item`` is a ``$ref`` to the IPTC ninjs 3.1 schema by its ``$id``
-(``http://www.iptc.org/std/ninjs/ninjs-schema_3.1.json#``). The ninjs schema is not in this
-repository: it is read from ``$WIRE_NINJS_SCHEMA`` when that is set, else from
-``<repo root>/../shared/standards/ninjs-schema_3.1.json``, and put in a ``referencing``
-registry under its ``$id`` so the ``$ref`` resolves without any network access. A missing
-schema file is an error (:class:`SchemaFileMissingError`), never a reason to skip a check.
+(``http://www.iptc.org/std/ninjs/ninjs-schema_3.1.json#``). An unmodified copy of IPTC's
+ninjs schema (CC BY 4.0, see ``schemas/NOTICE.md``) is kept in the repository: it is read from
+``$WIRE_NINJS_SCHEMA`` when that is set, else from ``<repo root>/schemas/ninjs-schema_3.1.json``,
+and put in a ``referencing`` registry under its ``$id`` so the ``$ref`` resolves without any
+network access. A missing schema file is an error (:class:`SchemaFileMissingError`), never a
+reason to skip a check.
 
 Formats are asserted, not just annotated: ``date-time`` (RFC 3339) and ``uri`` (RFC 3986,
 absolute) use jsonschema's own checkers when their optional packages are installed, and the
@@ -36,7 +37,7 @@ DLQ_SCHEMA_PATH = SCHEMAS_DIR / "dlq-record.schema.json"
 
 NINJS_SCHEMA_ENV = "WIRE_NINJS_SCHEMA"
 NINJS_SCHEMA_ID = "http://www.iptc.org/std/ninjs/ninjs-schema_3.1.json"
-DEFAULT_NINJS_SCHEMA_PATH = REPO_ROOT.parent / "shared" / "standards" / "ninjs-schema_3.1.json"
+DEFAULT_NINJS_SCHEMA_PATH = SCHEMAS_DIR / "ninjs-schema_3.1.json"
 
 
 class SchemaFileMissingError(RuntimeError):
@@ -107,11 +108,13 @@ def _format_checker() -> FormatChecker:
 
 
 @cache
-def _validators(ninjs_path: Path) -> tuple[Draft202012Validator, Draft202012Validator]:
+def _validators(
+    ninjs_path: Path,
+) -> tuple[Draft202012Validator, Draft202012Validator, Draft202012Validator]:
     ninjs = _load_json(
         ninjs_path,
-        f"set {NINJS_SCHEMA_ENV} to the IPTC ninjs 3.1 schema file, or lay out shared/standards "
-        "beside the repository",
+        f"set {NINJS_SCHEMA_ENV} to the IPTC ninjs 3.1 schema file, or restore the repository's "
+        f"copy at {DEFAULT_NINJS_SCHEMA_PATH}",
     )
     if ninjs.get("$id", "").rstrip("#") != NINJS_SCHEMA_ID:
         raise SchemaFileMissingError(f"{ninjs_path} is not the ninjs 3.1 schema (its $id differs)")
@@ -123,11 +126,12 @@ def _validators(ninjs_path: Path) -> tuple[Draft202012Validator, Draft202012Vali
     event_schema = _load_json(EVENT_SCHEMA_PATH, hint)
     dlq_schema = _load_json(DLQ_SCHEMA_PATH, hint)
     checker = _format_checker()
-    for schema in (event_schema, dlq_schema):
+    for schema in (event_schema, dlq_schema, ninjs):
         Draft202012Validator.check_schema(schema)
     return (
         Draft202012Validator(event_schema, registry=registry, format_checker=checker),
         Draft202012Validator(dlq_schema, registry=registry, format_checker=checker),
+        Draft202012Validator(ninjs, registry=registry, format_checker=checker),
     )
 
 
@@ -140,6 +144,11 @@ def _check(validator: Draft202012Validator, value: dict[str, Any], what: str) ->
 def validate_event(event: dict[str, Any]) -> None:
     """Raise :class:`SchemaViolationError` unless ``event`` is a valid canonical event."""
     _check(_validators(ninjs_schema_path())[0], event, "canonical event")
+
+
+def validate_ninjs(item: dict[str, Any]) -> None:
+    """Raise :class:`SchemaViolationError` unless ``item`` is a valid ninjs 3.1 item."""
+    _check(_validators(ninjs_schema_path())[2], item, "ninjs item")
 
 
 def validate_dlq(record: dict[str, Any]) -> None:
