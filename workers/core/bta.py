@@ -2,17 +2,26 @@
 
 The layout, top to bottom (optional parts in brackets)::
 
-    [ОБНОВЕНА] headline
+    [MARKER]
+    [MARKER] headline
     [authors, comma separated]
     [photo caption ... Снимка: credit]
-    [Place/Place,]  DD.MM.YYYY HH:MM [| ОБНОВЕНА DD.MM.YYYY HH:MM]  [(БТА)]
+    [Place/Place,]  DD.MM.YYYY HH:MM [| MARKER DD.MM.YYYY HH:MM]  [(БТА)]
     body paragraphs, one per line
     [/ИТ/]
     [DD.MM.YYYY HH:MM / related headline / related lead]...
 
-The dateline, timestamps and agency tag may share one line or take several. Every regex here is
-anchored and free of nested quantifiers, and runs on lines whose length is capped, so hostile
-input cannot make it backtrack.
+MARKER is either update marker, "ОБНОВЕНА" (updated) or "РАЗШИРЕНА" (expanded), in any case. It
+may open the headline line (then it is cut off the headline, with any ":" or dash after it),
+stand on a line of its own above the headline (then the headline is the next non-blank line), or
+follow the "|" of the publication line; anywhere, it makes the item an update. The sign-off is
+any editor's initials ("/ИТ/", "/ДИ/", "/ПГ/"); the photo line may be a credit alone
+("Снимка: Name/БТА").
+
+The dateline, timestamps and agency tag may share one line or take several, and the
+"| MARKER DD.MM.YYYY HH:MM" part may take a line of its own. Every regex here is anchored and
+free of nested quantifiers, and runs on lines whose length is capped, so hostile input cannot
+make it backtrack.
 """
 
 from __future__ import annotations
@@ -33,18 +42,21 @@ _MAX_STRUCTURAL_LINE = 400
 _MAX_HEADER_LINES = 12
 _MIN_YEAR = 1900
 
-_MARKER = re.compile(r"^ОБНОВЕНА(?:\b|$)[\s:.,\-–—]*", re.IGNORECASE)
+# The two update markers: "ОБНОВЕНА" (updated) and "РАЗШИРЕНА" (expanded).
+_MARKER_WORD = r"(?:ОБНОВЕНА|РАЗШИРЕНА)"
+_MARKER = re.compile(r"^" + _MARKER_WORD + r"(?:\b|$)[\s:.,\-–—]*", re.IGNORECASE)
 _STAMP = r"(\d{1,2})\.(\d{1,2})\.(\d{4}),?\s+(\d{1,2}):(\d{2})"
 _STAMP_LINE = re.compile(
     r"^(?P<place>[^|()\d]{0,200}?)[,\s]*"
     r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}),?\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})"
-    r"(?:\s*\|\s*ОБНОВЕНА:?\s*(?P<upd>\d{1,2}\.\d{1,2}\.\d{4},?\s+\d{1,2}:\d{2}))?"
+    r"(?:\s*\|\s*" + _MARKER_WORD + r":?\s*(?P<upd>\d{1,2}\.\d{1,2}\.\d{4},?\s+\d{1,2}:\d{2}))?"
     r"\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
-# The "| ОБНОВЕНА <stamp>" part of the publication line when it takes a line of its own.
+# The "| MARKER <stamp>" part of the publication line when it takes a line of its own.
 _UPDATE_LINE = re.compile(
-    r"^\|\s*ОБНОВЕНА:?\s*(?P<upd>\d{1,2}\.\d{1,2}\.\d{4},?\s+\d{1,2}:\d{2})\s*(?P<rest>.*)$",
+    r"^\|\s*" + _MARKER_WORD + r":?\s*"
+    r"(?P<upd>\d{1,2}\.\d{1,2}\.\d{4},?\s+\d{1,2}:\d{2})\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
 _STAMP_ONLY = re.compile(r"^" + _STAMP + r"$")
@@ -61,11 +73,7 @@ def parse(decoded: Decoded) -> WireItem | Reject:
     nonblank = [i for i, line in enumerate(lines) if line]
     if not nonblank:
         return Reject(RejectReason.EMPTY, "no text")
-    head_idx = nonblank[0]
-    headline_raw = lines[head_idx]
-    marker = _MARKER.match(headline_raw)
-    is_update = marker is not None
-    headline = headline_raw[marker.end() :].strip() if marker else headline_raw
+    head_idx, headline, is_update = _read_headline(lines, nonblank)
     if not headline:
         return Reject(RejectReason.NO_HEADLINE, "the first line holds no headline")
 
@@ -126,6 +134,27 @@ def parse(decoded: Decoded) -> WireItem | Reject:
         related=related,
         envelope=decoded.envelope,
     )
+
+
+def _read_headline(lines: list[str], nonblank: list[int]) -> tuple[int, str, bool]:
+    """The headline's line index, its text without the update marker, and whether it is marked.
+
+    Update markers on lines of their own ("РАЗШИРЕНА" above the headline) are skipped: the
+    headline is the next non-blank line, unless that is already the publication line.
+    """
+    is_update = False
+    position = 0
+    while True:
+        index = nonblank[position]
+        marker = _MARKER.match(lines[index])
+        if marker is None:
+            return index, lines[index], is_update
+        headline = lines[index][marker.end() :].strip()
+        last = position + 1 == len(nonblank)
+        if headline or last or _is_stamp_line(lines[nonblank[position + 1]]):
+            return index, headline, True
+        is_update = True
+        position += 1
 
 
 def _is_stamp_line(line: str) -> bool:

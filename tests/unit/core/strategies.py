@@ -8,7 +8,8 @@ The text is realistic Bulgarian wire copy: Cyrillic words (with the odd Latin na
 sentences that start with a capital and end with a period, one paragraph per line. What is NOT
 generated, because the layout itself makes it ambiguous (a human reader could not tell either):
 
-- a headline that starts with the word "обновена" (in any case): that is the update marker;
+- a headline that starts with the word "обновена" or "разширена" (in any case), or a first line
+  that is only such a word: those are the update markers;
 - a line in the header (authors, caption) or body that starts with "(", "/", "|" or "{", that is
   a lone "DD.MM.YYYY HH:MM", or that holds "DD.MM.YYYY HH:MM" at all: those are the agency tag,
   the sign-off, the update stamp, a JSON envelope and timestamps;
@@ -317,7 +318,8 @@ def photos(draw: st.DrawFn) -> Photo | None:
             st.just("Архив"),
         )
     )
-    return Photo(caption, f"{agency}/{person}")
+    credit = draw(st.sampled_from((f"{agency}/{person}", f"{person}/{agency}")))
+    return Photo(caption, credit)
 
 
 @st.composite
@@ -365,7 +367,7 @@ def bta_fields(draw: st.DrawFn) -> Fields:
 
 
 STAMP_LAYOUTS = (
-    "seed",  # "Place,  " / "stamp | ОБНОВЕНА stamp" / " (БТА)"
+    "seed",  # "Place,  " / "stamp | ОБНОВЕНА stamp" / " (БТА)" (or РАЗШИРЕНА, see separators)
     "joined",  # "Place, stamp | ОБНОВЕНА stamp (БТА)"
     "place+stamp",  # "Place, stamp" / "(БТА)"
     "stamp+tag",  # "Place," / "stamp (БТА)"
@@ -373,8 +375,38 @@ STAMP_LAYOUTS = (
     "joined+paragraph",  # "Place, stamp (БТА) first paragraph" (if that line is short enough)
     "update-own-line",  # "Place," / "stamp" / "| ОБНОВЕНА stamp" / "(БТА)"
 )
-MARKERS = ("ОБНОВЕНА ", "Обновена ", "обновена ", "ОБНОВЕНА: ", "оБнОвЕнА - ", "ОБНОВЕНА, ")
-UPDATE_SEPARATORS = (" | ОБНОВЕНА ", " | обновена ", "|ОБНОВЕНА: ", " | Обновена:")
+# The two update markers, "updated" and "expanded"; each may stand in three places: before the
+# headline (on its line, or on a line of its own above it: MARKER_POSITIONS) and after the "|"
+# of the publication line (on that line, or on a line of its own: the "update-own-line" layout).
+MARKER_WORDS = ("ОБНОВЕНА", "РАЗШИРЕНА")
+MARKERS = (
+    "ОБНОВЕНА ",
+    "Обновена ",
+    "обновена ",
+    "ОБНОВЕНА: ",
+    "оБнОвЕнА - ",
+    "ОБНОВЕНА, ",
+    "РАЗШИРЕНА ",
+    "Разширена ",
+    "разширена: ",
+    "РАЗШИРЕНА – ",
+    "РаЗшИрЕнА, ",
+)
+MARKER_POSITIONS = (
+    "prefix",  # "ОБНОВЕНА headline"
+    "own-line",  # "РАЗШИРЕНА" / "headline"
+    "own-line+blank",  # "РАЗШИРЕНА" / "" / "headline"
+)
+UPDATE_SEPARATORS = (
+    " | ОБНОВЕНА ",
+    " | обновена ",
+    "|ОБНОВЕНА: ",
+    " | Обновена:",
+    " | РАЗШИРЕНА ",
+    " | разширена ",
+    "|РАЗШИРЕНА: ",
+    " | Разширена:",
+)
 TRAILING = ("", " ", "  ", "\t", "\u00a0", " \u00a0 ")
 
 
@@ -384,6 +416,7 @@ class Layout:
 
     stamp_layout: str = "seed"
     marker: str = "ОБНОВЕНА "
+    marker_position: str = "prefix"
     update_separator: str = " | ОБНОВЕНА "
     padded: bool = True
     comma_in_stamp: bool = False
@@ -402,6 +435,7 @@ def layouts() -> st.SearchStrategy[Layout]:
         Layout,
         stamp_layout=st.sampled_from(STAMP_LAYOUTS),
         marker=st.sampled_from(MARKERS),
+        marker_position=st.sampled_from(MARKER_POSITIONS),
         update_separator=st.sampled_from(UPDATE_SEPARATORS),
         padded=st.booleans(),
         comma_in_stamp=st.booleans(),
@@ -413,6 +447,37 @@ def layouts() -> st.SearchStrategy[Layout]:
         json_ascii=st.booleans(),
         trailing=st.lists(st.integers(0, len(TRAILING) - 1), max_size=8).map(tuple),
         leading=st.lists(st.booleans(), max_size=8).map(tuple),
+    )
+
+
+@st.composite
+def marked_updates(draw: st.DrawFn) -> tuple[Fields, Layout]:
+    """An update marked in exactly one place, by either marker word in any case.
+
+    The place is the headline line, a line of its own above the headline, the publication line
+    after "|", or the "| MARKER stamp" line of its own.
+    """
+    fields = draw(bta_fields())
+    layout = draw(layouts())
+    word = draw(st.sampled_from(MARKER_WORDS))
+    word = draw(st.sampled_from((word, word.lower(), word.capitalize())))
+    place = draw(st.sampled_from((*MARKER_POSITIONS, "publication-line", "update-line")))
+    if place in MARKER_POSITIONS:
+        item = replace(fields.item, is_update=True, updated=None)
+        punctuation = draw(st.sampled_from(("", ":", " -", " –", ",")))
+        return Fields(item, marker=True), replace(
+            layout, marker=f"{word}{punctuation} ", marker_position=place
+        )
+    updated = draw(later_than(fields.item.first_created))
+    item = replace(fields.item, is_update=True, updated=updated)
+    stamp_layout = (
+        "update-own-line"
+        if place == "update-line"
+        else draw(st.sampled_from([k for k in STAMP_LAYOUTS if k != "update-own-line"]))
+    )
+    separator = draw(st.sampled_from((f" | {word} ", f"|{word}: ", f" | {word}:")))
+    return Fields(item, marker=False), replace(
+        layout, stamp_layout=stamp_layout, update_separator=separator
     )
 
 
@@ -470,7 +535,13 @@ def _header_block(item: WireItem, layout: Layout) -> tuple[list[str], str | None
 def render_text(fields: Fields, layout: Layout) -> str:
     """The item as wire text (LF line ends, before line-end, blank and encoding variants)."""
     item = fields.item
-    lines = [(layout.marker if fields.marker else "") + item.headline]
+    if not fields.marker:
+        lines = [item.headline]
+    elif layout.marker_position == "prefix":
+        lines = [layout.marker + item.headline]
+    else:
+        blank = [""] if layout.marker_position == "own-line+blank" else []
+        lines = [layout.marker.strip(), *blank, item.headline]
     if layout.blank_after_headline:
         lines.append("")
     if item.authors:
@@ -623,6 +694,8 @@ def mutations(seed: bytes) -> st.SearchStrategy[bytes]:
 
 FRAGMENTS: tuple[str, ...] = (
     "ОБНОВЕНА",
+    "РАЗШИРЕНА",
+    "| РАЗШИРЕНА",
     "(БТА)",
     "/ИТ/",
     "Снимка:",

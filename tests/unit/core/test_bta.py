@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from tests.support.fixtures import SEED_ORIGINAL, SEED_UPDATED
+from tests.support.fixtures import FIXTURES_DIR, SEED_ORIGINAL, SEED_UPDATED
 from workers.core.bta import PROVIDER, SOFIA, parse
 from workers.core.decode import Decoded, decode
 from workers.core.model import Envelope, Photo, RelatedItem, WireItem
@@ -296,6 +296,11 @@ def test_no_dateline_no_agency_tag() -> None:
         "Обновена: Заглавие",
         "ОБНОВЕНА - Заглавие",
         "оБнОвЕнА, Заглавие",
+        "РАЗШИРЕНА Заглавие",
+        "разширена Заглавие",
+        "Разширена: Заглавие",
+        "РАЗШИРЕНА – Заглавие",
+        "РаЗшИрЕнА — Заглавие",
     ],
 )
 def test_update_marker_any_case_is_stripped(headline: str) -> None:
@@ -303,15 +308,132 @@ def test_update_marker_any_case_is_stripped(headline: str) -> None:
     assert (item.headline, item.is_update, item.updated) == ("Заглавие", True, None)
 
 
-def test_a_word_that_starts_like_the_marker_is_part_of_the_headline() -> None:
-    item = item_of(f"Обновената програма на фестивала\n12.08.2025 20:57 (БТА)\n{FIRST}")
-    assert (item.headline, item.is_update) == ("Обновената програма на фестивала", False)
+@pytest.mark.parametrize(
+    "headline",
+    [
+        "Обновената програма на фестивала",
+        "Разширеното заседание на кабинета",
+        "Разширен е списъкът",
+    ],
+)
+def test_a_word_that_starts_like_the_marker_is_part_of_the_headline(headline: str) -> None:
+    item = item_of(f"{headline}\n12.08.2025 20:57 (БТА)\n{FIRST}")
+    assert (item.headline, item.is_update) == (headline, False)
+
+
+@pytest.mark.parametrize(
+    "marker_line",
+    [
+        "РАЗШИРЕНА",
+        "ОБНОВЕНА",
+        "разширена",
+        "Обновена:",
+        "РАЗШИРЕНА -",
+        "РАЗШИРЕНА\n",
+        "ОБНОВЕНА\nРАЗШИРЕНА",
+    ],
+)
+def test_marker_on_its_own_line_above_the_headline(marker_line: str) -> None:
+    item = item_of(
+        f"{marker_line}\nЗаглавие на новината\n\nИван Петров, Мария Иванова\n"
+        f"Протестиращи пред парламента. Снимка: БТА/Архив\nСофия,\n12.08.2025 20:57\n(БТА)\n{FIRST}"
+    )
+    assert item.headline == "Заглавие на новината"
+    assert item.is_update is True
+    assert item.updated is None
+    assert item.authors == ("Иван Петров", "Мария Иванова")
+    assert item.photo == Photo("Протестиращи пред парламента.", "БТА/Архив")
+    assert (item.places, item.agency, item.paragraphs) == (("София",), "БТА", (FIRST,))
+
+
+def test_marker_line_above_a_marked_headline_and_without_authors_or_photo() -> None:
+    item = item_of(f"РАЗШИРЕНА\nОБНОВЕНА: Заглавие\nСофия, 12.08.2025 20:57 (БТА)\n{FIRST}")
+    assert (item.headline, item.is_update, item.authors, item.photo) == (
+        "Заглавие",
+        True,
+        (),
+        None,
+    )
+
+
+@pytest.mark.parametrize("word", ["ОБНОВЕНА", "РАЗШИРЕНА", "Разширена", "разширена:"])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "София,\n12.08.2025 20:57 | {w} 13.08.2025 01:35\n(БТА)\n{p}",
+        "София, 12.08.2025 20:57 | {w} 13.08.2025 01:35 (БТА)\n{p}",
+        "София,\n12.08.2025 20:57|{w} 13.08.2025 01:35 (БТА) {p}",
+        "София,\n12.08.2025 20:57\n| {w} 13.08.2025 01:35\n(БТА)\n{p}",
+        "София,\n12.08.2025 20:57\n|{w} 13.08.2025 01:35 (БТА)\n{p}",
+    ],
+)
+def test_either_marker_after_the_bar_of_the_publication_line(word: str, layout: str) -> None:
+    item = item_of("Заглавие\n" + layout.format(w=word, p=FIRST))
+    assert item.is_update is True
+    assert item.headline == "Заглавие"
+    assert item.first_created.isoformat() == "2025-08-12T20:57:00+03:00"
+    assert item.updated is not None
+    assert item.updated.isoformat() == "2025-08-13T01:35:00+03:00"
+    assert (item.places, item.agency, item.paragraphs) == (("София",), "БТА", (FIRST,))
+
+
+def test_an_unknown_word_after_the_bar_is_no_publication_line() -> None:
+    text = f"Заглавие\nСофия,\n12.08.2025 20:57 | ПРОМЕНЕНА 13.08.2025 01:35\n(БТА)\n{FIRST}"
+    assert reject_of(text).reason is RejectReason.NO_TIMESTAMP
 
 
 def test_update_timestamp_alone_marks_an_update() -> None:
     item = item_of(f"Заглавие\n12.08.2025 20:57 | ОБНОВЕНА 13.08.2025 01:35 (БТА)\n{FIRST}")
     assert item.is_update is True
     assert item.version_created.isoformat() == "2025-08-13T01:35:00+03:00"
+
+
+@pytest.mark.parametrize(
+    ("header", "authors", "places"),
+    [
+        (
+            "Ани Маринова\nСнимка: Петър Петров/БТА\nСофия,\n04.12.2026 10:00",
+            ("Ани Маринова",),
+            ("София",),
+        ),
+        ("Снимка: Петър Петров/БТА\nСофия,\n04.12.2026 10:00", (), ("София",)),
+        ("Снимка: Петър Петров/БТА\nСофия, 04.12.2026 10:00", (), ("София",)),
+        ("Снимка: Петър Петров/БТА\n04.12.2026 10:00", (), ()),
+        ("Ани Маринова\nснимка:Петър Петров/БТА\n04.12.2026 10:00", ("Ани Маринова",), ()),
+    ],
+)
+def test_a_credit_only_photo_line_is_neither_authors_nor_dateline(
+    header: str, authors: tuple[str, ...], places: tuple[str, ...]
+) -> None:
+    item = item_of(f"Заглавие\n{header}\n(БТА)\n{FIRST}")
+    assert item.photo == Photo(caption="", credit="Петър Петров/БТА")
+    assert (item.authors, item.places) == (authors, places)
+    assert item.first_created.isoformat() == "2026-12-04T10:00:00+02:00"
+
+
+def test_official_message_without_authors_dateline_or_agency_tag() -> None:
+    item = item_of(
+        "Министерски съвет – съобщение\n\n03.12.2026 14:00\n\n"
+        "Министерският съвет прие решение за откриване на процедура.\n\n"
+        "Решението е публикувано на сайта на правителството."
+    )
+    assert item == WireItem(
+        provider="bta",
+        headline="Министерски съвет – съобщение",
+        is_update=False,
+        first_created=datetime(2026, 12, 3, 14, 0, tzinfo=SOFIA),
+        updated=None,
+        paragraphs=(
+            "Министерският съвет прие решение за откриване на процедура.",
+            "Решението е публикувано на сайта на правителството.",
+        ),
+        authors=(),
+        photo=None,
+        places=(),
+        agency=None,
+        signoff=None,
+        related=(),
+    )
 
 
 def test_photo_credit_without_caption_and_caption_on_two_lines() -> None:
@@ -375,7 +497,18 @@ def test_lines_after_the_signoff_before_any_timestamp_and_bad_related_times_are_
 
 
 @pytest.mark.parametrize(
-    ("line", "signoff"), [("/ИТ/", "ИТ"), ("/ ВК /", "ВК"), ("/ИТ, ВК/", "ИТ, ВК")]
+    ("line", "signoff"),
+    [
+        ("/ИТ/", "ИТ"),
+        ("/ДИ/", "ДИ"),
+        ("/ПГ/", "ПГ"),
+        ("/АБ/", "АБ"),
+        ("/ГН/", "ГН"),
+        ("/СП/", "СП"),
+        ("/ВК/", "ВК"),
+        ("/ ВК /", "ВК"),
+        ("/ИТ, ВК/", "ИТ, ВК"),
+    ],
 )
 def test_signoff_forms(line: str, signoff: str) -> None:
     assert item_of(f"Заглавие\n12.08.2025 20:57 (БТА)\n{FIRST}\n{line}").signoff == signoff
@@ -396,6 +529,10 @@ def test_envelope_is_carried_into_the_item() -> None:
     [
         ("ОБНОВЕНА\n12.08.2025 20:57 (БТА)\nАбзац.", RejectReason.NO_HEADLINE),
         ("Обновена:  \n12.08.2025 20:57 (БТА)\nАбзац.", RejectReason.NO_HEADLINE),
+        ("РАЗШИРЕНА\n12.08.2025 20:57 (БТА)\nАбзац.", RejectReason.NO_HEADLINE),
+        ("РАЗШИРЕНА\n\nСофия, 12.08.2025 20:57 (БТА)\nАбзац.", RejectReason.NO_HEADLINE),
+        ("РАЗШИРЕНА\nОБНОВЕНА\n12.08.2025 20:57 (БТА)\nАбзац.", RejectReason.NO_HEADLINE),
+        ("Разширена:", RejectReason.NO_HEADLINE),
         ("Заглавие\nСофия,\n(БТА)\nАбзац без дата.", RejectReason.NO_TIMESTAMP),
         ("Заглавие\nНа 12.08.2025 20:57 се случи нещо важно.\nАбзац.", RejectReason.NO_TIMESTAMP),
         ("12.08.2025 20:57 (БТА)\nАбзац.", RejectReason.NO_TIMESTAMP),  # stamp in headline slot
@@ -425,3 +562,136 @@ def test_update_dated_before_its_first_publication_is_refused() -> None:
     assert isinstance(result, Reject)
     assert result.reason is RejectReason.BAD_TIMESTAMP
     assert "before first published" in result.detail
+
+
+# --- the story-identity examples (tests/fixtures/identity/) --------------------------------
+
+IDENTITY_DIR = FIXTURES_DIR / "identity"
+PARAGRAPH_INFLATION = (
+    "Месечната инфлация през ноември е 0,4 на сто, показват експресните данни на Националния "
+    "статистически институт."
+)
+
+
+def identity(name: str) -> WireItem:
+    return parsed((IDENTITY_DIR / name).read_bytes())
+
+
+def test_identity_expanded_update_marker_on_its_own_line_every_field() -> None:
+    item = identity("expanded-update.txt")
+    assert item == WireItem(
+        provider="bta",
+        headline="Инфлацията през ноември е 0,4 на сто, годишната се забавя до 3,1 на сто",
+        is_update=True,
+        first_created=datetime(2026, 12, 4, 10, 0, tzinfo=SOFIA),
+        updated=datetime(2026, 12, 4, 10, 45, tzinfo=SOFIA),
+        paragraphs=(
+            PARAGRAPH_INFLATION,
+            "Годишната инфлация се забавя до 3,1 на сто при 3,4 на сто месец по-рано.",
+            "Най-силно са поскъпнали услугите, с 0,9 на сто за месеца.",
+        ),
+        authors=("Ани Маринова",),
+        photo=Photo("", "Петър Петров/БТА"),
+        places=("София",),
+        agency="БТА",
+        signoff="АМ",
+        related=(),
+    )
+    assert item.version_created.isoformat() == "2026-12-04T10:45:00+02:00"
+
+
+def test_identity_expanded_original() -> None:
+    item = identity("expanded-original.txt")
+    assert (item.headline, item.is_update, item.updated) == (
+        "НСИ: Инфлацията през ноември е 0,4 на сто",
+        False,
+        None,
+    )
+    assert (item.authors, item.photo, item.places, item.signoff) == ((), None, ("София",), "АМ")
+    assert item.first_created == datetime(2026, 12, 4, 10, 0, tzinfo=SOFIA)
+    assert item.paragraphs == (PARAGRAPH_INFLATION,)
+
+
+def test_identity_correction_in_the_same_minute() -> None:
+    update = identity("correction-update.txt")
+    original = identity("correction-original.txt")
+    noon = datetime(2026, 12, 5, 12, 0, tzinfo=SOFIA)
+    assert (update.is_update, update.first_created, update.updated) == (True, noon, noon)
+    assert update.version_created == noon
+    assert update.headline == "Над 1,2 милиона туристи са посетили България през октомври"
+    assert (original.is_update, original.first_created, original.updated) == (False, noon, None)
+    assert original.headline == "Над 2 милиона туристи са посетили България през октомври"
+    for item in (update, original):
+        assert (item.places, item.signoff, item.authors, item.agency) == (
+            ("София",),
+            "ГН",
+            (),
+            "БТА",
+        )
+        assert len(item.paragraphs) == 2
+
+
+def test_identity_flash_and_its_rewritten_update() -> None:
+    flash = identity("flash-original.txt")
+    update = identity("flash-update.txt")
+    assert flash.headline == "Кабинетът одобри увеличение на минималната работна заплата"
+    assert (flash.is_update, flash.authors, flash.signoff) == (False, (), "ВК")
+    assert update.headline == (
+        "Минималната заплата става 1 213 лева от 1 януари, реши правителството"
+    )
+    assert update.is_update is True
+    assert update.authors == ("Десислава Георгиева",)
+    assert update.signoff == "ВК"
+    assert update.photo is None
+    assert update.places == flash.places == ("София",)
+    assert (
+        update.first_created == flash.first_created == datetime(2026, 12, 3, 11, 20, tzinfo=SOFIA)
+    )
+    assert update.updated == datetime(2026, 12, 3, 12, 5, tzinfo=SOFIA)
+    assert len(update.paragraphs) == 3
+    assert not set(update.paragraphs) & set(flash.paragraphs)
+
+
+@pytest.mark.parametrize(
+    ("name", "is_update", "authors", "updated"),
+    [
+        ("twin-a.txt", False, (), None),
+        ("twin-b.txt", False, (), None),
+        (
+            "twin-a-update.txt",
+            True,
+            ("Стоян Петков",),
+            datetime(2026, 12, 3, 16, 10, tzinfo=SOFIA),
+        ),
+    ],
+)
+def test_identity_twins(
+    name: str, is_update: bool, authors: tuple[str, ...], updated: datetime | None
+) -> None:
+    item = identity(name)
+    assert item.places == ("Пловдив",)
+    assert item.signoff == "СП"
+    assert item.first_created == datetime(2026, 12, 3, 15, 31, tzinfo=SOFIA)
+    assert (item.is_update, item.authors, item.updated) == (is_update, authors, updated)
+    assert item.agency == "БТА"
+    assert item.photo is None
+
+
+def test_identity_twins_share_only_the_boilerplate_line() -> None:
+    shared = set(identity("twin-a.txt").paragraphs) & set(identity("twin-b.txt").paragraphs)
+    assert shared == {"Очаквайте подробности."}
+
+
+def test_every_identity_file_is_pinned() -> None:
+    names = {p.name for p in IDENTITY_DIR.glob("*.txt")}
+    assert names == {
+        "correction-original.txt",
+        "correction-update.txt",
+        "expanded-original.txt",
+        "expanded-update.txt",
+        "flash-original.txt",
+        "flash-update.txt",
+        "twin-a-update.txt",
+        "twin-a.txt",
+        "twin-b.txt",
+    }
