@@ -168,8 +168,8 @@ def bench_core(count: int) -> dict[str, float]:
         applied = apply(buckets.get(key), parsed, source)
         buckets[key] = applied.bucket
         outcomes[applied.outcome.value] = outcomes.get(applied.outcome.value, 0) + 1
-        if applied.event is not None:
-            dumps(applied.event)
+        for event in applied.events:
+            dumps(event)
             events += 1
     elapsed = time.perf_counter() - started
     size = sum(len(raw) for raw in items) / len(items)

@@ -30,9 +30,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
             except OSError as exc:
                 print(f"replay: cannot read {path}: {exc.strerror}", file=sys.stderr)
                 return 2
-            if fed.event is not None:
-                _write_json_line(out, fed.event)
-            elif fed.reject is not None:
+            for event in fed.events:
+                _write_json_line(out, event)
+            if fed.reject is not None:
                 if dlq is not None:
                     _write_json_line(dlq, fed.reject)
                 print(
@@ -46,7 +46,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     finally:
         if dlq is not None:
             dlq.close()
-    print(replayer.result.summary(), file=sys.stderr)
+    print(replayer.summary(), file=sys.stderr)
     return 0
 
 

@@ -21,6 +21,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from workers import __version__
+from workers.core.events import EVENT_TYPE_NAMES
 
 # The *_created series double the scrape size and no dashboard of ours reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -121,7 +122,7 @@ class Metrics:
         self.registry.register(_LagCollector(self._lag))
         for reason in ("too_large", "not_text", "no_timestamp", "no_body"):
             self.rejected.labels(reason)
-        for event_type in ("story.created", "story.updated", "story.backfilled"):
+        for event_type in EVENT_TYPE_NAMES:
             self.events.labels(event_type)
         for stage in ("parse", "merge"):
             self.processing.labels(stage)

@@ -30,9 +30,9 @@ def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
 
 @dataclass(frozen=True, slots=True)
 class Fed:
-    """What one input produced: an event, a DLQ record, or neither (a duplicate)."""
+    """What one input produced: events (none for a duplicate) or a DLQ record."""
 
-    event: dict[str, Any] | None
+    events: tuple[dict[str, Any], ...]
     reject: dict[str, Any] | None
 
 
@@ -42,19 +42,20 @@ class ReplayResult:
     rejects: list[dict[str, Any]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
 
-    def summary(self) -> str:
-        c = self.counts
-        return (
-            f"replay: {c['inputs']} inputs, {c['parsed']} parsed, {c['rejected']} rejected, "
-            f"{c['duplicate']} duplicates, {c['created']} created, {c['updated']} updated, "
-            f"{c['backfilled']} backfilled, {len(self.latest_by_story())} stories"
-        )
-
     def latest_by_story(self) -> dict[str, dict[str, Any]]:
+        """The newest event per story key, as ``stories.latest`` holds them (merged keys too)."""
         latest: dict[str, dict[str, Any]] = {}
         for event in self.events:
             latest[event["storyKey"]] = event
         return latest
+
+    def live_stories(self) -> dict[str, dict[str, Any]]:
+        """The newest event of every story that was not merged into another one."""
+        return {
+            key: event
+            for key, event in self.latest_by_story().items()
+            if event["eventType"] != "story.merged"
+        }
 
 
 class Replayer:
@@ -66,23 +67,42 @@ class Replayer:
         self.result = ReplayResult()
 
     def feed(self, raw: bytes, source: Source) -> Fed:
-        """Process one raw item: an event, a DLQ record, or nothing for a duplicate."""
+        """Process one raw item: its events, a DLQ record, or nothing for a duplicate."""
         self.result.counts["inputs"] += 1
         parsed = parse_raw(raw, self.max_bytes)
         if isinstance(parsed, Reject):
             self.result.counts["rejected"] += 1
             record = dlq_record(parsed, raw, source, __version__)
             self.result.rejects.append(record)
-            return Fed(None, record)
+            return Fed((), record)
         self.result.counts["parsed"] += 1
         bucket_key = route_key(parsed)
         applied = apply(self.buckets.get(bucket_key), parsed, source)
         self.buckets[bucket_key] = applied.bucket
         self.result.counts[applied.outcome.value] += 1
-        if applied.event is not None:
-            self.result.events.append(applied.event)
-        return Fed(applied.event, None)
+        self.result.events.extend(applied.events)
+        return Fed(applied.events, None)
 
     def feed_file(self, path: Path) -> Fed:
         raw = path.read_bytes()
         return self.feed(raw, Source(raw_sha256=keys.raw_sha256(raw), file=str(path)))
+
+    def summary(self) -> str:
+        """One line a person can check a day of wire with: inputs, outcomes, stories, twins."""
+        c = self.result.counts
+        stories = [s for bucket in self.buckets.values() for s in bucket.views()]
+        versions = sum(len(bucket.versions) for bucket in self.buckets.values())
+        places: Counter[tuple[str, str | None]] = Counter()
+        for bucket_key, bucket in self.buckets.items():
+            for story in bucket.views():
+                places[(bucket_key, keys.first_place(story.newest))] += 1
+        twins = sum(n for n in places.values() if n > 1)
+        regrouped = sum(1 for e in self.result.events if e["eventType"] == "story.regrouped")
+        merged = sum(1 for e in self.result.events if e["eventType"] == "story.merged")
+        return (
+            f"replay: {c['inputs']} inputs, {c['parsed']} parsed, {c['rejected']} rejected, "
+            f"{c['duplicate']} duplicates; {len(stories)} stories of {versions} versions "
+            f"({sum(1 for s in stories if len(s.versions) > 1)} with updates, {twins} twins "
+            f"sharing a minute and place); events: {c['created']} created, {c['updated']} "
+            f"updated, {c['backfilled']} backfilled, {regrouped} regrouped, {merged} merged"
+        )

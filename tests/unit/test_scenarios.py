@@ -34,7 +34,7 @@ def run(paths: list[Path]) -> tuple[Replayer, list[tuple[str, str, dict[str, Any
             if replayer.result.counts[k] > before[k]
         ]
         assert len(grew) == 1, (path.name, grew)
-        log.append((path.name, grew[0], fed.event or fed.reject))
+        log.append((path.name, grew[0], fed.events[0] if fed.events else fed.reject))
     return replayer, log
 
 
@@ -109,16 +109,17 @@ def test_stories_and_their_final_items(scenario: Any) -> None:
         key: (e["version"], e["item"]["headlines"][0]["value"]) for key, e in latest.items()
     } == (fx.EXPECTED_STORIES)
     assert sum(len(b.stories) for b in replayer.buckets.values()) == fx.EXPECTED_STORY_COUNT
-    assert replayer.result.summary() == (
-        "replay: 21 inputs, 14 parsed, 7 rejected, 1 duplicates, 9 created, 1 updated, "
-        "3 backfilled, 9 stories"
+    assert replayer.summary() == (
+        "replay: 21 inputs, 14 parsed, 7 rejected, 1 duplicates; 9 stories of 13 versions "
+        "(3 with updates, 2 twins sharing a minute and place); events: 9 created, 1 updated, "
+        "3 backfilled, 0 regrouped, 0 merged"
     )
     # The seed's minute holds three stories: the seed, its Moscow twin, the Washington story.
-    assert [s.key for s in replayer.buckets["bta:20250812T1757Z"].stories] == [
+    assert {s.key for s in replayer.buckets["bta:20250812T1757Z"].views()} == {
         fx.SEED_STORY,
         fx.TWIN_STORY,
         fx.WASHINGTON_STORY,
-    ]
+    }
 
 
 def test_seed_redelivery_differs_in_bytes_only(scenario: Any) -> None:
@@ -165,14 +166,36 @@ def test_twin_and_other_place_in_the_seed_minute() -> None:
     assert twin.first_created == other.first_created == seed.first_created
     assert twin.places == ("Москва",)
     assert other.places == ("Вашингтон",)
-    # Twins reversed: the twin takes the plain key, the seed the suffixed one.
+    # The twin first: the seed's update, the only other version of Moscow in that minute, joins
+    # it (an update joins the only story of its place); when the seed's original arrives, the
+    # update moves to it, and the twin's story gets a `story.regrouped` event.
     replayer = replay(
-        [fx.fixture("010_twin_same_minute_moskva.txt").read_bytes(), fx.SEED_UPDATED.read_bytes()]
+        [
+            fx.fixture("010_twin_same_minute_moskva.txt").read_bytes(),
+            fx.SEED_UPDATED.read_bytes(),
+            fx.SEED_ORIGINAL.read_bytes(),
+        ]
     )
-    assert [e["storyKey"] for e in replayer.result.events] == [
-        fx.SEED_STORY,
-        f"{fx.SEED_STORY}-b901eed2",
+    seed_key = f"{fx.SEED_STORY}-{keys.content_hash(parse_ok(fx.SEED_ORIGINAL))[:8]}"
+    assert [(e["eventType"], e["storyKey"], e["version"]) for e in replayer.result.events] == [
+        ("story.created", fx.SEED_STORY, 1),
+        ("story.updated", fx.SEED_STORY, 2),
+        ("story.created", seed_key, 1),
+        ("story.regrouped", fx.SEED_STORY, 3),
     ]
+    for event in replayer.result.events:
+        validate_event(event)
+    latest = replayer.result.latest_by_story()
+    assert latest[fx.SEED_STORY]["item"]["headlines"][0]["value"] == twin.headline
+    assert latest[seed_key]["item"]["headlines"][0]["value"] == fx.SEED_UPDATED_HEADLINE
+    assert len(latest[seed_key]["history"]) == 2
+    assert latest[fx.SEED_STORY]["item"]["version"] == "1"
+
+
+def parse_ok(path: Path) -> WireItem:
+    item = parse_raw(path.read_bytes())
+    assert isinstance(item, WireItem)
+    return item
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shutil
 from pathlib import Path
@@ -12,27 +14,63 @@ from tests.support import schemas
 from tests.support.schemas import (
     NINJS_SCHEMA_ENV,
     SchemaFileMissingError,
+    SchemaViolationError,
     is_absolute_uri,
     is_rfc3339_date_time,
     ninjs_schema_path,
     validate_event,
+    validate_ninjs,
 )
 from workers.core.pipeline import apply
 
 from .core.items import seed_updated, source_of
 
+IPTC_FIXTURES = schemas.REPO_ROOT / "tests" / "fixtures" / "iptc"
+NINJS_3_1_SHA256 = "404f578a299bf34e76e98f2de26ad9989882ebd7abf3a4d3cf3aa689b70a8744"
+
 
 def an_event() -> dict[str, object]:
-    event = apply(None, seed_updated(), source_of(b"x")).event
-    assert event is not None
-    return event
+    events = apply(None, seed_updated(), source_of(b"x")).events
+    assert events, "a first arrival must emit its story's event"
+    return events[0]
 
 
-def test_default_ninjs_schema_is_beside_the_repository(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_ninjs_schema_is_the_copy_in_the_repository(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.delenv(NINJS_SCHEMA_ENV, raising=False)
     path = ninjs_schema_path()
-    assert path == schemas.REPO_ROOT.parent / "shared" / "standards" / "ninjs-schema_3.1.json"
+    assert path == schemas.REPO_ROOT / "schemas" / "ninjs-schema_3.1.json"
     assert path.is_file(), f"the IPTC ninjs schema must be at {path}"
+    validate_event(an_event())
+
+
+def test_the_vendored_ninjs_schema_is_unmodified() -> None:
+    """IPTC's file, CC BY 4.0: kept byte for byte, copyright line and all (schemas/NOTICE.md)."""
+    raw = (schemas.REPO_ROOT / "schemas" / "ninjs-schema_3.1.json").read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == NINJS_3_1_SHA256
+    assert "copyright 2024 IPTC" in json.loads(raw)["description"]
+    notice = (schemas.REPO_ROOT / "schemas" / "NOTICE.md").read_text(encoding="utf-8")
+    assert NINJS_3_1_SHA256 in notice
+    assert "https://creativecommons.org/licenses/by/4.0/" in notice
+
+
+@pytest.mark.parametrize("name", ["ninjs-3.0_dpa_text.json", "ninjs-3.0_ntb_text.json"])
+def test_iptc_ninjs_samples_validate_against_the_vendored_schema(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """IPTC's own ninjs 3.0 examples are valid ninjs 3.1 items too (formats asserted)."""
+    monkeypatch.delenv(NINJS_SCHEMA_ENV, raising=False)
+    item = json.loads((IPTC_FIXTURES / name).read_text(encoding="utf-8"))
+    validate_ninjs(item)
+
+
+def test_validate_ninjs_rejects_an_invalid_item(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(NINJS_SCHEMA_ENV, raising=False)
+    item = json.loads((IPTC_FIXTURES / "ninjs-3.0_ntb_text.json").read_text(encoding="utf-8"))
+    item["versionCreated"] = "12.08.2025 20:57"
+    with pytest.raises(SchemaViolationError, match=r"versionCreated"):
+        validate_ninjs(item)
 
 
 def test_a_missing_ninjs_schema_is_an_error_not_a_skip(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from workers.core import keys
-from workers.core.merge import Merged, Outcome, Story
+from workers.core.merge import Change, ChangeKind, Merged, Outcome, Story
 from workers.core.model import WireItem
 from workers.core.ninjs import to_ninjs
 
@@ -18,6 +18,12 @@ EVENT_TYPES = {
     Outcome.UPDATED: "story.updated",
     Outcome.BACKFILLED: "story.backfilled",
 }
+CHANGE_EVENT_TYPES = {
+    ChangeKind.CREATED: "story.created",
+    ChangeKind.REGROUPED: "story.regrouped",
+    ChangeKind.MERGED: "story.merged",
+}
+EVENT_TYPE_NAMES = tuple(dict.fromkeys((*EVENT_TYPES.values(), *CHANGE_EVENT_TYPES.values())))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,21 +71,60 @@ def event_id(story_key: str, version: int, content_hash: str, event_type: str) -
     return str(uuid.UUID(bytes=bytes(digest)))
 
 
+def to_events(merged: Merged, source: Source) -> list[dict[str, Any]]:
+    """Every event of one arrival: its own story's first, then the stories it regrouped."""
+    own = to_event(merged, source)
+    return ([own] if own else []) + [_change_event(c, merged, source) for c in merged.others]
+
+
 def to_event(merged: Merged, source: Source) -> dict[str, Any] | None:
-    """The event for a merge, or None for a duplicate (which emits nothing)."""
+    """The event of the arrival's own story, or None for a duplicate (which emits nothing)."""
     if merged.outcome is Outcome.DUPLICATE:
         return None
     story = merged.story
-    event_type = EVENT_TYPES[merged.outcome]
-    version = len(story.versions)
+    return _event(
+        EVENT_TYPES[merged.outcome],
+        story.key,
+        story.revision,
+        story,
+        merged,
+        source,
+        _changes(merged.previous, story),
+    )
+
+
+def _change_event(change: Change, merged: Merged, source: Source) -> dict[str, Any]:
+    event = _event(
+        CHANGE_EVENT_TYPES[change.kind],
+        change.key,
+        change.revision,
+        change.story,
+        merged,
+        source,
+        _changes(change.previous, change.story),
+    )
+    if change.merged_into is not None:
+        event["mergedInto"] = change.merged_into
+    return event
+
+
+def _event(  # noqa: PLR0917 - one private builder, called twice
+    event_type: str,
+    key: str,
+    version: int,
+    story: Story,
+    merged: Merged,
+    source: Source,
+    changes: dict[str, Any] | None,
+) -> dict[str, Any]:
     return {
         "schemaVersion": SCHEMA_VERSION,
-        "eventId": event_id(story.key, version, merged.record.content_hash, event_type),
+        "eventId": event_id(key, version, merged.record.content_hash, event_type),
         "eventType": event_type,
-        "storyKey": story.key,
+        "storyKey": key,
         "version": version,
         "trigger": merged.record.to_dict(),
-        "changes": _changes(merged.previous, story),
+        "changes": changes,
         "history": [v.to_dict() for v in story.versions],
         "source": source.to_dict(),
         "item": to_ninjs(story),

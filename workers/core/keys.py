@@ -34,14 +34,15 @@ def raw_sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
+    """Words only, case-folded, single-spaced: what paragraph ids and text evidence compare."""
     return " ".join(_WORD.findall(text.casefold()))
 
 
 @lru_cache(maxsize=65536)
 def paragraph_id(paragraph: str) -> str:
     """Stable id of a paragraph: case, punctuation and spacing edits keep the id."""
-    digest = hashlib.blake2b(_fold(paragraph).encode(), digest_size=6).hexdigest()
+    digest = hashlib.blake2b(fold(paragraph).encode(), digest_size=6).hexdigest()
     return f"p{digest}"
 
 
@@ -130,3 +131,8 @@ def base_story_key(item: WireItem) -> str:
     place = first_place(item) or ""
     slug = hashlib.blake2b(place.encode(), digest_size=3).hexdigest() if place else "000000"
     return f"{item.provider}-{_minute(item)}-{slug}"
+
+
+def plain_key(story_key: str) -> str:
+    """A story key without the suffix a twin gets: provider, minute and place slug."""
+    return "-".join(story_key.split("-", 3)[:3])

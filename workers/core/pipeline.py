@@ -23,7 +23,7 @@ import orjson
 from workers.core import keys
 from workers.core.bta import parse
 from workers.core.decode import DEFAULT_MAX_BYTES, decode
-from workers.core.events import Source, to_event
+from workers.core.events import Source, to_events
 from workers.core.merge import Bucket, Merged, Outcome, merge
 from workers.core.model import WireItem
 from workers.core.rejects import Reject, RejectReason
@@ -50,18 +50,29 @@ def route_key(item: WireItem) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Applied:
-    """New bucket state, what the merge decided, and the event to emit (None: duplicate)."""
+    """New bucket state, what the merge decided, and the events to emit (none: a duplicate).
+
+    ``events`` holds the arrival's own story's event first, then one for each other story
+    the arrival regrouped; ``state_changed`` is False only for a plain duplicate.
+    """
 
     bucket: Bucket
     outcome: Outcome
     story_key: str
-    event: dict[str, Any] | None
+    events: tuple[dict[str, Any], ...]
+    state_changed: bool
 
 
 def apply(bucket: Bucket | None, item: WireItem, source: Source) -> Applied:
-    """Merge one version into its bucket and build the canonical event."""
+    """Merge one version into its bucket and build the canonical events."""
     merged: Merged = merge(bucket, item)
-    return Applied(merged.bucket, merged.outcome, merged.story.key, to_event(merged, source))
+    return Applied(
+        merged.bucket,
+        merged.outcome,
+        merged.story.key,
+        tuple(to_events(merged, source)),
+        merged.state_changed,
+    )
 
 
 def dumps(value: dict[str, Any]) -> bytes:

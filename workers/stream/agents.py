@@ -92,24 +92,28 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     state = decode_state(wire.table.get(key)) or BucketState(Bucket())
     applied = apply(state.bucket, item, source)
     metrics.processing.labels("merge").observe(time.perf_counter() - started)
-    if applied.event is None:
-        replayed = state.pending_for(message.partition, message.offset)
-        if replayed is None:
-            metrics.duplicates.inc()
-            return
-        # Our own earlier attempt at this input: its state made it, its event may not have.
-        log.info("re-sending the event of %s:%s", message.partition, message.offset)
-        await _emit(wire, applied.story_key.encode(), replayed.event, source, None)
-        return
-    data = dumps(applied.event)
     committed = _committed_offset(wire, message)
-    sent = Pending(message.partition, message.offset, data)
-    wire.table[key] = encode_state(state.advance(applied.bucket, sent, committed))
-    await _emit(wire, applied.story_key.encode(), data, source, applied.event["eventType"])
+    if not applied.events:
+        replayed = state.pending_for(message.partition, message.offset)
+        if replayed is not None:
+            # Our own earlier attempt at this input: its state made it, its events may not have.
+            log.info("re-sending the events of %s:%s", message.partition, message.offset)
+            for story_key, data in replayed.events:
+                await _emit(wire, story_key.encode(), data, source, None)
+            return
+        metrics.duplicates.inc()
+        if applied.state_changed:  # a re-delivery that taught the bucket a provider id
+            wire.table[key] = encode_state(state.advance(applied.bucket, None, committed))
+        return
+    sent = tuple((event["storyKey"], dumps(event)) for event in applied.events)
+    pending = Pending(message.partition, message.offset, sent)
+    wire.table[key] = encode_state(state.advance(applied.bucket, pending, committed))
+    for (story_key, data), event in zip(sent, applied.events, strict=True):
+        await _emit(wire, story_key.encode(), data, source, event["eventType"])
     if applied.outcome is Outcome.BACKFILLED:
         metrics.backfills.inc()
-    if applied.outcome is Outcome.CREATED:
-        metrics.stories.inc()
+    # Stories come and go only here: a new one, or one merged into another.
+    metrics.stories.inc(len(applied.bucket.stories) - len(state.bucket.stories))
 
 
 async def _emit(

@@ -23,11 +23,15 @@ OUTBOX_CAP = 64
 
 @dataclass(frozen=True, slots=True)
 class Pending:
-    """An event whose input offset was not yet committed when it was sent."""
+    """The events of one input whose offset was not yet committed when they were sent.
+
+    ``events`` pairs each event's story key with its bytes: one input can regroup stories,
+    and then emits an event for each story it changed.
+    """
 
     partition: int
     offset: int
-    event: bytes
+    events: tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +59,11 @@ def encode_state(state: BucketState) -> bytes:
         {
             "bucket": state.bucket.to_dict(),
             "outbox": [
-                {"partition": e.partition, "offset": e.offset, "event": e.event.decode()}
+                {
+                    "partition": e.partition,
+                    "offset": e.offset,
+                    "events": [[story, data.decode()] for story, data in e.events],
+                }
                 for e in state.outbox
             ],
         }
@@ -68,7 +76,14 @@ def decode_state(data: bytes | None) -> BucketState | None:
     doc = orjson.loads(data)
     return BucketState(
         Bucket.from_dict(doc["bucket"]),
-        tuple(Pending(e["partition"], e["offset"], e["event"].encode()) for e in doc["outbox"]),
+        tuple(
+            Pending(
+                e["partition"],
+                e["offset"],
+                tuple((story, data.encode()) for story, data in e["events"]),
+            )
+            for e in doc["outbox"]
+        ),
     )
 
 

@@ -1,4 +1,4 @@
-"""workers.core.merge: versions into stories; duplicates, twins, order independence."""
+"""workers.core.merge: story identity (originals anchor, updates join) and version order."""
 
 from __future__ import annotations
 
@@ -10,20 +10,23 @@ import pytest
 from tests.support.fixtures import SEED_STORY
 from workers.core import keys
 from workers.core.merge import (
-    MATCH_THRESHOLD,
+    BOILERPLATE,
     Bucket,
+    ChangeKind,
+    Merged,
     Outcome,
     Story,
-    _Evidence,
+    Version,
+    group_versions,
     merge,
-    similarity,
+    near_duplicate,
 )
-from workers.core.model import WireItem
+from workers.core.model import Envelope, WireItem
 from workers.stream.state import BucketState, Pending, decode_state, encode_state
 
 from .items import SEED_MINUTE, seed_original, seed_updated, wire_item
 
-# Ten unrelated sentences with no word in common, for precise containment figures.
+# Ten unrelated sentences with no word in common, for precise evidence.
 SENTENCES = (
     "Кметът откри новата детска площадка в квартал Младост.",
     "Синоптиците очакват слънчево време през целия уикенд.",
@@ -36,26 +39,43 @@ SENTENCES = (
     "Студентите протестираха срещу по-високите такси.",
     "Музеят показва изложба на старинни икони и монети.",
 )
+LATER = SEED_MINUTE + timedelta(hours=1)
+LATEST = SEED_MINUTE + timedelta(hours=2)
 
 
-def merged_all(items: list[WireItem]) -> tuple[Bucket, list[Outcome]]:
+def merged_all(items: list[WireItem]) -> tuple[Bucket, list[Merged]]:
     bucket: Bucket | None = None
-    outcomes: list[Outcome] = []
+    results: list[Merged] = []
     for item in items:
         result = merge(bucket, item)
-        bucket, outcomes = result.bucket, [*outcomes, result.outcome]
+        bucket = result.bucket
+        results.append(result)
     assert bucket is not None
-    return bucket, outcomes
+    return bucket, results
+
+
+def outcomes(results: list[Merged]) -> list[Outcome]:
+    return [r.outcome for r in results]
 
 
 def only_story(bucket: Bucket) -> Story:
-    assert len(bucket.stories) == 1, [s.key for s in bucket.stories]
-    return bucket.stories[0]
+    views = bucket.views()
+    assert len(views) == 1, [s.key for s in views]
+    return views[0]
+
+
+def partition(bucket: Bucket) -> set[frozenset[str]]:
+    """The stories as sets of headlines: easy to read in a failing assertion."""
+    return {frozenset(v.headline for v in s.versions) for s in bucket.views()}
+
+
+def with_id(item: WireItem, provider_id: str) -> WireItem:
+    return dataclasses.replace(item, envelope=Envelope(provider_id=provider_id))
 
 
 def test_seed_pair_created_then_updated() -> None:
-    bucket, outcomes = merged_all([seed_original(), seed_updated()])
-    assert outcomes == [Outcome.CREATED, Outcome.UPDATED]
+    bucket, results = merged_all([seed_original(), seed_updated()])
+    assert outcomes(results) == [Outcome.CREATED, Outcome.UPDATED]
     story = only_story(bucket)
     assert story.key == SEED_STORY
     assert story.newest == seed_updated()
@@ -64,12 +84,13 @@ def test_seed_pair_created_then_updated() -> None:
         keys.content_hash(seed_updated()),
     ]
     assert [v.is_update for v in story.versions] == [False, True]
+    assert story.revision == 2
 
 
 def test_seed_pair_created_then_backfilled_converges() -> None:
     forward, _ = merged_all([seed_original(), seed_updated()])
-    backward, outcomes = merged_all([seed_updated(), seed_original()])
-    assert outcomes == [Outcome.CREATED, Outcome.BACKFILLED]
+    backward, results = merged_all([seed_updated(), seed_original()])
+    assert outcomes(results) == [Outcome.CREATED, Outcome.BACKFILLED]
     assert only_story(backward) == only_story(forward)
 
 
@@ -79,19 +100,18 @@ def test_merge_result_describes_before_and_after() -> None:
     assert first.story.versions == (first.record,)
     second = merge(first.bucket, seed_updated())
     assert second.previous == first.story
-    assert second.story.newest_record is second.record
+    assert second.story.newest_record == second.record
     assert second.record.version_created == seed_updated().version_created
+    assert second.others == ()
 
 
 @pytest.mark.parametrize(
     "variant",
     [
         lambda item: item,
-        lambda item: dataclasses.replace(
-            item, envelope=dataclasses.replace(item.envelope, url="x")
-        ),
+        lambda item: dataclasses.replace(item, envelope=Envelope(url="x")),
     ],
-    ids=["identical", "other-envelope"],
+    ids=["identical", "other-envelope-without-id"],
 )
 def test_a_known_version_is_a_duplicate_and_changes_nothing(variant: object) -> None:
     bucket, _ = merged_all([seed_original(), seed_updated()])
@@ -99,111 +119,214 @@ def test_a_known_version_is_a_duplicate_and_changes_nothing(variant: object) -> 
     result = merge(bucket, variant(seed_original()))
     assert result.outcome is Outcome.DUPLICATE
     assert result.bucket is bucket
+    assert not result.state_changed
     assert result.story is result.previous
     assert result.story.key == SEED_STORY
 
 
-def test_twin_in_the_same_minute_and_place_gets_a_suffixed_key() -> None:
-    twin = wire_item(SENTENCES[:4], places=("Москва",))
-    bucket, outcomes = merged_all([seed_updated(), twin])
-    assert outcomes == [Outcome.CREATED, Outcome.CREATED]
-    assert [s.key for s in bucket.stories] == [
-        SEED_STORY,
-        f"{SEED_STORY}-{keys.content_hash(twin)[:8]}",
+def test_a_duplicate_in_an_envelope_teaches_the_story_its_provider_id() -> None:
+    bucket, _ = merged_all([seed_original()])
+    result = merge(bucket, with_id(seed_original(), "1234567"))
+    assert (result.outcome, result.state_changed, result.others) == (Outcome.DUPLICATE, True, ())
+    (version,) = result.bucket.versions
+    assert version.provider_ids == {"1234567"}
+    # An update from another place with no text in common now joins by the id alone.
+    stranger = with_id(wire_item(SENTENCES[5:7], places=("Варна",), updated=LATER), "1234567")
+    joined = merge(result.bucket, stranger)
+    assert joined.outcome is Outcome.UPDATED
+    assert joined.story.key == keys.base_story_key(seed_original())
+
+
+def test_flash_and_rewritten_update_are_one_story() -> None:
+    flash = wire_item(SENTENCES[:1], headline="Светкавица")
+    rewrite = wire_item(SENTENCES[5:8], headline="Нов текст", updated=LATER)
+    for order in ([flash, rewrite], [rewrite, flash]):
+        bucket, _ = merged_all(order)
+        assert partition(bucket) == {frozenset({"Светкавица", "Нов текст"})}
+        assert only_story(bucket).newest == rewrite
+
+
+def test_an_update_from_another_place_without_shared_text_is_another_story() -> None:
+    original = wire_item(SENTENCES[:3], headline="Оригинал", places=("Москва",))
+    stranger = wire_item(SENTENCES[5:8], headline="Друго", places=("Киев",), updated=LATER)
+    bucket, results = merged_all([original, stranger])
+    assert outcomes(results) == [Outcome.CREATED, Outcome.CREATED]
+    assert partition(bucket) == {frozenset({"Оригинал"}), frozenset({"Друго"})}
+
+
+def test_an_update_whose_first_place_changed_joins_by_text() -> None:
+    original = wire_item(SENTENCES[:4], headline="Оригинал", places=("Москва",))
+    moved = wire_item(
+        (*SENTENCES[:2], SENTENCES[8]), headline="Преместена", places=("Пхенян",), updated=LATER
+    )
+    bucket, results = merged_all([original, moved])
+    assert outcomes(results) == [Outcome.CREATED, Outcome.UPDATED]
+    assert only_story(bucket).key == keys.base_story_key(original)
+
+
+def test_two_originals_of_one_minute_and_place_are_two_stories() -> None:
+    twin_a = wire_item((SENTENCES[0], BOILERPLATE[0]), headline="А")
+    twin_b = wire_item((SENTENCES[1], BOILERPLATE[0]), headline="Б")
+    bucket, results = merged_all([twin_a, twin_b])
+    assert outcomes(results) == [Outcome.CREATED, Outcome.CREATED]
+    assert {s.key: s.newest.headline for s in bucket.views()} == {
+        keys.base_story_key(twin_a): "А",
+        f"{keys.base_story_key(twin_a)}-{keys.content_hash(twin_b)[:8]}": "Б",
+    }
+
+
+@pytest.mark.parametrize("shared_line", [BOILERPLATE[0], SENTENCES[9]])
+def test_boilerplate_and_paragraphs_two_originals_share_are_no_evidence(shared_line: str) -> None:
+    """The update shares only the common line with B, and real text with A: it joins A."""
+    twin_a = wire_item((SENTENCES[0], SENTENCES[1], shared_line), headline="А")
+    twin_b = wire_item((SENTENCES[2], SENTENCES[3], shared_line), headline="Б")
+    update = wire_item((SENTENCES[1], SENTENCES[4]), headline="А2", updated=LATER)
+    decoy = wire_item((SENTENCES[5], shared_line), headline="Б2", updated=LATER)
+    for order in ([twin_a, twin_b, update, decoy], [decoy, update, twin_b, twin_a]):
+        bucket, _ = merged_all(order)
+        stories = partition(bucket)
+        assert frozenset({"А", "А2"}) in stories
+        # The decoy shares nothing but the common line: no evidence, so the rule of last
+        # resort (the earliest original: both are equal in time, so the smaller hash) decides.
+        assert len(stories) == 2
+
+
+def test_a_boilerplate_line_alone_does_not_choose_between_twins() -> None:
+    """The update shares only a listed boilerplate line, with one twin: the last rule decides."""
+    line = "Очаквайте подробности до минути."
+    assert keys.paragraph_id(line) in {keys.paragraph_id(b) for b in BOILERPLATE}
+    one = wire_item((SENTENCES[0],), headline="А")
+    other = wire_item((SENTENCES[1],), headline="Б")
+    earliest, later = sorted((one, other), key=keys.content_hash)
+    later = dataclasses.replace(later, paragraphs=(*later.paragraphs, line))
+    update = wire_item((SENTENCES[6], line), headline="обнова", updated=LATER)
+    bucket, _ = merged_all([later, earliest, update])
+    assert frozenset({earliest.headline, "обнова"}) in partition(bucket)
+
+
+def test_several_candidates_text_then_signoff_then_authors_then_earliest() -> None:
+    a = dataclasses.replace(wire_item(SENTENCES[:1], headline="А"), signoff="АБ")
+    b = dataclasses.replace(wire_item(SENTENCES[1:2], headline="Б"), signoff="ВГ")
+    by_signoff = dataclasses.replace(
+        wire_item(SENTENCES[5:6], headline="подпис", updated=LATER), signoff="ВГ"
+    )
+    bucket, _ = merged_all([a, b, by_signoff])
+    assert frozenset({"Б", "подпис"}) in partition(bucket)
+
+    a_auth = dataclasses.replace(a, authors=("Иван Петров",), signoff=None)
+    b_auth = dataclasses.replace(b, authors=("Мария Иванова",), signoff=None)
+    by_author = dataclasses.replace(
+        wire_item(SENTENCES[6:7], headline="автор", updated=LATER), authors=("Иван Петров",)
+    )
+    bucket, _ = merged_all([b_auth, by_author, a_auth])
+    assert frozenset({"А", "автор"}) in partition(bucket)
+
+    nothing = wire_item(SENTENCES[7:8], headline="нищо", updated=LATER)
+    bucket, _ = merged_all([a, b, nothing])
+    earliest = min((a, b), key=keys.content_hash)  # same time: the smaller hash is earlier
+    assert frozenset({earliest.headline, "нищо"}) in partition(bucket)
+
+
+def test_near_duplicate_originals_are_one_story() -> None:
+    text = (
+        "Правителството одобри днес проекта на бюджет за следващата година, "
+        "като предвижда ръст на заплатите в образованието и здравеопазването с десет на сто."
+    )
+    typo = text.replace("одобри днес", "одобри вчера")
+    first = wire_item((text,), headline="Бюджетът е одобрен")
+    resend = wire_item((typo,), headline="Бюджетът е одобрен")
+    assert near_duplicate(first, resend)
+    assert not near_duplicate(first, dataclasses.replace(resend, places=("Варна",)))
+    assert not near_duplicate(first, wire_item(SENTENCES[:2], headline="Бюджетът е одобрен"))
+    bucket, results = merged_all([first, resend])
+    assert outcomes(results) == [Outcome.CREATED, Outcome.BACKFILLED] or outcomes(results) == [
+        Outcome.CREATED,
+        Outcome.UPDATED,
     ]
-    # Which twin gets the plain key depends on which came first (documented behaviour).
-    reverse, _ = merged_all([twin, seed_updated()])
-    assert [s.key for s in reverse.stories] == [
-        SEED_STORY,
-        f"{SEED_STORY}-{keys.content_hash(seed_updated())[:8]}",
-    ]
-    # An update of the suffixed twin still finds it.
-    twin_update = wire_item(
-        (*SENTENCES[:4], SENTENCES[4]), places=("Москва",), updated=SEED_MINUTE + timedelta(hours=1)
+    assert len(only_story(bucket).versions) == 2
+
+
+def test_at_equal_times_an_update_wins_over_the_original() -> None:
+    original = wire_item(SENTENCES[:2], headline="Грешно")
+    correction = dataclasses.replace(
+        wire_item(SENTENCES[:2], headline="Поправено", updated=SEED_MINUTE)
     )
-    result = merge(bucket, twin_update)
-    assert result.outcome is Outcome.UPDATED
-    assert result.story.key == f"{SEED_STORY}-{keys.content_hash(twin)[:8]}"
-    assert len(result.bucket.stories) == 2
+    assert correction.version_created == original.version_created
+    for order in ([original, correction], [correction, original]):
+        bucket, _ = merged_all(order)
+        assert only_story(bucket).newest.headline == "Поправено"
 
 
-def test_same_minute_other_place_gets_its_own_key() -> None:
-    other = wire_item(SENTENCES[:4], places=("Вашингтон",))
-    bucket, outcomes = merged_all([seed_updated(), other])
-    assert outcomes == [Outcome.CREATED, Outcome.CREATED]
-    slug = keys.base_story_key(other).rsplit("-", 1)[1]
-    assert [s.key for s in bucket.stories] == [SEED_STORY, f"bta-20250812T1757Z-{slug}"]
-
-
-def story_of(item: WireItem) -> Story:
-    return merge(None, item).story
-
-
-LATER = SEED_MINUTE + timedelta(hours=1)
-
-
-@pytest.mark.parametrize(
-    ("shared", "total", "matches"),
-    [(10, 10, True), (5, 10, True), (3, 10, True), (2, 10, False), (0, 10, False)],
-)
-def test_paragraph_containment_threshold(shared: int, total: int, matches: bool) -> None:
-    story = story_of(wire_item(SENTENCES[:total]))
-    fresh = tuple(f"Съвсем различен абзац номер {i} без общи думи." for i in range(total - shared))
-    candidate = wire_item((*SENTENCES[:shared], *fresh), updated=LATER)
-    score = similarity(story, _Evidence.of(candidate))
-    # Paragraph containment is exact; the shingle sample may add a little.
-    assert score == pytest.approx(shared / total, abs=0.05)
-    assert (score >= MATCH_THRESHOLD) is matches
-    outcome = merge(Bucket((story,)), candidate).outcome
-    assert outcome is (Outcome.UPDATED if matches else Outcome.CREATED)
-
-
-def test_different_first_place_needs_twice_the_evidence() -> None:
-    story = story_of(wire_item(SENTENCES[:10], places=("Москва",)))
-    contained = wire_item(SENTENCES[:5], places=("Пхенян",), updated=LATER)
-    assert similarity(story, _Evidence.of(contained)) == pytest.approx(0.5)  # 5/5, halved
-    assert merge(Bucket((story,)), contained).outcome is Outcome.UPDATED
-    half = wire_item(
-        (*SENTENCES[:5], *(f"Друг абзац {i} тук." for i in range(5))),
-        places=("Киев",),
-        updated=LATER,
-    )
-    same_place = dataclasses.replace(half, places=("Москва",))
-    assert similarity(story, _Evidence.of(same_place)) >= 0.5
-    assert similarity(story, _Evidence.of(half)) == pytest.approx(
-        similarity(story, _Evidence.of(same_place)) / 2
-    )
-    assert similarity(story, _Evidence.of(half)) < MATCH_THRESHOLD
-    assert merge(Bucket((story,)), half).outcome is Outcome.CREATED
-    assert merge(Bucket((story,)), same_place).outcome is Outcome.UPDATED
-
-
-def test_provider_id_match_is_certain() -> None:
-    with_id = dataclasses.replace(
-        wire_item(SENTENCES[:2]),
-        envelope=dataclasses.replace(wire_item(()).envelope, provider_id="1234567"),
-    )
-    story = story_of(with_id)
-    unrelated = wire_item(SENTENCES[5:7], places=("Варна",), updated=LATER)
-    assert similarity(story, _Evidence.of(unrelated)) == 0.0
-    same_id = dataclasses.replace(unrelated, envelope=with_id.envelope)
-    assert similarity(story, _Evidence.of(same_id)) == 1.0
-    assert merge(Bucket((story,)), same_id).outcome is Outcome.UPDATED
-
-
-def test_same_version_time_is_ordered_by_content_hash() -> None:
+def test_same_time_and_kind_is_ordered_by_content_hash() -> None:
     a = wire_item(SENTENCES[:4], updated=LATER)
     b = wire_item((*SENTENCES[:4], SENTENCES[4]), updated=LATER)
     ab, _ = merged_all([a, b])
     ba, _ = merged_all([b, a])
     assert only_story(ab) == only_story(ba)
-    newest = max((a, b), key=keys.content_hash)
-    assert only_story(ab).newest == newest
+    assert only_story(ab).newest == max((a, b), key=keys.content_hash)
+
+
+def test_an_update_before_its_original_moves_when_the_original_arrives() -> None:
+    """B, then A's update (it joins B: the only story of its place), then A: regrouped."""
+    twin_a = wire_item((SENTENCES[0], SENTENCES[1]), headline="А")
+    twin_b = wire_item((SENTENCES[2], SENTENCES[3]), headline="Б")
+    update = wire_item((SENTENCES[1], SENTENCES[4]), headline="А2", updated=LATER)
+    bucket, results = merged_all([twin_b, update, twin_a])
+    assert outcomes(results) == [Outcome.CREATED, Outcome.UPDATED, Outcome.CREATED]
+    assert partition(bucket) == {frozenset({"А", "А2"}), frozenset({"Б"})}
+    last = results[-1]
+    assert last.story.newest == update
+    (change,) = last.others
+    assert change.kind is ChangeKind.REGROUPED
+    assert change.key == keys.base_story_key(twin_b)
+    assert change.revision == 3  # created, updated, regrouped: versions only grow
+    assert change.story.newest == twin_b
+    assert change.previous is not None
+    assert change.previous.newest == update
+
+
+def test_two_stories_joined_by_a_provider_id_merge_under_the_older_key() -> None:
+    a = wire_item(SENTENCES[:2], headline="А")
+    b = with_id(wire_item(SENTENCES[5:7], headline="Б"), "777")
+    bucket, _ = merged_all([a, b])
+    assert len(bucket.views()) == 2
+    result = merge(bucket, with_id(a, "777"))  # A again, now in an envelope with B's id
+    assert result.outcome is Outcome.DUPLICATE
+    assert len(result.bucket.views()) == 1
+    survivor = result.bucket.views()[0]
+    changes = {c.kind: c for c in result.others}
+    assert set(changes) == {ChangeKind.REGROUPED, ChangeKind.MERGED}
+    merged = changes[ChangeKind.MERGED]
+    assert merged.merged_into == survivor.key
+    assert merged.key != survivor.key
+    assert merged.key in {entry.key for entry in result.bucket.retired}
+    # A retired key is never given again.
+    again = merge(result.bucket, wire_item(SENTENCES[8:9], headline="В"))
+    assert merged.key not in {s.key for s in again.bucket.views()}
+
+
+def test_grouping_is_a_function_of_the_set() -> None:
+    items = [
+        wire_item((SENTENCES[0], BOILERPLATE[0]), headline="А"),
+        wire_item((SENTENCES[2], BOILERPLATE[0]), headline="Б"),
+        wire_item((SENTENCES[0], SENTENCES[4]), headline="А2", updated=LATER),
+        wire_item((SENTENCES[4], SENTENCES[5]), headline="А3", updated=LATEST),
+        wire_item(SENTENCES[7:8], headline="сам", places=("Варна",), updated=LATER),
+    ]
+    versions = [Version.of(i) for i in items]
+    expected = group_versions(versions)
+    assert set(group_versions(reversed(versions))) == set(expected)
+    by_headline = {keys.content_hash(i): i.headline for i in items}
+    assert {frozenset(by_headline[h] for h in g) for g in expected} == {
+        frozenset({"А", "А2", "А3"}),
+        frozenset({"Б"}),
+        frozenset({"сам"}),
+    }
 
 
 def test_state_codec_round_trip_and_merging_after_it() -> None:
     bucket, _ = merged_all([seed_original(), wire_item(SENTENCES[:3], places=("Москва",))])
-    state = BucketState(bucket, (Pending(2, 41, b'{"eventId":"x"}'),))
+    state = BucketState(bucket, (Pending(2, 41, (("k", b'{"eventId":"x"}'),)),))
     restored = decode_state(encode_state(state))
     assert restored == state
     assert Bucket.from_dict(bucket.to_dict()) == bucket
@@ -213,10 +336,11 @@ def test_state_codec_round_trip_and_merging_after_it() -> None:
 
 
 def test_outbox_keeps_uncommitted_events_only() -> None:
-    state = BucketState(Bucket(), (Pending(0, 5, b"a"), Pending(0, 9, b"b")))
-    advanced = state.advance(Bucket(), Pending(0, 12, b"c"), committed=9)
+    a, b, c = (Pending(0, n, (("k", bytes([n])),)) for n in (5, 9, 12))
+    state = BucketState(Bucket(), (a, b))
+    advanced = state.advance(Bucket(), c, committed=9)
     assert [e.offset for e in advanced.outbox] == [9, 12]
-    assert advanced.pending_for(0, 12) == Pending(0, 12, b"c")
+    assert advanced.pending_for(0, 12) == c
     assert advanced.pending_for(1, 12) is None
     unknown = state.advance(Bucket(), None, committed=None)
     assert [e.offset for e in unknown.outbox] == [5, 9]

@@ -140,7 +140,7 @@ def test_first_created_is_the_earliest_time_any_version_tells() -> None:
     late = dataclasses.replace(
         original, first_created=datetime(2025, 8, 12, 21, 5, tzinfo=SOFIA), headline="Друго"
     )
-    story = merge(merge(None, late).bucket, original).bucket.stories
+    story = merge(merge(None, late).bucket, original).bucket.views()
     assert [to_ninjs(s)["firstCreated"] for s in story] == ["2025-08-12T20:57:00+03:00"]
 
 

@@ -53,17 +53,18 @@ def test_apply_is_merge_plus_event() -> None:
     assert applied.bucket == merged.bucket
     assert applied.outcome is Outcome.CREATED
     assert applied.story_key == SEED_STORY
-    assert applied.event == to_event(merged, source)
+    assert applied.events == (to_event(merged, source),)
+    assert applied.state_changed
     again = apply(applied.bucket, seed_original(), source)
-    assert (again.outcome, again.event, again.bucket) == (Outcome.DUPLICATE, None, applied.bucket)
+    assert (again.outcome, again.events, again.bucket) == (Outcome.DUPLICATE, (), applied.bucket)
+    assert not again.state_changed
     assert again.story_key == SEED_STORY
 
 
 def test_dumps_is_compact_utf8_json() -> None:
-    applied = apply(None, seed_updated(), source_of(b"x"))
-    assert applied.event is not None
-    data = dumps(applied.event)
-    assert json.loads(data) == applied.event
+    (event,) = apply(None, seed_updated(), source_of(b"x")).events
+    data = dumps(event)
+    assert json.loads(data) == event
     assert b": " not in data
     assert "Пхенян".encode() in data  # not \u-escaped
     validate_event(json.loads(data))

@@ -23,6 +23,7 @@ from .strategies import (
     bta_fields,
     expected_dict,
     layouts,
+    marked_updates,
     mutations,
     render,
     story_versions,
@@ -53,6 +54,18 @@ def test_any_layout_parses_to_the_generating_fields(fields: Fields, layout: Layo
     envelope = got.pop("envelope")
     assert got == expected_dict(fields.item)
     assert envelope["source"] == ("bta.bg" if layout.encoding == "json" else None)
+
+
+@FIELD_SETTINGS
+@given(marked=marked_updates())
+def test_either_update_marker_in_any_place_marks_an_update(marked: tuple[Fields, Layout]) -> None:
+    fields, layout = marked
+    parsed = parse_ok(render(fields, layout))
+    assert parsed.is_update is True
+    assert parsed.headline == fields.item.headline
+    got = parsed.to_dict()
+    got.pop("envelope")
+    assert got == expected_dict(fields.item)
 
 
 @FIELD_SETTINGS
@@ -94,9 +107,8 @@ def assert_robust(raw: bytes) -> None:
         assert result.reason is not RejectReason.INTERNAL_ERROR, result
         return
     # Whatever parses must go all the way to a schema-valid event.
-    applied = apply(None, result, Source(raw_sha256="00" * 32))
-    assert applied.event is not None
-    validate_event(applied.event)
+    (event,) = apply(None, result, Source(raw_sha256="00" * 32)).events
+    validate_event(event)
 
 
 ROBUST_SETTINGS = settings(
@@ -232,5 +244,5 @@ def test_duplicates_anywhere_change_nothing(
     # The stored state holds the same versions (a duplicate's envelope, which is no part of
     # the content, may be the one kept with the newest version).
     assert {
-        k: [(s.key, s.versions) for s in b.stories] for k, b in with_copies.buckets.items()
-    } == {k: [(s.key, s.versions) for s in b.stories] for k, b in reference.buckets.items()}
+        k: [(s.key, s.versions) for s in b.views()] for k, b in with_copies.buckets.items()
+    } == {k: [(s.key, s.versions) for s in b.views()] for k, b in reference.buckets.items()}
