@@ -211,7 +211,8 @@ class Bucket:
         return {
             "versions": [v.to_dict() for v in self.versions],
             "stories": [s.to_dict() for s in self.stories],
-            "retired": [s.to_dict() for s in self.retired],
+            # Lists, not objects: stream/state.py counts live stories by their '{"key":' prefix.
+            "retired": [[s.key, sorted(s.members), s.revision] for s in self.retired],
         }
 
     @classmethod
@@ -219,7 +220,7 @@ class Bucket:
         return cls(
             tuple(Version.from_dict(v) for v in data["versions"]),
             tuple(StoryEntry.from_dict(s) for s in data["stories"]),
-            tuple(StoryEntry.from_dict(s) for s in data["retired"]),
+            tuple(StoryEntry(k, frozenset(m), int(r)) for k, m, r in data["retired"]),
         )
 
 

@@ -22,7 +22,7 @@ from workers.core.merge import (
     near_duplicate,
 )
 from workers.core.model import Envelope, WireItem
-from workers.stream.state import BucketState, Pending, decode_state, encode_state
+from workers.stream.state import BucketState, Pending, decode_state, encode_state, story_count
 
 from .items import SEED_MINUTE, seed_original, seed_updated, wire_item
 
@@ -351,3 +351,12 @@ def test_merge_is_pure() -> None:
     snapshot = bucket.to_dict()
     assert merge(bucket, seed_updated()) == merge(bucket, seed_updated())
     assert bucket.to_dict() == snapshot
+
+
+def test_the_stored_state_counts_live_stories_only() -> None:
+    a = wire_item(SENTENCES[:2], headline="А")
+    b = with_id(wire_item(SENTENCES[5:7], headline="Б"), "777")
+    bucket, _ = merged_all([a, b, with_id(a, "777")])
+    assert len(bucket.stories) == 1
+    assert len(bucket.retired) == 1
+    assert story_count(encode_state(BucketState(bucket))) == 1
