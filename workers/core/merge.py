@@ -17,9 +17,9 @@ The rules, in the order they decide:
    the same sign-off, then shared authors, then the earliest original.
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
-4. An update no original claims by place joins by text (>= :data:`MATCH_THRESHOLD` of its
-   words' trigrams, for a story whose first place changed), else waits in a story of its own
-   place until its original arrives.
+4. An update no original claims by place joins by text when it keeps at least two paragraphs
+   of a story (a story whose first place changed), else waits in a story of its own place
+   until its original arrives.
 5. A story's canonical version is its newest by :func:`version_order`: version time, then an
    update over an original, then the content hash.
 
@@ -45,10 +45,11 @@ from workers.core.model import WireItem
 # Two originals whose word bigrams agree this much are one original sent twice (a typo fixed,
 # a comma moved). One changed word in a 20-word flash still scores about 0.82.
 NEAR_DUPLICATE = 0.8
-# An update whose first place no original has needs this share of its word trigrams in a story.
-MATCH_THRESHOLD = 0.3
-# ... and at least this many trigrams in common: a short text matches nothing by chance.
-MIN_SHARED_TRIGRAMS = 4
+# An update whose first place no original has joins a story only on text: at least
+# MIN_KEPT_PARAGRAPHS of its paragraphs must be kept, each with at least KEPT_PARAGRAPH of its
+# word trigrams in the story. One shared paragraph (a standing notice) is not enough.
+KEPT_PARAGRAPH = 0.5
+MIN_KEPT_PARAGRAPHS = 2
 
 BOILERPLATE = (
     "Очаквайте подробности.",
@@ -397,15 +398,28 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     if same_place:
         return max(same_place, key=lambda g: _rank(g, update, text, boilerplate))
     best: _Group | None = None
-    best_rank: tuple[int, ...] = ()
+    best_rank: tuple[Any, ...] = ()
     for group in groups:
-        shared = len(text & group.trigrams(boilerplate))
-        if shared < MIN_SHARED_TRIGRAMS or shared < MATCH_THRESHOLD * len(text):
+        if _kept_paragraphs(update, group.trigrams(boilerplate), boilerplate) < MIN_KEPT_PARAGRAPHS:
             continue
         rank = _rank(group, update, text, boilerplate)
         if best is None or rank > best_rank:
             best, best_rank = group, rank
     return best
+
+
+def _kept_paragraphs(
+    update: Version, story_text: set[tuple[str, str, str]], boilerplate: frozenset[str]
+) -> int:
+    """How many of the update's paragraphs the story already has (most of their trigrams)."""
+    kept = 0
+    for paragraph in update.item.paragraphs:
+        if keys.paragraph_id(paragraph) in boilerplate:
+            continue
+        grams = _paragraph_trigrams(paragraph)
+        if grams and len(grams & story_text) >= KEPT_PARAGRAPH * len(grams):
+            kept += 1
+    return kept
 
 
 def _rank(

@@ -302,7 +302,7 @@ def orders(n: int, seed: int) -> list[list[int]]:
 
 
 IDENTITY_SETTINGS = settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
