@@ -143,11 +143,15 @@ def version_order(version: Version) -> tuple[datetime, bool, str]:
 
 @dataclass(frozen=True, slots=True)
 class StoryEntry:
-    """A published story of the bucket: its key, the content hashes in it, its event count."""
+    """A published story of the bucket: its key, the content hashes in it, its event count.
+
+    A retired entry also names the live story its versions went to (``merged_into``).
+    """
 
     key: str
     members: frozenset[str]
     revision: int
+    merged_into: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"key": self.key, "members": sorted(self.members), "revision": self.revision}
@@ -179,9 +183,10 @@ class Story:
 class Bucket:
     """All versions first published in one minute, and the stories published from them.
 
-    ``retired`` holds the keys merged into another story, with the versions they had and their
-    last event's number: a key is never given to another story, but comes back to life (with
-    its numbering going on) when a later arrival gives it its versions back.
+    ``retired`` holds the keys merged into another story, with the versions they had, their
+    last event's number and the live key they point at: a key is never given to another
+    story, but comes back to life (its numbering going on) when a later arrival gives it its
+    versions back.
     """
 
     versions: tuple[Version, ...] = ()
@@ -213,7 +218,9 @@ class Bucket:
             "versions": [v.to_dict() for v in self.versions],
             "stories": [s.to_dict() for s in self.stories],
             # Lists, not objects: stream/state.py counts live stories by their '{"key":' prefix.
-            "retired": [[s.key, sorted(s.members), s.revision] for s in self.retired],
+            "retired": [
+                [s.key, sorted(s.members), s.revision, s.merged_into] for s in self.retired
+            ],
         }
 
     @classmethod
@@ -221,7 +228,7 @@ class Bucket:
         return cls(
             tuple(Version.from_dict(v) for v in data["versions"]),
             tuple(StoryEntry.from_dict(s) for s in data["stories"]),
-            tuple(StoryEntry(k, frozenset(m), int(r)) for k, m, r in data["retired"]),
+            tuple(StoryEntry(k, frozenset(m), int(r), into) for k, m, r, into in data["retired"]),
         )
 
 
@@ -275,15 +282,16 @@ class Merged:
 # --- the grouping: a pure function of the set of versions -------------------------------------
 
 
-@lru_cache(maxsize=65536)
-def _paragraph_trigrams(paragraph: str) -> frozenset[tuple[str, str, str]]:
+@lru_cache(maxsize=8192)
+def _paragraph_trigrams(paragraph: str) -> frozenset[int]:
+    """The paragraph's word trigrams, hashed. Only counted in memory, never stored, so
+    Python's per-process string hash is fine here (unlike the keys in keys.py)."""
     words = keys.fold(paragraph).split()
-    return frozenset(zip(words, words[1:], words[2:], strict=False))
+    return frozenset(hash(gram) for gram in zip(words, words[1:], words[2:], strict=False))
 
 
-@lru_cache(maxsize=16384)
-def _bigrams(headline: str, paragraphs: tuple[str, ...]) -> frozenset[tuple[str, str]]:
-    words = keys.fold(" ".join((headline, *paragraphs))).split()
+def _bigrams(item: WireItem) -> frozenset[tuple[str, str]]:
+    words = keys.fold(" ".join((item.headline, *item.paragraphs))).split()
     return frozenset(itertools.pairwise(words))
 
 
@@ -291,18 +299,51 @@ def near_duplicate(a: WireItem, b: WireItem) -> bool:
     """One original sent twice with small edits: same first place, nearly the same words."""
     if keys.first_place(a) != keys.first_place(b):
         return False
-    left, right = _bigrams(a.headline, a.paragraphs), _bigrams(b.headline, b.paragraphs)
+    left, right = _bigrams(a), _bigrams(b)
     if not left or not right:
         return left == right and a.headline.casefold() == b.headline.casefold()
     return len(left & right) / len(left | right) >= NEAR_DUPLICATE
 
 
+def _text(version: Version, boilerplate: frozenset[str]) -> set[int]:
+    """The version's evidence: trigrams of its paragraphs that are not boilerplate."""
+    out: set[int] = set()
+    for paragraph in version.item.paragraphs:
+        if keys.paragraph_id(paragraph) not in boilerplate:
+            out |= _paragraph_trigrams(paragraph)
+    return out
+
+
 @dataclass(slots=True)
 class _Group:
-    """A story being formed: its originals first, then the updates that joined it."""
+    """A story being formed: its originals, the updates that joined it, and their evidence.
+
+    The evidence (text trigrams, provider ids) grows as updates join, so ranking an update
+    against a story costs one set intersection, not a pass over the story's versions.
+    """
 
     originals: list[Version]
     updates: list[Version] = field(default_factory=list)
+    text: set[int] = field(default_factory=set)
+    ids: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, originals: list[Version], boilerplate: frozenset[str]) -> _Group:
+        group = cls([])
+        for version in originals:
+            group.add(version, boilerplate)
+        return group
+
+    def add(self, version: Version, boilerplate: frozenset[str]) -> None:
+        (self.updates if version.item.is_update else self.originals).append(version)
+        self.text |= _text(version, boilerplate)
+        self.ids |= version.provider_ids
+
+    def absorb(self, other: _Group) -> None:
+        self.originals += other.originals
+        self.updates += other.updates
+        self.text |= other.text
+        self.ids |= other.ids
 
     @property
     def members(self) -> list[Version]:
@@ -317,45 +358,45 @@ class _Group:
     def place(self) -> str | None:
         return self.anchor.first_place
 
-    def provider_ids(self) -> frozenset[str]:
-        return frozenset().union(*(v.provider_ids for v in self.members))
-
-    def trigrams(self, boilerplate: frozenset[str]) -> set[tuple[str, str, str]]:
-        return _trigrams(self.members, boilerplate)
-
-
-def _trigrams(
-    versions: Iterable[Version], boilerplate: frozenset[str]
-) -> set[tuple[str, str, str]]:
-    out: set[tuple[str, str, str]] = set()
-    for version in versions:
-        for paragraph in version.item.paragraphs:
-            if keys.paragraph_id(paragraph) not in boilerplate:
-                out |= _paragraph_trigrams(paragraph)
-    return out
-
 
 def group_versions(versions: Iterable[Version]) -> list[frozenset[str]]:
     """Which versions form which story, as sets of content hashes; order-free by construction.
 
-    Every step walks the versions in :func:`version_order`, never in arrival order.
+    Every step walks the versions in :func:`version_order`, never in arrival order, and
+    provider ids join groups at the end, whichever version carried them.
     """
     ordered = sorted(versions, key=version_order)
-    groups = _group_originals([v for v in ordered if not v.item.is_update])
-    boilerplate = _boilerplate(groups)
+    anchored = _group_originals([v for v in ordered if not v.item.is_update])
+    boilerplate = _boilerplate(anchored)
+    groups = [_Group.of(originals, boilerplate) for originals in anchored]
     orphans: list[_Group] = []
     for update in (v for v in ordered if v.item.is_update):
         target = _claim(groups, update, boilerplate)
         if target is None:
+            target = next((g for g in orphans if g.ids & update.provider_ids), None)
+        if target is None:
             target = next((g for g in orphans if g.place == update.first_place), None)
-            if target is None:
-                target = _Group([])
-                orphans.append(target)
-        target.updates.append(update)
-    return [frozenset(v.content_hash for v in g.members) for g in (*groups, *orphans)]
+        if target is None:
+            target = _Group([])
+            orphans.append(target)
+        target.add(update, boilerplate)
+    return [frozenset(v.content_hash for v in g.members) for g in _join_by_id(groups, orphans)]
 
 
-def _group_originals(originals: list[Version]) -> list[_Group]:
+def _join_by_id(groups: list[_Group], orphans: list[_Group]) -> list[_Group]:
+    """Stories that share a provider id are one story, whichever of their versions said so."""
+    result: list[_Group] = []
+    for group in (*groups, *orphans):
+        joined = group
+        for home in [g for g in result if g.ids & group.ids]:
+            result.remove(home)
+            home.absorb(joined)
+            joined = home
+        result.append(joined)
+    return result
+
+
+def _group_originals(originals: list[Version]) -> list[list[Version]]:
     """Originals that are one story (a shared provider id, a near-duplicate), joined."""
     parent = list(range(len(originals)))
 
@@ -370,17 +411,17 @@ def _group_originals(originals: list[Version]) -> list[_Group]:
             b = originals[j]
             if (a.provider_ids & b.provider_ids) or near_duplicate(a.item, b.item):
                 parent[root(i)] = root(j)
-    groups: dict[int, _Group] = {}
+    groups: dict[int, list[Version]] = {}
     for i, version in enumerate(originals):
-        groups.setdefault(root(i), _Group([])).originals.append(version)
+        groups.setdefault(root(i), []).append(version)
     return list(groups.values())
 
 
-def _boilerplate(groups: Sequence[_Group]) -> frozenset[str]:
+def _boilerplate(groups: Sequence[list[Version]]) -> frozenset[str]:
     """Known boilerplate lines plus every paragraph that two different stories' originals share."""
     stories_with: dict[str, int] = {}
     for group in groups:
-        for pid in {keys.paragraph_id(p) for v in group.originals for p in v.item.paragraphs}:
+        for pid in {keys.paragraph_id(p) for v in group for p in v.item.paragraphs}:
             stories_with[pid] = stories_with.get(pid, 0) + 1
     return BOILERPLATE_IDS | {pid for pid, count in stories_with.items() if count > 1}
 
@@ -388,29 +429,27 @@ def _boilerplate(groups: Sequence[_Group]) -> frozenset[str]:
 def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -> _Group | None:
     """The story an update belongs to, or None when no original claims it yet."""
     if update.provider_ids:
-        by_id = [g for g in groups if g.provider_ids() & update.provider_ids]
+        by_id = [g for g in groups if g.ids & update.provider_ids]
         if by_id:
             return min(by_id, key=lambda g: version_order(g.anchor))
     same_place = [g for g in groups if g.place == update.first_place]
     if len(same_place) == 1:
         return same_place[0]
-    text = _trigrams((update,), boilerplate)
+    text = _text(update, boilerplate)
     if same_place:
-        return max(same_place, key=lambda g: _rank(g, update, text, boilerplate))
+        return max(same_place, key=lambda g: _rank(g, update, text))
     best: _Group | None = None
     best_rank: tuple[Any, ...] = ()
     for group in groups:
-        if _kept_paragraphs(update, group.trigrams(boilerplate), boilerplate) < MIN_KEPT_PARAGRAPHS:
+        if _kept_paragraphs(update, group.text, boilerplate) < MIN_KEPT_PARAGRAPHS:
             continue
-        rank = _rank(group, update, text, boilerplate)
+        rank = _rank(group, update, text)
         if best is None or rank > best_rank:
             best, best_rank = group, rank
     return best
 
 
-def _kept_paragraphs(
-    update: Version, story_text: set[tuple[str, str, str]], boilerplate: frozenset[str]
-) -> int:
+def _kept_paragraphs(update: Version, story_text: set[int], boilerplate: frozenset[str]) -> int:
     """How many of the update's paragraphs the story already has (most of their trigrams)."""
     kept = 0
     for paragraph in update.item.paragraphs:
@@ -422,12 +461,10 @@ def _kept_paragraphs(
     return kept
 
 
-def _rank(
-    group: _Group, update: Version, text: set[tuple[str, str, str]], boilerplate: frozenset[str]
-) -> tuple[Any, ...]:
+def _rank(group: _Group, update: Version, text: set[int]) -> tuple[Any, ...]:
     """Higher is better: shared text, same sign-off, shared authors, then the earliest original."""
     item = update.item
-    shared_text = len(text & group.trigrams(boilerplate))
+    shared_text = len(text & group.text)
     same_signoff = any(
         item.signoff is not None and v.item.signoff == item.signoff for v in group.members
     )
@@ -520,13 +557,40 @@ def _regroup(
             others.append(Change(kind, key, entry.revision, _view(entry, by_hash), before_view))
 
     kept = {key for key, _ in keyed}
-    retired = [entry for entry in bucket.retired if entry.key not in kept]
+    retired: list[StoryEntry] = []
+    live_views = {entry.key: _view(entry, by_hash) for entry in entries}
+    for entry in bucket.retired:
+        if entry.key in kept:
+            continue  # revived above
+        target = entry.merged_into
+        if target in retired_into:
+            # Its survivor is being merged in turn: point it at the new survivor.
+            target = retired_into[target]
+            others.append(
+                Change(
+                    ChangeKind.MERGED,
+                    entry.key,
+                    entry.revision + 1,
+                    live_views[target],
+                    old_views[entry.key],
+                    target,
+                )
+            )
+            retired.append(StoryEntry(entry.key, entry.members, entry.revision + 1, target))
+        else:
+            retired.append(entry)
     for key, survivor in sorted(retired_into.items()):
         gone = old[key]
-        retired.append(StoryEntry(key, gone.members, gone.revision + 1))
-        story = _view(next(e for e in entries if e.key == survivor), by_hash)
+        retired.append(StoryEntry(key, gone.members, gone.revision + 1, survivor))
         others.append(
-            Change(ChangeKind.MERGED, key, gone.revision + 1, story, old_views[key], survivor)
+            Change(
+                ChangeKind.MERGED,
+                key,
+                gone.revision + 1,
+                live_views[survivor],
+                old_views[key],
+                survivor,
+            )
         )
     new_bucket = Bucket(versions, tuple(entries), tuple(sorted(retired, key=lambda e: e.key)))
     own = new_bucket.story(own_key)
@@ -545,9 +609,10 @@ def _assign_keys(
 
     A key names a minute and a first place: a group can only keep a key of its own place (that
     of its earliest original, else of its earliest update). It keeps the key of the story that
-    had its original; failing that, of the story that had most of its versions (a live key
-    before a retired one). A group with none takes its plain key when no live story holds it,
-    else the plain key with a suffix. Live keys left without a group are retired into the group
+    had its original (the plain key first, when stories joined); failing that, of the story
+    that had most of its versions (a live key before a retired one). A group with none takes
+    its plain key unless a story, live or retired, ever had it; else the plain key with a
+    suffix. Live keys left without a group are retired into the group
     that holds most of their versions (``story.merged``). Groups come out in version order, so
     the stored state does not depend on arrival order.
     """
@@ -567,7 +632,8 @@ def _assign_keys(
             for entry in entries:
                 shared = members & entry.members
                 if shared and keys.plain_key(entry.key) == place_key:
-                    rank = (-originals(shared), was_retired, -len(shared), entry.key)
+                    suffixed = entry.key != place_key
+                    rank = (-originals(shared), suffixed, was_retired, -len(shared), entry.key)
                     pairs.append((rank, index))
     key_of: dict[int, str] = {}
     taken: set[str] = set()
@@ -580,7 +646,8 @@ def _assign_keys(
     )
     for index in order:
         if index not in key_of:
-            fresh = _fresh_key(anchor(groups[index]), taken | {e.key for e in bucket.stories})
+            given = {e.key for e in (*bucket.stories, *bucket.retired)}
+            fresh = _fresh_key(anchor(groups[index]), taken | given)
             key_of[index] = fresh
             taken.add(key_of[index])
     retired_into = {

@@ -6,8 +6,9 @@ flushes both before it commits the input offset. If the worker dies in between, 
 processed again, but the restored state may already know the version (its changelog record
 made it, the event may not have). The outbox entry, keyed by the input's partition and offset,
 tells such a replay of our own work from a newsroom re-delivery: a replay re-sends the stored
-event byte for byte (same ``eventId``); a re-delivery stays a silent duplicate. Entries are
-dropped once their input offset is committed, so the outbox stays small.
+events byte for byte (same ``eventId``); a re-delivery stays a silent duplicate. Entries are
+dropped once their input offset is committed, and only then: an entry dropped earlier would
+turn a replay of our own uncommitted work into a silent duplicate whose event was never sent.
 """
 
 from __future__ import annotations
@@ -18,7 +19,13 @@ import orjson
 
 from workers.core.merge import Bucket
 
-OUTBOX_CAP = 64
+# The layout of a table value. A release that changes it raises the number, and refuses
+# (StateFormatError) values it cannot read instead of guessing.
+STATE_FORMAT = 2
+
+
+class StateFormatError(ValueError):
+    """A table value written by another release, in a layout this one does not read."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,12 +58,13 @@ class BucketState:
         kept = [e for e in self.outbox if committed is None or e.offset >= committed]
         if sent is not None:
             kept.append(sent)
-        return BucketState(bucket, tuple(kept[-OUTBOX_CAP:]))
+        return BucketState(bucket, tuple(kept))
 
 
 def encode_state(state: BucketState) -> bytes:
     return orjson.dumps(
         {
+            "format": STATE_FORMAT,
             "bucket": state.bucket.to_dict(),
             "outbox": [
                 {
@@ -74,6 +82,13 @@ def decode_state(data: bytes | None) -> BucketState | None:
     if not data:
         return None
     doc = orjson.loads(data)
+    found = doc.get("format", 1) if isinstance(doc, dict) else None
+    if found != STATE_FORMAT:
+        raise StateFormatError(
+            f"a stored bucket has state format {found}, this release reads format "
+            f"{STATE_FORMAT}: reset the state (README, 'Resetting state') or run the release "
+            "that wrote it"
+        )
     return BucketState(
         Bucket.from_dict(doc["bucket"]),
         tuple(

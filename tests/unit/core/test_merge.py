@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from datetime import timedelta
 
+import orjson
 import pytest
 
 from tests.support.fixtures import SEED_STORY
@@ -22,7 +23,14 @@ from workers.core.merge import (
     near_duplicate,
 )
 from workers.core.model import Envelope, WireItem
-from workers.stream.state import BucketState, Pending, decode_state, encode_state, story_count
+from workers.stream.state import (
+    BucketState,
+    Pending,
+    StateFormatError,
+    decode_state,
+    encode_state,
+    story_count,
+)
 
 from .items import SEED_MINUTE, seed_original, seed_updated, wire_item
 
@@ -360,3 +368,70 @@ def test_the_stored_state_counts_live_stories_only() -> None:
     assert len(bucket.stories) == 1
     assert len(bucket.retired) == 1
     assert story_count(encode_state(BucketState(bucket))) == 1
+
+
+def test_the_outbox_never_drops_an_uncommitted_entry() -> None:
+    """A fast catch-up can leave hundreds of inputs of one bucket uncommitted."""
+    state = BucketState(Bucket())
+    for offset in range(500):
+        state = state.advance(Bucket(), Pending(3, offset, (("k", b"e"),)), committed=None)
+    assert len(state.outbox) == 500
+    assert state.pending_for(3, 0) is not None
+    assert len(state.advance(Bucket(), None, committed=450).outbox) == 50
+
+
+def test_stored_state_of_another_format_is_refused_not_guessed() -> None:
+    old = orjson.dumps({"bucket": {"stories": []}, "outbox": []})
+    with pytest.raises(StateFormatError, match="format 1"):
+        decode_state(old)
+
+
+def test_a_retired_key_is_never_given_to_an_unrelated_story() -> None:
+    """U waits under Plovdiv's plain key, joins Varna's story by id; a new Plovdiv story
+    must not inherit the retired key (whose stories.latest record points at Varna)."""
+    varna = with_id(wire_item(SENTENCES[:1], headline="Варна", places=("Варна",)), "X")
+    update = with_id(
+        wire_item(SENTENCES[1:2], headline="Продължение", places=("Пловдив",), updated=LATER),
+        "X",
+    )
+    plovdiv = wire_item(SENTENCES[2:3], headline="Пловдив", places=("Пловдив",))
+    bucket, results = merged_all([update, varna, plovdiv])
+    plain = keys.base_story_key(plovdiv)
+    assert results[1].others[0].kind is ChangeKind.MERGED
+    assert {s.key: s.newest.headline for s in bucket.views()} == {
+        keys.base_story_key(varna): "Продължение",
+        f"{plain}-{keys.content_hash(plovdiv)[:8]}": "Пловдив",
+    }
+    assert [(e.key, e.merged_into) for e in bucket.retired] == [(plain, keys.base_story_key(varna))]
+
+
+def test_updates_without_their_original_join_by_provider_id() -> None:
+    first = with_id(wire_item(SENTENCES[:1], headline="1", updated=LATER), "X")
+    second = with_id(
+        wire_item(SENTENCES[1:2], headline="2", places=("Бургас",), updated=LATEST), "X"
+    )
+    for order in ([first, second], [second, first]):
+        bucket, _ = merged_all(order)
+        assert partition(bucket) == {frozenset({"1", "2"})}
+
+
+def test_stories_joined_by_id_keep_the_plain_key_in_every_order() -> None:
+    a = wire_item(SENTENCES[:1], headline="А")
+    b = with_id(wire_item(SENTENCES[1:2], headline="Б"), "X")
+    b_update = dataclasses.replace(b, headline="Б2", is_update=True, updated=LATER)
+    finals = set()
+    for order in ([a, b, b_update], [b, b_update, a]):
+        bucket, _ = merged_all([*order, with_id(a, "X")])
+        finals.add(tuple(s.key for s in bucket.views()))
+    assert finals == {(keys.base_story_key(a),)}
+
+
+def test_a_merged_key_follows_its_survivor_when_that_is_merged_too() -> None:
+    one = wire_item(SENTENCES[:1], headline="1")
+    two = with_id(wire_item(SENTENCES[1:2], headline="2"), "X")
+    three = with_id(wire_item(SENTENCES[2:3], headline="3"), "Y")
+    bucket, results = merged_all([one, two, three, with_id(three, "X"), with_id(one, "Y")])
+    (survivor,) = bucket.views()
+    assert {e.merged_into for e in bucket.retired} == {survivor.key}
+    last_pointers = {c.key: c.merged_into for r in results for c in r.others if c.merged_into}
+    assert set(last_pointers.values()) == {survivor.key}
