@@ -111,6 +111,13 @@ class Metrics:
             ["agent"],
             registry=r,
         )
+        self.send_failures = Counter(
+            f"{PREFIX}_send_failures",
+            "Records the broker did not take, by topic; the first one stops the worker "
+            "without committing (exit code 5).",
+            ["topic"],
+            registry=r,
+        )
         self.build_info = Gauge(
             f"{PREFIX}_build_info",
             "Always 1; labels tell the running build.",

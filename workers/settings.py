@@ -6,7 +6,7 @@ The README's configuration table is this module in prose; keep the two in step.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from workers.core.decode import DEFAULT_MAX_BYTES
@@ -14,7 +14,10 @@ from workers.core.decode import DEFAULT_MAX_BYTES
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # Faults the reliability suite can switch on in a real worker; never set in production.
-FAULTS = ("crash-merge-agent",)
+# crash-merge-agent: the merge agent dies outside its guard, as a bug would.
+# exit-after-state-write: the process ends right after the merge agent wrote a bucket's state,
+# before the changelog record or the event left (a SIGKILL at the worst moment).
+FAULTS = ("crash-merge-agent", "exit-after-state-write")
 
 
 class SettingsError(ValueError):
@@ -46,7 +49,7 @@ class Settings:
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str | None = None
     sasl_username: str | None = None
-    sasl_password: str | None = None
+    sasl_password: str | None = field(default=None, repr=False)  # never in a log
     ssl_cafile: str | None = None
     ssl_certfile: str | None = None
     ssl_keyfile: str | None = None

@@ -9,6 +9,10 @@ from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+
+# Topics the tests create hold items of the worker's maximum size.
+DEFAULT_TOPIC_CONFIGS = {"max.message.bytes": "16777216"}
 
 
 @dataclass(frozen=True)
@@ -21,17 +25,58 @@ class Record:
     timestamp_ms: int
 
 
-def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+def create_topic(
+    bootstrap: str, name: str, partitions: int, configs: dict[str, str] | None = None
+) -> None:
+    """Create a topic; ``configs`` replaces the default (a 16 MiB ``max.message.bytes``)."""
+    topic_configs = DEFAULT_TOPIC_CONFIGS if configs is None else configs
+
     async def go() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:
             await admin.create_topics(
-                [NewTopic(name, partitions, 1, topic_configs={"max.message.bytes": "16777216"})]
+                [NewTopic(name, partitions, 1, topic_configs=dict(topic_configs))]
             )
             deadline = time.monotonic() + 30
             while name not in await admin.list_topics():
                 assert time.monotonic() < deadline, f"topic {name} never appeared"
+                await asyncio.sleep(0.1)
+        finally:
+            await admin.close()
+
+    asyncio.run(go())
+
+
+def alter_topic_config(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
+    """Set a topic's configs and wait until the broker reports them.
+
+    Kafka's (non-incremental) AlterConfigs: the topic's overrides become exactly ``configs``;
+    an override not named goes back to the broker's default.
+    """
+
+    async def go() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            resource = ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)
+            for response in await admin.alter_configs([resource]):
+                for error_code, error_message, _type, name in response.resources:
+                    assert error_code == 0, f"altering {name}: {error_code} {error_message}"
+            deadline = time.monotonic() + 30
+            while True:
+                described = await admin.describe_configs(
+                    [ConfigResource(ConfigResourceType.TOPIC, topic, configs=configs)]
+                )
+                current = {
+                    entry[0]: entry[1]
+                    for response in described
+                    for resource_entry in response.resources
+                    for entry in resource_entry[4]
+                }
+                if all(current.get(k) == v for k, v in configs.items()):
+                    return
+                assert time.monotonic() < deadline, f"{topic} still has {current}"
                 await asyncio.sleep(0.1)
         finally:
             await admin.close()

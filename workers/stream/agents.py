@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from base64 import b64decode, b64encode
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
@@ -22,7 +23,17 @@ from workers.core.model import WireItem
 from workers.core.pipeline import apply, dlq_record, dumps, parse_raw, route_key
 from workers.core.rejects import Reject, RejectReason
 from workers.stream.app import WireApp
-from workers.stream.state import BucketState, Pending, decode_state, encode_state, story_count
+from workers.stream.delivery import DeliveryFailedError
+from workers.stream.fatal import EXIT_FAULT_INJECTION, EXIT_STATE_FORMAT, stop
+from workers.stream.positions import InputPositions, Replays
+from workers.stream.state import (
+    BucketState,
+    Pending,
+    StateFormatError,
+    decode_state,
+    encode_state,
+    story_count,
+)
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +59,7 @@ class Progress:
         self.done: dict[tuple[str, int], int] = {}
         self.in_flight = 0
         self.recovered = False  # set after the first rebalance's table recovery
+        self.replays = Replays()  # offsets handled since the rebalance (positions.py)
 
     def mark(self, message: Any) -> None:
         self.done[(message.topic, message.partition)] = message.offset
@@ -71,9 +83,11 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
         await dead_letter(wire, parsed, raw, source)
         return
     metrics.parsed.inc()
-    payload = dumps({"item": parsed.to_dict(), "source": source.to_dict()})
-    pending = await wire.items.send(key=route_key(parsed).encode(), value=payload)
-    del pending  # flushed before the raw offset is committed
+    # The wire bytes travel along, so a merge-side failure can dead-letter what was received.
+    payload = dumps(
+        {"item": parsed.to_dict(), "source": source.to_dict(), "raw": b64encode(raw).decode()}
+    )
+    await send(wire, wire.items, route_key(parsed).encode(), payload)
 
 
 async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> None:
@@ -87,17 +101,24 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         metrics.agent_errors.labels("merge").inc()
         reject = Reject(RejectReason.INTERNAL_ERROR, f"unreadable repartition record: {exc}")
-        await dead_letter(wire, reject, value, _source_of(message, value))
+        raw, origin = _wire_input(message, value)
+        await dead_letter(wire, reject, raw, origin)
         return
-    state = decode_state(wire.table.get(key)) or BucketState(Bucket())
+    try:
+        state = decode_state(wire.table.get(key)) or BucketState(Bucket())
+    except StateFormatError as exc:
+        stop(f"cannot read the table's state: {exc}", EXIT_STATE_FORMAT)
     applied = apply(state.bucket, item, source)
     metrics.processing.labels("merge").observe(time.perf_counter() - started)
     committed = _committed_offset(wire, message)
     if not applied.events:
         replayed = state.pending_for(message.partition, message.offset)
         if replayed is not None:
-            # Our own earlier attempt at this input: its state made it, its events may not have.
+            # Our own earlier attempt at this input: its state made it, its events and its
+            # changelog record may not have. Write the state again (the changelog gets it even
+            # if the first write reached only the local store), then send the events again.
             log.info("re-sending the events of %s:%s", message.partition, message.offset)
+            wire.table[key] = encode_state(state)
             for story_key, data in replayed.events:
                 await _emit(wire, story_key.encode(), data, source, None)
             return
@@ -108,10 +129,15 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     sent = tuple((event["storyKey"], dumps(event)) for event in applied.events)
     pending = Pending(message.partition, message.offset, sent)
     wire.table[key] = encode_state(state.advance(applied.bucket, pending, committed))
+    if wire.settings.fault_injection == "exit-after-state-write":
+        # Reliability suite only: the store has the state; nothing else has left.
+        stop("fault injection: exiting right after a state write", EXIT_FAULT_INJECTION)
     for (story_key, data), event in zip(sent, applied.events, strict=True):
         await _emit(wire, story_key.encode(), data, source, event["eventType"])
     if applied.outcome is Outcome.BACKFILLED:
         metrics.backfills.inc()
+    elif applied.outcome is Outcome.DUPLICATE:  # a re-delivery that regrouped other stories
+        metrics.duplicates.inc()
     # Stories come and go only here: a new one, or one merged into another.
     metrics.stories.inc(len(applied.bucket.stories) - len(state.bucket.stories))
 
@@ -121,13 +147,12 @@ async def _emit(
 ) -> None:
     """Send to both output topics; count and time the event when the broker has it."""
     metrics = wire.metrics
-    latest = await wire.latest.send(key=story_key, value=data)
-    pending = await wire.events.send(key=story_key, value=data)
-    del latest  # flushed with everything else before the input offset is committed
+    await send(wire, wire.latest, story_key, data)
+    pending = await send(wire, wire.events, story_key, data)
 
     def on_acked(future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
-            return  # the commit's flush will raise; the input is then processed again
+            return  # the delivery tracker stops the worker before the input is committed
         if event_type is not None:
             metrics.events.labels(event_type).inc()
         else:
@@ -150,8 +175,24 @@ def _committed_offset(wire: WireApp, message: Any) -> int | None:
 async def dead_letter(wire: WireApp, reject: Reject, raw: bytes, source: Source) -> None:
     wire.metrics.rejected.labels(reject.reason.value).inc()
     record = dlq_record(reject, raw, source, wire.version)
-    pending = await wire.dlq.send(key=source.raw_sha256.encode(), value=dumps(record))
-    del pending  # flushed before the offset is committed
+    await send(wire, wire.dlq, source.raw_sha256.encode(), dumps(record))
+
+
+async def send(wire: WireApp, topic: Any, key: bytes, value: bytes) -> asyncio.Future[Any]:
+    """Send one record and hand its delivery future to the tracker (see delivery.py).
+
+    A send that raises before it has a future (a record over the producer's size limit, a
+    closed producer) will never be delivered: the tracker stops the worker, and the
+    exception goes on so that this input is not finished either.
+    """
+    name = topic.get_topic_name()
+    try:
+        future: asyncio.Future[Any] = await topic.send(key=key, value=value)
+    except Exception as exc:
+        wire.delivery.fail(name, exc)
+        raise DeliveryFailedError(f"sending to {name} failed: {exc!r}") from exc
+    wire.delivery.track(future, name)
+    return future
 
 
 Handler = Callable[[WireApp, Any], Awaitable[None]]
@@ -168,21 +209,39 @@ async def _item_event(wire: WireApp, event: Any) -> None:
 async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -> None:
     """The agent loop: one message at a time; any error becomes a DLQ record, never a crash."""
     progress = wire.progress
+    consumer = wire.app.consumer
     async for event in stream.events():
+        message = event.message
+        if progress.replays.seen(message.topic, message.partition, message.offset):
+            continue  # handled already since the rebalance; Faust rewound (positions.py)
         progress.in_flight += 1
         try:
             await handle(wire, event)
+        except DeliveryFailedError:
+            raise  # never dead-letter a message whose output was lost: the worker stops
         except Exception:  # an exception escaping a Faust agent would drop the message
             log.exception(
                 "%s agent error at %s; dead-lettering the message", agent, event.message.tp
             )
             wire.metrics.agent_errors.labels(agent).inc()
             value = event.value if isinstance(event.value, bytes) else b""
+            raw, source = _wire_input(event.message, value)
             reject = Reject(RejectReason.INTERNAL_ERROR, f"{agent} agent error")
-            await dead_letter(wire, reject, value, _source_of(event.message, value))
+            await dead_letter(wire, reject, raw, source)
         finally:
             progress.in_flight -= 1
-        progress.mark(event.message)
+        progress.mark(message)
+        committed = getattr(consumer, "_committed_offset", {}).get(message.tp)
+        progress.replays.add(message.topic, message.partition, message.offset, committed)
+
+
+def _wire_input(message: Any, value: bytes) -> tuple[bytes, Source]:
+    """The wire bytes and their origin behind a message: a repartition record carries both."""
+    try:
+        payload = orjson.loads(value)
+        return b64decode(payload["raw"], validate=True), Source.from_dict(payload["source"])
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return value, _source_of(message, value)
 
 
 def register_agents(wire: WireApp) -> None:
@@ -207,6 +266,8 @@ def register_agents(wire: WireApp) -> None:
         wire.metrics.stories.set(sum(story_count(v) for v in wire.table.values() if v))
 
     wire.table.on_recover(after_rebalance)
+    inputs = {wire.settings.topic_raw, wire.settings.repartition_topic}
+    app.sensors.add(InputPositions(app, inputs, wire.progress.replays))
 
     def lag() -> Iterable[tuple[str, int, int]]:
         consumer = app.consumer

@@ -10,6 +10,8 @@ import faust
 from workers import __version__
 from workers.metrics import Metrics
 from workers.settings import Settings
+from workers.stream.delivery import DeliveryTracker
+from workers.stream.delivery import install as install_delivery_proof
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 
 ROCKSDB_OPTIONS = {
@@ -32,6 +34,7 @@ class WireApp:
     latest: Any
     dlq: Any
     table: Any
+    delivery: DeliveryTracker
     progress: Any = None
     version: str = __version__
 
@@ -46,8 +49,8 @@ def faust_config(settings: Settings) -> dict[str, Any]:
         "topic_replication_factor": settings.replication_factor,
         # No leader-election topic: we never use app.timer(on_leader=True).
         "topic_disable_leader": True,
-        # At-least-once: the producer is flushed before offsets are committed, and the merge
-        # agent waits for its events' acks before it updates state (see agents.py).
+        # At-least-once: before offsets are committed, every record sent for them is
+        # acknowledged or the worker stops (delivery.py); the outbox covers the rest (state.py).
         "processing_guarantee": "at_least_once",
         "producer_acks": -1,
         "producer_max_request_size": 16 * 1024 * 1024,
@@ -83,10 +86,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     from workers.stream.web import register_pages
 
     app = faust.App(settings.app_id, **faust_config(settings))
+    metrics = metrics or Metrics()
     wire = WireApp(
         settings=settings,
         app=app,
-        metrics=metrics or Metrics(),
+        metrics=metrics,
         raw=app.topic(settings.topic_raw, key_type=bytes, value_type=bytes),
         items=app.topic(
             settings.repartition_topic,
@@ -108,7 +112,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
             # 300k items; these caps held it at 527 -> 567 MiB (BENCHMARKS.md, "Memory").
             options=ROCKSDB_OPTIONS,
         ),
+        delivery=DeliveryTracker(
+            count_failure=lambda topic: metrics.send_failures.labels(topic).inc()
+        ),
     )
+    install_delivery_proof(app.producer, wire.delivery)
     wire.progress = Progress()
     register_agents(wire)
     register_pages(wire)

@@ -1,0 +1,282 @@
+"""Proof of delivery: no input offset is committed past a record the broker did not take.
+
+Two faults, each on the real broker: a topic that refuses the worker's event (the worker must
+stop with exit code 5 before committing, and a restart must deliver everything), and a process
+that dies right after writing a bucket's state (the state must still reach the changelog, so
+that a worker on another pod, restoring only from the changelog, knows the version).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from tests.integration.scenario import fixture_inputs
+from tests.reliability.harness import REPORT
+from tests.support.kafka_io import Record, alter_topic_config, create_topic, produce, read_all
+from tests.support.waiting import wait_until
+from tests.support.worker import Names, WorkerProcess
+from workers.core.keys import raw_sha256
+from workers.stream.delivery import EXIT_DELIVERY_FAILED
+
+pytestmark = pytest.mark.reliability
+
+Spawn = Callable[..., WorkerProcess]
+
+PARTITIONS = 4
+# Both seeds on one raw partition, so the worker sees them in the order they are produced.
+SEED_KEY = b"seed"
+EXIT_FAULT_INJECTED = 9  # WIRE_FAULT_INJECTION=exit-after-state-write (agents.py)
+REFUSED_LINE = "the broker did not take a record to"
+
+
+def _seeds() -> tuple[bytes, bytes]:
+    """(original, update) of the seed story."""
+    update, original = fixture_inputs()[:2]
+    return original, update
+
+
+def _repartition_topic(names: Names) -> str:
+    return f"{names.app_id}.items-by-story"  # Settings.repartition_topic
+
+
+def _changelog_topic(names: Names) -> str:
+    return f"{names.app_id}-story-buckets-changelog"  # topics.changelog_topic
+
+
+def _wait_exit(worker: WorkerProcess, timeout: float) -> int:
+    """The worker's exit code, once it ended by itself; fails (and kills it) after ``timeout``."""
+    assert worker.proc is not None
+    try:
+        return worker.proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        raise AssertionError(
+            f"the worker was still running after {timeout:.0f}s:\n{worker.log_tail()}"
+        ) from None
+
+
+def _committed_and_ends(
+    bootstrap: str, group: str, topic: str
+) -> dict[int, tuple[int | None, int, int]]:
+    """Per partition of ``topic``: (the group's committed offset or None, log start, end)."""
+
+    async def go() -> dict[int, tuple[int | None, int, int]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await admin.start()
+        await consumer.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+            (meta,) = await admin.describe_topics([topic])
+            assert meta["error_code"] == 0, f"topic {topic}: {meta}"
+            tps = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
+            starts = await consumer.beginning_offsets(tps)
+            ends = await consumer.end_offsets(tps)
+            result: dict[int, tuple[int | None, int, int]] = {}
+            for tp in tps:
+                offset = committed.get(tp)
+                value = offset.offset if offset is not None and offset.offset >= 0 else None
+                result[tp.partition] = (value, starts[tp], ends[tp])
+            return result
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    return asyncio.run(go())
+
+
+def _wait_all_committed(
+    bootstrap: str, names: Names, topics: list[str], worker: WorkerProcess
+) -> None:
+    """Wait until the group has committed every record of ``topics``: nothing left to redo."""
+
+    def committed() -> bool:
+        for topic in topics:
+            offsets = _committed_and_ends(bootstrap, names.app_id, topic)
+            if any(end > start and done != end for done, start, end in offsets.values()):
+                return False
+        return True
+
+    wait_until(committed, 60, f"{topics} committed to their ends", 0.5, on_timeout=worker.log_tail)
+
+
+def _drained(worker: WorkerProcess, inputs: int) -> bool:
+    """``inputs`` raw items consumed, and each parsed one merged: an event, a re-send or a
+    duplicate (events count once the broker has them)."""
+    metrics = worker.metrics()
+    merged = sum(v for k, v in metrics.items() if k.startswith("wire_ingest_events_emitted_total"))
+    merged += metrics.get("wire_ingest_events_resent_total", 0)
+    merged += metrics.get("wire_ingest_duplicates_total", 0)
+    consumed = metrics.get("wire_ingest_items_consumed_total", 0)
+    return consumed >= inputs and merged >= metrics.get("wire_ingest_items_parsed_total", 0)
+
+
+def _distinct_events(records: list[Record]) -> list[dict[str, Any]]:
+    """Events by eventId in order of first appearance; a repeat must carry the same bytes."""
+    by_id: dict[str, bytes] = {}
+    for record in records:
+        assert record.value is not None
+        event_id = orjson.loads(record.value)["eventId"]
+        first = by_id.setdefault(event_id, record.value)
+        assert first == record.value, f"eventId {event_id} was emitted with other bytes"
+    return [orjson.loads(value) for value in by_id.values()]
+
+
+def _has_event(event_type: str) -> Callable[[list[Record]], bool]:
+    def seen(records: list[Record]) -> bool:
+        return any(orjson.loads(r.value or b"{}").get("eventType") == event_type for r in records)
+
+    return seen
+
+
+def _assert_created_then_updated(events: list[dict[str, Any]]) -> str:
+    """Exactly the seed story's two versions: created (1), then updated (2). Its story key."""
+    summary = [(e["eventType"], e["storyKey"], e["version"]) for e in events]
+    assert [e["eventType"] for e in events] == ["story.created", "story.updated"], summary
+    assert len({e["storyKey"] for e in events}) == 1, summary
+    assert [e["version"] for e in events] == [1, 2], summary
+    return str(events[0]["storyKey"])
+
+
+def test_a_record_the_broker_refuses_stops_the_worker_without_committing(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """An events topic that takes nothing over 2000 bytes refuses the seed's event.
+
+    aiokafka's ``flush()`` returns after such a batch failed, and Faust would then commit the
+    input: the event would be lost for good. The worker must instead stop at once with exit
+    code 5 and one log line, and leave the repartition offsets uncommitted, so that a restart
+    (once the topic takes the record) processes the seeds again and delivers both events.
+    """
+    original, update = _seeds()
+    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+    create_topic(kafka_bootstrap, names.events, PARTITIONS, {"max.message.bytes": "2000"})
+    worker = spawn()
+    worker.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
+
+    started = time.monotonic()
+    code = _wait_exit(worker, timeout=120)
+    stopped_after = time.monotonic() - started
+    log = worker.log_path.read_text(errors="replace")
+    assert code == EXIT_DELIVERY_FAILED, f"exit code {code}:\n{worker.log_tail()}"
+    assert f"{REFUSED_LINE} {names.events} (" in log, worker.log_tail()
+    assert log.count(REFUSED_LINE) == 1, worker.log_tail()
+    assert "Traceback (most recent call last)" not in log, worker.log_tail(200)
+
+    # Nothing committed past the seeds on the repartition topic: they are processed again.
+    offsets = _committed_and_ends(kafka_bootstrap, names.app_id, _repartition_topic(names))
+    with_records = {p: v for p, v in offsets.items() if v[2] > v[1]}
+    assert with_records, f"no parsed item reached the repartition topic: {offsets}"
+    for partition, (committed, _start, end) in with_records.items():
+        assert committed is None or committed < end, (
+            f"partition {partition} committed {committed} of {end} records: {offsets}"
+        )
+    dlq = [orjson.loads(r.value or b"{}") for r in read_all(kafka_bootstrap, names.dlq)]
+    seeds = {raw_sha256(original), raw_sha256(update)}
+    assert not [r for r in dlq if r.get("rawSha256") in seeds], f"seeds dead-lettered: {dlq}"
+    assert not dlq, f"unexpected DLQ records: {dlq}"
+
+    # The topic takes big records again; a worker on the same state and names delivers all.
+    alter_topic_config(kafka_bootstrap, names.events, {"max.message.bytes": "16777216"})
+    restarted_log_from = len(worker.log_path.read_bytes())
+    again = spawn()
+    restarted = time.monotonic()
+    again.start()
+    records = read_all(
+        kafka_bootstrap, names.events, until=_has_event("story.updated"), timeout=120
+    )
+    recovery = time.monotonic() - restarted
+    story_key = _assert_created_then_updated(_distinct_events(records))
+
+    def newest_is_version_2(latest: list[Record]) -> bool:
+        mine = [orjson.loads(r.value or b"{}") for r in latest if r.key == story_key.encode()]
+        return bool(mine) and mine[-1]["version"] == 2
+
+    latest = read_all(kafka_bootstrap, names.latest, until=newest_is_version_2, timeout=60)
+    assert newest_is_version_2(read_all(kafka_bootstrap, names.latest)), latest
+    assert again.alive(), again.log_tail()
+    again_log = worker.log_path.read_bytes()[restarted_log_from:].decode(errors="replace")
+    assert REFUSED_LINE not in again_log
+    REPORT.append(
+        {
+            "scenario": "broker refuses an event",
+            "items in": 2,
+            "exit code": code,
+            "stopped after s": round(stopped_after, 1),
+            "recovery s": round(recovery, 1),
+        }
+    )
+
+
+def test_state_written_before_a_crash_reaches_the_changelog_on_restart(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """A crash between the state write and its changelog record must not lose the version.
+
+    W1 dies right after writing the seed original's state to its local store: neither the
+    changelog record nor the event left. W2, on the same disk, finds the version already known
+    and its outbox entry, so it re-sends the event, and writes the state again so that the
+    changelog gets it. W3, on an empty disk (the partition moved to another pod), knows the
+    story only through the changelog. Without that second write the changelog would lack the
+    version: W3 would emit the update as a new story (a second ``story.created``), then take
+    the re-delivered original for an older version of it (``story.backfilled``) instead of a
+    duplicate. W2 is checked directly too: the changelog must hold the bucket once it stops.
+    """
+    original, update = _seeds()
+    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+    w1 = spawn("w", extra_env={"WIRE_FAULT_INJECTION": "exit-after-state-write"})
+    w1.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [original], keys=[SEED_KEY])
+    code = _wait_exit(w1, timeout=120)
+    assert code == EXIT_FAULT_INJECTED, f"exit code {code}:\n{w1.log_tail()}"
+    # The fault as promised: the state reached only W1's local store.
+    assert read_all(kafka_bootstrap, names.events) == []
+    assert read_all(kafka_bootstrap, _changelog_topic(names)) == []
+
+    w2 = spawn("w")  # the same state dir, no fault
+    w2.start()
+    read_all(kafka_bootstrap, names.events, until=_has_event("story.created"), timeout=120)
+    wait_until(
+        lambda: w2.metrics().get("wire_ingest_events_resent_total", 0) >= 1,
+        30,
+        "W2 to count its re-sent event",
+        on_timeout=w2.log_tail,
+    )
+    # W2 may also have re-read the original from the raw topic (W1 died before committing
+    # it): wait until all of its input is committed, so W3 sees only the inputs below.
+    _wait_all_committed(kafka_bootstrap, names, [names.raw, _repartition_topic(names)], w2)
+    assert w2.stop() < 15
+    changelog = read_all(kafka_bootstrap, _changelog_topic(names))
+    assert changelog, "W2 re-sent the event but the bucket state never reached the changelog"
+
+    produce(kafka_bootstrap, names.raw, [update, original], keys=[SEED_KEY, SEED_KEY])
+    w3 = spawn("w3")  # a new, empty state dir: the changelog is all it has
+    restarted = time.monotonic()
+    w3.start().wait_ready()
+    wait_until(lambda: _drained(w3, 2), 120, "W3 to merge both inputs", on_timeout=w3.log_tail)
+    recovery = time.monotonic() - restarted
+    records = read_all(kafka_bootstrap, names.events)
+    events = _distinct_events(records)
+    summary = [(e["eventType"], e["version"], e["eventId"]) for e in events]
+    assert sum(e["eventType"] == "story.created" for e in events) == 1, summary
+    _assert_created_then_updated(events)
+    assert w3.metrics()["wire_ingest_duplicates_total"] >= 1
+    REPORT.append(
+        {
+            "scenario": "exit after state write",
+            "items in": 3,
+            "exit code": code,
+            "duplicate events": len(records) - len(events),
+            "recovery s": round(recovery, 1),
+        }
+    )

@@ -1,0 +1,125 @@
+"""Proof of delivery before every commit: no input offset passes a record the broker lacks.
+
+Faust commits an input offset after ``producer.flush()``. Neither half of that flush proves
+delivery: its ``ProducerBuffer.flush()`` gives up after 0.1 s while table changelog records
+are still queued, and aiokafka's ``flush()`` returns when batches have failed too (expired
+while a leader was away, ``RecordTooLarge``, an authorisation error). So this module tracks
+the future of every record the worker sends (events, DLQ records, repartitioned items) and of
+every changelog record the table queues, and the flush that Faust calls before committing
+waits for all of them. A record the broker refused stops the worker before any later commit:
+one log line that says what failed, and exit code :data:`EXIT_DELIVERY_FAILED`. The inputs
+after the last commit are processed again at the next start (the outbox re-sends their
+events), so nothing is lost and nothing is acknowledged that was not delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from workers.stream.fatal import EXIT_DELIVERY_FAILED, stop
+
+Exit = Callable[[int], None]
+
+
+class DeliveryFailedError(RuntimeError):
+    """A record was not delivered; committing past its input would lose it."""
+
+
+class DeliveryTracker:
+    """The futures of every record sent and not yet acknowledged, and the first failure.
+
+    ``on_failure`` runs once, at the first failed record: by default it logs and ends the
+    process at once, so that no commit can follow the loss.
+    """
+
+    def __init__(
+        self,
+        on_failure: Callable[[str, BaseException], None] | None = None,
+        count_failure: Callable[[str], None] | None = None,
+    ) -> None:
+        self.pending: set[asyncio.Future[Any]] = set()
+        self.failure: tuple[str, BaseException] | None = None
+        self._on_failure = on_failure or _stop_process
+        self._count_failure = count_failure
+
+    def track(self, future: asyncio.Future[Any], topic: str) -> None:
+        """Watch one record's delivery future."""
+        if future.done():
+            self._settled(topic, future)
+            return
+        self.pending.add(future)
+        future.add_done_callback(lambda done: self._settled(topic, done))
+
+    def fail(self, topic: str, exc: BaseException) -> None:
+        """A send that raised before it had a future (too large, producer closed, ...)."""
+        if self._count_failure is not None:
+            self._count_failure(topic)
+        if self.failure is None:
+            self.failure = (topic, exc)
+            self._on_failure(topic, exc)
+
+    def _settled(self, topic: str, future: asyncio.Future[Any]) -> None:
+        self.pending.discard(future)
+        if future.cancelled():
+            self.fail(topic, asyncio.CancelledError("send cancelled"))
+        elif future.exception() is not None:
+            error = future.exception()
+            assert error is not None
+            self.fail(topic, error)
+
+    def check(self) -> None:
+        if self.failure is not None:
+            topic, exc = self.failure
+            raise DeliveryFailedError(f"a record to {topic} was not delivered: {_describe(exc)}")
+
+    async def settle(self) -> None:
+        """Wait until every record sent so far is settled; raise if one was not delivered.
+
+        No time limit of its own: aiokafka expires a batch after the producer's request
+        timeout, and that settles its future as failed.
+        """
+        self.check()
+        waiting = set(self.pending)
+        if waiting:
+            await asyncio.wait(waiting)
+        self.check()
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+
+
+def _stop_process(topic: str, exc: BaseException) -> None:
+    """Log one line and leave at once: any commit from here on could pass the lost record."""
+    stop(
+        f"the broker did not take a record to {topic} ({_describe(exc)}); stopping without "
+        "committing, the inputs since the last commit will be processed again at the next "
+        "start",
+        EXIT_DELIVERY_FAILED,
+    )
+
+
+def install(producer: Any, tracker: DeliveryTracker) -> None:
+    """Make the producer's flush, which Faust awaits before each commit, prove delivery.
+
+    The table's changelog records are queued in the producer's buffer (``send_soon``); their
+    futures are tracked where they enter it.
+    """
+    buffer = producer.buffer
+    put = buffer.put
+
+    def tracked_put(future: Any) -> None:
+        tracker.track(future, future.message.channel.get_topic_name())
+        put(future)
+
+    buffer.put = tracked_put
+    flush: Callable[[], Awaitable[None]] = producer.flush
+
+    async def flush_and_prove() -> None:
+        await flush()
+        await tracker.settle()
+
+    producer.flush = flush_and_prove
