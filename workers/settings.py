@@ -41,6 +41,9 @@ class Settings:
     web_host: str = "127.0.0.1"
     web_port: int = 9108
     max_item_bytes: int = DEFAULT_MAX_BYTES
+    # A bucket's stored state (one changelog record) may not pass this: the changelog takes
+    # 16 MiB records, and a record the broker refuses would stop the worker on every restart.
+    max_state_bytes: int = 8 * 1024 * 1024
     log_level: str = "info"
     instance_id: str | None = None
     shutdown_grace_s: float = 12.0
@@ -86,6 +89,8 @@ class Settings:
             raise SettingsError("WIRE_PARTITIONS must be at least 1")
         if self.max_item_bytes < 1024:
             raise SettingsError("WIRE_MAX_ITEM_BYTES must be at least 1024")
+        if not 64 * 1024 <= self.max_state_bytes <= 15 * 1024 * 1024:
+            raise SettingsError("WIRE_MAX_STATE_BYTES must be between 65536 and 15728640")
         if self.session_timeout_s < 6:
             raise SettingsError("WIRE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
         if self.fault_injection not in (None, *FAULTS):
@@ -126,6 +131,7 @@ ENV_NAMES: dict[str, str] = {
     "web_host": "WIRE_WEB_HOST",
     "web_port": "WIRE_WEB_PORT",
     "max_item_bytes": "WIRE_MAX_ITEM_BYTES",
+    "max_state_bytes": "WIRE_MAX_STATE_BYTES",
     "log_level": "WIRE_LOG_LEVEL",
     "instance_id": "WIRE_INSTANCE_ID",
     "shutdown_grace_s": "WIRE_SHUTDOWN_GRACE_S",

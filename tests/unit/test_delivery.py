@@ -135,3 +135,67 @@ def test_settings_never_show_the_sasl_password() -> None:
     settings = Settings(sasl_password="s3cret-value")
     assert "s3cret-value" not in repr(settings)
     assert "s3cret-value" not in str(settings)
+
+
+class FakeTopic:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sent: list[tuple[bytes, bytes]] = []
+
+    def get_topic_name(self) -> str:
+        return self.name
+
+    async def send(self, key: bytes, value: bytes) -> asyncio.Future[Any]:
+        self.sent.append((key, value))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future.set_result("meta")
+        return future
+
+
+def test_a_bucket_over_its_budget_dead_letters_the_version() -> None:
+    """No input may make a changelog record the broker refuses on every restart."""
+    import base64
+    from types import SimpleNamespace
+
+    import orjson
+
+    from tests.unit.core.items import wire_item
+    from workers.core.events import Source
+    from workers.metrics import Metrics
+    from workers.stream.agents import Progress, handle_item
+
+    raw = b"the wire bytes of a huge item"
+    huge = wire_item(tuple(f"Абзац номер {i} " + "дума " * 2000 for i in range(8)))
+    source = Source("ab" * 32, topic="wire.raw", partition=0, offset=5)
+    payload = orjson.dumps(
+        {"item": huge.to_dict(), "source": source.to_dict(), "raw": base64.b64encode(raw).decode()}
+    )
+    deliveries, failures, _ = tracker()
+    topics = {name: FakeTopic(name) for name in ("events", "latest", "dlq")}
+    table: dict[bytes, bytes] = {}
+    wire = SimpleNamespace(
+        settings=Settings(max_state_bytes=64 * 1024),
+        metrics=Metrics(),
+        table=table,
+        delivery=deliveries,
+        progress=Progress(),
+        app=SimpleNamespace(consumer=SimpleNamespace(_committed_offset={})),
+        version="test",
+        **topics,
+    )
+    message = SimpleNamespace(topic="app.items-by-story", partition=1, offset=9, tp=None)
+    asyncio.run(handle_item(wire, message, b"bta:20250812T1757Z", payload))  # type: ignore[arg-type]
+    assert table == {}  # the state is unchanged
+    assert topics["events"].sent == []
+    assert topics["latest"].sent == []
+    ((_, value),) = topics["dlq"].sent
+    record = orjson.loads(value)
+    assert record["reason"] == "state_too_large"
+    assert base64.b64decode(record["rawBase64"]) == raw
+    assert record["source"]["offset"] == 5
+    assert failures == []
+    # Under the default budget the same version is merged.
+    wire.settings = Settings()
+    asyncio.run(handle_item(wire, message, b"bta:20250812T1757Z", payload))  # type: ignore[arg-type]
+    assert len(table) == 1
+    assert len(topics["events"].sent) == 1

@@ -18,6 +18,7 @@ class RejectReason(StrEnum):
     BAD_TIMESTAMP = "bad_timestamp"
     NO_BODY = "no_body"
     INTERNAL_ERROR = "internal_error"
+    STATE_TOO_LARGE = "state_too_large"
 
 
 @dataclass(frozen=True, slots=True)

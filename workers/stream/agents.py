@@ -128,7 +128,16 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
         return
     sent = tuple((event["storyKey"], dumps(event)) for event in applied.events)
     pending = Pending(message.partition, message.offset, sent)
-    wire.table[key] = encode_state(state.advance(applied.bucket, pending, committed))
+    stored = encode_state(state.advance(applied.bucket, pending, committed))
+    budget = wire.settings.max_state_bytes
+    if len(stored) > budget:
+        # One more version would make a changelog record the broker may refuse on every
+        # restart: refuse the version instead, with its wire bytes, and change nothing.
+        raw, origin = _wire_input(message, value)
+        detail = f"the bucket's state would take {len(stored)} bytes, over {budget}"
+        await dead_letter(wire, Reject(RejectReason.STATE_TOO_LARGE, detail), raw, origin)
+        return
+    wire.table[key] = stored
     if wire.settings.fault_injection == "exit-after-state-write":
         # Reliability suite only: the store has the state; nothing else has left.
         stop("fault injection: exiting right after a state write", EXIT_FAULT_INJECTION)
