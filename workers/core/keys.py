@@ -1,4 +1,4 @@
-"""Deterministic fingerprints: content hash, paragraph ids, shingles, bucket and story keys.
+"""Deterministic fingerprints: content hash, paragraph ids, bucket and story keys.
 
 Nothing here uses Python's salted ``hash()``: every value must be the same in every process, so
 a replay on another machine gives every story the key it had.
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import zlib
 from datetime import UTC
 from functools import lru_cache
 
@@ -17,10 +16,6 @@ import orjson
 from workers.core.model import WireItem
 
 _WORD = re.compile(r"\w+")
-SHINGLE_WORDS = 4
-# Keep one shingle hash in SHINGLE_SAMPLE: a deterministic sample, so containment between two
-# texts is estimated on the same shingles whichever text is seen first.
-SHINGLE_SAMPLE = 4
 
 
 def content_hash(item: WireItem) -> str:
@@ -48,61 +43,6 @@ def paragraph_id(paragraph: str) -> str:
 
 def paragraph_ids(item: WireItem) -> tuple[str, ...]:
     return tuple(paragraph_id(p) for p in item.paragraphs)
-
-
-_PUNCTUATION = "".join(
-    chr(c) for c in range(0x10000) if not chr(c).isalnum() and not chr(c).isspace()
-)
-
-
-_WORD_IDS: dict[str, int] = {}
-_WORD_IDS_MAX = 500_000
-
-
-def _word_id(token: str) -> int:
-    """CRC-32 of a token without its leading and trailing punctuation (0: nothing left)."""
-    return zlib.crc32(token.strip(_PUNCTUATION).encode())
-
-
-def _word_ids(tokens: list[str]) -> list[int]:
-    """Word ids through a plain dict: news vocabulary repeats, and a dict hit is cheapest."""
-    cache = _WORD_IDS
-    if len(cache) > _WORD_IDS_MAX:  # bounded: a long run forgets and starts over
-        cache.clear()
-    ids = []
-    for token in tokens:
-        value = cache.get(token)
-        if value is None:
-            value = cache[token] = _word_id(token)
-        if value:
-            ids.append(value)
-    return ids
-
-
-_M32 = 0xFFFFFFFF
-
-
-def shingles(item: WireItem) -> frozenset[int]:
-    """A sample of hashed word 4-grams of the body, for containment between versions.
-
-    A 4-gram is kept when the XOR of its word ids is 0 modulo ``SHINGLE_SAMPLE`` (a power of
-    two): a consistent choice, so two texts are compared on the same 4-grams whichever is seen
-    first. The hash is integer
-    arithmetic over CRC-32 word ids, stable across processes and Python versions (the state
-    stores these numbers).
-    """
-    # str.split runs in C, several times faster than a regex; punctuation is stripped from
-    # each token in the cached word id, and tokens of punctuation alone are dropped.
-    tokens = " ".join(item.paragraphs).casefold().split()
-    ids = _word_ids(tokens)
-    mask = SHINGLE_SAMPLE - 1
-    # Sample on the XOR of the four word ids (cheap, and it depends on every word), then hash
-    # only the kept 4-grams: the multiplications are the expensive part.
-    return frozenset(
-        (((a * 0x9E3779B1 + b) * 0x85EBCA77 + c) * 0xC2B2AE3D + d) & _M32
-        for a, b, c, d in zip(ids, ids[1:], ids[2:], ids[3:], strict=False)
-        if not (a ^ b ^ c ^ d) & mask
-    )
 
 
 def first_place(item: WireItem) -> str | None:
