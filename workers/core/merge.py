@@ -80,10 +80,6 @@ class VersionRecord:
     headline: str
     is_update: bool
 
-    @property
-    def order(self) -> tuple[datetime, bool, str]:
-        return (self.version_created, self.is_update, self.content_hash)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "contentHash": self.content_hash,
