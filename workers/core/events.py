@@ -12,7 +12,7 @@ from workers.core.merge import Change, ChangeKind, Merged, Outcome, Story
 from workers.core.model import WireItem
 from workers.core.ninjs import to_ninjs
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "1.1"
 EVENT_TYPES = {
     Outcome.CREATED: "story.created",
     Outcome.UPDATED: "story.updated",
@@ -126,6 +126,7 @@ def _event(  # noqa: PLR0917 - one private builder, called twice
         "trigger": merged.record.to_dict(),
         "changes": changes,
         "history": [v.to_dict() for v in story.versions],
+        "historyOmitted": story.omitted,
         "source": source.to_dict(),
         "item": to_ninjs(story),
     }

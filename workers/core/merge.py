@@ -23,6 +23,11 @@ The rules, in the order they decide:
 5. A story's canonical version is its newest by :func:`version_order`: version time, then an
    update over an original, then the content hash.
 
+A story's state has a fixed budget: it keeps its originals and its :data:`KEEP_UPDATES` newest
+updates in full. Older updates are folded: they stay members of the story (counted, their
+content hashes remembered so a re-delivery stays a duplicate, their provider ids kept on the
+story's anchor), but their text is dropped, as each newer update of a wire story repeats it.
+
 When an arrival moves versions between stories (an update that came before its original, while
 another original of the same minute and place was there), the stories that changed get events
 too: ``story.regrouped`` for one that lost or gained versions, ``story.merged`` for a key whose
@@ -62,6 +67,14 @@ BOILERPLATE = (
     "Информацията се допълва.",
 )
 BOILERPLATE_IDS = frozenset(keys.paragraph_id(line) for line in BOILERPLATE)
+
+# The state budget of one story (see the module docstring): updates kept in full, content
+# hashes remembered of the folded ones (a re-delivery of a version older than those is taken
+# for a late version), and provider ids the story's anchor keeps for the folded ones.
+KEEP_UPDATES = 10
+FOLDED_HASHES = 256
+FOLDED_HASH_CHARS = 16
+MAX_PROVIDER_IDS = 64
 
 
 class Outcome(StrEnum):
@@ -138,6 +151,27 @@ def version_order(version: Version) -> tuple[datetime, bool, str]:
 
 
 @dataclass(frozen=True, slots=True)
+class Folded:
+    """The updates a story no longer keeps in full: how many, and their short content hashes
+    (the newest :data:`FOLDED_HASHES`, oldest first)."""
+
+    count: int = 0
+    hashes: tuple[str, ...] = ()
+
+    def knows(self, content_hash: str) -> bool:
+        return content_hash[:FOLDED_HASH_CHARS] in self.hashes
+
+    def plus(self, folded: Iterable[str]) -> Folded:
+        added = [h[:FOLDED_HASH_CHARS] for h in folded]
+        if not added:
+            return self
+        return Folded(self.count + len(added), (*self.hashes, *added)[-FOLDED_HASHES:])
+
+
+NOTHING_FOLDED = Folded()
+
+
+@dataclass(frozen=True, slots=True)
 class StoryEntry:
     """A published story of the bucket: its key, the content hashes in it, its event count.
 
@@ -148,13 +182,23 @@ class StoryEntry:
     members: frozenset[str]
     revision: int
     merged_into: str | None = None
+    folded: Folded = NOTHING_FOLDED
 
     def to_dict(self) -> dict[str, Any]:
-        return {"key": self.key, "members": sorted(self.members), "revision": self.revision}
+        out: dict[str, Any] = {
+            "key": self.key,
+            "members": sorted(self.members),
+            "revision": self.revision,
+        }
+        if self.folded.count:
+            out["folded"] = [self.folded.count, list(self.folded.hashes)]
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StoryEntry:
-        return cls(data["key"], frozenset(data["members"]), int(data["revision"]))
+        count, hashes = data.get("folded", (0, ()))
+        folded = Folded(int(count), tuple(hashes)) if count else NOTHING_FOLDED
+        return cls(data["key"], frozenset(data["members"]), int(data["revision"]), None, folded)
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +209,13 @@ class Story:
     versions: tuple[VersionRecord, ...]
     newest: WireItem
     revision: int = 1
+    # Older updates the story holds but no longer lists (see Folded).
+    omitted: int = 0
+
+    @property
+    def total(self) -> int:
+        """Every version of the story, listed or folded."""
+        return len(self.versions) + self.omitted
 
     @property
     def newest_record(self) -> VersionRecord:
@@ -195,6 +246,11 @@ class Bucket:
                 return version
         return None
 
+    @property
+    def last_activity(self) -> datetime | None:
+        """The newest version time of the bucket (folded versions are older than kept ones)."""
+        return max((v.item.version_created for v in self.versions), default=None)
+
     def story(self, key: str) -> Story | None:
         """The consumer's view of one story of this bucket."""
         for entry in self.stories:
@@ -215,7 +271,8 @@ class Bucket:
             "stories": [s.to_dict() for s in self.stories],
             # Lists, not objects: stream/state.py counts live stories by their '{"key":' prefix.
             "retired": [
-                [s.key, sorted(s.members), s.revision, s.merged_into] for s in self.retired
+                [s.key, sorted(s.members), s.revision, s.merged_into, *_folded_list(s.folded)]
+                for s in self.retired
             ],
         }
 
@@ -224,13 +281,30 @@ class Bucket:
         return cls(
             tuple(Version.from_dict(v) for v in data["versions"]),
             tuple(StoryEntry.from_dict(s) for s in data["stories"]),
-            tuple(StoryEntry(k, frozenset(m), int(r), into) for k, m, r, into in data["retired"]),
+            tuple(_retired_entry(*row) for row in data["retired"]),
         )
+
+
+def _folded_list(folded: Folded) -> list[Any]:
+    return [folded.count, list(folded.hashes)] if folded.count else []
+
+
+def _retired_entry(
+    key: str, members: list[str], revision: int, into: str | None, *folded: Any
+) -> StoryEntry:
+    kept = Folded(int(folded[0]), tuple(folded[1])) if folded else NOTHING_FOLDED
+    return StoryEntry(key, frozenset(members), int(revision), into, kept)
 
 
 def _view(entry: StoryEntry, by_hash: dict[str, Version]) -> Story:
     members = sorted((by_hash[h] for h in entry.members), key=version_order)
-    return Story(entry.key, tuple(v.record for v in members), members[-1].item, entry.revision)
+    return Story(
+        entry.key,
+        tuple(v.record for v in members),
+        members[-1].item,
+        entry.revision,
+        entry.folded.count,
+    )
 
 
 class ChangeKind(StrEnum):
@@ -492,6 +566,10 @@ def merge(bucket: Bucket | None, item: WireItem) -> Merged:
     arriving = Version.of(item)
     record = arriving.record
     known = bucket.version(arriving.content_hash)
+    if known is None:
+        holder = _folded_holder(bucket, arriving.content_hash)
+        if holder is not None:  # a re-delivery of a version the story no longer keeps in full
+            return Merged(bucket, Outcome.DUPLICATE, holder, holder, record, state_changed=False)
     if known is not None:
         learned = arriving.provider_ids - known.provider_ids
         if not learned:
@@ -503,6 +581,16 @@ def merge(bucket: Bucket | None, item: WireItem) -> Merged:
     else:
         versions = (*bucket.versions, arriving)
     return _regroup(bucket, versions, arriving, record, is_new=known is None)
+
+
+def _folded_holder(bucket: Bucket, content_hash: str) -> Story | None:
+    """The live story that folded this version (a retired key points at its survivor)."""
+    for entry in (*bucket.stories, *bucket.retired):
+        if entry.folded.knows(content_hash):
+            story = bucket.story(entry.merged_into or entry.key)
+            if story is not None:
+                return story
+    return None
 
 
 def _story_of(bucket: Bucket, content_hash: str) -> Story:
@@ -526,25 +614,37 @@ def _regroup(
     keyed, retired_into = _assign_keys(bucket, group_versions(versions), by_hash)
     live = {entry.key for entry in bucket.stories}
     old = {entry.key: entry for entry in (*bucket.retired, *bucket.stories)}
-    old_views = {key: _view(entry, by_hash) for key, entry in old.items()}
+    # A retired key's versions may since have been folded by its survivor: no view then.
+    old_views = {
+        key: _view(entry, by_hash)
+        for key, entry in old.items()
+        if entry.members and entry.members <= by_hash.keys()
+    }
+    own_key = next(key for key, members in keyed if arriving.content_hash in members)
+    own_newest = max((by_hash[h] for h in dict(keyed)[own_key]), key=version_order)
+    folded_keyed, by_hash = _fold(keyed, old, by_hash)
+    versions = tuple(v for v in versions if v.content_hash in by_hash)
+    versions = tuple(by_hash[v.content_hash] for v in versions)
 
     entries: list[StoryEntry] = []
     others: list[Change] = []
     outcome = Outcome.DUPLICATE
-    own_key = ""
-    for key, members in keyed:
+    for key, members, folded in folded_keyed:
         before = old.get(key)
-        changed = before is None or key not in live or before.members != members
-        entry = StoryEntry(key, members, (before.revision if before else 0) + int(changed))
+        changed = (
+            before is None
+            or key not in live
+            or before.members != members
+            or before.folded != folded
+        )
+        revision = (before.revision if before else 0) + int(changed)
+        entry = StoryEntry(key, members, revision, None, folded)
         entries.append(entry)
         before_view = old_views.get(key)
-        if arriving.content_hash in members:
-            own_key = key
-        if arriving.content_hash in members and is_new:
-            newest = max((by_hash[h] for h in members), key=version_order)
+        if key == own_key and is_new:
             if before is None:
                 outcome = Outcome.CREATED
-            elif newest.content_hash == arriving.content_hash:
+            elif own_newest.content_hash == arriving.content_hash:
                 outcome = Outcome.UPDATED
             else:
                 outcome = Outcome.BACKFILLED
@@ -568,23 +668,23 @@ def _regroup(
                     entry.key,
                     entry.revision + 1,
                     live_views[target],
-                    old_views[entry.key],
+                    old_views.get(entry.key),
                     target,
                 )
             )
-            retired.append(StoryEntry(entry.key, entry.members, entry.revision + 1, target))
+            retired.append(replace(entry, revision=entry.revision + 1, merged_into=target))
         else:
             retired.append(entry)
     for key, survivor in sorted(retired_into.items()):
         gone = old[key]
-        retired.append(StoryEntry(key, gone.members, gone.revision + 1, survivor))
+        retired.append(replace(gone, revision=gone.revision + 1, merged_into=survivor))
         others.append(
             Change(
                 ChangeKind.MERGED,
                 key,
                 gone.revision + 1,
                 live_views[survivor],
-                old_views[key],
+                old_views.get(key),
                 survivor,
             )
         )
@@ -596,6 +696,43 @@ def _regroup(
         return Merged(new_bucket, outcome, own, own, record, tuple(others))
     previous = old_views.get(own_key) if outcome is not Outcome.CREATED else None
     return Merged(new_bucket, outcome, own, previous, record, tuple(others))
+
+
+def _fold(
+    keyed: list[tuple[str, frozenset[str]]],
+    old: dict[str, StoryEntry],
+    by_hash: dict[str, Version],
+) -> tuple[list[tuple[str, frozenset[str], Folded]], dict[str, Version]]:
+    """Keep each story's originals and newest :data:`KEEP_UPDATES` updates; fold the rest.
+
+    A folded update's provider ids move to the story's anchor (its earliest kept original,
+    else its earliest kept update), so the story still answers to them.
+    """
+    by_hash = dict(by_hash)
+    out: list[tuple[str, frozenset[str], Folded]] = []
+    for key, grouped in keyed:
+        before = old.get(key)
+        folded = before.folded if before is not None else NOTHING_FOLDED
+        members = grouped
+        updates = sorted(
+            (by_hash[h] for h in members if by_hash[h].item.is_update), key=version_order
+        )
+        dropped = updates[:-KEEP_UPDATES] if len(updates) > KEEP_UPDATES else []
+        if dropped:
+            members = grouped - {v.content_hash for v in dropped}
+            folded = folded.plus(v.content_hash for v in dropped)
+            anchor = min(
+                (by_hash[h] for h in members),
+                key=lambda v: (v.item.is_update, version_order(v)),
+            )
+            ids = set(anchor.provider_ids).union(*(v.provider_ids for v in dropped))
+            if len(ids) > MAX_PROVIDER_IDS:  # keep the newest-looking: longest, then greatest
+                ids = set(sorted(ids, key=lambda i: (len(i), i))[-MAX_PROVIDER_IDS:])
+            by_hash[anchor.content_hash] = replace(anchor, provider_ids=frozenset(ids))
+            for version in dropped:
+                del by_hash[version.content_hash]
+        out.append((key, members, folded))
+    return out, by_hash
 
 
 def _assign_keys(

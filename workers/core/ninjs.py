@@ -30,13 +30,14 @@ def to_ninjs(story: Story) -> dict[str, Any]:
     """The canonical item: the newest version's content plus what all versions tell."""
     item = story.newest
     uri = story_uri(story.key)
-    # The earliest time any version tells (the parser refuses updates dated before their
-    # first publication, so this is the first-published time).
+    # The earliest time any listed version tells (the parser refuses updates dated before
+    # their first publication, so this is the first-published time; folded updates are
+    # never older than the story's listed originals).
     first_created = min(*(v.version_created for v in story.versions), item.first_created)
     out: dict[str, Any] = {
         "uri": uri,
         "standard": NINJS_STANDARD,
-        "version": str(len(story.versions)),
+        "version": str(story.total),
         "type": "text",
         "language": LANGUAGE,
         "pubStatus": "usable",

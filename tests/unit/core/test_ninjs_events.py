@@ -175,7 +175,8 @@ def test_created_event_envelope() -> None:
     first, _ = merged_seed_pair(seed_original(), seed_updated())
     event = event_of(first)
     original = seed_original()
-    assert event["schemaVersion"] == SCHEMA_VERSION == "1.0"
+    assert event["schemaVersion"] == SCHEMA_VERSION == "1.1"
+    assert event["historyOmitted"] == 0
     assert event["eventType"] == "story.created"
     assert event["storyKey"] == SEED_STORY
     assert event["version"] == 1
