@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,7 +21,7 @@ def _write_json_line(stream: BinaryIO, value: object) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from workers.replay import Replayer, expand_paths
 
-    replayer = Replayer(max_bytes=args.max_bytes)
+    replayer = Replayer(max_bytes=args.max_bytes, retention=timedelta(days=args.retention_days))
     out = sys.stdout.buffer
     dlq: BinaryIO | None = args.dlq.open("wb") if args.dlq else None
     try:
@@ -101,6 +102,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from workers.core.decode import DEFAULT_MAX_BYTES
+    from workers.core.retention import DEFAULT_RETENTION
 
     parser = argparse.ArgumentParser(
         prog="wire-ingest",
@@ -118,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("paths", nargs="+", type=Path, help="files or directories (name order)")
     replay.add_argument("--dlq", type=Path, help="write rejected items here as JSON lines")
     replay.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    replay.add_argument(
+        "--retention-days",
+        type=float,
+        default=DEFAULT_RETENTION.total_seconds() / 86400,
+        help="a story's bucket expires after this many days of stream time without a version",
+    )
     replay.set_defaults(func=cmd_replay)
 
     parse = sub.add_parser("parse", help="print the parsed fields of raw items as JSON")

@@ -22,6 +22,7 @@ from prometheus_client.registry import Collector
 
 from workers import __version__
 from workers.core.events import EVENT_TYPE_NAMES
+from workers.core.rejects import RejectReason
 
 # The *_created series double the scrape size and no dashboard of ours reads them.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -87,6 +88,16 @@ class Metrics:
             "Stories held in this worker's assigned table partitions.",
             registry=r,
         )
+        self.buckets = Gauge(
+            f"{PREFIX}_buckets_in_state",
+            "Story buckets (first-published minutes) held in this worker's table partitions.",
+            registry=r,
+        )
+        self.expired = Counter(
+            f"{PREFIX}_buckets_expired",
+            "Buckets deleted because stream time passed their retention.",
+            registry=r,
+        )
         self.processing = Histogram(
             f"{PREFIX}_processing_seconds",
             "Time spent in the core per message, by stage.",
@@ -127,8 +138,8 @@ class Metrics:
         self.build_info.labels(__version__, platform.python_version()).set(1)
         self._lag_source: LagSource | None = None
         self.registry.register(_LagCollector(self._lag))
-        for reason in ("too_large", "not_text", "no_timestamp", "no_body"):
-            self.rejected.labels(reason)
+        for reason in RejectReason:
+            self.rejected.labels(reason.value)
         for event_type in EVENT_TYPE_NAMES:
             self.events.labels(event_type)
         for stage in ("parse", "merge"):

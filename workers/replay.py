@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from workers.core.events import Source
 from workers.core.merge import Bucket
 from workers.core.pipeline import apply, dlq_record, parse_raw, route_key
 from workers.core.rejects import Reject
+from workers.core.retention import DEFAULT_RETENTION, admit, advance
 
 
 def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
@@ -59,25 +61,42 @@ class ReplayResult:
 
 
 class Replayer:
-    """In-memory state per bucket; the same parse/route/apply calls as the Faust agents."""
+    """In-memory state per bucket; the same parse/route/admit/apply calls as the Faust agents.
 
-    def __init__(self, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    Stream time is one clock over the whole replay (the worker keeps one per partition).
+    Expired buckets are refused like the worker refuses them, but kept in memory: a replay
+    is a day or a week of files, not a year.
+    """
+
+    def __init__(
+        self, max_bytes: int = DEFAULT_MAX_BYTES, retention: timedelta = DEFAULT_RETENTION
+    ) -> None:
         self.max_bytes = max_bytes
+        self.retention = retention
+        self.stream_time: datetime | None = None
         self.buckets: dict[str, Bucket] = {}
         self.result = ReplayResult()
+
+    def _reject(self, reject: Reject, raw: bytes, source: Source) -> Fed:
+        self.result.counts["rejected"] += 1
+        record = dlq_record(reject, raw, source, __version__)
+        self.result.rejects.append(record)
+        return Fed((), record)
 
     def feed(self, raw: bytes, source: Source) -> Fed:
         """Process one raw item: its events, a DLQ record, or nothing for a duplicate."""
         self.result.counts["inputs"] += 1
         parsed = parse_raw(raw, self.max_bytes)
         if isinstance(parsed, Reject):
-            self.result.counts["rejected"] += 1
-            record = dlq_record(parsed, raw, source, __version__)
-            self.result.rejects.append(record)
-            return Fed((), record)
-        self.result.counts["parsed"] += 1
+            return self._reject(parsed, raw, source)
         bucket_key = route_key(parsed)
-        applied = apply(self.buckets.get(bucket_key), parsed, source)
+        bucket = self.buckets.get(bucket_key)
+        self.stream_time = advance(self.stream_time, parsed, source.timestamp_ms)
+        expired = admit(bucket, parsed, self.stream_time, self.retention)
+        if expired is not None:
+            return self._reject(expired, raw, source)
+        self.result.counts["parsed"] += 1
+        applied = apply(bucket, parsed, source)
         self.buckets[bucket_key] = applied.bucket
         self.result.counts[applied.outcome.value] += 1
         self.result.events.extend(applied.events)
@@ -91,7 +110,7 @@ class Replayer:
         """One line a person can check a day of wire with: inputs, outcomes, stories, twins."""
         c = self.result.counts
         stories = [s for bucket in self.buckets.values() for s in bucket.views()]
-        versions = sum(len(bucket.versions) for bucket in self.buckets.values())
+        versions = sum(story.total for story in stories)
         places: Counter[tuple[str, str | None]] = Counter()
         for bucket_key, bucket in self.buckets.items():
             for story in bucket.views():
@@ -102,7 +121,7 @@ class Replayer:
         return (
             f"replay: {c['inputs']} inputs, {c['parsed']} parsed, {c['rejected']} rejected, "
             f"{c['duplicate']} duplicates; {len(stories)} stories of {versions} versions "
-            f"({sum(1 for s in stories if len(s.versions) > 1)} with updates, {twins} twins "
+            f"({sum(1 for s in stories if s.total > 1)} with updates, {twins} twins "
             f"sharing a minute and place); events: {c['created']} created, {c['updated']} "
             f"updated, {c['backfilled']} backfilled, {regrouped} regrouped, {merged} merged"
         )

@@ -44,6 +44,9 @@ class Settings:
     # A bucket's stored state (one changelog record) may not pass this: the changelog takes
     # 16 MiB records, and a record the broker refuses would stop the worker on every restart.
     max_state_bytes: int = 8 * 1024 * 1024
+    # A bucket expires this long (in stream time) after its newest version; a version of an
+    # expired story is dead-lettered as "expired" (workers/core/retention.py).
+    state_retention_days: float = 7.0
     log_level: str = "info"
     instance_id: str | None = None
     shutdown_grace_s: float = 12.0
@@ -91,6 +94,8 @@ class Settings:
             raise SettingsError("WIRE_MAX_ITEM_BYTES must be at least 1024")
         if not 64 * 1024 <= self.max_state_bytes <= 15 * 1024 * 1024:
             raise SettingsError("WIRE_MAX_STATE_BYTES must be between 65536 and 15728640")
+        if not 1 / 24 <= self.state_retention_days <= 3660:
+            raise SettingsError("WIRE_STATE_RETENTION_DAYS must be between 0.0417 (1 h) and 3660")
         if self.session_timeout_s < 6:
             raise SettingsError("WIRE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
         if self.fault_injection not in (None, *FAULTS):
@@ -132,6 +137,7 @@ ENV_NAMES: dict[str, str] = {
     "web_port": "WIRE_WEB_PORT",
     "max_item_bytes": "WIRE_MAX_ITEM_BYTES",
     "max_state_bytes": "WIRE_MAX_STATE_BYTES",
+    "state_retention_days": "WIRE_STATE_RETENTION_DAYS",
     "log_level": "WIRE_LOG_LEVEL",
     "instance_id": "WIRE_INSTANCE_ID",
     "shutdown_grace_s": "WIRE_SHUTDOWN_GRACE_S",

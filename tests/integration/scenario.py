@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.fixtures import CORPUS_RETENTION
 from workers.bench import synthetic_items
 from workers.core.events import Source
 from workers.core.keys import raw_sha256
@@ -67,7 +68,7 @@ def fixture_inputs() -> list[bytes]:
 
 
 def expected_for(values: list[bytes]) -> Expected:
-    replayer = Replayer()
+    replayer = Replayer(retention=CORPUS_RETENTION)
     for index, raw in enumerate(values):
         replayer.feed(raw, Source(raw_sha256(raw), file=f"input-{index}"))
     return Expected(values, replayer)

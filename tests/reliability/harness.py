@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from tests.support.fixtures import CORPUS_RETENTION
 from tests.support.kafka_io import produce, read_all
 from tests.support.worker import Names
 from workers.core.events import Source
@@ -49,7 +50,7 @@ class Accounting:
 
 
 def expected_replay(values: list[bytes]) -> Replayer:
-    replayer = Replayer()
+    replayer = Replayer(retention=CORPUS_RETENTION)
     for index, raw in enumerate(values):
         replayer.feed(raw, Source(raw_sha256(raw), file=f"input-{index}"))
     return replayer

@@ -17,6 +17,7 @@ from pathlib import Path
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.broker import free_port
+from tests.support.fixtures import CORPUS_RETENTION_ENV
 from tests.support.waiting import wait_until
 
 
@@ -76,6 +77,9 @@ class WorkerProcess:
             "WIRE_WEB_HOST": "127.0.0.1",
             "WIRE_WEB_PORT": str(self.web_port),
             "WIRE_LOG_LEVEL": "info",
+            # Test workers are fed the fixture corpus (17 months, filed by name); the expiry
+            # tests set their own retention in extra_env.
+            **CORPUS_RETENTION_ENV,
             **self.extra_env,
         }
         log = self.log_path.open("ab")

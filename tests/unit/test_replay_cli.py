@@ -14,6 +14,9 @@ from tests.support.schemas import dlq_raw_bytes, validate_dlq, validate_event
 from workers.cli import main
 from workers.replay import expand_paths
 
+# The fixture corpus spans 17 months, filed by name (tests/support/fixtures.py).
+LONG = ("--retention-days", str(fx.CORPUS_RETENTION.days))
+
 
 def json_lines(data: bytes) -> list[dict[str, Any]]:
     return [json.loads(line) for line in data.decode().splitlines()]
@@ -23,7 +26,9 @@ def test_replay_seeds_and_fixtures(
     tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     dlq = tmp_path / "dlq.jsonl"
-    status = main(["replay", *map(str, fx.SEED_ITEMS), str(fx.STORIES_DIR), "--dlq", str(dlq)])
+    status = main(
+        ["replay", *map(str, fx.SEED_ITEMS), str(fx.STORIES_DIR), "--dlq", str(dlq), *LONG]
+    )
     out, err = capsysbinary.readouterr()
     assert status == 0
     events = json_lines(out)
@@ -51,12 +56,38 @@ def test_replay_seeds_and_fixtures(
 
 
 def test_replay_is_deterministic(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
-    args = ["replay", *map(str, fx.SEED_ITEMS), str(fx.STORIES_DIR)]
+    args = ["replay", *map(str, fx.SEED_ITEMS), str(fx.STORIES_DIR), *LONG]
     assert main(args) == 0
     first = capsysbinary.readouterr().out
     assert main(args) == 0
     assert capsysbinary.readouterr().out == first
     assert len(first.splitlines()) == 13
+
+
+def test_replay_refuses_versions_older_than_the_retention(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """Name order reaches March 2026 before the July 2025 story: 7 days refuse it."""
+    dlq = tmp_path / "dlq.jsonl"
+    assert main(["replay", str(fx.STORIES_DIR), "--dlq", str(dlq)]) == 0
+    err = capsysbinary.readouterr().err.decode()
+    assert (
+        "050_stara_zagora_mosaic.txt: expired (first published 2025-07-05T16:42:00+03:00, "
+        "more than 7 days before stream time 2026-03-29T09:15:00+03:00" in err
+    )
+    assert err.rstrip().endswith(
+        "replay: 19 inputs, 9 parsed, 10 rejected, 0 duplicates; 5 stories of 9 versions "
+        "(3 with updates, 0 twins sharing a minute and place); events: 5 created, 2 updated, "
+        "2 backfilled, 0 regrouped, 0 merged"
+    )
+    names = {"050_stara_zagora_mosaic.txt", "070_plovdiv_christmas_cp1251.txt"}
+    names.add("080_brussels_rail_tickets_envelope.json")
+    records = [json.loads(line) for line in dlq.read_bytes().splitlines()]
+    expired = [r for r in records if r["reason"] == "expired"]
+    assert {Path(r["source"]["file"]).name for r in expired} == names
+    for record in expired:
+        validate_dlq(record)
+        assert dlq_raw_bytes(record) == Path(record["source"]["file"]).read_bytes()
 
 
 def test_replay_without_dlq_file_still_reports_rejects(
@@ -106,9 +137,9 @@ def test_replay_of_a_copied_directory_matches(
     # Sources name the files, so compare everything but the source.
     copy = tmp_path / "stories"
     shutil.copytree(fx.STORIES_DIR, copy)
-    assert main(["replay", str(fx.STORIES_DIR)]) == 0
+    assert main(["replay", str(fx.STORIES_DIR), *LONG]) == 0
     original = json_lines(capsysbinary.readouterr().out)
-    assert main(["replay", str(copy)]) == 0
+    assert main(["replay", str(copy), *LONG]) == 0
     copied = json_lines(capsysbinary.readouterr().out)
     strip = [{k: v for k, v in e.items() if k != "source"} for e in original]
     assert strip == [{k: v for k, v in e.items() if k != "source"} for e in copied]

@@ -23,7 +23,7 @@ from .core.items import final_items, replay
 
 def run(paths: list[Path]) -> tuple[Replayer, list[tuple[str, str, dict[str, Any] | None]]]:
     """Replay files in order; per input: (name, outcome, event or DLQ record)."""
-    replayer = Replayer()
+    replayer = Replayer(retention=fx.CORPUS_RETENTION)
     log: list[tuple[str, str, dict[str, Any] | None]] = []
     for path in paths:
         before = Counter(replayer.result.counts)
@@ -344,7 +344,7 @@ def test_event_ids_are_deterministic_across_runs() -> None:
 
 def test_replayer_with_kafka_like_sources_emits_the_same_ids() -> None:
     by_file, _ = run(fx.arrival())
-    replayer = Replayer()
+    replayer = Replayer(retention=fx.CORPUS_RETENTION)
     for offset, path in enumerate(fx.arrival()):
         raw = path.read_bytes()
         source = Source(keys.raw_sha256(raw), topic="wire.raw", partition=0, offset=offset)

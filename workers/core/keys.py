@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import lru_cache
 
 import orjson
@@ -60,6 +60,17 @@ def bucket_key(item: WireItem) -> str:
     land in one partition and one table entry, whichever raw partition they came from.
     """
     return f"{item.provider}:{_minute(item)}"
+
+
+def bucket_minute(key: str) -> datetime | None:
+    """The first-published minute a bucket key names, or None for a key of another shape."""
+    _, sep, minute = key.rpartition(":")
+    if not sep:
+        return None
+    try:
+        return datetime.strptime(minute, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def base_story_key(item: WireItem) -> str:

@@ -269,7 +269,6 @@ class Bucket:
         return {
             "versions": [v.to_dict() for v in self.versions],
             "stories": [s.to_dict() for s in self.stories],
-            # Lists, not objects: stream/state.py counts live stories by their '{"key":' prefix.
             "retired": [
                 [s.key, sorted(s.members), s.revision, s.merged_into, *_folded_list(s.folded)]
                 for s in self.retired

@@ -19,6 +19,7 @@ class RejectReason(StrEnum):
     NO_BODY = "no_body"
     INTERNAL_ERROR = "internal_error"
     STATE_TOO_LARGE = "state_too_large"
+    EXPIRED = "expired"
 
 
 @dataclass(frozen=True, slots=True)

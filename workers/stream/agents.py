@@ -12,6 +12,7 @@ import logging
 import time
 from base64 import b64decode, b64encode
 from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -22,6 +23,7 @@ from workers.core.merge import Bucket, Outcome
 from workers.core.model import WireItem
 from workers.core.pipeline import apply, dlq_record, dumps, parse_raw, route_key
 from workers.core.rejects import Reject, RejectReason
+from workers.core.retention import admit, advance
 from workers.stream.app import WireApp
 from workers.stream.delivery import DeliveryFailedError
 from workers.stream.fatal import EXIT_FAULT_INJECTION, EXIT_STATE_FORMAT, stop
@@ -32,7 +34,6 @@ from workers.stream.state import (
     StateFormatError,
     decode_state,
     encode_state,
-    story_count,
 )
 
 log = logging.getLogger(__name__)
@@ -104,40 +105,63 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
         raw, origin = _wire_input(message, value)
         await dead_letter(wire, reject, raw, origin)
         return
+    partition = message.partition
     try:
-        state = decode_state(wire.table.get(key)) or BucketState(Bucket())
+        stored = decode_state(wire.table.get(key))
+        clock = wire.expiry.clock(partition)
     except StateFormatError as exc:
         stop(f"cannot read the table's state: {exc}", EXIT_STATE_FORMAT)
+    state = stored or BucketState(Bucket())
+    committed = _committed_offset(wire, message)
+    stream_time = advance(clock.stream_time, item, source.timestamp_ms)
+    expired = admit(stored.bucket if stored else None, item, stream_time, wire.retention)
+    if expired is not None:
+        raw, origin = _wire_input(message, value)
+        await dead_letter(wire, expired, raw, origin)
+        _after_item(wire, partition, stream_time, committed)
+        return
     applied = apply(state.bucket, item, source)
     metrics.processing.labels("merge").observe(time.perf_counter() - started)
-    committed = _committed_offset(wire, message)
+    new_stories = len(applied.bucket.stories) - len(state.bucket.stories)
+    new_buckets = int(stored is None)
     if not applied.events:
-        replayed = state.pending_for(message.partition, message.offset)
+        replayed = state.pending_for(partition, message.offset)
         if replayed is not None:
             # Our own earlier attempt at this input: its state made it, its events and its
             # changelog record may not have. Write the state again (the changelog gets it even
             # if the first write reached only the local store), then send the events again.
-            log.info("re-sending the events of %s:%s", message.partition, message.offset)
+            log.info("re-sending the events of %s:%s", partition, message.offset)
             wire.table[key] = encode_state(state)
+            _after_item(wire, partition, stream_time, committed)
             for story_key, data in replayed.events:
                 await _emit(wire, story_key.encode(), data, source, None)
             return
         metrics.duplicates.inc()
         if applied.state_changed:  # a re-delivery that taught the bucket a provider id
             wire.table[key] = encode_state(state.advance(applied.bucket, None, committed))
+        _after_item(wire, partition, stream_time, committed, new_buckets=0, new_stories=new_stories)
         return
     sent = tuple((event["storyKey"], dumps(event)) for event in applied.events)
-    pending = Pending(message.partition, message.offset, sent)
-    stored = encode_state(state.advance(applied.bucket, pending, committed))
+    pending = Pending(partition, message.offset, sent)
+    encoded = encode_state(state.advance(applied.bucket, pending, committed))
     budget = wire.settings.max_state_bytes
-    if len(stored) > budget:
+    if len(encoded) > budget:
         # One more version would make a changelog record the broker may refuse on every
         # restart: refuse the version instead, with its wire bytes, and change nothing.
         raw, origin = _wire_input(message, value)
-        detail = f"the bucket's state would take {len(stored)} bytes, over {budget}"
+        detail = f"the bucket's state would take {len(encoded)} bytes, over {budget}"
         await dead_letter(wire, Reject(RejectReason.STATE_TOO_LARGE, detail), raw, origin)
+        _after_item(wire, partition, stream_time, committed)
         return
-    wire.table[key] = stored
+    wire.table[key] = encoded
+    _after_item(
+        wire,
+        partition,
+        stream_time,
+        committed,
+        new_buckets=new_buckets,
+        new_stories=new_stories,
+    )
     if wire.settings.fault_injection == "exit-after-state-write":
         # Reliability suite only: the store has the state; nothing else has left.
         stop("fault injection: exiting right after a state write", EXIT_FAULT_INJECTION)
@@ -147,8 +171,30 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
         metrics.backfills.inc()
     elif applied.outcome is Outcome.DUPLICATE:  # a re-delivery that regrouped other stories
         metrics.duplicates.inc()
-    # Stories come and go only here: a new one, or one merged into another.
-    metrics.stories.inc(len(applied.bucket.stories) - len(state.bucket.stories))
+
+
+def _after_item(
+    wire: WireApp,
+    partition: int,
+    stream_time: datetime,
+    committed: int | None,
+    *,
+    new_buckets: int = 0,
+    new_stories: int = 0,
+) -> None:
+    """Count what the arrival changed, let stream time expire buckets, update the gauges."""
+    expired = wire.expiry.after_item(
+        partition,
+        stream_time,
+        new_buckets=new_buckets,
+        new_stories=new_stories,
+        committed=committed,
+    )
+    metrics = wire.metrics
+    if expired:
+        metrics.expired.inc(expired)
+    metrics.stories.set(wire.expiry.stories())
+    metrics.buckets.set(wire.expiry.buckets())
 
 
 async def _emit(
@@ -272,7 +318,18 @@ def register_agents(wire: WireApp) -> None:
         """Runs once per rebalance, after its recovery: count the stories of our partitions."""
         wire.metrics.rebalances.inc()
         wire.progress.recovered = True
-        wire.metrics.stories.set(sum(story_count(v) for v in wire.table.values() if v))
+        # Each partition's own record has its counts: no pass over the buckets.
+        assigned = [
+            tp.partition
+            for tp in app.consumer.assignment()
+            if tp.topic == wire.settings.repartition_topic
+        ]
+        try:
+            wire.expiry.reload(assigned)
+        except StateFormatError as exc:
+            stop(f"cannot read the table's state: {exc}", EXIT_STATE_FORMAT)
+        wire.metrics.stories.set(wire.expiry.stories())
+        wire.metrics.buckets.set(wire.expiry.buckets())
 
     wire.table.on_recover(after_rebalance)
     inputs = {wire.settings.topic_raw, wire.settings.repartition_topic}

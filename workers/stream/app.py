@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import faust
@@ -12,6 +13,7 @@ from workers.metrics import Metrics
 from workers.settings import Settings
 from workers.stream.delivery import DeliveryTracker
 from workers.stream.delivery import install as install_delivery_proof
+from workers.stream.expiry import Expiry
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 
 ROCKSDB_OPTIONS = {
@@ -35,8 +37,13 @@ class WireApp:
     dlq: Any
     table: Any
     delivery: DeliveryTracker
+    expiry: Expiry
     progress: Any = None
     version: str = __version__
+
+    @property
+    def retention(self) -> timedelta:
+        return self.expiry.retention
 
 
 def faust_config(settings: Settings) -> dict[str, Any]:
@@ -87,6 +94,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
 
     app = faust.App(settings.app_id, **faust_config(settings))
     metrics = metrics or Metrics()
+    table = app.Table(
+        settings.table_name,
+        default=None,
+        partitions=settings.partitions,
+        key_type=bytes,
+        value_type=bytes,
+        # Per partition. Faust's RocksDB defaults let RSS grow from 770 MiB to 2.2 GiB over
+        # 300k items; these caps held it at 527 -> 567 MiB (BENCHMARKS.md, "Memory").
+        options=ROCKSDB_OPTIONS,
+    )
     wire = WireApp(
         settings=settings,
         app=app,
@@ -102,19 +119,11 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
         events=app.topic(settings.topic_events, key_type=bytes, value_type=bytes),
         latest=app.topic(settings.topic_latest, key_type=bytes, value_type=bytes),
         dlq=app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes),
-        table=app.Table(
-            settings.table_name,
-            default=None,
-            partitions=settings.partitions,
-            key_type=bytes,
-            value_type=bytes,
-            # Per partition. Faust's RocksDB defaults let RSS grow from 770 MiB to 2.2 GiB over
-            # 300k items; these caps held it at 527 -> 567 MiB (BENCHMARKS.md, "Memory").
-            options=ROCKSDB_OPTIONS,
-        ),
+        table=table,
         delivery=DeliveryTracker(
             count_failure=lambda topic: metrics.send_failures.labels(topic).inc()
         ),
+        expiry=Expiry(table, timedelta(days=settings.state_retention_days), settings.partitions),
     )
     install_delivery_proof(app.producer, wire.delivery)
     wire.progress = Progress()
