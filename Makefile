@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint unit integration chaos bench kafka-start kafka-stop clean promtool
+.PHONY: setup run test lint unit integration chaos bench soak kafka-start kafka-stop clean promtool
 
 setup: $(STAMP) kafka-jars promtool ## .venv with the wire-ingest console script; broker jars; promtool
 
@@ -33,8 +33,8 @@ run: setup ## start a local broker (unless KAFKA_BOOTSTRAP is set), the worker, 
 	@deploy/local/run.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check workers tests
-	$(BIN)/ruff format --check workers tests
+	$(BIN)/ruff check workers tests benchmarks
+	$(BIN)/ruff format --check workers tests benchmarks
 	$(BIN)/mypy
 
 unit: $(STAMP)
@@ -51,6 +51,10 @@ chaos: setup ## the fault-injection scenarios alone; prints their table at the e
 
 bench: setup
 	$(BIN)/wire-ingest bench
+
+# A simulated year of wire through the state path (about half an hour; BENCHMARKS.md, "Soak").
+soak: setup
+	$(BIN)/python -m benchmarks.soak --days 365
 
 kafka-start: setup
 	@deploy/local/kafka.sh start

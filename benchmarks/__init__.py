@@ -1,0 +1,1 @@
+"""Benchmarks of wire-ingest, run beside the package, never shipped in it."""
