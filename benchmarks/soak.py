@@ -257,6 +257,7 @@ def run(days: int, items_per_day: int, partitions: int, workdir: Path) -> dict[s
         day = (stream_time - START).days + 1
         if marks and day > marks[0]:
             checkpoints.append(_checkpoint(marks.pop(0), tables, workdir, counts, largest_value))
+            print(f"soak: day {checkpoints[-1]['day']} done", file=sys.stderr, flush=True)
     while marks:
         checkpoints.append(_checkpoint(marks.pop(0), tables, workdir, counts, largest_value))
     for table in tables:

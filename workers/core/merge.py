@@ -72,7 +72,7 @@ BOILERPLATE_IDS = frozenset(keys.paragraph_id(line) for line in BOILERPLATE)
 # hashes remembered of the folded ones (a re-delivery of a version older than those is taken
 # for a late version), and provider ids the story's anchor keeps for the folded ones.
 KEEP_UPDATES = 10
-FOLDED_HASHES = 256
+FOLDED_HASHES = 1024
 FOLDED_HASH_CHARS = 16
 MAX_PROVIDER_IDS = 64
 
