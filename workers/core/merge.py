@@ -387,32 +387,42 @@ def _text(version: Version, boilerplate: frozenset[str]) -> set[int]:
 class _Group:
     """A story being formed: its originals, the updates that joined it, and their evidence.
 
-    The evidence (text trigrams, provider ids) grows as updates join, so ranking an update
+    The text evidence (trigrams of non-boilerplate paragraphs) is computed only when a rule
+    needs it (several stories of one place, or a place no original has): most updates join
+    by id or place alone. Once computed it grows as updates join, so ranking an update
     against a story costs one set intersection, not a pass over the story's versions.
     """
 
     originals: list[Version]
+    boilerplate: frozenset[str] = BOILERPLATE_IDS
     updates: list[Version] = field(default_factory=list)
-    text: set[int] = field(default_factory=set)
     ids: set[str] = field(default_factory=set)
+    evidence: set[int] | None = None
 
     @classmethod
     def of(cls, originals: list[Version], boilerplate: frozenset[str]) -> _Group:
-        group = cls([])
+        group = cls([], boilerplate)
         for version in originals:
-            group.add(version, boilerplate)
+            group.add(version)
         return group
 
-    def add(self, version: Version, boilerplate: frozenset[str]) -> None:
+    def add(self, version: Version) -> None:
         (self.updates if version.item.is_update else self.originals).append(version)
-        self.text |= _text(version, boilerplate)
         self.ids |= version.provider_ids
+        if self.evidence is not None:
+            self.evidence |= _text(version, self.boilerplate)
 
     def absorb(self, other: _Group) -> None:
         self.originals += other.originals
         self.updates += other.updates
-        self.text |= other.text
         self.ids |= other.ids
+        self.evidence = None
+
+    @property
+    def text(self) -> set[int]:
+        if self.evidence is None:
+            self.evidence = set().union(*(_text(v, self.boilerplate) for v in self.members))
+        return self.evidence
 
     @property
     def members(self) -> list[Version]:
@@ -446,9 +456,9 @@ def group_versions(versions: Iterable[Version]) -> list[frozenset[str]]:
         if target is None:
             target = next((g for g in orphans if g.place == update.first_place), None)
         if target is None:
-            target = _Group([])
+            target = _Group([], boilerplate)
             orphans.append(target)
-        target.add(update, boilerplate)
+        target.add(update)
     return [frozenset(v.content_hash for v in g.members) for g in _join_by_id(groups, orphans)]
 
 
@@ -488,6 +498,8 @@ def _group_originals(originals: list[Version]) -> list[list[Version]]:
 
 def _boilerplate(groups: Sequence[list[Version]]) -> frozenset[str]:
     """Known boilerplate lines plus every paragraph that two different stories' originals share."""
+    if len(groups) < 2:
+        return BOILERPLATE_IDS
     stories_with: dict[str, int] = {}
     for group in groups:
         for pid in {keys.paragraph_id(p) for v in group for p in v.item.paragraphs}:
