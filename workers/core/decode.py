@@ -139,18 +139,11 @@ def _finish(text: str, envelope: Envelope, encoding: str) -> Decoded | Reject:
     return Decoded(normalised, envelope, encoding)
 
 
-# Whatever the per-line split below would change: a space other than " " (re's \s is
-# str.isspace, as str.split() uses), two spaces, or a space at a line's or the text's edge.
-_UNEVEN_SPACE = re.compile(r"[^\S\n ]|  | \n|\n |^ | $")
-
-
 def normalise_text(text: str) -> str:
     """LF line ends, NFC, single inner spaces, no blanks at line ends, no blank edges."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    if _UNEVEN_SPACE.search(text) is None:  # the usual case: already single-spaced
-        return text.strip("\n")
     # str.split() knows every Unicode space (NBSP included) and runs in C: much faster than a
-    # regex substitution over the whole text.
+    # regex over the whole text.
     return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip("\n")
