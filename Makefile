@@ -49,8 +49,9 @@ integration: setup
 chaos: setup ## the fault-injection scenarios alone; prints their table at the end
 	$(BIN)/pytest tests/reliability
 
+# The benchmark (BENCHMARKS.md): beside the package, never shipped in it.
 bench: setup
-	$(BIN)/wire-ingest bench
+	$(BIN)/python -m benchmarks
 
 # A simulated year of wire through the state path (about half an hour; BENCHMARKS.md, "Soak").
 soak: setup

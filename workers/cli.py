@@ -1,4 +1,4 @@
-"""The ``wire-ingest`` command: worker, replay, parse, produce, bench."""
+"""The ``wire-ingest`` command: worker, replay, parse, produce, follow."""
 
 from __future__ import annotations
 
@@ -94,12 +94,6 @@ def cmd_follow(args: argparse.Namespace) -> int:
     return follow(args.topic, args.json, args.from_beginning)
 
 
-def cmd_bench(args: argparse.Namespace) -> int:
-    from workers.bench import run_bench
-
-    return run_bench(args)
-
-
 def build_parser() -> argparse.ArgumentParser:
     from workers.core.decode import DEFAULT_MAX_BYTES
     from workers.core.retention import DEFAULT_RETENTION
@@ -143,12 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--json", action="store_true", help="whole events, one JSON per line")
     follow.add_argument("--from-beginning", action="store_true")
     follow.set_defaults(func=cmd_follow)
-
-    from workers.bench import add_arguments
-
-    bench = sub.add_parser("bench", help="measure the core and the worker; prints figures")
-    add_arguments(bench)
-    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchmarks.items import synthetic_items
 from tests.support.fixtures import CORPUS_RETENTION
-from workers.bench import synthetic_items
 from workers.core.events import Source
 from workers.core.keys import raw_sha256
 from workers.replay import Replayer

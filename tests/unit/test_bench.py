@@ -1,22 +1,28 @@
-"""``wire-ingest bench``: the flags, the generated items and the summary's shape (core only)."""
+"""``python -m benchmarks``: the flags, the generated items and the summary's shape (core only)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import pkgutil
 from pathlib import Path
 
 import pytest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from workers.bench import add_arguments, synthetic_items, table, targets
-from workers.cli import main
+import workers
+from benchmarks.items import synthetic_items
+from benchmarks.kafka import sum_samples
+from benchmarks.report import table, targets
+from benchmarks.run import add_arguments, main
+from workers.cli import build_parser
 
 
-def test_core_bench_through_the_cli(
+def test_core_bench_through_python_m_benchmarks(
     tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
     out_json = tmp_path / "bench.json"
-    status = main(["bench", "--skip-kafka", "--core-items", "120", "--json", str(out_json)])
+    status = main(["--skip-kafka", "--core-items", "120", "--json", str(out_json)])
     out, err = capsysbinary.readouterr()
     assert status == 0
     summary = json.loads(out)
@@ -79,3 +85,23 @@ def test_table_renders_a_failed_system() -> None:
     text = table(summary)
     assert "error: boom" in text
     assert "not measured" in text
+
+
+def test_the_shipped_package_holds_no_benchmark() -> None:
+    modules = [m.name for m in pkgutil.walk_packages(workers.__path__, "workers.")]
+    assert "workers.cli" in modules
+    assert not [name for name in modules if "bench" in name]
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench"])
+
+
+def test_worker_metrics_are_summed_over_labels() -> None:
+    registry = CollectorRegistry()
+    consumed = Counter("wire_ingest_items_consumed", "items", ["partition"], registry=registry)
+    consumed.labels("0").inc(3)
+    consumed.labels("1").inc(4.5)
+    Gauge("wire_ingest_lag", "lag", registry=registry).set(2)
+    samples = sum_samples(generate_latest(registry).decode())
+    assert samples["wire_ingest_items_consumed_total"] == 7.5
+    assert samples["wire_ingest_lag"] == 2
+    assert sum_samples("") == {}

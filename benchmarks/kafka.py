@@ -1,4 +1,4 @@
-"""The broker part of ``wire-ingest bench``: end to end throughput, latency and memory.
+"""The broker part of ``python -m benchmarks``: end to end throughput, latency and memory.
 
 Three systems run one after another on the same broker, each as its own process with a fresh
 app id, fresh topics (4 partitions) and a fresh state dir:
@@ -7,11 +7,11 @@ app id, fresh topics (4 partitions) and a fresh state dir:
     ``python -m workers.cli worker``: parse, repartition by story bucket, merge against the
     RocksDB table, emit to ``stories.events`` and ``stories.latest``.
 ``noop_faust``
-    ``python -m workers.bench_kafka noop_faust``: a Faust app with our Faust settings
+    ``python -m benchmarks.kafka noop_faust``: a Faust app with our Faust settings
     (:func:`workers.stream.app.faust_config`: at-least-once, acks=-1, raw serializers, ...) but
     an in-memory store, whose one agent forwards each raw message to an output topic.
 ``aiokafka``
-    ``python -m workers.bench_kafka aiokafka``: a plain aiokafka consume-and-produce loop,
+    ``python -m benchmarks.kafka aiokafka``: a plain aiokafka consume-and-produce loop,
     at-least-once by hand (send a fetched batch, wait for its acks, commit).
 ``noop_faust_2hop`` (only when asked for)
     the no-op Faust app with two agents and an internal topic between them, like ours' parse
@@ -38,7 +38,10 @@ For each system:
   separate run of ours on fresh topics takes VmRSS after a first and a second count of items
   consumed (``wire_ingest_items_consumed_total`` on the worker's /metrics).
 
-Outside the package this module is also the entry point of the two baseline processes.
+The broker (:class:`tests.support.broker.LocalBroker`), free ports, the run's app id and topic
+names (:class:`tests.support.worker.Names`) come from the tests' support code.
+
+This module is also the entry point of the baseline processes.
 """
 
 from __future__ import annotations
@@ -48,17 +51,14 @@ import contextlib
 import hashlib
 import logging
 import os
-import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,12 +66,14 @@ from types import FrameType
 from typing import Any
 
 import orjson
+from prometheus_client.parser import text_string_to_metric_families
 
 import workers
-from workers.bench import synthetic_items
+from benchmarks.items import synthetic_items
+from tests.support.broker import BrokerScriptError, LocalBroker, free_port
+from tests.support.worker import Names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-KAFKA_SH = REPO_ROOT / "deploy" / "local" / "kafka.sh"
 KAFKA_VERSION = "3.9.1"
 PARTITIONS = 4
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -122,43 +124,19 @@ class KafkaBenchConfig:
 # ------------------------------------------------------------------------------- ports, broker
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    """Any free loopback port (for a web server that binds it at once)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def free_port_pair() -> int:
-    """A free loopback port P with P + 1 free too, below the ephemeral range (broker ports)."""
+def _free_port() -> int:
+    """A free loopback port (with the next one free too) below the ephemeral range."""
     try:
-        floor = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        floor = 49152
-    low, high = (10000, floor - 2) if floor - 2 > 11000 else (1024, 65534)
-    rng = random.SystemRandom()
-    for _ in range(500):
-        port = rng.randint(low, high)
-        if _port_is_free(port) and _port_is_free(port + 1):
-            return port
-    raise BenchError(f"no free pair of loopback ports in {low}..{high + 1}")
+        return free_port()
+    except RuntimeError as exc:
+        raise BenchError(str(exc)) from None
 
 
 class Broker:
     """``$KAFKA_BOOTSTRAP`` if set; else a broker of our own via kafka.sh, always stopped."""
 
     def __init__(self) -> None:
-        self.port: int | None = None
+        self.local: LocalBroker | None = None
         self.bootstrap = ""
         self.own = False
 
@@ -168,48 +146,34 @@ class Broker:
             self.bootstrap = external
             return self
         for attempt in range(3):
-            self.port = free_port_pair()
+            self.local = LocalBroker(_free_port())
             self.own = True
-            print(f"bench: starting a broker on 127.0.0.1:{self.port} ...", file=sys.stderr)
-            proc = self._run("start", timeout=900)
-            if proc.returncode == 0:
-                self.bootstrap = proc.stdout.strip()
+            print(f"bench: starting a broker on {self.local.bootstrap} ...", file=sys.stderr)
+            try:
+                self.bootstrap = self.local.start()
+            except BrokerScriptError as exc:
+                with contextlib.suppress(BrokerScriptError):
+                    self.local.stop()  # a half-started broker must not stay behind
+                self.local = None
+                if attempt == 2:
+                    raise BenchError(f"kafka.sh start failed:\n{exc.stderr[-4000:]}") from None
+            else:
                 return self
-            self._run("stop", timeout=120)  # a half-started broker must not stay behind
-            self.port = None
-            if attempt == 2:
-                raise BenchError(f"kafka.sh start failed:\n{proc.stderr[-4000:]}")
         raise AssertionError("unreachable")
 
     def __exit__(self, *_exc: object) -> None:
         self.stop()
 
     def stop(self) -> None:
-        if self.port is None:
+        if self.local is None:
             return
-        proc = self._run("stop", timeout=120)
-        if proc.returncode != 0:
-            print(f"bench: kafka.sh stop failed:\n{proc.stderr[-2000:]}", file=sys.stderr)
-        else:
-            print(f"bench: broker on port {self.port} stopped", file=sys.stderr)
-        self.port = None
-
-    def _run(self, command: str, timeout: float) -> subprocess.CompletedProcess[str]:
-        env = dict(os.environ)
-        env["KAFKA_PORT"] = str(self.port)
-        env["KAFKA_CONTROLLER_PORT"] = str((self.port or 0) + 1)
-        env.pop("KAFKA_DATA_DIR", None)
+        local, self.local = self.local, None
         try:
-            return subprocess.run(  # noqa: S603 - our own script, fixed arguments
-                [str(KAFKA_SH), command],
-                env=env,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            return subprocess.CompletedProcess(exc.cmd, 1, "", f"timed out after {timeout}s")
+            local.stop()
+        except BrokerScriptError as exc:
+            print(f"bench: kafka.sh stop failed:\n{exc.stderr[-2000:]}", file=sys.stderr)
+        else:
+            print(f"bench: broker on port {local.port} stopped", file=sys.stderr)
 
 
 # ------------------------------------------------------------------------------ child processes
@@ -217,39 +181,9 @@ class Broker:
 _CHILDREN: list[Child] = []
 
 
-@dataclass
-class Names:
-    """One run's private app id and topics."""
-
-    app_id: str
-    raw: str
-    events: str
-    latest: str
-    dlq: str
-
-    @classmethod
-    def fresh(cls, label: str) -> Names:
-        tag = f"bench-{label}-{uuid.uuid4().hex[:8]}"
-        return cls(
-            app_id=tag,
-            raw=f"{tag}.wire.raw",
-            events=f"{tag}.stories.events",
-            latest=f"{tag}.stories.latest",
-            dlq=f"{tag}.wire.dlq",
-        )
-
-    @property
-    def repartition(self) -> str:
-        return f"{self.app_id}.items-by-story"
-
-    def env(self) -> dict[str, str]:
-        return {
-            "WIRE_APP_ID": self.app_id,
-            "WIRE_TOPIC_RAW": self.raw,
-            "WIRE_TOPIC_EVENTS": self.events,
-            "WIRE_TOPIC_LATEST": self.latest,
-            "WIRE_TOPIC_DLQ": self.dlq,
-        }
+def repartition_topic(names: Names) -> str:
+    """Ours' internal topic between its parse and merge agents (``Settings.repartition_topic``)."""
+    return f"{names.app_id}.items-by-story"
 
 
 @dataclass
@@ -264,13 +198,14 @@ class Child:
 
     @classmethod
     def start(cls, kind: str, bootstrap: str, names: Names, work: Path) -> Child:
-        web_port = free_port()
+        web_port = _free_port()
+        # The workers package the bench imported first, then this repository (benchmarks, tests).
         package_root = str(Path(workers.__file__).resolve().parent.parent)
-        path = os.environ.get("PYTHONPATH")
+        roots = dict.fromkeys([package_root, str(REPO_ROOT), os.environ.get("PYTHONPATH")])
         env = {
             **os.environ,
             **names.env(),
-            "PYTHONPATH": f"{package_root}{os.pathsep}{path}" if path else package_root,
+            "PYTHONPATH": os.pathsep.join(root for root in roots if root),
             "KAFKA_BOOTSTRAP": bootstrap,
             "WIRE_PARTITIONS": str(PARTITIONS),
             "WIRE_STATE_DIR": str(work / f"{names.app_id}.state"),
@@ -278,7 +213,7 @@ class Child:
             "WIRE_WEB_PORT": str(web_port),
             "WIRE_LOG_LEVEL": "info",
         }
-        module = ["workers.cli", "worker"] if kind == "ours" else ["workers.bench_kafka", kind]
+        module = ["workers.cli", "worker"] if kind == "ours" else ["benchmarks.kafka", kind]
         log_path = work / f"{names.app_id}.log"
         with log_path.open("ab") as out:
             proc = subprocess.Popen(  # noqa: S603 - our own interpreter and modules
@@ -318,19 +253,14 @@ class Child:
         return out
 
     def metrics(self) -> dict[str, float]:
-        """The worker's /metrics, summed over labels: sample name -> value."""
+        """The worker's /metrics, summed over labels: sample name -> value.
+
+        Raises OSError while the worker does not answer, ValueError for a text not in the
+        Prometheus format: callers take both as "no figures yet".
+        """
         url = f"http://127.0.0.1:{self.web_port}/metrics"
         with urllib.request.urlopen(url, timeout=5) as response:
-            text = response.read().decode()
-        samples: dict[str, float] = {}
-        for line in text.splitlines():
-            if not line or line.startswith("#"):
-                continue
-            name_labels, _, value = line.rpartition(" ")
-            name = name_labels.split("{", 1)[0]
-            with contextlib.suppress(ValueError):
-                samples[name] = samples.get(name, 0.0) + float(value)
-        return samples
+            return sum_samples(response.read().decode())
 
     def stop(self, timeout: float = 30.0) -> None:
         if self.alive():
@@ -353,6 +283,15 @@ class Child:
         except OSError:
             return "(no log)"
         return "\n".join(text.splitlines()[-lines:])
+
+
+def sum_samples(text: str) -> dict[str, float]:
+    """Prometheus text exposition summed over labels: sample name -> value."""
+    samples: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            samples[sample.name] = samples.get(sample.name, 0.0) + sample.value
+    return samples
 
 
 def reap_children() -> None:
@@ -565,7 +504,7 @@ def _ours_complete(child: Child, total: int) -> Callable[[], Awaitable[bool]]:
     async def complete() -> bool:
         try:
             m = await asyncio.to_thread(child.metrics)
-        except (OSError, urllib.error.URLError):
+        except (OSError, urllib.error.URLError, ValueError):
             return False
         handled = (
             m.get("wire_ingest_events_emitted_total", 0)
@@ -633,7 +572,7 @@ async def saturation(
         done = time.time()
         # Ours: the parse agent's first forward to the repartition topic; the baselines: their
         # first output. Both are sent as the process handles its first message.
-        first_topic = names.repartition if kind == "ours" else names.events
+        first_topic = repartition_topic(names) if kind == "ours" else names.events
         start_ms, _ = await peek.edges(first_topic)
         _, end_ms = await peek.edges(names.events)
     except BaseException:
@@ -656,7 +595,7 @@ async def saturation(
     if profiler:
         result["profile"] = str(profiler[0].path)
     if kind == "ours":
-        with contextlib.suppress(OSError, urllib.error.URLError):
+        with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
             m = await asyncio.to_thread(child.metrics)
             result["worker_counters"] = {
                 name.removeprefix("wire_ingest_").removesuffix("_total"): m.get(name, 0.0)
@@ -712,14 +651,14 @@ async def latency(
                         continue
                     src = orjson.loads(r.value)["source"]
                     match = (src["partition"], src["offset"])
-                    if r.topic == names.repartition:
+                    if r.topic == repartition_topic(names):
                         forwarded[match] = r.timestamp
                     else:
                         received.append((match, r.timestamp, now_ms, src.get("timestampMs")))
 
     try:
         # Ours: the repartition topic too, to split the latency at the hop between agents.
-        tps = _tps(topic) + (_tps(names.repartition) if kind == "ours" else [])
+        tps = _tps(topic) + (_tps(repartition_topic(names)) if kind == "ours" else [])
         consumer.assign(tps)
         await consumer.seek_to_end(*tps)
         for tp in tps:
@@ -815,7 +754,7 @@ async def latency(
 async def bench_system(
     kind: str, config: KafkaBenchConfig, bootstrap: str, work: Path, peek: Peek
 ) -> dict[str, Any]:
-    names = Names.fresh(kind.replace("_", ""))
+    names = Names.fresh("bench-" + kind.replace("_", ""))
     await create_topics(bootstrap, [names.raw, names.events])
     child, result = await saturation(kind, config, bootstrap, work, names=names, peek=peek)
     try:
@@ -851,7 +790,7 @@ async def bench_system(
 async def memory_run(config: KafkaBenchConfig, bootstrap: str, work: Path) -> dict[str, Any]:
     """Ours on fresh topics: VmRSS after the first and the second count of consumed items."""
     total, first = config.memory_items, config.first_checkpoint
-    names = Names.fresh("mem")
+    names = Names.fresh("bench-mem")
     await create_topics(bootstrap, [names.raw, names.events])
     produced = await produce_items(bootstrap, names.raw, synthetic_items(total, seed=13), b"m")
     print(
@@ -874,7 +813,7 @@ async def memory_run(config: KafkaBenchConfig, bootstrap: str, work: Path) -> di
                     raise BenchError(f"memory run: {consumed:.0f} of {total} consumed in time")
                 try:
                     m = await asyncio.to_thread(child.metrics)
-                except (OSError, urllib.error.URLError):
+                except (OSError, urllib.error.URLError, ValueError):
                     await asyncio.sleep(_POLL_S)
                     continue
                 consumed = m.get("wire_ingest_items_consumed_total", 0.0)
@@ -907,7 +846,7 @@ async def memory_run(config: KafkaBenchConfig, bootstrap: str, work: Path) -> di
                 complete=_ours_complete(child, total),
             )
             _, end_ms = await peek.edges(names.events)
-            start_ms, _ = await peek.edges(names.repartition)
+            start_ms, _ = await peek.edges(repartition_topic(names))
         peak = child.memory_mb()
     finally:
         child.stop()
@@ -1104,16 +1043,14 @@ async def _aiokafka_loop() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m workers.bench_kafka noop_faust|noop_faust_2hop|aiokafka`` (env like ours)."""
+    """``python -m benchmarks.kafka noop_faust|noop_faust_2hop|aiokafka`` (env like ours)."""
     args = sys.argv[1:] if argv is None else argv
     if args in (["noop_faust"], ["noop_faust_2hop"]):
         return run_noop_faust(two_hops=args == ["noop_faust_2hop"])
     if args == ["aiokafka"]:
         asyncio.run(_aiokafka_loop())
         return 0
-    print(
-        "usage: python -m workers.bench_kafka noop_faust|noop_faust_2hop|aiokafka", file=sys.stderr
-    )
+    print("usage: python -m benchmarks.kafka noop_faust|noop_faust_2hop|aiokafka", file=sys.stderr)
     return 2
 
 
