@@ -190,6 +190,8 @@ class _PartitionTable:
         """Keys, bytes, and the bytes of those that are outbox events (see stream/state.py)."""
         keys = size = outbox = 0
         for key, value in self.db.items():
+            assert isinstance(key, bytes)  # the table's keys and values are raw bytes
+            assert isinstance(value, bytes)
             keys += 1
             size += len(key) + len(value)
             state = decode_state(value) if key.startswith(b"bta:") else None
