@@ -1,9 +1,10 @@
 """Proof of delivery: no input offset is committed past a record the broker did not take.
 
-Two faults, each on the real broker: a topic that refuses the worker's event (the worker must
-stop with exit code 5 before committing, and a restart must deliver everything), and a process
-that dies right after writing a bucket's state (the state must still reach the changelog, so
-that a worker on another pod, restoring only from the changelog, knows the version).
+Three faults, each on the real broker: a topic that refuses the worker's event, and a changelog
+that refuses a bucket's state (in both the worker must stop with exit code 5 before committing,
+and a restart must deliver everything), and a process that dies right after writing a bucket's
+state (the state must still reach the changelog, so that a worker on another pod, restoring
+only from the changelog, knows the version).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
 from workers.core.keys import raw_sha256
 from workers.stream.delivery import EXIT_DELIVERY_FAILED
+from workers.stream.expiry import META_PREFIX
+from workers.stream.state import decode_state
 
 pytestmark = pytest.mark.reliability
 
@@ -277,6 +280,126 @@ def test_state_written_before_a_crash_reaches_the_changelog_on_restart(
             "items in": 3,
             "exit code": code,
             "duplicate events": len(records) - len(events),
+            "recovery s": round(recovery, 1),
+        }
+    )
+
+
+def test_a_changelog_record_the_broker_refuses_stops_the_worker_without_committing(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """A changelog that takes nothing over 1000 bytes refuses the seed bucket's state (~10 KB).
+
+    Table writes reach the changelog through Faust's ProducerBuffer (``send_soon``), not
+    through the worker's own sends: if the flush before a commit did not wait for them, Faust
+    would commit the input past a state record the changelog never got, and a worker restoring
+    from the changelog alone would not know the version. W1 must instead stop at once with
+    exit code 5 and one log line naming the changelog, and leave the repartition offsets
+    uncommitted. Once the changelog takes big records, W2 on the same disk processes the seeds
+    again: both versions have their event (a repeated eventId carries the same bytes), the
+    story's newest record on ``stories.latest`` is version 2, and the changelog holds the
+    bucket with both versions. W3, on an empty disk (restored from the changelog alone), gets
+    both seeds again: they must be two duplicates and no new record, where a changelog without
+    the state would make W3 emit the seeds as a new story.
+    """
+    original, update = _seeds()
+    changelog = _changelog_topic(names)
+    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+    # As topics.py would create it, but refusing any batch over 1000 bytes. The partition's own
+    # record (~100 bytes) may pass alone, or be refused with the state in one batch.
+    compact = {"cleanup.policy": "compact"}
+    create_topic(kafka_bootstrap, changelog, PARTITIONS, {**compact, "max.message.bytes": "1000"})
+    w1 = spawn("w")
+    w1.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
+
+    started = time.monotonic()
+    code = _wait_exit(w1, timeout=120)
+    stopped_after = time.monotonic() - started
+    log = w1.log_path.read_text(errors="replace")
+    assert code == EXIT_DELIVERY_FAILED, f"exit code {code}:\n{w1.log_tail()}"
+    assert f"{REFUSED_LINE} {changelog} (" in log, w1.log_tail()
+    assert log.count(REFUSED_LINE) == 1, w1.log_tail()
+    assert "Traceback (most recent call last)" not in log, w1.log_tail(200)
+    # The fault as promised: no bucket's state reached the changelog.
+    stored = [r.key for r in read_all(kafka_bootstrap, changelog)]
+    assert all(k is not None and k.startswith(META_PREFIX.encode()) for k in stored), stored
+
+    # Nothing committed past the seeds on the bucket's repartition partition.
+    repartitioned = read_all(kafka_bootstrap, _repartition_topic(names))
+    assert repartitioned, "no parsed seed reached the repartition topic"
+    (bucket_key,) = {r.key for r in repartitioned}
+    (partition,) = {r.partition for r in repartitioned}
+    offsets = _committed_and_ends(kafka_bootstrap, names.app_id, _repartition_topic(names))
+    committed, _start, end = offsets[partition]
+    assert committed is None or committed < end, (
+        f"partition {partition} committed {committed} of {end} records: {offsets}"
+    )
+    dlq = [orjson.loads(r.value or b"{}") for r in read_all(kafka_bootstrap, names.dlq)]
+    assert not dlq, f"unexpected DLQ records: {dlq}"
+
+    # The changelog takes big records again (the overrides are replaced: keep compaction).
+    alter_topic_config(kafka_bootstrap, changelog, {**compact, "max.message.bytes": "16777216"})
+    from_w1 = {(r.partition, r.offset) for r in read_all(kafka_bootstrap, names.latest)}
+    restarted_log_from = len(w1.log_path.read_bytes())
+    w2 = spawn("w")  # the same state dir
+    restarted = time.monotonic()
+    w2.start()
+    records = read_all(
+        kafka_bootstrap, names.events, until=_has_event("story.updated"), timeout=120
+    )
+    recovery = time.monotonic() - restarted
+    story_key = _assert_created_then_updated(_distinct_events(records))
+
+    def versions_on_latest(skip: set[tuple[int, int]] | None = None) -> list[int]:
+        """The story's versions on stories.latest in order, but for the records in ``skip``."""
+        latest = read_all(kafka_bootstrap, names.latest)
+        return [
+            orjson.loads(r.value or b"{}")["version"]
+            for r in latest
+            if r.key == story_key.encode() and (r.partition, r.offset) not in (skip or set())
+        ]
+
+    wait_until(
+        lambda: versions_on_latest()[-1:] == [2],
+        60,
+        "version 2 as the story's newest record on stories.latest",
+        on_timeout=w2.log_tail,
+    )
+    # W2 replays in input order: what it writes to stories.latest never goes back.
+    from_w2 = versions_on_latest(skip=from_w1)
+    assert from_w2 == sorted(from_w2), versions_on_latest()
+    _wait_all_committed(kafka_bootstrap, names, [names.raw, _repartition_topic(names)], w2)
+    assert w2.alive(), w2.log_tail()
+    assert w2.stop() < 15
+    w2_log = w1.log_path.read_bytes()[restarted_log_from:].decode(errors="replace")
+    assert REFUSED_LINE not in w2_log, w2.log_tail()
+    bucket = [r.value for r in read_all(kafka_bootstrap, changelog) if r.key == bucket_key]
+    assert bucket, "W2 delivered the events but the bucket's state never reached the changelog"
+    state = decode_state(bucket[-1])
+    assert state is not None
+    assert len(state.bucket.versions) == 2, state
+
+    # A worker with only the changelog: the re-delivered seeds are duplicates, nothing new.
+    events_before = len(read_all(kafka_bootstrap, names.events))
+    latest_before = len(read_all(kafka_bootstrap, names.latest))
+    produce(kafka_bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
+    w3 = spawn("w3")  # a new, empty state dir
+    w3.start().wait_ready()
+    wait_until(lambda: _drained(w3, 2), 120, "W3 to merge both inputs", on_timeout=w3.log_tail)
+    assert w3.metrics()["wire_ingest_duplicates_total"] >= 2, w3.log_tail()
+    after = read_all(kafka_bootstrap, names.events)
+    summary = [(e["eventType"], e["version"]) for e in _distinct_events(after)]
+    assert len(after) == events_before, f"W3 emitted for known versions: {summary}"
+    assert len(read_all(kafka_bootstrap, names.latest)) == latest_before
+    assert not read_all(kafka_bootstrap, names.dlq)
+    REPORT.append(
+        {
+            "scenario": "changelog refuses a state",
+            "items in": 4,
+            "exit code": code,
+            "duplicate events": len(after) - len(_distinct_events(after)),
+            "stopped after s": round(stopped_after, 1),
             "recovery s": round(recovery, 1),
         }
     )
