@@ -54,7 +54,7 @@ CORPUS_RETENTION_ENV = {"WIRE_STATE_RETENTION_DAYS": "3660"}
 
 # Story keys: provider, first-published minute in UTC, 3-byte hash of the first place.
 SEED_STORY = "bta-20250812T1757Z-2b8233"  # Москва
-TWIN_STORY = "bta-20250812T1757Z-2b8233-1dfbc155"  # Москва again: suffixed by content hash
+TWIN_STORY = "bta-20250812T1757Z-2b8233-72d229cc"  # Москва again: suffixed by content hash
 WASHINGTON_STORY = "bta-20250812T1757Z-e70a5f"
 SOFIA_STORY = "bta-20260115T0920Z-a20559"
 VARNA_STORY = "bta-20260328T2110Z-f2920b"

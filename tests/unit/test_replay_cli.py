@@ -157,7 +157,7 @@ def test_parse_prints_fields_and_keys(capsysbinary: pytest.CaptureFixture[bytes]
     assert doc["file"] == str(fx.SEED_UPDATED)
     assert doc["bucketKey"] == "bta:20250812T1757Z"
     assert doc["storyKey"] == fx.SEED_STORY
-    assert doc["contentHash"] == "b901eed23be9f327b35f75bac8e013cfff4fefbe9b3eacd53936b2632bea1ba7"
+    assert doc["contentHash"] == "777534a031f49cd30c743d9987b32bda8376879367d4c381b7078c7b1e6bf917"
     assert len(doc["paragraphIds"]) == 8
     fields = doc["fields"]
     assert fields["headline"] == fx.SEED_UPDATED_HEADLINE

@@ -18,11 +18,44 @@ from workers.core.model import WireItem
 _WORD = re.compile(r"\w+")
 
 
+# What a reader sees, in a fixed order. A field added to WireItem changes no content hash
+# (and so no eventId or stored state) until it is added here, with a new state format.
+HASHED_FIELDS = (
+    "provider",
+    "headline",
+    "is_update",
+    "first_created",
+    "updated",
+    "authors",
+    "photo",
+    "places",
+    "agency",
+    "paragraphs",
+    "signoff",
+    "related",
+)
+# Fields that are not content: the envelope says how an item travelled, not what it says.
+UNHASHED_FIELDS = ("envelope",)
+
+
 def content_hash(item: WireItem) -> str:
-    """A hash of what a reader sees; envelope metadata and layout whitespace do not count."""
-    fields = item.to_dict()
-    fields.pop("envelope")
-    return hashlib.sha256(orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    """A hash of what a reader sees (:data:`HASHED_FIELDS`); layout whitespace does not count."""
+    photo = item.photo
+    fields = (
+        item.provider,
+        item.headline,
+        item.is_update,
+        item.first_created.isoformat(),
+        item.updated.isoformat() if item.updated else None,
+        item.authors,
+        (photo.caption, photo.credit) if photo else None,
+        item.places,
+        item.agency,
+        item.paragraphs,
+        item.signoff,
+        [(r.published.isoformat(), r.headline, r.lead) for r in item.related],
+    )
+    return hashlib.sha256(orjson.dumps(fields)).hexdigest()
 
 
 def raw_sha256(raw: bytes) -> str:

@@ -18,8 +18,8 @@ from workers.core.bta import SOFIA
 from workers.core.model import Envelope, Photo, WireItem
 from workers.core.pipeline import parse_raw
 
-SEED_UPDATED_HASH = "b901eed23be9f327b35f75bac8e013cfff4fefbe9b3eacd53936b2632bea1ba7"
-SEED_ORIGINAL_HASH = "64921efc5ed4f98c8cf989e2029aedd5b2e2a2f6653a21deb473d2bc10297a4a"
+SEED_UPDATED_HASH = "777534a031f49cd30c743d9987b32bda8376879367d4c381b7078c7b1e6bf917"
+SEED_ORIGINAL_HASH = "c2cb23c71c2450d843dadd0688ed2e37a250c0be199e1fffaf862b1ef814c068"
 SEED_UPDATED_PARAGRAPH_IDS = (
     "p66e415b9f788",
     "p5449969613d3",
@@ -98,10 +98,22 @@ def test_content_hash_ignores_the_envelope_but_not_what_a_reader_sees() -> None:
         "paragraphs": dataclasses.replace(item, paragraphs=item.paragraphs[:-1]),
         "signoff": dataclasses.replace(item, signoff="ВК"),
         "related": dataclasses.replace(item, related=item.related[:1]),
+        "provider": dataclasses.replace(item, provider="dpa"),
+        "first_created": dataclasses.replace(
+            item, first_created=datetime(2025, 8, 12, tzinfo=SOFIA)
+        ),
     }
+    assert set(changes) == set(keys.HASHED_FIELDS)
     hashes = {name: keys.content_hash(changed) for name, changed in changes.items()}
     assert SEED_UPDATED_HASH not in hashes.values()
     assert len(set(hashes.values())) == len(hashes)
+
+
+def test_every_item_field_is_hashed_or_named_as_not_content() -> None:
+    """A new WireItem field must be placed on purpose: hashing it changes every eventId."""
+    fields = {f.name for f in dataclasses.fields(WireItem)}
+    assert fields == set(keys.HASHED_FIELDS) | set(keys.UNHASHED_FIELDS)
+    assert not set(keys.HASHED_FIELDS) & set(keys.UNHASHED_FIELDS)
 
 
 def test_raw_sha256() -> None:
