@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import signal
@@ -110,6 +111,9 @@ def run_worker(settings: Settings | None = None) -> int:
         return 4
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     wire = create_app(settings)
+    # Everything built so far (modules, the app, its topics) lives as long as the process:
+    # keep it out of the collector's generations, so each collection scans only new objects.
+    gc.freeze()
     worker = Worker(wire.app, loglevel=settings.log_level, redirect_stdouts=False)
     worker.grace_s = settings.shutdown_grace_s
     worker.wire = wire
