@@ -145,5 +145,11 @@ def normalise_text(text: str) -> str:
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
     # str.split() knows every Unicode space (NBSP included) and runs in C: much faster than a
-    # regex over the whole text.
-    return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip("\n")
+    # regex over the whole text. A line that is printable (so has no space but " "), with no
+    # double space and no space at its ends, is already what the split would give.
+    return "\n".join(
+        line
+        if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " "
+        else " ".join(line.split())
+        for line in text.split("\n")
+    ).strip("\n")

@@ -83,7 +83,13 @@ def first_place(item: WireItem) -> str | None:
 
 
 def _minute(item: WireItem) -> str:
-    return item.first_created.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+    return _utc_minute(item.first_created)
+
+
+@lru_cache(maxsize=4096)
+def _utc_minute(when: datetime) -> str:
+    """Every key of an arrival names its minute several times: format each minute once."""
+    return when.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
 
 
 def bucket_key(item: WireItem) -> str:

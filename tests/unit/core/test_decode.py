@@ -6,6 +6,8 @@ import json
 import unicodedata
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from tests.support.fixtures import SEED_UPDATED
 from workers.core.decode import DEFAULT_MAX_BYTES, Decoded, decode, normalise_text
@@ -214,3 +216,28 @@ def test_provider_id_is_the_numeric_start_of_the_last_path_segment(
     result = decode(raw)
     assert isinstance(result, Decoded)
     assert result.envelope.provider_id == provider_id
+
+
+def _split_every_line(text: str) -> str:
+    """The normalisation spelt out: every line through str.split(), which knows every space."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = unicodedata.normalize("NFC", text)
+    return "\n".join(" ".join(line.split()) for line in text.split("\n")).strip("\n")
+
+
+_PLAIN = ["a", "б", ".", " ", "  ", "\n"]
+_ODD = ["\r", "\t", "\u00a0", "\u2028", "\x1f", "\x85", "\u200b", "е\u0301"]
+
+
+@given(
+    st.one_of(
+        st.lists(st.sampled_from(_PLAIN), max_size=30),
+        st.lists(st.sampled_from(_PLAIN + _ODD), max_size=30),
+    ).map("".join)
+)
+@example("a  b")
+@example("a \nb")
+@example(" a")
+@example("a\u00a0b")
+def test_lines_left_as_they_are_are_the_ones_the_split_would_not_change(text: str) -> None:
+    assert normalise_text(text) == _split_every_line(text)
