@@ -120,12 +120,15 @@ def test_the_sweep_deletes_quiet_buckets_and_keeps_running_or_uncommitted_ones(
     expired = expiry.after_item(0, now, committed=40)
     assert expired == 1
     assert table.deleted == [story_at(quiet)[0]]  # running: updated on day 6; pending: 41 >= 40
-    assert expiry.after_item(0, now + timedelta(minutes=1), committed=42) == 1
+    # Within the same sweep interval (a week / 100 = 100.8 minutes) nothing is swept again.
+    later = now + timedelta(seconds=1)
+    assert expiry.after_item(0, later, committed=42) == 0
+    assert expiry.after_item(0, later + expiry.sweep_every, committed=42) == 1
     assert table.deleted[-1] == pending_key
     assert (expiry.buckets(), expiry.stories()) == (1, 1)
     # The partition record went to the table with the counts and the stream time.
     assert PartitionClock.decode(table.get(meta_key(0))) == PartitionClock(
-        now + timedelta(minutes=1), 1, 1
+        later + expiry.sweep_every, 1, 1
     )
 
 

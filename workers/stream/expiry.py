@@ -5,12 +5,13 @@ Each merge partition keeps one small record in the table beside its buckets
 through the table like the buckets, so it comes back with them from the changelog: the gauges
 need no pass over the buckets, and a restarted worker goes on with the stream time it had.
 
-When a partition's stream time enters a new minute, the sweep walks that partition's bucket
-keys in key order (provider, then first-published minute: the store's own order is the index,
-and the walk stops at the first key inside the retention) and deletes through the table (a
-changelog tombstone, so compaction frees the changelog too) every bucket whose newest version
-is past the retention and whose outbox holds no uncommitted input. What the retention means
-for late versions is in :mod:`workers.core.retention`.
+When a partition's stream time enters a new sweep interval (1/100 of the retention, at least
+a minute), the sweep walks that partition's bucket keys in key order (provider, then
+first-published minute: the store's own order is the index, and the walk stops at the first
+key inside the retention) and deletes through the table (a changelog tombstone, so compaction
+frees the changelog too) every bucket whose newest version is past the retention and whose
+outbox holds no uncommitted input. What the retention means for late versions is in
+:mod:`workers.core.retention`.
 """
 
 from __future__ import annotations
@@ -109,6 +110,11 @@ class Expiry:
         self.retention = retention
         self.partitions = partitions
         self.clocks: dict[int, PartitionClock] = {}
+        # A bucket may outlive its retention by this much; admission never does (retention.py).
+        # Sweeping every 1/100 of the retention (100 min for a week) keeps a rebuild that
+        # crosses a year of stream time in minutes from walking the store's tombstones
+        # half a million times.
+        self.sweep_every = max(retention / 100, timedelta(minutes=1))
 
     def clock(self, partition: int) -> PartitionClock:
         """The partition's record, read from the table at first use after an assignment."""
@@ -140,7 +146,7 @@ class Expiry:
         new_stories: int = 0,
         committed: int | None = None,
     ) -> int:
-        """Record an arrival's effect; sweep when stream time entered a new minute.
+        """Record an arrival's effect; sweep when stream time entered a new sweep interval.
 
         Runs inside the merge agent while it handles a message of ``partition``: Faust sends
         the table's changelog records to the partition of the message in hand. Returns the
@@ -152,11 +158,15 @@ class Expiry:
         clock.stream_time = stream_time
         clock.buckets += new_buckets
         clock.stories += new_stories
-        if before is not None and _minute(stream_time) > _minute(before):
+        if before is not None and self._tick(stream_time) > self._tick(before):
             expired = self._sweep(partition, clock, committed)
         if before != stream_time or new_buckets or new_stories or expired:
             self.table[meta_key(partition)] = clock.encode()
         return expired
+
+    def _tick(self, when: datetime) -> int:
+        """Which sweep interval of stream time ``when`` falls in (counted from the epoch)."""
+        return int(when.timestamp() // self.sweep_every.total_seconds())
 
     def _sweep(self, partition: int, clock: PartitionClock, committed: int | None) -> int:
         assert clock.stream_time is not None
@@ -191,7 +201,3 @@ class Expiry:
     def _partition_of(self, key: bytes) -> int:
         """The repartition topic's partition of a key (the producer's default partitioner)."""
         return int(murmur2(key) & 0x7FFFFFFF) % self.partitions
-
-
-def _minute(when: datetime) -> datetime:
-    return when.replace(second=0, microsecond=0)
