@@ -25,10 +25,9 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support.kafka_io import Record, create_topic, produce, read_all
+from tests.support.kafka_io import Record, all_committed, create_topic, produce, read_all
 from tests.support.schemas import dlq_raw_bytes, validate_dlq, validate_event
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
@@ -157,35 +156,6 @@ def _list_topics(bootstrap: str) -> set[str]:
     return asyncio.run(go())
 
 
-def _uncommitted(bootstrap: str, group: str, topic: str) -> dict[int, tuple[int | None, int]]:
-    """Partitions of ``topic`` whose records the group has not all committed: (committed, end)."""
-
-    async def go() -> dict[int, tuple[int | None, int]]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await admin.start()
-        await consumer.start()
-        try:
-            committed = await admin.list_consumer_group_offsets(group)
-            (meta,) = await admin.describe_topics([topic])
-            assert meta["error_code"] == 0, f"topic {topic}: {meta}"
-            tps = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
-            starts = await consumer.beginning_offsets(tps)
-            ends = await consumer.end_offsets(tps)
-            behind: dict[int, tuple[int | None, int]] = {}
-            for tp in tps:
-                found = committed.get(tp)
-                done = found.offset if found is not None and found.offset >= 0 else None
-                if ends[tp] > starts[tp] and done != ends[tp]:
-                    behind[tp.partition] = (done, ends[tp])
-            return behind
-        finally:
-            await consumer.stop()
-            await admin.close()
-
-    return asyncio.run(go())
-
-
 def _wait_committed(bootstrap: str, names: Names, worker: WorkerProcess) -> None:
     """Every raw and repartition record handled and its offset committed.
 
@@ -195,7 +165,7 @@ def _wait_committed(bootstrap: str, names: Names, worker: WorkerProcess) -> None
     topics = [names.raw, _repartition_topic(names)]
 
     def committed() -> bool:
-        return all(not _uncommitted(bootstrap, names.app_id, t) for t in topics)
+        return all_committed(bootstrap, names.app_id, topics)
 
     wait_until(committed, 60, f"{topics} committed to their ends", 0.25, on_timeout=worker.log_tail)
 

@@ -9,7 +9,6 @@ only from the changelog, knows the version).
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import time
 from collections.abc import Callable
@@ -17,12 +16,18 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.integration.scenario import fixture_inputs
 from tests.reliability.harness import REPORT
-from tests.support.kafka_io import Record, alter_topic_config, create_topic, produce, read_all
+from tests.support.kafka_io import (
+    Record,
+    all_committed,
+    alter_topic_config,
+    committed_and_ends,
+    create_topic,
+    produce,
+    read_all,
+)
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
 from workers.core.keys import raw_sha256
@@ -67,47 +72,13 @@ def _wait_exit(worker: WorkerProcess, timeout: float) -> int:
         ) from None
 
 
-def _committed_and_ends(
-    bootstrap: str, group: str, topic: str
-) -> dict[int, tuple[int | None, int, int]]:
-    """Per partition of ``topic``: (the group's committed offset or None, log start, end)."""
-
-    async def go() -> dict[int, tuple[int | None, int, int]]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        await admin.start()
-        await consumer.start()
-        try:
-            committed = await admin.list_consumer_group_offsets(group)
-            (meta,) = await admin.describe_topics([topic])
-            assert meta["error_code"] == 0, f"topic {topic}: {meta}"
-            tps = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
-            starts = await consumer.beginning_offsets(tps)
-            ends = await consumer.end_offsets(tps)
-            result: dict[int, tuple[int | None, int, int]] = {}
-            for tp in tps:
-                offset = committed.get(tp)
-                value = offset.offset if offset is not None and offset.offset >= 0 else None
-                result[tp.partition] = (value, starts[tp], ends[tp])
-            return result
-        finally:
-            await consumer.stop()
-            await admin.close()
-
-    return asyncio.run(go())
-
-
 def _wait_all_committed(
     bootstrap: str, names: Names, topics: list[str], worker: WorkerProcess
 ) -> None:
     """Wait until the group has committed every record of ``topics``: nothing left to redo."""
 
     def committed() -> bool:
-        for topic in topics:
-            offsets = _committed_and_ends(bootstrap, names.app_id, topic)
-            if any(end > start and done != end for done, start, end in offsets.values()):
-                return False
-        return True
+        return all_committed(bootstrap, names.app_id, topics)
 
     wait_until(committed, 60, f"{topics} committed to their ends", 0.5, on_timeout=worker.log_tail)
 
@@ -177,7 +148,7 @@ def test_a_record_the_broker_refuses_stops_the_worker_without_committing(
     assert "Traceback (most recent call last)" not in log, worker.log_tail(200)
 
     # Nothing committed past the seeds on the repartition topic: they are processed again.
-    offsets = _committed_and_ends(kafka_bootstrap, names.app_id, _repartition_topic(names))
+    offsets = committed_and_ends(kafka_bootstrap, names.app_id, _repartition_topic(names))
     with_records = {p: v for p, v in offsets.items() if v[2] > v[1]}
     assert with_records, f"no parsed item reached the repartition topic: {offsets}"
     for partition, (committed, _start, end) in with_records.items():
@@ -330,7 +301,7 @@ def test_a_changelog_record_the_broker_refuses_stops_the_worker_without_committi
     assert repartitioned, "no parsed seed reached the repartition topic"
     (bucket_key,) = {r.key for r in repartitioned}
     (partition,) = {r.partition for r in repartitioned}
-    offsets = _committed_and_ends(kafka_bootstrap, names.app_id, _repartition_topic(names))
+    offsets = committed_and_ends(kafka_bootstrap, names.app_id, _repartition_topic(names))
     committed, _start, end = offsets[partition]
     assert committed is None or committed < end, (
         f"partition {partition} committed {committed} of {end} records: {offsets}"

@@ -168,3 +168,42 @@ def read_all(
             await consumer.stop()
 
     return asyncio.run(go())
+
+
+def committed_and_ends(
+    bootstrap: str, group: str, topic: str
+) -> dict[int, tuple[int | None, int, int]]:
+    """Per partition of ``topic``: (the group's committed offset or None, log start, end)."""
+
+    async def go() -> dict[int, tuple[int | None, int, int]]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        await admin.start()
+        await consumer.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(group)
+            (meta,) = await admin.describe_topics([topic])
+            assert meta["error_code"] == 0, f"topic {topic}: {meta}"
+            tps = [TopicPartition(topic, p["partition"]) for p in meta["partitions"]]
+            starts = await consumer.beginning_offsets(tps)
+            ends = await consumer.end_offsets(tps)
+            result: dict[int, tuple[int | None, int, int]] = {}
+            for tp in tps:
+                offset = committed.get(tp)
+                value = offset.offset if offset is not None and offset.offset >= 0 else None
+                result[tp.partition] = (value, starts[tp], ends[tp])
+            return result
+        finally:
+            await consumer.stop()
+            await admin.close()
+
+    return asyncio.run(go())
+
+
+def all_committed(bootstrap: str, group: str, topics: Sequence[str]) -> bool:
+    """Whether the group has committed every record of ``topics``: nothing left to redo."""
+    for topic in topics:
+        offsets = committed_and_ends(bootstrap, group, topic)
+        if any(end > start and done != end for done, start, end in offsets.values()):
+            return False
+    return True

@@ -10,6 +10,7 @@ from tests.support.fixtures import SEED_ORIGINAL, SEED_UPDATED
 from workers.core import keys
 from workers.core.bta import SOFIA
 from workers.core.events import Source
+from workers.core.merge import Bucket, Merged, merge
 from workers.core.model import WireItem
 from workers.core.pipeline import parse_raw
 from workers.core.rejects import Reject
@@ -78,3 +79,15 @@ def replay(raws: list[bytes]) -> Replayer:
 
 def final_items(replayer: Replayer) -> dict[str, dict[str, Any]]:
     return {key: event["item"] for key, event in replayer.result.latest_by_story().items()}
+
+
+def merged_all(items: list[WireItem]) -> tuple[Bucket, list[Merged]]:
+    """Merge items one by one into one bucket: the final bucket and every step's result."""
+    bucket: Bucket | None = None
+    results: list[Merged] = []
+    for item in items:
+        result = merge(bucket, item)
+        bucket = result.bucket
+        results.append(result)
+    assert bucket is not None
+    return bucket, results

@@ -31,7 +31,7 @@ from workers.stream.state import (
     encode_state,
 )
 
-from .items import SEED_MINUTE, seed_original, seed_updated, wire_item
+from .items import SEED_MINUTE, merged_all, seed_original, seed_updated, wire_item
 
 # Ten unrelated sentences with no word in common, for precise evidence.
 SENTENCES = (
@@ -48,17 +48,6 @@ SENTENCES = (
 )
 LATER = SEED_MINUTE + timedelta(hours=1)
 LATEST = SEED_MINUTE + timedelta(hours=2)
-
-
-def merged_all(items: list[WireItem]) -> tuple[Bucket, list[Merged]]:
-    bucket: Bucket | None = None
-    results: list[Merged] = []
-    for item in items:
-        result = merge(bucket, item)
-        bucket = result.bucket
-        results.append(result)
-    assert bucket is not None
-    return bucket, results
 
 
 def outcomes(results: list[Merged]) -> list[Outcome]:

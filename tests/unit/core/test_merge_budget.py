@@ -11,14 +11,13 @@ from workers.core.merge import (
     FOLDED_HASHES,
     KEEP_UPDATES,
     Bucket,
-    Merged,
     Outcome,
     merge,
 )
 from workers.core.model import Envelope, WireItem
 from workers.stream.state import BucketState, decode_state, encode_state
 
-from .items import SEED_MINUTE, wire_item
+from .items import SEED_MINUTE, merged_all, wire_item
 
 SOURCE = Source(raw_sha256="0" * 64, file="budget")
 LEAD = "Парламентът гласува бюджета след дълъг дебат в пленарната зала."
@@ -38,17 +37,6 @@ def live_story(updates: int) -> list[WireItem]:
             )
         )
     return items
-
-
-def merged_all(items: list[WireItem]) -> tuple[Bucket, list[Merged]]:
-    bucket: Bucket | None = None
-    results = []
-    for item in items:
-        result = merge(bucket, item)
-        bucket = result.bucket
-        results.append(result)
-    assert bucket is not None
-    return bucket, results
 
 
 def state_bytes(bucket: Bucket) -> int:
