@@ -212,6 +212,10 @@ class Child:
             "WIRE_WEB_HOST": "127.0.0.1",
             "WIRE_WEB_PORT": str(web_port),
             "WIRE_LOG_LEVEL": "info",
+            # The synthetic wire updates stories from anywhere in its span (a minute per story:
+            # 20,000 items cover two weeks), so the default 7-day retention would refuse some
+            # as expired. The bench measures throughput, not expiry.
+            "WIRE_STATE_RETENTION_DAYS": "3660",
         }
         module = ["workers.cli", "worker"] if kind == "ours" else ["benchmarks.kafka", kind]
         log_path = work / f"{names.app_id}.log"
