@@ -1,10 +1,10 @@
 """Story identity: which versions of one bucket form which story, and what each story shows.
 
-A bucket holds every distinct version first published in one minute (usually one story's). The
-stories are not grown greedily one arrival at a time; they are recomputed from the bucket's SET
-of versions by :func:`group_versions`, a pure function, and then reconciled with the stories
-already published (their keys are never renamed). So the same versions end up in the same
-stories whatever order they arrive in.
+A bucket holds the distinct versions first published in one minute (usually one story's), within
+a story's budget (below). The stories are not grown greedily one arrival at a time; they are
+recomputed from the bucket's SET of versions by :func:`group_versions`, a pure function, and
+then reconciled with the stories already published (their keys are never renamed). So the same
+versions end up in the same stories whatever order they arrive in.
 
 The rules, in the order they decide:
 
@@ -203,7 +203,7 @@ class StoryEntry:
 
 @dataclass(frozen=True, slots=True)
 class Story:
-    """A story as consumers see it: key, versions oldest first, the canonical (newest) item."""
+    """A story as consumers see it: key, kept versions oldest first, the canonical (newest) item."""
 
     key: str
     versions: tuple[VersionRecord, ...]
