@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -11,7 +12,8 @@ from hypothesis import strategies as st
 from tests.support.fixtures import SEED_ORIGINAL, SEED_UPDATED
 from tests.support.schemas import validate_event
 from workers.core.events import Source
-from workers.core.model import WireItem
+from workers.core.merge import Bucket, Version, _regroup, merge
+from workers.core.model import Envelope, WireItem
 from workers.core.pipeline import apply, parse_raw
 from workers.core.rejects import Reject, RejectReason
 from workers.replay import Replayer
@@ -246,3 +248,19 @@ def test_duplicates_anywhere_change_nothing(
     assert {
         k: [(s.key, s.versions) for s in b.views()] for k, b in with_copies.buckets.items()
     } == {k: [(s.key, s.versions) for s in b.views()] for k, b in reference.buckets.items()}
+
+
+# --- the first version of a bucket: the short path gives what the grouping gives ------------
+
+
+@FIELD_SETTINGS
+@given(fields=bta_fields(), provider_id=st.one_of(st.none(), st.just("A123")))
+def test_a_bucket_s_first_version_merges_as_the_full_grouping_does(
+    fields: Fields, provider_id: str | None
+) -> None:
+    item = dataclasses.replace(fields.item, envelope=Envelope(provider_id=provider_id))
+    arriving = Version.of(item)
+    short = merge(None, item)
+    full = _regroup(Bucket(), (arriving,), arriving, arriving.record, is_new=True)
+    assert short == full
+    assert merge(Bucket(), item) == full
