@@ -82,11 +82,12 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     kafka = summary.get("kafka")
     if kafka is None:
         return out
-    ratio = _get(kafka, "ratios", "throughput_ours_over_noop_faust")
+    # Like with like: ours has two hops (parse, then merge after the repartition topic).
+    ratio = _get(kafka, "ratios", "throughput_ours_over_noop_faust_2hop")
     add(
-        "end to end >= 60% of the no-op Faust passthrough",
+        "worker throughput >= 0.8 of the two-hop no-op Faust app (noop_faust_2hop)",
         ratio,
-        ratio >= 0.6 if ratio is not None else None,
+        ratio >= 0.8 if ratio is not None else None,
     )
     rate = _get(kafka, "systems", "ours", "latency", "rate")
     p99 = _get(kafka, "systems", "ours", "latency", "receive", "p99_ms")
@@ -98,10 +99,13 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     memory = kafka.get("memory") or {}
     growth = memory.get("rss_growth_pct")
     first, total = memory.get("first_checkpoint"), memory.get("items")
+    # The target is 100k -> 300k items; a shorter run's growth says little (caches filling).
+    full_run = first is not None and total is not None and first >= 100_000 and total >= 300_000
     add(
-        f"RSS growth <= 10% between {first or 0:,} and {total or 0:,} items",
+        f"RSS growth <= 10% from 100,000 to 300,000 items (this run: {first or 0:,} to "
+        f"{total or 0:,})",
         growth,
-        growth <= 10 if growth is not None else None,
+        growth <= 10 if growth is not None and full_run else None,
     )
     return out
 

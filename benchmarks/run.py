@@ -26,7 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "latency_seconds": 20.0,
     "memory_items": 60_000,
     "memory_first": None,
-    "systems": "ours,noop_faust,aiokafka",
+    "systems": "ours,noop_faust_2hop,noop_faust,aiokafka",
 }
 
 
@@ -74,8 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     kafka.add_argument(
         "--systems",
         default=d["systems"],
-        help="comma-separated, from ours,noop_faust,aiokafka (the default) and noop_faust_2hop; "
-        "none: only the memory run",
+        help="comma-separated, from ours, noop_faust_2hop, noop_faust, aiokafka (all four by "
+        "default); none: only the memory run",
     )
     kafka.add_argument(
         "--py-spy",

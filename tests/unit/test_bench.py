@@ -46,7 +46,7 @@ def test_bench_flags() -> None:
         ["--e2e-items", "10", "--rate", "50", "--latency-seconds", "2", "--memory-items", "0"]
     )
     assert (args.e2e_items, args.rate, args.latency_seconds, args.memory_items) == (10, 50, 2, 0)
-    assert args.systems == "ours,noop_faust,aiokafka"
+    assert args.systems == "ours,noop_faust_2hop,noop_faust,aiokafka"
     assert not args.skip_kafka
 
 
