@@ -595,6 +595,9 @@ def merge(bucket: Bucket | None, item: WireItem) -> Merged:
         grown = replace(known, provider_ids=known.provider_ids | learned)
         versions = tuple(grown if v is known else v for v in bucket.versions)
     else:
+        joined = _join_the_only_story(bucket, arriving, record)
+        if joined is not None:
+            return joined
         versions = (*bucket.versions, arriving)
     return _regroup(bucket, versions, arriving, record, is_new=known is None)
 
@@ -609,6 +612,49 @@ def _first_version(arriving: Version, record: VersionRecord) -> Merged:
     entry = StoryEntry(key, frozenset((arriving.content_hash,)), 1)
     story = Story(key, (record,), arriving.item)
     return Merged(Bucket((arriving,), (entry,)), Outcome.CREATED, story, None, record)
+
+
+def _join_the_only_story(bucket: Bucket, arriving: Version, record: VersionRecord) -> Merged | None:
+    """A new update of a bucket's one story, from that story's first place: it joins it.
+
+    The common arrival after a bucket's first. When the bucket holds exactly one live story
+    (no retired key), with an original, every version in it, and room for one more update
+    (nothing to fold), an update of the original's first place is claimed by it (rule 2), and
+    joining only adds ids and text, so no other version moves. The result is what
+    :func:`_regroup` gives (``test_properties.py`` checks that it stays so); anything else
+    returns None and takes the full grouping.
+    """
+    if not arriving.item.is_update or len(bucket.stories) != 1 or bucket.retired:
+        return None
+    entry = bucket.stories[0]
+    versions = bucket.versions
+    if len(entry.members) != len(versions) or not entry.members.issuperset(
+        v.content_hash for v in versions
+    ):
+        return None
+    originals = [v for v in versions if not v.item.is_update]
+    if not originals or len(versions) - len(originals) + 1 > KEEP_UPDATES:
+        return None
+    anchor = min(originals, key=version_order)
+    if keys.first_place(arriving.item) != anchor.first_place:
+        return None
+    if keys.plain_key(entry.key) != keys.base_story_key(anchor.item):
+        return None
+    by_hash = {v.content_hash: v for v in versions}
+    previous = _view(entry, by_hash)
+    by_hash[arriving.content_hash] = arriving
+    joined = StoryEntry(
+        entry.key,
+        entry.members | {arriving.content_hash},
+        entry.revision + 1,
+        None,
+        entry.folded,
+    )
+    story = _view(joined, by_hash)
+    newest = story.newest_record.content_hash == arriving.content_hash
+    outcome = Outcome.UPDATED if newest else Outcome.BACKFILLED
+    new_bucket = Bucket((*versions, arriving), (joined,), ())
+    return Merged(new_bucket, outcome, story, previous, record)
 
 
 def _folded_holder(bucket: Bucket, content_hash: str) -> Story | None:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from tests.support.fixtures import SEED_ORIGINAL, SEED_UPDATED
 from tests.support.schemas import validate_event
 from workers.core.events import Source
-from workers.core.merge import Bucket, Version, _regroup, merge
+from workers.core.merge import Bucket, Version, _join_the_only_story, _regroup, merge
 from workers.core.model import Envelope, WireItem
 from workers.core.pipeline import apply, parse_raw
 from workers.core.rejects import Reject, RejectReason
@@ -264,3 +264,40 @@ def test_a_bucket_s_first_version_merges_as_the_full_grouping_does(
     full = _regroup(Bucket(), (arriving,), arriving, arriving.record, is_new=True)
     assert short == full
     assert merge(Bucket(), item) == full
+
+
+@FIELD_SETTINGS
+@given(
+    versions=story_versions(max_updates=5),
+    twin=st.one_of(st.none(), bta_fields()),
+    order=st.randoms(use_true_random=False),
+)
+def test_an_update_joining_the_only_story_merges_as_the_full_grouping_does(
+    versions: tuple[Fields, ...], twin: Fields | None, order: Any
+) -> None:
+    items = [v.item for v in versions]
+    if twin is not None:  # another original of the same minute: the short path must step aside
+        items.append(
+            dataclasses.replace(twin.item, first_created=items[0].first_created, is_update=False)
+        )
+    order.shuffle(items)
+    bucket = Bucket()
+    for item in items:
+        arriving = Version.of(item)
+        if bucket.version(arriving.content_hash) is None:
+            short = _join_the_only_story(bucket, arriving, arriving.record)
+            full = _regroup(
+                bucket, (*bucket.versions, arriving), arriving, arriving.record, is_new=True
+            )
+            assert short is None or short == full
+        bucket = merge(bucket, item).bucket
+
+
+def test_the_seed_update_takes_the_short_path_to_its_original() -> None:
+    original, updated = parse_ok(SEED_ORIGINAL.read_bytes()), parse_ok(SEED_UPDATED.read_bytes())
+    bucket = merge(None, original).bucket
+    arriving = Version.of(updated)
+    short = _join_the_only_story(bucket, arriving, arriving.record)
+    assert short is not None
+    assert short == merge(bucket, updated)
+    assert short.outcome.value == "updated"
