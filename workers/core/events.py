@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from workers.core import keys
-from workers.core.merge import Change, ChangeKind, Merged, Outcome, Story
+from workers.core.merge import Change, ChangeKind, Merged, Outcome, Story, VersionRecord
 from workers.core.model import WireItem
-from workers.core.ninjs import to_ninjs
+from workers.core.ninjs import isoformat, to_ninjs
 
 SCHEMA_VERSION = "1.1"
 EVENT_TYPES = {
@@ -68,7 +67,9 @@ def event_id(story_key: str, version: int, content_hash: str, event_type: str) -
     )
     digest[6] = (digest[6] & 0x0F) | 0x80  # RFC 9562 version 8: a custom, hash-based UUID
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    return str(uuid.UUID(bytes=bytes(digest)))
+    # str(uuid.UUID(bytes=...)) without building the UUID: lowercase hex in 8-4-4-4-12.
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def to_events(merged: Merged, source: Source) -> list[dict[str, Any]]:
@@ -123,12 +124,23 @@ def _event(  # noqa: PLR0917 - one private builder, called twice
         "eventType": event_type,
         "storyKey": key,
         "version": version,
-        "trigger": merged.record.to_dict(),
+        "trigger": _record(merged.record),
         "changes": changes,
-        "history": [v.to_dict() for v in story.versions],
+        "history": [_record(v) for v in story.versions],
         "historyOmitted": story.omitted,
         "source": source.to_dict(),
         "item": to_ninjs(story),
+    }
+
+
+def _record(record: VersionRecord) -> dict[str, Any]:
+    """``record.to_dict()`` with the shared isoformat cache: a history lists every version
+    in every event of its story, so its times are the same few datetimes over and over."""
+    return {
+        "contentHash": record.content_hash,
+        "versionCreated": isoformat(record.version_created),
+        "headline": record.headline,
+        "isUpdate": record.is_update,
     }
 
 
@@ -151,17 +163,23 @@ def _changes(previous: Story | None, story: Story) -> dict[str, Any] | None:
         return None
     before, after = previous.newest, story.newest
     fields = [name for name, attr in _COMPARED_FIELDS if _get(before, attr) != _get(after, attr)]
+    added: list[str] = []
+    removed: list[str] = []
+    # Equal paragraphs have equal ids, so nothing is added or removed: skip the ids.
+    if "paragraphs" in fields:
+        old_ids, new_ids = keys.paragraph_ids(before), keys.paragraph_ids(after)
+        old_set, new_set = set(old_ids), set(new_ids)
+        added = [p for p in new_ids if p not in old_set]
+        removed = [p for p in old_ids if p not in new_set]
     fields.append("history")
-    old_ids, new_ids = keys.paragraph_ids(before), keys.paragraph_ids(after)
-    old_set, new_set = set(old_ids), set(new_ids)
     return {
         "headline": (
             {"from": before.headline, "to": after.headline}
             if before.headline != after.headline
             else None
         ),
-        "paragraphsAdded": [p for p in new_ids if p not in old_set],
-        "paragraphsRemoved": [p for p in old_ids if p not in new_set],
+        "paragraphsAdded": added,
+        "paragraphsRemoved": removed,
         "fieldsChanged": fields,
     }
 

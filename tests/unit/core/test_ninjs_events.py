@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import hashlib
 import re
+import sys
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -15,10 +17,10 @@ from tests.support.fixtures import SEED_STORY
 from tests.support.schemas import SchemaViolationError, validate_dlq, validate_event
 from workers.core import keys
 from workers.core.bta import SOFIA
-from workers.core.events import SCHEMA_VERSION, Source, event_id, to_event
-from workers.core.merge import Merged, merge
+from workers.core.events import SCHEMA_VERSION, Source, _record, event_id, to_event
+from workers.core.merge import Merged, VersionRecord, merge
 from workers.core.model import Photo, RelatedItem, WireItem
-from workers.core.ninjs import NINJS_STANDARD, story_uri, to_ninjs
+from workers.core.ninjs import NINJS_STANDARD, _word_count, isoformat, story_uri, to_ninjs
 from workers.core.pipeline import dlq_record
 from workers.core.rejects import Reject, RejectReason
 
@@ -268,6 +270,58 @@ def test_event_id_is_a_deterministic_version_8_uuid() -> None:
     }
     assert value not in others
     assert len(others) == 4
+
+
+def test_event_id_is_the_uuid_of_the_digest() -> None:
+    """event_id formats the UUID itself; it must print what uuid.UUID prints."""
+    for args in (("a", 1, "00" * 32, "story.created"), (SEED_STORY, 7, "ff" * 32, "x")):
+        digest = bytearray(
+            hashlib.blake2b("|".join(map(str, args)).encode(), digest_size=16).digest()
+        )
+        digest[6] = (digest[6] & 0x0F) | 0x80
+        digest[8] = (digest[8] & 0x3F) | 0x80
+        assert event_id(*args) == str(uuid.UUID(bytes=bytes(digest)))
+
+
+def test_cached_isoformat_keeps_zone_and_fold_apart() -> None:
+    """Equal datetimes that print differently must not share a cached string."""
+    ambiguous = datetime(2025, 10, 26, 3, 30, tzinfo=SOFIA)  # the DST fall-back hour
+    same_instant = [
+        datetime(2025, 8, 12, 17, 57, tzinfo=UTC),
+        datetime(2025, 8, 12, 20, 57, tzinfo=SOFIA),
+        datetime(2025, 8, 12, 20, 57, tzinfo=timezone(timedelta(hours=3))),
+        datetime(2025, 8, 12, 17, 57),
+        ambiguous,
+        ambiguous.replace(fold=1),
+        ambiguous.replace(fold=1).astimezone(UTC).astimezone(timezone(timedelta(hours=2))),
+    ]
+    for when in same_instant * 2:
+        assert isoformat(when) == when.isoformat()
+
+
+def test_word_count_is_the_split_count() -> None:
+    for text in ("", " ", "дума", "две думи", " водещ", "краен ", "две  празни", "a\xa0b"):
+        assert _word_count(text) == len(text.split()), text
+    for text in ("a\tb", "a\u2028b", "a\u3000b", "a\x1cb", "a b\u00adc"):
+        assert _word_count(text) == len(text.split()), text
+
+
+def test_printable_text_has_no_whitespace_but_the_space() -> None:
+    """What the word count's shortcut relies on, over every code point of this Python."""
+    odd = [c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace() and c.isprintable()]
+    assert odd == [" "]
+
+
+def test_history_entries_are_the_version_records() -> None:
+    """events._record mirrors VersionRecord.to_dict (with the isoformat cache)."""
+    _, second = merged_seed_pair(seed_original(), seed_updated())
+    event = event_of(second)
+    assert event["history"] == [v.to_dict() for v in second.story.versions]
+    assert event["trigger"] == second.record.to_dict()
+    record = VersionRecord(
+        "ab" * 32, datetime(2025, 1, 2, 3, 4, 5, 6, tzinfo=UTC), "Заглавие", True
+    )
+    assert _record(record) == record.to_dict()
 
 
 def test_event_does_not_depend_on_where_the_input_came_from_except_source() -> None:
