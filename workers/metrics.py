@@ -31,6 +31,9 @@ PREFIX = "wire_ingest"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 PROCESSING_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0)
 
+# The two agents (workers/stream/agents.py); also the stages of the processing histogram.
+AGENTS = ("parse", "merge")
+
 LagSource = Callable[[], Iterable[tuple[str, int, int]]]
 
 
@@ -122,6 +125,18 @@ class Metrics:
             ["agent"],
             registry=r,
         )
+        self.agent_crashes = Counter(
+            f"{PREFIX}_agent_crashes",
+            "Agents that died with an error outside the per-message guard; the worker is not "
+            "ready until the agent handles a message again.",
+            ["agent"],
+            registry=r,
+        )
+        self.ready = Gauge(
+            f"{PREFIX}_ready",
+            "1 while /health/ready answers 200: started, recovered, every agent alive.",
+            registry=r,
+        )
         self.send_failures = Counter(
             f"{PREFIX}_send_failures",
             "Records the broker did not take, by topic; the first one stops the worker "
@@ -142,8 +157,10 @@ class Metrics:
             self.rejected.labels(reason.value)
         for event_type in EVENT_TYPE_NAMES:
             self.events.labels(event_type)
-        for stage in ("parse", "merge"):
-            self.processing.labels(stage)
+        for agent in AGENTS:
+            self.processing.labels(agent)
+            self.agent_errors.labels(agent)
+            self.agent_crashes.labels(agent)
 
     def watch_lag(self, source: LagSource) -> None:
         """Set the function that reports (topic, partition, lag) at scrape time."""

@@ -154,6 +154,35 @@ def test_sigterm_exits_within_15_seconds(
         REPORT.append({"scenario": "SIGTERM after agent crash", "recovery s": round(took, 1)})
 
 
+def test_a_dead_merge_agent_makes_the_worker_not_ready(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """Items are parsed and nothing is emitted: the on-call person must see it, not a 200."""
+    create_topic(kafka_bootstrap, names.raw, 4)
+    worker = spawn(extra_env={"WIRE_FAULT_INJECTION": "crash-merge-agent"})
+    worker.start().wait_ready()
+    assert worker.metrics()["wire_ingest_agent_crashes_total{agent=merge}"] == 0
+    produce(kafka_bootstrap, names.raw, stories_corpus(stories=20, seed=12).values, partitions=4)
+    wait_until(
+        lambda: worker._get("/health/ready")[0] == 503,
+        60,
+        "readiness failing after the merge agent died",
+        on_timeout=worker.log_tail,
+    )
+    health = worker.health()
+    assert health["ready"] is False
+    assert health["status"] == "agent crashed"
+    crashed = health["crashed"]
+    assert isinstance(crashed, dict)
+    assert set(crashed) == {"merge"}
+    assert "fault injection" in crashed["merge"]
+    metrics = worker.metrics()
+    assert metrics["wire_ingest_agent_crashes_total{agent=merge}"] >= 1
+    assert metrics["wire_ingest_agent_crashes_total{agent=parse}"] == 0
+    assert metrics["wire_ingest_ready"] == 0
+    assert worker.alive()
+
+
 def test_poison_pills_never_crash_or_stall(
     kafka_bootstrap: str, names: Names, spawn: Spawn
 ) -> None:

@@ -11,7 +11,8 @@ import asyncio
 import logging
 import time
 from base64 import b64decode, b64encode
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Any
 
@@ -61,6 +62,9 @@ class Progress:
         self.in_flight = 0
         self.recovered = False  # set after the first rebalance's table recovery
         self.replays = Replays()  # offsets handled since the rebalance (positions.py)
+        # Agents that died outside the per-message guard, with the error: readiness fails
+        # until the agent (restarted by Faust's supervisor) finishes a message again.
+        self.crashed: dict[str, str] = {}
 
     def mark(self, message: Any) -> None:
         self.done[(message.topic, message.partition)] = message.offset
@@ -286,6 +290,8 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
         finally:
             progress.in_flight -= 1
         progress.mark(message)
+        if progress.crashed:
+            progress.crashed.pop(agent, None)
         committed = getattr(consumer, "_committed_offset", {}).get(message.tp)
         progress.replays.add(message.topic, message.partition, message.offset, committed)
 
@@ -299,20 +305,37 @@ def _wire_input(message: Any, value: bytes) -> tuple[bytes, Source]:
         return value, _source_of(message, value)
 
 
+@asynccontextmanager
+async def _watched(wire: WireApp, agent: str) -> AsyncIterator[None]:
+    """Record an agent's death: Faust logs it and restarts the actor, but the worker must not
+    look ready meanwhile (a dead merge agent parses everything and emits nothing)."""
+    try:
+        yield
+    except DeliveryFailedError:
+        raise  # the worker is stopping already (delivery.py)
+    except Exception as exc:
+        wire.progress.crashed[agent] = f"{type(exc).__name__}: {exc}"
+        wire.metrics.agent_crashes.labels(agent).inc()
+        log.error("the %s agent died: %s; the worker is not ready", agent, exc)
+        raise
+
+
 def register_agents(wire: WireApp) -> None:
     app = wire.app
 
     @app.agent(wire.raw, name="parse", concurrency=1)
     async def parse_agent(stream: Any) -> None:
-        await run_guarded(wire, stream, "parse", _raw_event)
+        async with _watched(wire, "parse"):
+            await run_guarded(wire, stream, "parse", _raw_event)
 
     @app.agent(wire.items, name="merge", concurrency=1)
     async def merge_agent(stream: Any) -> None:
-        if wire.settings.fault_injection == "crash-merge-agent":
-            # Reliability suite only: an agent dying outside the guard, as a bug would.
-            async for _event in stream.events():
-                raise RuntimeError("fault injection: merge agent crashed")
-        await run_guarded(wire, stream, "merge", _item_event)
+        async with _watched(wire, "merge"):
+            if wire.settings.fault_injection == "crash-merge-agent":
+                # Reliability suite only: an agent dying outside the guard, as a bug would.
+                async for _event in stream.events():
+                    raise RuntimeError("fault injection: merge agent crashed")
+            await run_guarded(wire, stream, "merge", _item_event)
 
     async def after_rebalance() -> None:
         """Runs once per rebalance, after its recovery: count the stories of our partitions."""

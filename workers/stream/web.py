@@ -10,20 +10,25 @@ from workers.stream.app import WireApp
 
 
 def health_state(wire: WireApp) -> dict[str, Any]:
-    """Liveness is 'the event loop answers'; readiness also needs assigned, recovered state."""
+    """Liveness is 'the event loop answers'; readiness also needs assigned, recovered state
+    and every agent alive (an agent that died outside its guard is named in ``crashed``)."""
     app = wire.app
     recovering = bool(getattr(app, "in_recovery", False))
     rebalancing = bool(getattr(app, "rebalancing", False))
     started = bool(getattr(app, "_started", None) and app._started.is_set())
     recovered = bool(wire.progress is not None and wire.progress.recovered)
-    ready = started and recovered and not recovering and not rebalancing
+    crashed = dict(wire.progress.crashed) if wire.progress is not None else {}
+    ready = started and recovered and not recovering and not rebalancing and not crashed
+    wire.metrics.ready.set(int(ready))
+    status = "ready" if ready else ("agent crashed" if crashed else "starting")
     return {
         "assigned": _assigned(wire) if started else {},
-        "status": "ready" if ready else "starting",
+        "status": status,
         "live": True,
         "ready": ready,
         "recovering": recovering,
         "rebalancing": rebalancing,
+        "crashed": crashed,
         "version": wire.version,
     }
 
@@ -47,6 +52,7 @@ def register_pages(wire: WireApp) -> None:
 
     @app.page("/metrics")
     async def metrics(web: Any, _request: Any) -> Any:
+        health_state(wire)  # sets the readiness gauge for this scrape
         return web.bytes(wire.metrics.render(), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     @app.page("/health")
