@@ -27,10 +27,13 @@ make it backtrack.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
+from itertools import compress
 from zoneinfo import ZoneInfo
 
-from workers.core.decode import Decoded
+from workers.core.decode import Decoded, text_lines
 from workers.core.model import Photo, RelatedItem, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -65,35 +68,43 @@ _AGENCY = re.compile(r"^\((?P<agency>[^()\s]{2,12})\)\s*(?P<rest>.*)$")
 _SIGNOFF = re.compile(r"^/\s*(?P<initials>[^\s/][^/]{0,30}?)\s*/$")
 _CAPTION_CREDIT = re.compile(r"\bСнимка\s*:\s*", re.IGNORECASE)
 _AUTHOR_NAME = re.compile(r"^[^\W\d_][\w.'’\-]*(?: [^\W\d_][\w.'’\-]*){0,4}$")
+_NOT_IN_PLACE = re.compile(r'[.:;!?"]')
 
 
 def parse(decoded: Decoded) -> WireItem | Reject:
     """Parse one decoded BTA item; every failure is a :class:`Reject`, never an exception."""
-    lines = decoded.text.split("\n")
-    nonblank = [i for i, line in enumerate(lines) if line]
+    lines = text_lines(decoded.text)
+    # Indexes of the non-blank lines, selected in C: only the header ever looks them up.
+    nonblank = list(compress(range(len(lines)), lines))
     if not nonblank:
         return Reject(RejectReason.EMPTY, "no text")
-    head_idx, headline, is_update = _read_headline(lines, nonblank)
+    head_pos, headline, is_update = _read_headline(lines, nonblank)
     if not headline:
         return Reject(RejectReason.NO_HEADLINE, "the first line holds no headline")
 
-    header = [i for i in nonblank if i > head_idx][:_MAX_HEADER_LINES]
-    stamp_at = next((i for i in header if _is_stamp_line(lines[i])), None)
-    if stamp_at is None:
+    header = nonblank[head_pos + 1 : head_pos + 1 + _MAX_HEADER_LINES]
+    stamp: re.Match[str] | None = None
+    stamp_pos = 0
+    for stamp_pos in range(len(header)):
+        line = lines[header[stamp_pos]]
+        stamp = _stamp_line(line) if ":" in line else None  # "HH:MM": no colon, no call
+        if stamp is not None:
+            break
+    if stamp is None:
         return Reject(
             RejectReason.NO_TIMESTAMP,
             "no 'DD.MM.YYYY HH:MM' publication line in the item's header",
         )
-    stamp = _STAMP_LINE.match(lines[stamp_at])
-    assert stamp is not None  # _is_stamp_line just matched it
-    first = _to_sofia(*stamp.group("d", "m", "y", "hh", "mm"))
+    # One groups() call for all of them: each group() by name costs about as much.
+    place, day, month, year, hour, minute, upd_text, rest = stamp.groups()
+    first = _to_sofia(day, month, year, hour, minute)
     if isinstance(first, Reject):
         return first
-    upd_text: str | None = stamp.group("upd")
-    rest = stamp.group("rest").strip()
-    body_from = stamp_at + 1
+    rest = rest.strip()
+    body_from = header[stamp_pos] + 1
     if upd_text is None and not rest:
-        upd_line = _update_line(lines, stamp_at + 1)
+        next_pos = head_pos + stamp_pos + 2  # the non-blank line after the publication line
+        upd_line = _update_line(lines, nonblank[next_pos]) if next_pos < len(nonblank) else None
         if upd_line is not None:
             upd_text, rest, body_from = upd_line
     updated: datetime | None = None
@@ -109,13 +120,13 @@ def parse(decoded: Decoded) -> WireItem | Reject:
         updated = upd
         is_update = True
 
-    header_lines = [lines[i] for i in nonblank if head_idx < i < stamp_at]
-    inline_place = stamp.group("place").strip().rstrip(",").strip()
+    header_lines = [lines[i] for i in header[:stamp_pos]]
+    inline_place = place.strip().rstrip(",").strip()
     authors, photo, places = _read_header(header_lines, inline_place)
 
-    after = [lines[i] for i in range(body_from, len(lines))]
-    agency, body_start = _read_agency(rest, after)
-    paragraphs, signoff, related_lines = _read_body(body_start)
+    # From here on blank lines only separate: the body and related list get non-blank ones.
+    agency, body = _read_agency(rest, list(filter(None, lines[body_from:])))
+    paragraphs, signoff, related_lines = _read_body(body)
     if not paragraphs:
         return Reject(RejectReason.NO_BODY, "no body paragraph after the publication line")
     related = _read_related(related_lines)
@@ -136,8 +147,8 @@ def parse(decoded: Decoded) -> WireItem | Reject:
     )
 
 
-def _read_headline(lines: list[str], nonblank: list[int]) -> tuple[int, str, bool]:
-    """The headline's line index, its text without the update marker, and whether it is marked.
+def _read_headline(lines: Sequence[str], nonblank: list[int]) -> tuple[int, str, bool]:
+    """The headline's position in ``nonblank``, its text without the marker, and whether marked.
 
     Update markers on lines of their own ("РАЗШИРЕНА" above the headline) are skipped: the
     headline is the next non-blank line, unless that is already the publication line.
@@ -145,37 +156,51 @@ def _read_headline(lines: list[str], nonblank: list[int]) -> tuple[int, str, boo
     is_update = False
     position = 0
     while True:
-        index = nonblank[position]
-        marker = _MARKER.match(lines[index])
+        line = lines[nonblank[position]]
+        marker = _MARKER.match(line)
         if marker is None:
-            return index, lines[index], is_update
-        headline = lines[index][marker.end() :].strip()
+            return position, line, is_update
+        headline = line[marker.end() :].strip()
         last = position + 1 == len(nonblank)
-        if headline or last or _is_stamp_line(lines[nonblank[position + 1]]):
-            return index, headline, True
+        if headline or last or _stamp_line(lines[nonblank[position + 1]]) is not None:
+            return position, headline, True
         is_update = True
         position += 1
 
 
-def _is_stamp_line(line: str) -> bool:
-    if len(line) > _MAX_STRUCTURAL_LINE:
-        return False
+def _stamp_line(line: str) -> re.Match[str] | None:
+    """The match of a publication line (None for any other line), for the caller to reuse."""
+    if len(line) > _MAX_STRUCTURAL_LINE or not _has_clock(line):
+        return None
     match = _STAMP_LINE.match(line)
     if match is None:
-        return False
+        return None
     # A sentence that merely mentions a date is not the publication line: whatever stands
     # before the stamp must be a dateline (short, ends in a comma or is empty).
-    place = match.group("place").strip()
-    rest = match.group("rest").strip()
+    place, rest = match.group("place", "rest")
+    place, rest = place.strip(), rest.strip()
     if place and (len(place) > 80 or not _looks_like_dateline(place + ",")):
-        return False
-    return not rest or _AGENCY.match(rest) is not None
+        return None
+    return match if not rest or _AGENCY.match(rest) is not None else None
 
 
-def _update_line(lines: list[str], start: int) -> tuple[str, str, int] | None:
-    """'| ОБНОВЕНА DD.MM.YYYY HH:MM [(БТА)]' as the next non-blank line: stamp, rest, body start."""
-    index = next((i for i in range(start, len(lines)) if lines[i]), None)
-    if index is None or len(lines[index]) > _MAX_STRUCTURAL_LINE:
+def _has_clock(line: str) -> bool:
+    """Whether a digit, a colon and a digit stand in a row: a stamp's "HH:MM" needs them.
+
+    A regex search for that tries every position; most lines have no colon, or one or two,
+    and find() runs in C. ``\\d`` in a str pattern is what :meth:`str.isdecimal` says.
+    """
+    colon = line.find(":", 1)
+    while colon != -1:
+        if line[colon - 1].isdecimal() and line[colon + 1 : colon + 2].isdecimal():
+            return True
+        colon = line.find(":", colon + 1)
+    return False
+
+
+def _update_line(lines: Sequence[str], index: int) -> tuple[str, str, int] | None:
+    """'| ОБНОВЕНА DD.MM.YYYY HH:MM [(БТА)]' as line ``index``: stamp, rest, body start."""
+    if len(lines[index]) > _MAX_STRUCTURAL_LINE:
         return None
     match = _UPDATE_LINE.match(lines[index])
     if match is None:
@@ -188,16 +213,32 @@ def _update_line(lines: list[str], start: int) -> tuple[str, str, int] | None:
 
 def _looks_like_dateline(text: str) -> bool:
     """'Москва/Пхенян,' — a few short place names joined by '/', ending in a comma."""
-    if not text.endswith(",") or len(text) > 80:
+    return text.endswith(",") and len(text) <= 80 and _are_place_names(text[:-1])
+
+
+@lru_cache(maxsize=4096)
+def _are_place_names(names: str) -> bool:
+    """Whether '/' joins one to a few short names; cached, as datelines ("София,") recur."""
+    # No name may hold punctuation; "/" and blanks are none, so the whole text can be searched.
+    if _NOT_IN_PLACE.search(names) is not None:
         return False
-    parts = [p.strip() for p in text[:-1].split("/")]
-    return all(p and len(p.split()) <= 4 and not any(c in p for c in '.:;!?"') for p in parts)
+    for name in names.split("/"):
+        words = name.split()
+        if not words or len(words) > 4:
+            return False
+    return True
 
 
+@lru_cache(maxsize=4096)
 def _to_sofia(day: str, month: str, year: str, hour: str, minute: str) -> datetime | Reject:
-    """Sofia wall time to an aware datetime; the zone database picks +02:00 or +03:00."""
+    """Sofia wall time to an aware datetime; the zone database picks +02:00 or +03:00.
+
+    Cached: an item's related list repeats the stamps of earlier items, and both answers are
+    immutable, so sharing them is safe.
+    """
     try:
-        value = datetime(int(year), int(month), int(day), int(hour), int(minute), tzinfo=SOFIA)
+        # tzinfo given by position: the constructor parses keywords much more slowly.
+        value = datetime(int(year), int(month), int(day), int(hour), int(minute), 0, 0, SOFIA)
     except ValueError as exc:
         return Reject(
             RejectReason.BAD_TIMESTAMP, f"{day}.{month}.{year} {hour}:{minute} is no time: {exc}"
@@ -231,81 +272,110 @@ def _read_header(
     if not dateline and remaining and _looks_like_dateline(remaining[-1]):
         dateline = remaining.pop()[:-1].strip()
     for position, line in enumerate(remaining):
-        split = _CAPTION_CREDIT.search(line) if len(line) <= 4 * _MAX_STRUCTURAL_LINE else None
+        split = _caption_credit(line) if len(line) <= 4 * _MAX_STRUCTURAL_LINE else None
+        byline = split is None and position == 0 and len(line) <= 200
+        names = _authors(line) if byline else None
         if split is not None:
             caption_parts.append(line[: split.start()].strip())
             credit = line[split.end() :].strip() or None
-        elif position == 0 and not caption_parts and _looks_like_authors(line):
-            authors = tuple(name.strip() for name in line.split(",") if name.strip())
+        elif names is not None:
+            authors = names
         else:
             caption_parts.append(line)
-    caption = " ".join(p for p in caption_parts if p)
+    caption = " ".join(filter(None, caption_parts))
     photo = Photo(caption, credit) if caption or credit else None
-    places = tuple(p.strip() for p in dateline.split("/") if p.strip()) if dateline else ()
-    return authors, photo, places
+    return authors, photo, _place_names(dateline) if dateline else ()
 
 
-def _looks_like_authors(line: str) -> bool:
-    if len(line) > 200:
-        return False
-    names = [n.strip() for n in line.split(",")]
-    return all(n and len(n) <= 60 and _AUTHOR_NAME.match(n) for n in names)
+@lru_cache(maxsize=4096)
+def _place_names(dateline: str) -> tuple[str, ...]:
+    """The places of a dateline ("Москва/Пхенян"); cached, as datelines recur all day."""
+    return tuple(filter(None, map(str.strip, dateline.split("/"))))
+
+
+def _caption_credit(line: str) -> re.Match[str] | None:
+    """_CAPTION_CREDIT's first match, the search started near it rather than at the line's start.
+
+    A match is "Снимка", blanks, then a colon. If it takes the line's first colon, the word
+    ends where the text before that colon ends once its trailing blanks are stripped; if a
+    later colon, the first one lies before the match. Either way no match starts more than six
+    characters before that end, and the search from there finds the same first match.
+    """
+    colon = line.find(":")
+    if colon < 0:
+        return None
+    return _CAPTION_CREDIT.search(line, max(len(line[:colon].rstrip()) - 6, 0))
+
+
+@lru_cache(maxsize=4096)
+def _authors(line: str) -> tuple[str, ...] | None:
+    """The names of an authors line ("Name Surname, Name Surname"), or None if it is not one.
+
+    Cached, as bylines recur all day (a tuple of str can be shared); the caller asks only of
+    lines up to 200 characters, longer are never bylines, so the cache stays small.
+    """
+    names = tuple(map(str.strip, line.split(",")))
+    for name in names:
+        if not name or len(name) > 60 or _AUTHOR_NAME.match(name) is None:
+            return None
+    return names
 
 
 def _read_agency(inline_rest: str, after: list[str]) -> tuple[str | None, list[str]]:
-    """The '(БТА)' tag: on the publication line, on its own line, or opening the first paragraph."""
-    if inline_rest:
-        tag = _AGENCY.match(inline_rest)
-        if tag is None:
-            return None, after
-        rest = tag.group("rest").strip()
-        return tag.group("agency"), ([rest] if rest else []) + after
-    for index, line in enumerate(after):
-        if not line:
-            continue
-        tag = _AGENCY.match(line) if len(line) <= 4 * _MAX_STRUCTURAL_LINE else None
-        if tag is None:
-            return None, after
-        rest = tag.group("rest").strip()
-        return tag.group("agency"), ([rest] if rest else []) + after[index + 1 :]
-    return None, after
+    """The '(БТА)' tag: on the publication line, on its own line, or opening the first paragraph.
+
+    ``after`` is the non-blank lines after the publication line.
+    """
+    line = inline_rest or (after[0] if after else "")
+    tag = _AGENCY.match(line) if len(line) <= 4 * _MAX_STRUCTURAL_LINE else None
+    if tag is None:
+        return None, after
+    rest = tag.group("rest").strip()
+    return tag.group("agency"), ([rest] if rest else []) + after[0 if inline_rest else 1 :]
 
 
 def _read_body(lines: list[str]) -> tuple[list[str], str | None, list[str]]:
-    """Paragraphs (one per non-blank line) up to the sign-off, or up to a lone timestamp."""
-    paragraphs: list[str] = []
+    """Paragraphs (one per non-blank line) up to the sign-off, or up to a lone timestamp.
+
+    ``lines`` are non-blank, so the paragraphs are the lines before the one that ends them.
+    """
     for index, line in enumerate(lines):
-        if not line:
-            continue
-        short = len(line) <= 40
-        signoff = _SIGNOFF.match(line) if short else None
-        if signoff is not None:
-            return paragraphs, signoff.group("initials").strip(), lines[index + 1 :]
-        if short and _STAMP_ONLY.match(line):
-            return paragraphs, None, lines[index:]
-        paragraphs.append(line)
-    return paragraphs, None, []
+        if len(line) <= 40:
+            signoff = _SIGNOFF.match(line)
+            if signoff is not None:
+                return lines[:index], signoff.group("initials").strip(), lines[index + 1 :]
+            if _STAMP_ONLY.match(line):
+                return lines[:index], None, lines[index:]
+    return lines, None, []
 
 
 def _read_related(lines: list[str]) -> tuple[RelatedItem, ...]:
-    """Groups of 'time / headline / lead lines' after the sign-off; malformed groups are skipped."""
+    """Groups of 'time / headline / lead lines' after the sign-off; malformed groups are skipped.
+
+    ``lines`` are non-blank. A group starts at a lone timestamp that is a real time and takes
+    the lines up to the next such; lines before the first are no group's.
+    """
     related: list[RelatedItem] = []
-    current: tuple[datetime, list[str]] | None = None
-
-    def close() -> None:
-        if current is not None and current[1]:
-            when, texts = current
-            related.append(RelatedItem(when, texts[0], "\n\n".join(texts[1:])))
-
-    for line in lines:
-        if not line:
-            continue
-        stamp = _STAMP_ONLY.match(line) if len(line) <= 40 else None
-        when = _to_sofia(*stamp.groups()) if stamp else None
-        if isinstance(when, datetime):
-            close()
-            current = (when, [])
-        elif current is not None:
-            current[1].append(line)
-    close()
+    when: datetime | None = None
+    start = 0
+    for index, line in enumerate(lines):
+        stamped = _lone_time(line) if len(line) <= 40 else None
+        if stamped is not None:
+            if when is not None and start + 1 < index:
+                lead = "\n\n".join(lines[start + 2 : index])
+                related.append(RelatedItem(when, lines[start + 1], lead))
+            when, start = stamped, index
+    if when is not None and start + 1 < len(lines):
+        related.append(RelatedItem(when, lines[start + 1], "\n\n".join(lines[start + 2 :])))
     return tuple(related)
+
+
+@lru_cache(maxsize=4096)
+def _lone_time(line: str) -> datetime | None:
+    """The time of a line that is a lone 'DD.MM.YYYY HH:MM' and a real time, else None.
+
+    Cached: related lists repeat the stamps of earlier items.
+    """
+    stamp = _STAMP_ONLY.match(line)
+    when = _to_sofia(*stamp.groups()) if stamp else None
+    return when if isinstance(when, datetime) else None

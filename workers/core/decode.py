@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -34,39 +35,60 @@ class Decoded:
     encoding: str
 
 
+# What an item without an envelope carries; frozen, so one instance serves every item.
+_NO_ENVELOPE = Envelope()
+
+
 def decode(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded | Reject:
     """Turn one Kafka message value into normalised text, or say why it cannot be."""
     if len(raw) > max_bytes:
         return Reject(RejectReason.TOO_LARGE, f"{len(raw)} bytes is over the {max_bytes} limit")
     body = raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
-    if not body.strip():
+    start = body.lstrip()[:1]
+    if not start:
         return Reject(RejectReason.EMPTY, "no bytes but whitespace")
-    if body.lstrip()[:1] == b"{":
+    if start == b"{":
         return _decode_envelope(body)
     text = _bytes_to_text(body)
     if isinstance(text, Reject):
         return text
-    return _finish(text[0], Envelope(), text[1])  # controls were checked on the bytes
+    return _finish(*text, _NO_ENVELOPE)  # controls were checked on the bytes
 
 
 # Bytes that never occur in text: C0 controls but TAB, LF, VT, FF, CR; and DEL.
 _CONTROL_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x20), 0x7F])
 # UTF-8 encodings of the C1 controls U+0080..U+009F.
 _UTF8_C1 = re.compile(rb"\xc2[\x80-\x9f]")
+# Bytes that need no second look in UTF-8 text: LF, printable ASCII, continuation bytes, and the
+# lead bytes of U+00C0..U+02FF and U+0400..U+047F (Latin, Cyrillic). Deleting them (one C-speed
+# pass) leaves a few "notable" bytes that say which checks the text needs: C0 controls (TAB,
+# VT, FF and CR among them), DEL, 0xC2 (lead byte of the C1 controls and NBSP), other leads.
+_QUIET_BYTES = bytes([0x0A, *range(0x20, 0x7F), *range(0x80, 0xC0), *range(0xC3, 0xCC), 0xD0, 0xD1])
+# Left of the notable bytes by deleting these: the lead bytes of scripts this wire does not
+# carry, whose text takes the general path.
+_FAMILIAR_BYTES = bytes([*range(0x00, 0x80), 0xC2, 0xE2])
+# Deleting these leaves only TAB, VT and FF, the ASCII blanks but space and LF.
+_NOT_TAB_VT_FF = bytes(sorted(set(range(256)) - {0x09, 0x0B, 0x0C}))
+# Among U+2000..U+2FFF (lead byte 0xE2), in UTF-8: the blanks U+2000..U+200A, U+2028, U+2029,
+# U+202F, U+205F; and what NFC may change: U+2000, U+2001, the combining marks U+20D0..U+20FF,
+# U+2CEF..U+2CF1, U+2D7F, U+2DE0..U+2DFF, and U+2126, U+212A, U+212B, U+2329, U+232A, U+2ADC.
+_UTF8_E2_NOTABLE = re.compile(
+    rb"\xe2(?:\x80[\x80-\x8a\xa8\xa9\xaf]|\x81\x9f|\x83[\x90-\xbf]|\x84[\xa6\xaa\xab]"
+    rb"|\x8c[\xa9\xaa]|\xab\x9c|\xb3[\xaf-\xb1]|\xb5\xbf|\xb7[\xa0-\xbf])"
+)
 
 
-def _control_byte(body: bytes) -> int | None:
-    """Offset of the first control byte, found with C-speed byte operations."""
-    if len(body.translate(None, _CONTROL_BYTES)) == len(body):
-        return None
-    return next(i for i, byte in enumerate(body) if byte in _CONTROL_BYTES)
+def _bytes_to_text(body: bytes) -> tuple[str, str, str | None] | Reject:
+    """The text, its encoding, and what :func:`_finish` takes as ``spaced`` (or None).
 
-
-def _bytes_to_text(body: bytes) -> tuple[str, str] | Reject:
-    if b"\x00" in body:
+    UTF-8 text comes with LF line ends. For the common item, UTF-8 of Latin, Cyrillic and
+    general punctuation, the bytes alone show that the text is NFC and which blanks it holds.
+    """
+    notable = body.translate(None, _QUIET_BYTES)
+    if b"\x00" in notable:
         return Reject(RejectReason.NOT_TEXT, "contains NUL bytes")
-    bad = _control_byte(body)
-    if bad is not None:
+    if len(notable.translate(None, _CONTROL_BYTES)) != len(notable):
+        bad = next(i for i, byte in enumerate(body) if byte in _CONTROL_BYTES)
         return Reject(RejectReason.NOT_TEXT, f"control character 0x{body[bad]:02X} at byte {bad}")
     try:
         text = body.decode("utf-8")
@@ -77,16 +99,37 @@ def _bytes_to_text(body: bytes) -> tuple[str, str] | Reject:
         else:
             return _cp1251(body)
         text = body.decode("utf-8")
-    c1 = _UTF8_C1.search(body)
+    c1 = _search_span(_UTF8_C1, body, b"\xc2") if b"\xc2" in notable else None
     if c1 is not None:
         return Reject(RejectReason.NOT_TEXT, f"C1 control character at byte {c1.start()}")
-    return text, "utf-8"
+    if b"\r" in notable:
+        text = _lf(text)
+    if notable.translate(None, _FAMILIAR_BYTES) or (
+        b"\xe2" in notable and _search_span(_UTF8_E2_NOTABLE, body, b"\xe2") is not None
+    ):
+        return text, "utf-8", None
+    # Every character is now ASCII, in U+0080..U+02FF, U+0400..U+047F, or one of U+2000..U+2FFF
+    # that NFC keeps as it is (no combining mark among them): the text is NFC. Its only blanks
+    # but space and LF can be TAB, VT, FF and NBSP (the C0 and C1 blanks were refused).
+    spaced = text.replace("\xa0", " ") if b"\xc2" in notable else text
+    if notable.translate(None, _NOT_TAB_VT_FF):
+        spaced = spaced.replace("\t", " ").replace("\x0b", " ").replace("\x0c", " ")
+    return text, "utf-8", spaced
 
 
-def _cp1251(body: bytes) -> tuple[str, str] | Reject:
+def _search_span(pattern: re.Pattern[bytes], body: bytes, lead: bytes) -> re.Match[bytes] | None:
+    """``pattern.search(body)`` for a pattern of at most 3 bytes, each match led by ``lead``.
+
+    Only the span from the first to the last ``lead`` (found by memchr) can hold a match; the
+    regex engine would otherwise step through every byte of the body.
+    """
+    return pattern.search(body, body.find(lead), body.rfind(lead) + 3)
+
+
+def _cp1251(body: bytes) -> tuple[str, str, None] | Reject:
     """Windows-1251 maps 0x80-0x9F to letters and signs; only 0x98 is undefined."""
     try:
-        return body.decode("cp1251"), "cp1251"
+        return body.decode("cp1251"), "cp1251", None
     except UnicodeDecodeError as exc:
         return Reject(RejectReason.NOT_TEXT, f"neither UTF-8 nor Windows-1251 at byte {exc.start}")
 
@@ -106,6 +149,18 @@ def _decode_envelope(body: bytes) -> Decoded | Reject:
             return Reject(RejectReason.BAD_ENVELOPE, f"envelope field '{key}' must be a string")
     if text.startswith("\ufeff"):
         text = text[1:]
+    url = obj.get("url")
+    envelope = Envelope(
+        source=obj.get("source"),
+        url=url,
+        received_at=obj.get("receivedAt"),
+        provider_id=_provider_id(url),
+    )
+    lf_text = _lf(text)
+    spaced = _spaced(lf_text)
+    if spaced is not None:  # printable characters and blanks: no NUL, no control character
+        nfc = unicodedata.is_normalized("NFC", lf_text)
+        return _finish(lf_text, "json", spaced if nfc else None, envelope)
     if "\x00" in text:
         return Reject(RejectReason.NOT_TEXT, "envelope text contains NUL characters")
     bad = _CONTROL.search(text)
@@ -114,14 +169,7 @@ def _decode_envelope(body: bytes) -> Decoded | Reject:
             RejectReason.NOT_TEXT,
             f"control character U+{ord(bad.group()):04X} at offset {bad.start()}",
         )
-    url = obj.get("url")
-    envelope = Envelope(
-        source=obj.get("source"),
-        url=url,
-        received_at=obj.get("receivedAt"),
-        provider_id=_provider_id(url),
-    )
-    return _finish(text, envelope, "json")
+    return _finish(text, "json", None, envelope)
 
 
 def _provider_id(url: str | None) -> str | None:
@@ -132,8 +180,13 @@ def _provider_id(url: str | None) -> str | None:
     return match.group(1) if match else None
 
 
-def _finish(text: str, envelope: Envelope, encoding: str) -> Decoded | Reject:
-    normalised = normalise_text(text)
+def _finish(text: str, encoding: str, spaced: str | None, envelope: Envelope) -> Decoded | Reject:
+    """Normalise the text and wrap it up.
+
+    ``spaced``, when the caller knows the text is NFC with LF line ends: the text with every
+    blank but LF made a space, which only needs :func:`_tidy`.
+    """
+    normalised = _tidy(spaced) if spaced is not None else normalise_text(text)
     if not normalised:
         return Reject(RejectReason.EMPTY, "no text but whitespace")
     return Decoded(normalised, envelope, encoding)
@@ -141,15 +194,98 @@ def _finish(text: str, envelope: Envelope, encoding: str) -> Decoded | Reject:
 
 def normalise_text(text: str) -> str:
     """LF line ends, NFC, single inner spaces, no blanks at line ends, no blank edges."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _lf(text)
     if not unicodedata.is_normalized("NFC", text):
         text = unicodedata.normalize("NFC", text)
-    # str.split() knows every Unicode space (NBSP included) and runs in C: much faster than a
-    # regex over the whole text. A line that is printable (so has no space but " "), with no
-    # double space and no space at its ends, is already what the split would give.
+    spaced = _spaced(text)
+    if spaced is not None:
+        return _tidy(spaced)
+    # Some line holds a character that is neither printable nor a blank (a control character,
+    # U+200B...): each line through str.split(), which knows every Unicode space. A line that
+    # is printable (so has no space but " "), with no double space and no space at its ends,
+    # is already what the split would give.
     return "\n".join(
         line
         if line.isprintable() and "  " not in line and line[:1] != " " and line[-1:] != " "
         else " ".join(line.split())
         for line in text.split("\n")
     ).strip("\n")
+
+
+def _lf(text: str) -> str:
+    if "\r" in text:  # a one-character search is a fast scan; most items have no CR
+        return text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
+
+
+# What str.split() splits on, but LF and the control characters decode refuses: in a line,
+# each of these does what a space does. NBSP comes first, being the one common on the wire.
+_BLANKS = (
+    "\xa0",
+    "\t",
+    "\x0b",
+    "\x0c",
+    "\u1680",
+    *map(chr, range(0x2000, 0x200B)),
+    "\u2028",
+    "\u2029",
+    "\u202f",
+    "\u205f",
+    "\u3000",
+)
+
+
+def _spaced(text: str) -> str | None:
+    """The text with every blank but LF made a space, if only printable characters are left.
+
+    Printable text has no blank but the space. Whole-string scans in C, where a test of each
+    line was a Python loop. None: some character is neither printable nor a blank (a CR too).
+    """
+    flat = text.replace("\n", "")
+    if flat.isprintable():
+        return text
+    for blank in _BLANKS:
+        if blank in flat:
+            flat = flat.replace(blank, " ")
+            text = text.replace(blank, " ")
+    return text if flat.isprintable() else None
+
+
+def _tidy(text: str) -> str:
+    """Each line as " ".join(line.split()) leaves it, for text whose only blanks are " ", LF.
+
+    The lines are stripped in C (map, join); runs of spaces left inside lines are then halved
+    until none is left, a pass per doubling of the longest run. The lines of the result are
+    kept for :func:`text_lines`.
+    """
+    lines = list(map(str.strip, text.split("\n")))
+    text = "\n".join(lines)
+    if "  " in text:
+        while "  " in text:
+            text = text.replace("  ", " ")
+        return text.strip("\n")
+    first, last = 0, len(lines)
+    while first < last and not lines[first]:
+        first += 1
+    while last > first and not lines[last - 1]:
+        last -= 1
+    if first or last < len(lines):
+        text = text.strip("\n")
+        lines = lines[first:last] or [""]
+    _LAST_LINES[0] = (text, lines)  # never changed from here on: text_lines() hands it out
+    return text
+
+
+# The last text _tidy made and its lines, as one tuple so that a reader never sees the text of
+# one call with the lines of another.
+_LAST_LINES: list[tuple[str, Sequence[str]]] = [("", ("",))]
+
+
+def text_lines(text: str) -> Sequence[str]:
+    """``text.split("\\n")``, but for the text decode() just made, the lines it split it from.
+
+    The parser splits the decoded text right after decode() joined it from those very lines.
+    The text is recognised by identity, so no other text ever gets these lines.
+    """
+    last_text, lines = _LAST_LINES[0]
+    return lines if last_text is text else text.split("\n")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import re
+import sys
 from datetime import datetime
 
 import pytest
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from tests.support.fixtures import FIXTURES_DIR, SEED_ORIGINAL, SEED_UPDATED
-from workers.core.bta import PROVIDER, SOFIA, parse
+from workers.core.bta import _CAPTION_CREDIT, PROVIDER, SOFIA, _caption_credit, _has_clock, parse
 from workers.core.decode import Decoded, decode
 from workers.core.model import Envelope, Photo, RelatedItem, WireItem
 from workers.core.rejects import Reject, RejectReason
@@ -695,3 +699,41 @@ def test_every_identity_file_is_pinned() -> None:
         "twin-a.txt",
         "twin-b.txt",
     }
+
+
+# The parser's shortcuts must answer exactly what the regexes they stand in for answer.
+_CAPTION_PIECES = ["Снимка", "снимка", "СНИМКА", "ᲃнимка", "Снимк", "фотоснимка", ":", " "]
+_CAPTION_PIECES += ["\t", "\u00a0", "а", "x", "1", ",", "/"]
+
+
+@given(st.lists(st.sampled_from(_CAPTION_PIECES), max_size=12).map("".join))
+@example("снимка \t: a: Снимка: b")
+@example("xСнимка: ; Снимка:")
+def test_caption_credit_finds_what_the_regex_search_finds(line: str) -> None:
+    found, expected = _caption_credit(line), _CAPTION_CREDIT.search(line)
+    assert (found and found.span()) == (expected and expected.span())
+
+
+@given(
+    st.lists(st.sampled_from(["1", "٢", "𝟙", "²", ":", "a", " ", "12"]), max_size=10).map("".join)
+)
+@example(":1:2")
+@example("1:2")
+@example("²:1")
+def test_has_clock_is_a_search_for_digit_colon_digit(line: str) -> None:
+    assert _has_clock(line) is (re.search(r"\d:\d", line) is not None)
+
+
+def test_regex_digits_and_blanks_are_what_str_methods_say() -> None:
+    """_has_clock reads \\d as str.isdecimal, _caption_credit reads \\s as str.isspace."""
+    every = "".join(map(chr, [*range(0xD800), *range(0xE000, sys.maxunicode + 1)]))
+    assert re.findall(r"\d", every) == [char for char in every if char.isdecimal()]
+    assert re.findall(r"\s", every) == [char for char in every if char.isspace()]
+
+
+def test_a_text_that_decode_did_not_make_is_parsed_the_same() -> None:
+    decoded = decode(SEED_UPDATED.read_bytes())
+    assert isinstance(decoded, Decoded)
+    again = Decoded("".join(decoded.text), decoded.envelope, decoded.encoding)
+    assert again.text is not decoded.text
+    assert parse(again) == parse(decoded)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import unicodedata
 
 import pytest
@@ -10,7 +11,16 @@ from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.support.fixtures import SEED_UPDATED
-from workers.core.decode import DEFAULT_MAX_BYTES, Decoded, decode, normalise_text
+from workers.core.decode import (
+    _FAMILIAR_BYTES,
+    _QUIET_BYTES,
+    _UTF8_E2_NOTABLE,
+    DEFAULT_MAX_BYTES,
+    Decoded,
+    decode,
+    normalise_text,
+    text_lines,
+)
 from workers.core.model import Envelope
 from workers.core.rejects import Reject, RejectReason
 
@@ -241,3 +251,86 @@ _ODD = ["\r", "\t", "\u00a0", "\u2028", "\x1f", "\x85", "\u200b", "е\u0301"]
 @example("a\u00a0b")
 def test_lines_left_as_they_are_are_the_ones_the_split_would_not_change(text: str) -> None:
     assert normalise_text(text) == _split_every_line(text)
+
+
+# decode() trusts a UTF-8 body's bytes to say whether its text is NFC and which blanks it holds
+# (Latin, Cyrillic and general punctuation skip the NFC check). These pin it to the spelt-out
+# normalisation on the characters where that trust could go wrong.
+_UTF8_ODD = [
+    "\t", "\x0b", "\x0c", "\r", "\u00a0", "\u1680", "\u2000", "\u2001", "\u2009", "\u200b",
+    "\u2028", "\u202f", "\u205f", "\u3000", "\u0301", "\u0483", "\u20d7", "\u2de0", "\u2126",
+    "\u212b", "\u2329", "\u0344", "\u20e8", "е\u0301", "Й", "é", "°", "«", "„", "“", "–", "…",
+]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(_PLAIN + _UTF8_ODD), max_size=40).map("".join))
+@example("a\u2000b")
+@example("e\u0301 \u00a0x")
+@example("\u212b\t\u3000")
+@example("e\u20d7\u20e8")  # marks of classes 230 then 220: NFC reorders them
+def test_utf8_bytes_decode_to_the_spelt_out_normalisation(text: str) -> None:
+    result = decode(("x" + text).encode())
+    assert isinstance(result, Decoded)
+    assert (result.text, result.encoding) == (_split_every_line("x" + text), "utf-8")
+    assert text_lines(result.text) == result.text.split("\n")
+
+
+def test_every_character_up_to_u3400_decodes_to_the_spelt_out_normalisation() -> None:
+    """Each character after a Latin and a Cyrillic letter, a space and an LF, and at line ends.
+
+    Covers the lead bytes the fast path trusts (0xC2-0xCB, 0xD0, 0xD1, 0xE2) and those around.
+    """
+    refused = {*range(0x80, 0xA0), *range(0xD800, 0xE000)}  # C1 controls, surrogates
+    for code in sorted(set(range(0x80, 0x3400)) - refused):
+        char = chr(code)
+        text = f"e{char}Е{char} {char}x\n{char}y{char}\n{char}"
+        result = decode(text.encode())
+        expected = _split_every_line(text)
+        assert isinstance(result, Decoded), hex(code)
+        assert result.text == expected, hex(code)
+
+
+def test_text_lines_are_the_split_of_any_other_text() -> None:
+    made = decoded(("Заглавие \n\n" + ITEM + "\n ").encode()).text
+    other = "".join(made)  # equal, but another object
+    assert text_lines(made) == made.split("\n")
+    assert text_lines(other) == other.split("\n")
+    assert text_lines("a\nb") == ["a", "b"]
+
+
+def _nfc_fragile() -> set[int]:
+    """Code points NFC may change, alone or next to others.
+
+    Those it maps to something else, the combining marks (it reorders them), and the second
+    halves of compositions.
+    """
+    second_halves = {*range(0x1161, 0x1176), *range(0x11A8, 0x11C3)}  # Hangul jamo, by rule
+    fragile = set()
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        mapping = unicodedata.decomposition(char).split()
+        if len(mapping) == 2 and not mapping[0].startswith("<"):
+            second_halves.add(int(mapping[1], 16))
+        if unicodedata.combining(char) or unicodedata.normalize("NFC", char) != char:
+            fragile.add(code)
+    return fragile | second_halves
+
+
+def test_the_bytes_trusted_to_show_nfc_text_only_stand_for_characters_nfc_keeps() -> None:
+    """A character whose UTF-8 lets decode() skip the NFC check is one NFC leaves alone.
+
+    Wherever it stands; and no blank but TAB, VT, FF and NBSP (decode() replaces those) is one.
+    """
+    fragile = _nfc_fragile()
+    trusted = []
+    for code in range(0x80, sys.maxunicode + 1):
+        if 0xD800 <= code < 0xE000 or 0x80 <= code < 0xA0:  # surrogates; C1 controls, refused
+            continue
+        utf8 = chr(code).encode()
+        notable = utf8.translate(None, _QUIET_BYTES)
+        if notable.translate(None, _FAMILIAR_BYTES) or _UTF8_E2_NOTABLE.match(utf8):
+            continue  # decode() runs the NFC check on such text
+        trusted.append(code)
+    assert trusted
+    assert not fragile.intersection(trusted)
+    assert not {code for code in trusted if chr(code).isspace()} - {0xA0}
