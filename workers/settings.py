@@ -18,6 +18,10 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # exit-after-state-write: the process ends right after the merge agent wrote a bucket's state,
 # before the changelog record or the event left (a SIGKILL at the worst moment).
 FAULTS = ("crash-merge-agent", "exit-after-state-write")
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# Faust's table stores: RocksDB on disk (the default), or memory (tests; restored from the
+# changelog at every start).
+STORES = ("rocksdb://", "memory://")
 
 
 class SettingsError(ValueError):
@@ -90,6 +94,25 @@ class Settings:
     def validate(self) -> None:
         if self.partitions < 1:
             raise SettingsError("WIRE_PARTITIONS must be at least 1")
+        if self.replication_factor < 1:
+            raise SettingsError("WIRE_REPLICATION_FACTOR must be at least 1")
+        if not 1 <= self.web_port <= 65535:
+            raise SettingsError(f"WIRE_WEB_PORT must be between 1 and 65535, not {self.web_port}")
+        if self.log_level.lower() not in LOG_LEVELS:
+            raise SettingsError(
+                f"WIRE_LOG_LEVEL must be one of {LOG_LEVELS}, not {self.log_level!r}"
+            )
+        if not self.store.startswith(STORES):
+            raise SettingsError(f"WIRE_STORE must start with one of {STORES}, not {self.store!r}")
+        if self.shutdown_grace_s <= 0:
+            raise SettingsError("WIRE_SHUTDOWN_GRACE_S must be more than 0 (seconds)")
+        for variable, path in (
+            ("KAFKA_SSL_CAFILE", self.ssl_cafile),
+            ("KAFKA_SSL_CERTFILE", self.ssl_certfile),
+            ("KAFKA_SSL_KEYFILE", self.ssl_keyfile),
+        ):
+            if path and not Path(path).is_file():
+                raise SettingsError(f"{variable}={path!r}: no such file")
         if self.max_item_bytes < 1024:
             raise SettingsError("WIRE_MAX_ITEM_BYTES must be at least 1024")
         if not 64 * 1024 <= self.max_state_bytes <= 15 * 1024 * 1024:

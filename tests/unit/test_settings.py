@@ -1,0 +1,53 @@
+"""Every setting a worker cannot use is refused at start, in one line that names it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from workers.settings import Settings, SettingsError
+from workers.stream.runner import run_worker
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"WIRE_WEB_PORT": "99999"}, "WIRE_WEB_PORT"),
+        ({"WIRE_WEB_PORT": "0"}, "WIRE_WEB_PORT"),
+        ({"WIRE_REPLICATION_FACTOR": "0"}, "WIRE_REPLICATION_FACTOR"),
+        ({"WIRE_SHUTDOWN_GRACE_S": "-1"}, "WIRE_SHUTDOWN_GRACE_S"),
+        ({"WIRE_STORE": "foo://"}, "WIRE_STORE"),
+        ({"WIRE_LOG_LEVEL": "verbose"}, "WIRE_LOG_LEVEL"),
+        ({"WIRE_PARTITIONS": "four"}, "WIRE_PARTITIONS"),
+        ({"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "KAFKA_SSL_CAFILE"),
+    ],
+)
+def test_an_unusable_setting_is_refused_by_name(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError, match=named):
+        Settings.from_env(env)
+
+
+def test_usable_settings_pass(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not checked here, only that it exists")
+    settings = Settings.from_env(
+        {
+            "WIRE_WEB_PORT": "65535",
+            "WIRE_LOG_LEVEL": "WARNING",
+            "WIRE_STORE": "memory://",
+            "WIRE_SHUTDOWN_GRACE_S": "0.5",
+            "KAFKA_SSL_CAFILE": str(ca),
+        }
+    )
+    assert (settings.web_port, settings.store, settings.ssl_cafile) == (65535, "memory://", str(ca))
+
+
+def test_the_worker_refuses_them_in_one_line_with_exit_code_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("WIRE_LOG_LEVEL", "verbose")
+    assert run_worker() == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("wire-ingest: configuration error: WIRE_LOG_LEVEL must be one of")
