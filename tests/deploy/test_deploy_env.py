@@ -7,11 +7,13 @@ from dataclasses import MISSING, fields
 from pathlib import Path
 
 from tests.deploy.deployfiles import (
+    K8S,
     REPO,
     compose,
     compose_environment,
     dockerfile_stages,
     k8s_objects,
+    load_yaml,
 )
 from workers.settings import ENV_NAMES, Settings
 
@@ -52,7 +54,9 @@ def k8s_worker_env() -> tuple[dict[str, str], dict[str, dict[str, object]]]:
     container = objects["StatefulSet"]["spec"]["template"]["spec"]["containers"][0]
     values: dict[str, str] = {}
     values.update({k: str(v) for k, v in objects["ConfigMap"]["data"].items()})
-    values.update({k: str(v) for k, v in objects["Secret"]["stringData"].items()})
+    # The Secret is created apart; its example names the keys it holds.
+    secret = load_yaml(K8S / "secret.example.yaml")
+    values.update({k: str(v) for k, v in secret["stringData"].items()})
     value_from: dict[str, dict[str, object]] = {}
     for item in container.get("env", []):
         if "valueFrom" in item:

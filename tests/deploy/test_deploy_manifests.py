@@ -79,7 +79,9 @@ def test_k8s_kinds_and_api_versions_are_known():
 def test_kustomization_lists_every_manifest_and_nothing_else():
     kustomization = load_yaml(K8S / "kustomization.yaml")
     listed = set(kustomization["resources"])
-    on_disk = {p.name for p in K8S.glob("*.y*ml")} - {"kustomization.yaml"}
+    examples = {p.name for p in K8S.glob("*.example.y*ml")}  # shown, never applied
+    on_disk = {p.name for p in K8S.glob("*.y*ml")} - {"kustomization.yaml"} - examples
+    assert examples == {"secret.example.yaml"}
     assert listed == on_disk
     assert "namespace" not in kustomization, "the manifests stay namespace-agnostic"
     for doc in (d for path in K8S.glob("*.y*ml") for d in load_yaml_all(path)):
@@ -145,7 +147,8 @@ def test_statefulset_shape():
 
     env_from = container["envFrom"]
     assert {"configMapRef": {"name": objects["ConfigMap"]["metadata"]["name"]}} in env_from
-    assert {"secretRef": {"name": objects["Secret"]["metadata"]["name"]}} in env_from
+    secret = load_yaml(K8S / "secret.example.yaml")
+    assert {"secretRef": {"name": secret["metadata"]["name"], "optional": True}} in env_from
 
 
 def test_service_pdb_and_servicemonitor_select_the_workers():
@@ -167,8 +170,12 @@ def test_service_pdb_and_servicemonitor_select_the_workers():
     assert monitor["endpoints"][0]["path"] == "/metrics"
 
 
-def test_secret_holds_placeholders_only():
-    secret = k8s_objects()["Secret"]
+def test_no_secret_is_applied_and_the_example_holds_placeholders_only():
+    """Applying a placeholder Secret would overwrite one managed elsewhere, or invite real
+    credentials into git: the kustomization applies none."""
+    assert "Secret" not in k8s_objects()
+    secret = load_yaml(K8S / "secret.example.yaml")
+    assert secret["kind"] == "Secret"
     assert "data" not in secret
     assert set(secret["stringData"]) == {"KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD"}
     assert all(value == "CHANGE-ME" for value in secret["stringData"].values())
