@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import BinaryIO
@@ -18,6 +19,15 @@ def _write_json_line(stream: BinaryIO, value: object) -> None:
     stream.write(b"\n")
 
 
+def _notice(command: str) -> Callable[[str], None]:
+    """One stderr line per file a command leaves out of a directory (see expand_paths)."""
+
+    def say(text: str) -> None:
+        print(f"{command}: {text}", file=sys.stderr)
+
+    return say
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from workers.replay import Replayer, expand_paths
 
@@ -25,7 +35,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     out = sys.stdout.buffer
     dlq: BinaryIO | None = args.dlq.open("wb") if args.dlq else None
     try:
-        for path in expand_paths(args.paths):
+        for path in expand_paths(args.paths, _notice("replay")):
             try:
                 fed = replayer.feed_file(path)
             except OSError as exc:
@@ -57,8 +67,14 @@ def cmd_parse(args: argparse.Namespace) -> int:
     from workers.core.rejects import Reject
 
     status = 0
-    for path in args.paths:
-        raw = path.read_bytes()
+    from workers.replay import expand_paths
+
+    for path in expand_paths(args.paths, _notice("parse")):
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            print(f"parse: cannot read {path}: {exc.strerror}", file=sys.stderr)
+            return 2
         parsed = parse_raw(raw, args.max_bytes)
         if isinstance(parsed, Reject):
             doc: dict[str, object] = {"file": str(path), "rejected": parsed.to_dict()}

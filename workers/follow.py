@@ -10,6 +10,7 @@ from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
 
 from workers.settings import Settings, SettingsError
 from workers.stream.kafka_client import client_kwargs
@@ -73,6 +74,14 @@ def follow(topic: str | None, as_json: bool, from_beginning: bool) -> int:
     except SettingsError as exc:
         print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
         return 2
-    with contextlib.suppress(BrokenPipeError):
-        asyncio.run(_follow(settings, topic or settings.topic_events, as_json, from_beginning))
+    try:
+        with contextlib.suppress(BrokenPipeError):
+            asyncio.run(_follow(settings, topic or settings.topic_events, as_json, from_beginning))
+    except KafkaConnectionError as exc:
+        print(
+            f"follow: cannot reach Kafka at {settings.kafka_bootstrap} "
+            f"({settings.security_protocol}): {exc}",
+            file=sys.stderr,
+        )
+        return 4
     return 0

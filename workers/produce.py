@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from workers.replay import expand_paths
 from workers.settings import Settings, SettingsError
@@ -42,12 +43,20 @@ def produce_files(paths: list[Path], topic: str | None = None) -> int:
         print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
         return 2
     target = topic or settings.topic_raw
-    files = list(expand_paths(paths))
+    files = list(expand_paths(paths, lambda text: print(f"produce: {text}", file=sys.stderr)))
     try:
         values = [(None, path.read_bytes()) for path in files]
     except OSError as exc:
         print(f"produce: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
-    sent = asyncio.run(send_values(settings, target, values))
+    try:
+        sent = asyncio.run(send_values(settings, target, values))
+    except KafkaConnectionError as exc:
+        print(
+            f"produce: cannot reach Kafka at {settings.kafka_bootstrap} "
+            f"({settings.security_protocol}): {exc}",
+            file=sys.stderr,
+        )
+        return 4
     print(f"produce: {sent} items sent to {target} at {settings.kafka_bootstrap}", file=sys.stderr)
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,16 +18,34 @@ from workers.core.pipeline import apply, dlq_record, parse_raw, route_key
 from workers.core.rejects import Reject
 from workers.core.retention import DEFAULT_RETENTION, admit, advance
 
+# Files a directory of raw items often holds that are not items: never sent or replayed.
+NOT_ITEMS = ("README*", "LICENSE*", "NOTICE*", "*.md")
 
-def expand_paths(paths: Iterable[Path]) -> Iterator[Path]:
-    """Files as given; a directory gives its non-hidden regular files in name order."""
+
+def expand_paths(
+    paths: Iterable[Path], notice: Callable[[str], None] | None = None
+) -> Iterator[Path]:
+    """Files as given; a directory gives its regular files in name order, except hidden ones
+    and :data:`NOT_ITEMS`. Subfolders are not searched. ``notice`` hears of every file or
+    folder left out, and of empty files (each is sent as an empty item, rejected as "empty")."""
+    say = notice or (lambda _text: None)
     for path in paths:
-        if path.is_dir():
-            yield from sorted(
-                p for p in path.iterdir() if p.is_file() and not p.name.startswith(".")
-            )
-        else:
+        if not path.is_dir():
             yield path
+            continue
+        for entry in sorted(path.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                say(f"skipping the subfolder {entry} (folders are not searched)")
+            elif not entry.is_file():
+                say(f"skipping {entry}: not a regular file")
+            elif any(entry.match(pattern) for pattern in NOT_ITEMS):
+                say(f"skipping {entry}: documentation, not a raw item")
+            else:
+                if entry.stat().st_size == 0:
+                    say(f"{entry} is empty: it goes as an empty item (rejected as 'empty')")
+                yield entry
 
 
 @dataclass(frozen=True, slots=True)

@@ -118,17 +118,68 @@ def test_replay_of_a_missing_file_fails(
     assert len(out.splitlines()) == 1  # the event before the failure was written
 
 
-def test_directory_order_skips_hidden_files_and_subdirectories(tmp_path: Path) -> None:
-    for name in ("b.txt", "a.txt", ".hidden.txt"):
-        (tmp_path / name).write_bytes(b"")
+def test_directory_order_skips_hidden_files_documentation_and_subdirectories(
+    tmp_path: Path,
+) -> None:
+    for name in ("b.txt", "a.txt", ".hidden.txt", "README.md", "LICENSE", "notes.md"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "empty.txt").write_bytes(b"")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "c.txt").write_bytes(b"")
     explicit = tmp_path / ".hidden.txt"
-    assert list(expand_paths([tmp_path, explicit])) == [
+    notices: list[str] = []
+    assert list(expand_paths([tmp_path, explicit], notices.append)) == [
         tmp_path / "a.txt",
         tmp_path / "b.txt",
+        tmp_path / "empty.txt",  # an empty message is an input (rejected as "empty")
         explicit,  # a file named on the command line is taken as given
     ]
+    said = "\n".join(notices)
+    assert f"skipping the subfolder {tmp_path / 'sub'}" in said
+    for name in ("README.md", "LICENSE", "notes.md"):
+        assert f"skipping {tmp_path / name}: documentation" in said
+    assert f"{tmp_path / 'empty.txt'} is empty" in said
+    assert len(notices) == 5
+
+
+@pytest.mark.parametrize("kind", ["missing", "dangling link"])
+def test_parse_of_a_missing_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes], kind: str
+) -> None:
+    missing = tmp_path / "nope.txt"
+    if kind == "missing":
+        target = missing
+    else:
+        (tmp_path / "link.txt").symlink_to(missing)
+        target = tmp_path / "link.txt"
+    assert main(["parse", str(target)]) == 2
+    err = capsysbinary.readouterr().err.decode()
+    assert err == f"parse: cannot read {target}: No such file or directory\n"
+
+
+def test_parse_of_a_directory_parses_its_items(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    (tmp_path / "a.txt").write_bytes(fx.SEED_ORIGINAL.read_bytes())
+    (tmp_path / "README.md").write_text("not an item")
+    assert main(["parse", str(tmp_path)]) == 0
+    out, err = capsysbinary.readouterr()
+    assert json.loads(out)["fields"]["headline"] == fx.SEED_ORIGINAL_HEADLINE
+    assert err.decode().startswith(f"parse: skipping {tmp_path / 'README.md'}: documentation")
+
+
+@pytest.mark.parametrize("command", [["produce", "SEED"], ["follow"]])
+def test_produce_and_follow_without_a_broker_say_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes], command: list[str]
+) -> None:
+    from tests.support.broker import free_port
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")  # nothing listens there
+    argv = [str(fx.SEED_ORIGINAL) if arg == "SEED" else arg for arg in command]
+    assert main(argv) == 4
+    err = capsysbinary.readouterr().err.decode()
+    assert err.count("\n") == 1, err
+    assert err.startswith(f"{command[0]}: cannot reach Kafka at 127.0.0.1:")
 
 
 def test_replay_of_a_copied_directory_matches(
