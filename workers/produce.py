@@ -16,6 +16,10 @@ from workers.stream.kafka_client import client_kwargs
 from workers.stream.topics import MAX_MESSAGE_BYTES
 
 
+class MissingTopicError(LookupError):
+    """The topic to produce to does not exist (the worker creates its own at start)."""
+
+
 async def send_values(
     settings: Settings, topic: str, values: Iterable[tuple[bytes | None, bytes]]
 ) -> int:
@@ -28,6 +32,10 @@ async def send_values(
     )
     await producer.start()
     try:
+        # Without this, a send to a missing topic waits 40 s for its metadata, then raises.
+        metadata = await producer.client.fetch_all_metadata()
+        if topic not in metadata.topics():
+            raise MissingTopicError(topic)
         # Queue everything, then wait: the idempotent producer keeps per-partition order.
         pending = [await producer.send(topic, value=value, key=key) for key, value in values]
         await asyncio.gather(*pending)
@@ -51,6 +59,13 @@ def produce_files(paths: list[Path], topic: str | None = None) -> int:
         return 2
     try:
         sent = asyncio.run(send_values(settings, target, values))
+    except MissingTopicError:
+        print(
+            f"produce: the topic {target} does not exist at {settings.kafka_bootstrap} "
+            "(the worker creates its topics when it starts; create others first)",
+            file=sys.stderr,
+        )
+        return 3
     except KafkaConnectionError as exc:
         print(
             f"produce: cannot reach Kafka at {settings.kafka_bootstrap} "

@@ -176,3 +176,25 @@ def test_two_workers_share_the_partitions(kafka_bootstrap: str, names: Names, sp
     consumed = [w.metrics()["wire_ingest_items_consumed_total"] for w in (one, two)]
     assert sum(consumed) == len(inputs)
     assert all(c > 0 for c in consumed), consumed
+
+
+def test_produce_to_a_missing_topic_is_one_line_and_exit_3(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tests.support.fixtures import SEED_ORIGINAL
+    from workers.cli import main
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
+    missing = f"{names.raw}-missing"
+    assert main(["produce", "--topic", missing, str(SEED_ORIGINAL)]) == 3
+    err = capsys.readouterr().err
+    assert err == (
+        f"produce: the topic {missing} does not exist at {kafka_bootstrap} (the worker creates "
+        "its topics when it starts; create others first)\n"
+    )
+    create_topic(kafka_bootstrap, missing, 1)
+    assert main(["produce", "--topic", missing, str(SEED_ORIGINAL)]) == 0
+    assert len(read_all(kafka_bootstrap, missing)) == 1
