@@ -198,3 +198,22 @@ def test_produce_to_a_missing_topic_is_one_line_and_exit_3(
     create_topic(kafka_bootstrap, missing, 1)
     assert main(["produce", "--topic", missing, str(SEED_ORIGINAL)]) == 0
     assert len(read_all(kafka_bootstrap, missing)) == 1
+
+
+def test_a_topic_the_broker_refuses_stops_the_worker_with_the_broker_s_reason(
+    kafka_bootstrap: str, names: Names, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """WIRE_REPLICATION_FACTOR=3 on one broker: the reason in one line, exit 3, no waiting."""
+    import time
+
+    from workers.settings import Settings
+    from workers.stream.runner import run_worker
+
+    env = {**names.env(), "KAFKA_BOOTSTRAP": kafka_bootstrap, "WIRE_REPLICATION_FACTOR": "3"}
+    started = time.monotonic()
+    assert run_worker(Settings.from_env(env)) == 3
+    assert time.monotonic() - started < 30
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert err.startswith("wire-ingest: refusing to start: the broker refused to create ")
+    assert "InvalidReplicationFactorError" in err

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import Any
 
+from aiokafka import errors
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
@@ -20,6 +22,10 @@ MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 class TopicConflictError(RuntimeError):
     """An existing topic disagrees with the state layout; restarting will not fix it."""
+
+
+class TopicCreationError(TopicConflictError):
+    """The broker refused to create a topic the settings ask for; restarting will not fix it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,14 +86,36 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
                 )
                 for spec in missing
             ]
+            log.info("creating topics: %s", ", ".join(s.name for s in missing))
             try:
-                await admin.create_topics(new)
+                response = await admin.create_topics(new)
             except KafkaError as exc:  # another worker may have created them meanwhile
                 log.info("create_topics: %s (re-checking)", exc)
-            log.info("creating topics: %s", ", ".join(s.name for s in missing))
+            else:
+                _raise_refusals(response)
         return await _wait_for_topics(admin, [s.name for s in topic_specs(settings)])
     finally:
         await admin.close()
+
+
+# The broker's "already exists": another worker created the topic first, which is fine.
+TOPIC_ALREADY_EXISTS = 36
+
+
+def _raise_refusals(response: Any) -> None:
+    """The broker answers a creation it refuses per topic, with a reason, and raises nothing:
+    say its reason (a replication factor above the broker count, a config it rejects) instead
+    of waiting for topics that will never come."""
+    refused = []
+    for row in getattr(response, "topic_errors", ()):
+        topic, code = row[0], row[1]
+        if code in (0, TOPIC_ALREADY_EXISTS):
+            continue
+        message = row[2] if len(row) > 2 and row[2] else ""
+        name = getattr(errors.for_code(code), "__name__", f"error {code}")
+        refused.append(f"{topic}: {name}" + (f" ({message})" if message else ""))
+    if refused:
+        raise TopicCreationError("the broker refused to create " + "; ".join(refused))
 
 
 async def _wait_for_topics(
