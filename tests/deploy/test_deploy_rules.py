@@ -89,6 +89,8 @@ def test_required_alerts_exist():
         "WireIngestDLQRateHigh",
         "WireIngestNoEventsWhileInputFlows",
         "WireIngestRestarting",
+        "WireIngestNotReady",
+        "WireIngestAgentCrashed",
     } <= names
     for rule in alert_rules(load_yaml(PROMETHEUS_RULE)["spec"]["groups"]):
         assert rule["labels"]["severity"] in {"warning", "critical"}
