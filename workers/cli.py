@@ -1,4 +1,4 @@
-"""The ``wire-ingest`` command: worker, replay, parse, produce, follow."""
+"""The ``wire-ingest`` command: worker, replay, parse, produce, follow, dlq."""
 
 from __future__ import annotations
 
@@ -110,6 +110,19 @@ def cmd_follow(args: argparse.Namespace) -> int:
     return follow(args.topic, args.json, args.from_beginning)
 
 
+def cmd_dlq(args: argparse.Namespace) -> int:
+    from workers.dlq import Selection, run
+
+    selection = Selection(
+        reasons=frozenset(args.reason or ()),
+        since=args.since,
+        until=args.until,
+        partition=args.partition,
+        offset=args.offset,
+    )
+    return run(args.action, selection, args.topic, args.to_topic)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from workers.core.decode import DEFAULT_MAX_BYTES
     from workers.core.retention import DEFAULT_RETENTION
@@ -153,6 +166,24 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--json", action="store_true", help="whole events, one JSON per line")
     follow.add_argument("--from-beginning", action="store_true")
     follow.set_defaults(func=cmd_follow)
+
+    from workers.dlq import parse_time
+
+    dlq = sub.add_parser(
+        "dlq",
+        help="list, show or re-produce dead-lettered records (their original bytes)",
+        description="list: one line per record; show: the whole records as JSON; replay: send "
+        "each selected record's original bytes to the raw topic again, after a fix.",
+    )
+    dlq.add_argument("action", choices=("list", "show", "replay"))
+    dlq.add_argument("--reason", action="append", help="only this reason (repeatable)")
+    dlq.add_argument("--since", type=parse_time, help="dead-lettered at or after (ISO 8601, UTC)")
+    dlq.add_argument("--until", type=parse_time, help="dead-lettered before (ISO 8601, UTC)")
+    dlq.add_argument("--partition", type=int, help="only this DLQ partition")
+    dlq.add_argument("--offset", type=int, help="only this DLQ offset")
+    dlq.add_argument("--topic", help="the DLQ topic (default: WIRE_TOPIC_DLQ)")
+    dlq.add_argument("--to-topic", help="replay to this topic (default: WIRE_TOPIC_RAW)")
+    dlq.set_defaults(func=cmd_dlq)
     return parser
 
 

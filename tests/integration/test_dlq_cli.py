@@ -1,0 +1,105 @@
+"""``wire-ingest dlq`` on the real broker: list, show and replay dead-lettered records."""
+
+from __future__ import annotations
+
+import json
+
+import orjson
+import pytest
+
+from tests.support.kafka_io import create_topic, produce, read_all
+from tests.support.worker import Names
+from workers.cli import main
+from workers.core.events import Source
+from workers.core.keys import raw_sha256
+from workers.core.pipeline import dlq_record
+from workers.core.rejects import Reject, RejectReason
+
+pytestmark = pytest.mark.integration
+
+NO_BODY = "Заглавие без текст\n".encode()
+BAD_TIME = "12:00 32.13.2025 | БТА\nЗаглавие\nТекст.".encode()
+
+
+def _record(reason: RejectReason, raw: bytes, offset: int) -> bytes:
+    source = Source(raw_sha256(raw), topic="wire.raw", partition=0, offset=offset)
+    return orjson.dumps(dlq_record(Reject(reason, f"{reason.value} here"), raw, source, "test"))
+
+
+@pytest.fixture
+def dead_letters(kafka_bootstrap: str, names: Names, monkeypatch: pytest.MonkeyPatch) -> Names:
+    """A DLQ topic of three records, one of them truncated; an empty raw topic."""
+    truncated = orjson.loads(_record(RejectReason.TOO_LARGE, b"only the first bytes", 3))
+    truncated["rawTruncated"] = True
+    create_topic(kafka_bootstrap, names.dlq, 2)
+    create_topic(kafka_bootstrap, names.raw, 1)
+    produce(
+        kafka_bootstrap,
+        names.dlq,
+        [
+            _record(RejectReason.NO_BODY, NO_BODY, 1),
+            _record(RejectReason.BAD_TIMESTAMP, BAD_TIME, 2),
+            orjson.dumps(truncated),
+        ],
+        partitions=2,
+    )
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
+    for variable, value in names.env().items():
+        monkeypatch.setenv(variable, value)
+    return names
+
+
+def test_list_selects_by_reason_and_time(
+    dead_letters: Names, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dlq", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 3
+    assert {line.split()[2] for line in lines} == {"no_body", "bad_timestamp", "too_large"}
+    assert main(["dlq", "list", "--reason", "no_body"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert "no_body" in line
+    assert "from wire.raw:0:1" in line
+    assert main(["dlq", "list", "--since", "2999-01-01T00:00"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"dlq: 0 records selected on {dead_letters.dlq}\n"
+
+
+def test_show_prints_whole_records(dead_letters: Names, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dlq", "show", "--partition", "1", "--offset", "0"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert (record["partition"], record["offset"]) == (1, 0)
+    assert record["reason"] == "bad_timestamp"
+    assert main(["dlq", "show", "--partition", "1", "--offset", "7"]) == 1
+
+
+def test_replay_sends_the_original_bytes_back_to_the_raw_topic(
+    kafka_bootstrap: str, dead_letters: Names, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["dlq", "replay", "--reason", "no_body", "--reason", "bad_timestamp"]) == 0
+    assert capsys.readouterr().err == (
+        f"dlq: 2 records re-produced to {dead_letters.raw} with their original bytes\n"
+    )
+    assert sorted(r.value for r in read_all(kafka_bootstrap, dead_letters.raw)) == sorted(
+        [NO_BODY, BAD_TIME]
+    )
+    # A truncated record cannot be replayed from the DLQ: it is named, and the exit code says so.
+    assert main(["dlq", "replay", "--reason", "too_large"]) == 1
+    err = capsys.readouterr().err
+    assert "not replaying 0:1: only a prefix of its bytes was kept" in err
+    assert err.endswith(
+        f"dlq: 0 records re-produced to {dead_letters.raw} with their original bytes; 1 left out\n"
+    )
+
+
+def test_a_missing_dlq_topic_is_one_line_and_exit_3(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
+    assert main(["dlq", "list", "--topic", f"{names.dlq}-missing"]) == 3
+    err = capsys.readouterr().err
+    assert err == f"dlq: the topic {names.dlq}-missing does not exist at {kafka_bootstrap}\n"

@@ -1,0 +1,199 @@
+"""``wire-ingest dlq``: list, show and re-produce dead-lettered records after a fix.
+
+Every DLQ record carries the original bytes of what was refused (``rawBase64``) and why
+(``reason``). After the cause is fixed (a parser change, a larger limit), ``dlq replay``
+sends those bytes back to the raw topic, exactly as they first arrived, so the worker handles
+them like any other input. The DLQ topic is read from its beginning to its end offsets at the
+start of the command: records dead-lettered meanwhile wait for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaConnectionError
+
+from workers.produce import MissingTopicError, send_values
+from workers.settings import Settings, SettingsError
+from workers.stream.kafka_client import client_kwargs
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """One DLQ record and where it is on the DLQ topic."""
+
+    partition: int
+    offset: int
+    timestamp_ms: int
+    record: dict[str, Any]
+
+    @property
+    def reason(self) -> str:
+        return str(self.record.get("reason", "?"))
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
+
+    def raw(self) -> bytes | None:
+        """The original bytes, or None when the record kept only a prefix (``rawTruncated``)."""
+        if self.record.get("rawTruncated"):
+            return None
+        try:
+            return base64.b64decode(self.record["rawBase64"], validate=True)
+        except (KeyError, TypeError, binascii.Error):
+            return None
+
+    def line(self) -> str:
+        """One readable line: where, when, why, and where the input first was."""
+        source = self.record.get("source") or {}
+        origin = (
+            f"{source.get('topic')}:{source.get('partition')}:{source.get('offset')}"
+            if "topic" in source
+            else source.get("file", "?")
+        )
+        detail = str(self.record.get("detail", ""))[:100]
+        return (
+            f"{self.partition}:{self.offset} {self.at:%Y-%m-%dT%H:%M:%SZ} {self.reason:18} "
+            f"{self.record.get('rawSize', '?'):>8} B from {origin} | {detail}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which records a command works on: by reason, by time, by position."""
+
+    reasons: frozenset[str] = frozenset()
+    since: datetime | None = None
+    until: datetime | None = None
+    partition: int | None = None
+    offset: int | None = None
+
+    def __call__(self, letter: DeadLetter) -> bool:
+        return (
+            (not self.reasons or letter.reason in self.reasons)
+            and (self.since is None or letter.at >= self.since)
+            and (self.until is None or letter.at < self.until)
+            and (self.partition is None or letter.partition == self.partition)
+            and (self.offset is None or letter.offset == self.offset)
+        )
+
+
+async def read_dead_letters(settings: Settings, topic: str) -> list[DeadLetter]:
+    """Every record of the DLQ topic up to its end offsets now, in partition and offset order."""
+    consumer = AIOKafkaConsumer(
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=32 * 1024 * 1024,
+        **client_kwargs(settings),
+    )
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        if partitions is None:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            raise MissingTopicError(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        ends = await consumer.end_offsets(tps)
+        letters: list[DeadLetter] = []
+        remaining = {tp for tp in tps if ends[tp] > 0}
+        while remaining:
+            batch = await consumer.getmany(*remaining, timeout_ms=1000)
+            for tp, records in batch.items():
+                letters += [_letter(m) for m in records if m.offset < ends[tp]]
+            for tp in list(remaining):
+                if await consumer.position(tp) >= ends[tp]:
+                    remaining.discard(tp)
+        return sorted(letters, key=lambda d: (d.partition, d.offset))
+    finally:
+        await consumer.stop()
+
+
+def _letter(message: Any) -> DeadLetter:
+    try:
+        record = orjson.loads(message.value or b"")
+    except orjson.JSONDecodeError:
+        record = {"reason": "unreadable", "detail": "not a DLQ record of wire-ingest"}
+    if not isinstance(record, dict):
+        record = {"reason": "unreadable", "detail": "not a DLQ record of wire-ingest"}
+    return DeadLetter(message.partition, message.offset, message.timestamp, record)
+
+
+def parse_time(text: str) -> datetime:
+    """An ISO 8601 time; without a zone it is UTC."""
+    when = datetime.fromisoformat(text)
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
+
+
+def run(action: str, selection: Selection, topic: str | None, to_topic: str | None) -> int:
+    """``list``, ``show`` or ``replay`` the selected records; one stderr line on a failure."""
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
+        return 2
+    source = topic or settings.topic_dlq
+    target = to_topic or settings.topic_raw
+    try:
+        letters = [d for d in asyncio.run(read_dead_letters(settings, source)) if selection(d)]
+        if action == "list":
+            _print_lines(d.line() for d in letters)
+            print(f"dlq: {len(letters)} records selected on {source}", file=sys.stderr)
+            return 0
+        if action == "show":
+            for letter in letters:
+                doc = {"partition": letter.partition, "offset": letter.offset, **letter.record}
+                sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
+            return 0 if letters else 1
+        return _replay(settings, letters, target)
+    except MissingTopicError as exc:
+        print(f"dlq: the topic {exc} does not exist at {settings.kafka_bootstrap}", file=sys.stderr)
+        return 3
+    except KafkaConnectionError as exc:
+        print(
+            f"dlq: cannot reach Kafka at {settings.kafka_bootstrap} "
+            f"({settings.security_protocol}): {exc}",
+            file=sys.stderr,
+        )
+        return 4
+
+
+def _replay(settings: Settings, letters: list[DeadLetter], target: str) -> int:
+    """Send the original bytes of each selected record to ``target``, in DLQ order."""
+    values: list[tuple[bytes | None, bytes]] = []
+    kept_out = 0
+    for letter in letters:
+        raw = letter.raw()
+        if raw is None:
+            kept_out += 1
+            print(
+                f"dlq: not replaying {letter.partition}:{letter.offset}: only a prefix of its "
+                "bytes was kept (rawTruncated); the whole value is on the raw topic at its source",
+                file=sys.stderr,
+            )
+            continue
+        values.append((None, raw))
+    sent = asyncio.run(send_values(settings, target, values)) if values else 0
+    print(
+        f"dlq: {sent} records re-produced to {target} with their original bytes"
+        + (f"; {kept_out} left out" if kept_out else ""),
+        file=sys.stderr,
+    )
+    return 0 if not kept_out else 1
+
+
+def _print_lines(lines: Iterable[str], write: Callable[[str], Any] = sys.stdout.write) -> None:
+    for line in lines:
+        write(line + "\n")
