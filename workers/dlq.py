@@ -24,7 +24,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from workers.produce import MissingTopicError, send_values
 from workers.settings import Settings, SettingsError
-from workers.stream.kafka_client import client_kwargs
+from workers.stream.kafka_client import client_kwargs, unreachable
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,11 +162,7 @@ def run(action: str, selection: Selection, topic: str | None, to_topic: str | No
         print(f"dlq: the topic {exc} does not exist at {settings.kafka_bootstrap}", file=sys.stderr)
         return 3
     except KafkaConnectionError as exc:
-        print(
-            f"dlq: cannot reach Kafka at {settings.kafka_bootstrap} "
-            f"({settings.security_protocol}): {exc}",
-            file=sys.stderr,
-        )
+        print(f"dlq: {unreachable(settings, exc)}", file=sys.stderr)
         return 4
 
 

@@ -13,7 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
 from workers.settings import Settings, SettingsError
-from workers.stream.kafka_client import client_kwargs
+from workers.stream.kafka_client import client_kwargs, unreachable
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -78,10 +78,6 @@ def follow(topic: str | None, as_json: bool, from_beginning: bool) -> int:
         with contextlib.suppress(BrokenPipeError):
             asyncio.run(_follow(settings, topic or settings.topic_events, as_json, from_beginning))
     except KafkaConnectionError as exc:
-        print(
-            f"follow: cannot reach Kafka at {settings.kafka_bootstrap} "
-            f"({settings.security_protocol}): {exc}",
-            file=sys.stderr,
-        )
+        print(f"follow: {unreachable(settings, exc)}", file=sys.stderr)
         return 4
     return 0

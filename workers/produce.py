@@ -12,7 +12,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from workers.replay import expand_paths
 from workers.settings import Settings, SettingsError
-from workers.stream.kafka_client import client_kwargs
+from workers.stream.kafka_client import client_kwargs, unreachable
 from workers.stream.topics import MAX_MESSAGE_BYTES
 
 
@@ -67,11 +67,7 @@ def produce_files(paths: list[Path], topic: str | None = None) -> int:
         )
         return 3
     except KafkaConnectionError as exc:
-        print(
-            f"produce: cannot reach Kafka at {settings.kafka_bootstrap} "
-            f"({settings.security_protocol}): {exc}",
-            file=sys.stderr,
-        )
+        print(f"produce: {unreachable(settings, exc)}", file=sys.stderr)
         return 4
     print(f"produce: {sent} items sent to {target} at {settings.kafka_bootstrap}", file=sys.stderr)
     return 0

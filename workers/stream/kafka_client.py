@@ -14,6 +14,11 @@ def bootstrap_servers(settings: Settings) -> list[str]:
     return [host.strip() for host in settings.kafka_bootstrap.split(",") if host.strip()]
 
 
+def unreachable(settings: Settings, exc: BaseException) -> str:
+    """What every command says when the broker cannot be reached (its exit code is 4)."""
+    return f"cannot reach Kafka at {settings.kafka_bootstrap} ({settings.security_protocol}): {exc}"
+
+
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:
     """A TLS context when the protocol uses TLS; verifies the broker against KAFKA_SSL_CAFILE."""
     if not settings.security_protocol.endswith("SSL"):

@@ -15,6 +15,7 @@ from aiokafka.errors import KafkaConnectionError
 
 from workers.settings import Settings, SettingsError
 from workers.stream.app import WireApp, create_app
+from workers.stream.kafka_client import unreachable
 from workers.stream.topics import TopicConflictError, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -104,8 +105,7 @@ def run_worker(settings: Settings | None = None) -> int:
         return 3
     except KafkaConnectionError as exc:
         print(
-            f"wire-ingest: cannot reach Kafka at {settings.kafka_bootstrap} "
-            f"({settings.security_protocol}): {exc}; the cause is logged above",
+            f"wire-ingest: {unreachable(settings, exc)}; the cause is logged above",
             file=sys.stderr,
         )
         return 4
