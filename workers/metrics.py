@@ -137,6 +137,23 @@ class Metrics:
             "1 while /health/ready answers 200: started, recovered, every agent alive.",
             registry=r,
         )
+        self.behind = Gauge(
+            f"{PREFIX}_seconds_behind",
+            "How far behind the wire: now minus the Kafka time of the last raw item processed, "
+            "on raw partitions with lag (0 when there is none). An upper bound.",
+            registry=r,
+        )
+        self.last_event = Gauge(
+            f"{PREFIX}_last_event_timestamp_seconds",
+            "Unix time the broker last acknowledged an event of this worker (0: none yet).",
+            registry=r,
+        )
+        self.assigned = Gauge(
+            f"{PREFIX}_assigned_partitions",
+            "Partitions of the raw and repartition topics this worker consumes now.",
+            ["topic"],
+            registry=r,
+        )
         self.send_failures = Counter(
             f"{PREFIX}_send_failures",
             "Records the broker did not take, by topic; the first one stops the worker "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Callable
 
@@ -84,6 +85,7 @@ def test_end_to_end_matches_replay(kafka_bootstrap: str, names: Names, spawn: Sp
     worker = spawn().start()
     worker.wait_ready()
 
+    started = time.time()
     produce(kafka_bootstrap, names.raw, inputs, partitions=PARTITIONS)
     _wait_drained([worker], len(inputs))
     _check_outputs(kafka_bootstrap, names, expected)
@@ -114,6 +116,13 @@ def test_end_to_end_matches_replay(kafka_bootstrap: str, names: Names, spawn: Sp
     lag = {k: v for k, v in metrics.items() if k.startswith("wire_ingest_consumer_lag")}
     assert lag
     assert all(v == 0 for v in lag.values()), lag
+    assert metrics["wire_ingest_seconds_behind"] == 0
+    assert metrics[f"wire_ingest_assigned_partitions{{topic={names.raw}}}"] == PARTITIONS
+    assert metrics[f"wire_ingest_assigned_partitions{{topic={names.app_id}.items-by-story}}"] == (
+        PARTITIONS
+    )
+    assert metrics["wire_ingest_last_event_timestamp_seconds"] >= started
+    assert metrics["wire_ingest_ready"] == 1
     assert worker.stop() < 15
 
 

@@ -59,6 +59,9 @@ class Progress:
 
     def __init__(self) -> None:
         self.done: dict[tuple[str, int], int] = {}
+        # The Kafka timestamp (s) of the last message done per partition: how far behind the
+        # wire the worker is, while that partition has lag.
+        self.done_at: dict[tuple[str, int], float] = {}
         self.in_flight = 0
         self.recovered = False  # set after the first rebalance's table recovery
         self.replays = Replays()  # offsets handled since the rebalance (positions.py)
@@ -67,7 +70,11 @@ class Progress:
         self.crashed: dict[str, str] = {}
 
     def mark(self, message: Any) -> None:
-        self.done[(message.topic, message.partition)] = message.offset
+        where = (message.topic, message.partition)
+        self.done[where] = message.offset
+        timestamp = getattr(message, "timestamp", None)
+        if timestamp:
+            self.done_at[where] = float(timestamp)
 
 
 async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
@@ -212,6 +219,7 @@ async def _emit(
     def on_acked(future: asyncio.Future[Any]) -> None:
         if future.cancelled() or future.exception() is not None:
             return  # the delivery tracker stops the worker before the input is committed
+        metrics.last_event.set(time.time())
         if event_type is not None:
             metrics.events.labels(event_type).inc()
         else:
@@ -376,3 +384,29 @@ def register_agents(wire: WireApp) -> None:
                 yield tp.topic, tp.partition, max(high - position, 0)
 
     wire.metrics.watch_lag(lag)
+
+    def seconds_behind() -> float:
+        """Now minus the Kafka time of the last raw message done, on partitions with lag; 0
+        when none has lag. An upper bound: the next message is no older than the last one."""
+        now = time.time()
+        behind = [
+            now - wire.progress.done_at[(topic, partition)]
+            for topic, partition, count in lag()
+            if count > 0
+            and topic == wire.settings.topic_raw
+            and (topic, partition) in wire.progress.done_at
+        ]
+        return float(max([0.0, *behind]))
+
+    def assigned(topic: str) -> Callable[[], float]:
+        def count() -> float:
+            try:
+                return float(sum(1 for tp in app.consumer.assignment() if tp.topic == topic))
+            except (AttributeError, AssertionError):  # consumer not started yet
+                return 0.0
+
+        return count
+
+    wire.metrics.behind.set_function(seconds_behind)
+    for topic in (wire.settings.topic_raw, wire.settings.repartition_topic):
+        wire.metrics.assigned.labels(topic).set_function(assigned(topic))
