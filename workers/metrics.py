@@ -139,8 +139,8 @@ class Metrics:
         )
         self.behind = Gauge(
             f"{PREFIX}_seconds_behind",
-            "How far behind the wire: now minus the Kafka time of the last raw item processed, "
-            "on raw partitions with lag (0 when there is none). An upper bound.",
+            "How far behind: now minus the Kafka time of the last message processed, on "
+            "consumed partitions with lag (0 when there is none). An upper bound.",
             registry=r,
         )
         self.last_event = Gauge(

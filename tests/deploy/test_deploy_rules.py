@@ -91,6 +91,9 @@ def test_required_alerts_exist():
         "WireIngestRestarting",
         "WireIngestNotReady",
         "WireIngestAgentCrashed",
+        "WireIngestFallingBehind",
+        "WireIngestAllInputRejected",
+        "WireIngestNoWorkers",
     } <= names
     for rule in alert_rules(load_yaml(PROMETHEUS_RULE)["spec"]["groups"]):
         assert rule["labels"]["severity"] in {"warning", "critical"}

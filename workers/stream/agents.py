@@ -386,15 +386,14 @@ def register_agents(wire: WireApp) -> None:
     wire.metrics.watch_lag(lag)
 
     def seconds_behind() -> float:
-        """Now minus the Kafka time of the last raw message done, on partitions with lag; 0
-        when none has lag. An upper bound: the next message is no older than the last one."""
+        """Now minus the Kafka time of the last message done, on consumed partitions (raw and
+        repartition) with lag; 0 when none has lag. An upper bound: the next message is no
+        older than the last one. A stuck agent makes it grow with the clock."""
         now = time.time()
         behind = [
             now - wire.progress.done_at[(topic, partition)]
             for topic, partition, count in lag()
-            if count > 0
-            and topic == wire.settings.topic_raw
-            and (topic, partition) in wire.progress.done_at
+            if count > 0 and (topic, partition) in wire.progress.done_at
         ]
         return float(max([0.0, *behind]))
 
