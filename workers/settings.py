@@ -51,6 +51,11 @@ class Settings:
     # A bucket expires this long (in stream time) after its newest version; a version of an
     # expired story is dead-lettered as "expired" (workers/core/retention.py).
     state_retention_days: float = 7.0
+    # How long the raw topic keeps items: how far back a rebuild of the state from the raw
+    # topic can go. -1 keeps them forever. Applied when the worker creates the topic.
+    raw_retention_days: float = 30.0
+    # How long dead-lettered records wait for `wire-ingest dlq replay`. -1: forever.
+    dlq_retention_days: float = 30.0
     log_level: str = "info"
     instance_id: str | None = None
     shutdown_grace_s: float = 12.0
@@ -119,6 +124,12 @@ class Settings:
             raise SettingsError("WIRE_MAX_STATE_BYTES must be between 65536 and 15728640")
         if not 1 / 24 <= self.state_retention_days <= 3660:
             raise SettingsError("WIRE_STATE_RETENTION_DAYS must be between 0.0417 (1 h) and 3660")
+        for variable, days in (
+            ("WIRE_RAW_RETENTION_DAYS", self.raw_retention_days),
+            ("WIRE_DLQ_RETENTION_DAYS", self.dlq_retention_days),
+        ):
+            if days != -1 and days < 1:
+                raise SettingsError(f"{variable} must be at least 1 (days), or -1 for forever")
         if self.session_timeout_s < 6:
             raise SettingsError("WIRE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
         if self.fault_injection not in (None, *FAULTS):
@@ -161,6 +172,8 @@ ENV_NAMES: dict[str, str] = {
     "max_item_bytes": "WIRE_MAX_ITEM_BYTES",
     "max_state_bytes": "WIRE_MAX_STATE_BYTES",
     "state_retention_days": "WIRE_STATE_RETENTION_DAYS",
+    "raw_retention_days": "WIRE_RAW_RETENTION_DAYS",
+    "dlq_retention_days": "WIRE_DLQ_RETENTION_DAYS",
     "log_level": "WIRE_LOG_LEVEL",
     "instance_id": "WIRE_INSTANCE_ID",
     "shutdown_grace_s": "WIRE_SHUTDOWN_GRACE_S",

@@ -10,7 +10,7 @@ import orjson
 import pytest
 
 from tests.integration.scenario import comparable, expected_for, fixture_inputs
-from tests.support.kafka_io import create_topic, produce, read_all
+from tests.support.kafka_io import create_topic, produce, read_all, topic_configs
 from tests.support.schemas import validate_dlq, validate_event
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
@@ -226,3 +226,22 @@ def test_a_topic_the_broker_refuses_stops_the_worker_with_the_broker_s_reason(
     assert err.count("\n") == 1, err
     assert err.startswith("wire-ingest: refusing to start: the broker refused to create ")
     assert "InvalidReplicationFactorError" in err
+
+
+def test_topics_are_created_with_their_chosen_settings(kafka_bootstrap: str, names: Names) -> None:
+    import asyncio
+
+    from workers.settings import Settings
+    from workers.stream.topics import changelog_topic, ensure_topics
+
+    env = {**names.env(), "KAFKA_BOOTSTRAP": kafka_bootstrap, "WIRE_RAW_RETENTION_DAYS": "2"}
+    settings = Settings.from_env(env)
+    asyncio.run(ensure_topics(settings))
+    wanted = ["retention.ms", "cleanup.policy", "max.message.bytes"]
+    raw = topic_configs(kafka_bootstrap, names.raw, wanted)
+    assert raw["retention.ms"] == str(2 * 86_400_000)
+    assert raw["max.message.bytes"] == str(16 * 1024 * 1024)
+    assert topic_configs(kafka_bootstrap, names.dlq, wanted)["retention.ms"] == str(30 * 86_400_000)
+    assert topic_configs(kafka_bootstrap, names.latest, wanted)["cleanup.policy"] == "compact"
+    changelog = topic_configs(kafka_bootstrap, changelog_topic(settings), wanted)
+    assert changelog["cleanup.policy"] == "compact"

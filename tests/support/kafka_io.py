@@ -48,6 +48,29 @@ def create_topic(
     asyncio.run(go())
 
 
+def topic_configs(bootstrap: str, topic: str, names: Sequence[str]) -> dict[str, str]:
+    """The current values of some of a topic's configs."""
+
+    async def go() -> dict[str, str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_configs(
+                [ConfigResource(ConfigResourceType.TOPIC, topic, configs=dict.fromkeys(names))]
+            )
+            return {
+                entry[0]: entry[1]
+                for response in described
+                for resource_entry in response.resources
+                for entry in resource_entry[4]
+                if entry[0] in names
+            }
+        finally:
+            await admin.close()
+
+    return asyncio.run(go())
+
+
 def alter_topic_config(bootstrap: str, topic: str, configs: dict[str, str]) -> None:
     """Set a topic's configs and wait until the broker reports them.
 

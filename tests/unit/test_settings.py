@@ -51,3 +51,18 @@ def test_the_worker_refuses_them_in_one_line_with_exit_code_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("wire-ingest: configuration error: WIRE_LOG_LEVEL must be one of")
+
+
+def test_topic_settings_follow_replication_and_retention() -> None:
+    from workers.stream.topics import topic_specs
+
+    one = {spec.name: spec.config for spec in topic_specs(Settings())}
+    assert all("min.insync.replicas" not in config for config in one.values())
+    assert one["wire.raw"]["retention.ms"] == str(30 * 86_400_000)
+    assert "retention.ms" not in one["stories.events"]
+    for replicas, in_sync in ((2, "1"), (3, "2"), (5, "2")):
+        specs = topic_specs(Settings(replication_factor=replicas, raw_retention_days=-1))
+        assert {spec.config["min.insync.replicas"] for spec in specs} == {in_sync}
+        assert next(s for s in specs if s.name == "wire.raw").config["retention.ms"] == "-1"
+    with pytest.raises(SettingsError, match="WIRE_DLQ_RETENTION_DAYS"):
+        Settings.from_env({"WIRE_DLQ_RETENTION_DAYS": "0.5"})

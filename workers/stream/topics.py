@@ -42,17 +42,37 @@ def changelog_topic(settings: Settings) -> str:
 
 
 def topic_specs(settings: Settings) -> list[TopicSpec]:
+    """The topics the worker creates when they are missing, and why each setting.
+
+    - ``max.message.bytes`` 16 MiB everywhere: an item at the size limit fits an event, a
+      DLQ record (base64) and a repartition record.
+    - ``stories.latest`` and the changelog are compacted: the last record per key is the state.
+    - The raw topic keeps ``WIRE_RAW_RETENTION_DAYS`` (how far back a rebuild can go), the DLQ
+      ``WIRE_DLQ_RETENTION_DAYS`` (how long a record waits for a replay); the others keep the
+      broker's default (7 days for events; the repartition topic is read within seconds).
+    - With replicas, ``min.insync.replicas`` is 2 (1 with two replicas): with acks=all, a record
+      is acknowledged only when a second broker has it, so one broker's loss loses nothing.
+    """
     big = {"max.message.bytes": str(MAX_MESSAGE_BYTES)}
+    replicas = settings.replication_factor
+    if replicas > 1:
+        big["min.insync.replicas"] = str(min(2, replicas - 1))
     compact = {**big, "cleanup.policy": "compact"}
+    raw = {**big, "retention.ms": _retention_ms(settings.raw_retention_days)}
+    dlq = {**big, "retention.ms": _retention_ms(settings.dlq_retention_days)}
     n = settings.partitions
     return [
-        TopicSpec(settings.topic_raw, n, big, must_match=False),
+        TopicSpec(settings.topic_raw, n, raw, must_match=False),
         TopicSpec(settings.topic_events, n, big, must_match=False),
         TopicSpec(settings.topic_latest, n, compact, must_match=False),
-        TopicSpec(settings.topic_dlq, n, big, must_match=False),
+        TopicSpec(settings.topic_dlq, n, dlq, must_match=False),
         TopicSpec(settings.repartition_topic, n, big, must_match=True),
         TopicSpec(changelog_topic(settings), n, compact, must_match=True),
     ]
+
+
+def _retention_ms(days: float) -> str:
+    return "-1" if days == -1 else str(int(days * 86_400_000))
 
 
 async def ensure_topics(settings: Settings) -> dict[str, int]:
