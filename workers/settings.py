@@ -59,6 +59,8 @@ class Settings:
     log_level: str = "info"
     instance_id: str | None = None
     shutdown_grace_s: float = 12.0
+    # How long a starting worker waits for an unreachable broker before it exits (code 4).
+    start_timeout_s: float = 300.0
     session_timeout_s: float = 30.0
     fault_injection: str | None = None
     security_protocol: str = "PLAINTEXT"
@@ -109,6 +111,8 @@ class Settings:
             )
         if not self.store.startswith(STORES):
             raise SettingsError(f"WIRE_STORE must start with one of {STORES}, not {self.store!r}")
+        if self.start_timeout_s < 0:
+            raise SettingsError("WIRE_START_TIMEOUT_S must be 0 (no waiting) or more (seconds)")
         if self.shutdown_grace_s <= 0:
             raise SettingsError("WIRE_SHUTDOWN_GRACE_S must be more than 0 (seconds)")
         for variable, path in (
@@ -177,6 +181,7 @@ ENV_NAMES: dict[str, str] = {
     "log_level": "WIRE_LOG_LEVEL",
     "instance_id": "WIRE_INSTANCE_ID",
     "shutdown_grace_s": "WIRE_SHUTDOWN_GRACE_S",
+    "start_timeout_s": "WIRE_START_TIMEOUT_S",
     "session_timeout_s": "WIRE_SESSION_TIMEOUT_S",
     "fault_injection": "WIRE_FAULT_INJECTION",
     "security_protocol": "KAFKA_SECURITY_PROTOCOL",

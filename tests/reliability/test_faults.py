@@ -97,6 +97,35 @@ def test_broker_restart_mid_stream(names: Names, spawn: Spawn, tmp_path: Path) -
         broker.stop()
 
 
+def test_a_worker_started_while_the_broker_is_away_waits_for_it(
+    names: Names, spawn: Spawn
+) -> None:
+    """Broker maintenance at start: the worker retries instead of crash-looping."""
+    broker = LocalBroker(free_port())
+    try:
+        broker.stop()
+        worker = spawn(bootstrap=broker.bootstrap)
+        worker.start()
+        wait_until(
+            lambda: "retrying in" in worker.log_path.read_text(errors="replace"),
+            60,
+            "the worker waiting for the broker",
+            on_timeout=worker.log_tail,
+        )
+        assert worker.alive()
+        bootstrap = broker.start()
+        worker.wait_ready()
+        produce(bootstrap, names.raw, [b"not a wire item"], partitions=1)
+        wait_until(
+            lambda: worker.metrics().get("wire_ingest_items_consumed_total", 0) == 1,
+            60,
+            "the first item handled",
+            on_timeout=worker.log_tail,
+        )
+    finally:
+        broker.stop()
+
+
 def test_rebalance_after_a_worker_dies(kafka_bootstrap: str, names: Names, spawn: Spawn) -> None:
     corpus = stories_corpus(stories=2500, seed=6)
     replayer = expected_replay(corpus.values)

@@ -66,3 +66,24 @@ def test_topic_settings_follow_replication_and_retention() -> None:
         assert next(s for s in specs if s.name == "wire.raw").config["retention.ms"] == "-1"
     with pytest.raises(SettingsError, match="WIRE_DLQ_RETENTION_DAYS"):
         Settings.from_env({"WIRE_DLQ_RETENTION_DAYS": "0.5"})
+
+
+def test_a_starting_worker_waits_for_the_broker_then_gives_up_with_exit_4(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import time
+
+    from tests.support.broker import free_port
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("WIRE_START_TIMEOUT_S", "2.5")
+    started = time.monotonic()
+    assert run_worker() == 4
+    assert time.monotonic() - started >= 2.5
+    retries = [r for r in caplog.records if "retrying in" in r.getMessage()]
+    assert len(retries) >= 2  # after 1 s, then 1.5 s (what is left)
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith("wire-ingest: cannot reach Kafka at 127.0.0.1:")

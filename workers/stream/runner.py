@@ -88,6 +88,35 @@ def _force_exit(grace_s: float) -> None:
     os._exit(1)
 
 
+async def _ensure_topics_when_reachable(settings: Settings) -> None:
+    """Check the topics, waiting for an unreachable broker up to WIRE_START_TIMEOUT_S.
+
+    A broker in maintenance (a restart, a rolling upgrade) is away for seconds to minutes: the
+    worker waits for it, with one warning per attempt, instead of crash-looping. Past the
+    timeout the last connection error goes on (exit code 4).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + settings.start_timeout_s
+    pause = 1.0
+    while True:
+        try:
+            await ensure_topics(settings)
+            return
+        except KafkaConnectionError as exc:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise
+            pause = min(pause, left)
+            log.warning(
+                "%s; retrying in %.0f s (waiting up to %.0f s more, WIRE_START_TIMEOUT_S)",
+                unreachable(settings, exc),
+                pause,
+                left,
+            )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 30.0)
+
+
 def run_worker(settings: Settings | None = None) -> int:
     try:
         settings = settings or Settings.from_env()
@@ -99,7 +128,7 @@ def run_worker(settings: Settings | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        asyncio.run(ensure_topics(settings))
+        asyncio.run(_ensure_topics_when_reachable(settings))
     except TopicConflictError as exc:
         print(f"wire-ingest: refusing to start: {exc}", file=sys.stderr)
         return 3
