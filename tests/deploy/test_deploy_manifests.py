@@ -375,7 +375,15 @@ def test_dashboard_uses_a_datasource_variable_and_has_the_panels():
         for target in panel["targets"]:
             assert target["datasource"]["uid"] == "${datasource}"
 
-    exprs = " ".join(dashboard_exprs(dashboard))
+    # Every series is chosen by installation (the namespace and job variables).
+    selector = '{namespace=~"$namespace", job=~"$job"}'
+    for name in ("namespace", "job"):
+        assert variables[name]["type"] == "query"
+        assert variables[name]["includeAll"] is True
+    for expr in dashboard_exprs(dashboard):
+        for match in re.finditer(r"wire_ingest_[a-z_]+", expr):
+            assert expr[match.end() :].startswith(selector), f"no installation selector: {expr}"
+    exprs = " ".join(dashboard_exprs(dashboard)).replace(selector, "")
     for needed in (
         "wire_ingest_items_consumed_total",
         "wire_ingest_events_emitted_total",
@@ -388,6 +396,8 @@ def test_dashboard_uses_a_datasource_variable_and_has_the_panels():
         "wire_ingest_rebalances_total",
         "wire_ingest_agent_errors_total",
         "wire_ingest_events_resent_total",
+        "wire_ingest_ready",
+        "wire_ingest_seconds_behind",
     ):
         assert needed in exprs, f"the dashboard has no panel with {needed}"
 
