@@ -45,7 +45,7 @@ class _LagCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
-            f"{PREFIX}_consumer_lag",
+            f"{PREFIX}_consumer_lag_messages",
             "Messages behind the partition's high-water mark, per consumed partition.",
             labels=["topic", "partition"],
         )

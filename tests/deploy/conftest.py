@@ -47,7 +47,7 @@ def busy_worker(
                     "wire_ingest_items_rejected_total",
                 )
             }
-            lag = any(k.startswith("wire_ingest_consumer_lag{") for k in samples)
+            lag = any(k.startswith("wire_ingest_consumer_lag_messages{") for k in samples)
             return (
                 total["wire_ingest_items_consumed_total"] >= len(values)
                 and total["wire_ingest_events_emitted_total"] >= 1

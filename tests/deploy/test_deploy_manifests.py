@@ -388,7 +388,7 @@ def test_dashboard_uses_a_datasource_variable_and_has_the_panels():
         "wire_ingest_items_consumed_total",
         "wire_ingest_events_emitted_total",
         "sum by (reason) (rate(wire_ingest_items_rejected_total",
-        "sum by (topic, partition) (wire_ingest_consumer_lag)",
+        "sum by (topic, partition) (wire_ingest_consumer_lag_messages)",
         "histogram_quantile(0.5, sum by (le) (rate(wire_ingest_end_to_end_latency_seconds_bucket",
         "histogram_quantile(0.99, sum by (le) (rate(wire_ingest_end_to_end_latency_seconds_bucket",
         "wire_ingest_processing_seconds_bucket",

@@ -72,7 +72,7 @@ def test_dashboard_and_alert_metrics_exist(busy_worker: WorkerProcess):
     assert not missing, f"not in the worker's /metrics: {missing}"
     # Families with samples by now (the worker has parsed, merged and rejected input).
     for name in (
-        "wire_ingest_consumer_lag",
+        "wire_ingest_consumer_lag_messages",
         "wire_ingest_end_to_end_latency_seconds_bucket",
         "wire_ingest_items_rejected_total",
         "wire_ingest_events_emitted_total",

@@ -113,7 +113,7 @@ def test_end_to_end_matches_replay(kafka_bootstrap: str, names: Names, spawn: Sp
     assert metrics["wire_ingest_end_to_end_latency_seconds_count"] == sum(emitted.values())
     assert metrics["wire_ingest_processing_seconds_count{stage=parse}"] == len(inputs)
     assert any(k.startswith("wire_ingest_build_info") for k in metrics)
-    lag = {k: v for k, v in metrics.items() if k.startswith("wire_ingest_consumer_lag")}
+    lag = {k: v for k, v in metrics.items() if k.startswith("wire_ingest_consumer_lag_messages")}
     assert lag
     assert all(v == 0 for v in lag.values()), lag
     assert metrics["wire_ingest_seconds_behind"] == 0

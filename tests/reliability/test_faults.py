@@ -97,9 +97,7 @@ def test_broker_restart_mid_stream(names: Names, spawn: Spawn, tmp_path: Path) -
         broker.stop()
 
 
-def test_a_worker_started_while_the_broker_is_away_waits_for_it(
-    names: Names, spawn: Spawn
-) -> None:
+def test_a_worker_started_while_the_broker_is_away_waits_for_it(names: Names, spawn: Spawn) -> None:
     """Broker maintenance at start: the worker retries instead of crash-looping."""
     broker = LocalBroker(free_port())
     try:
