@@ -207,6 +207,24 @@ def test_a_dead_merge_agent_makes_the_worker_not_ready(
     assert metrics["wire_ingest_agent_crashes_total{agent=merge}"] >= 1
     assert metrics["wire_ingest_agent_crashes_total{agent=parse}"] == 0
     assert metrics["wire_ingest_ready"] == 0
+    # The repartition topic's lag shows what waits behind the dead agent, although no message
+    # of it was ever finished.
+    repartition = f"{names.app_id}.items-by-story"
+
+    def waiting_behind_the_dead_agent() -> float:
+        return sum(
+            value
+            for key, value in worker.metrics().items()
+            if key.startswith("wire_ingest_consumer_lag_messages{")
+            and f"topic={repartition}" in key
+        )
+
+    wait_until(
+        lambda: waiting_behind_the_dead_agent() > 0,
+        60,
+        "lag reported on the repartition topic",
+        on_timeout=worker.log_tail,
+    )
     assert worker.alive()
 
 

@@ -62,6 +62,8 @@ class Progress:
         # The Kafka timestamp (s) of the last message done per partition: how far behind the
         # wire the worker is, while that partition has lag.
         self.done_at: dict[tuple[str, int], float] = {}
+        # Where each input partition was read from after the last rebalance (positions.py).
+        self.starts: dict[tuple[str, int], int] = {}
         self.in_flight = 0
         self.recovered = False  # set after the first rebalance's table recovery
         self.replays = Replays()  # offsets handled since the rebalance (positions.py)
@@ -364,7 +366,7 @@ def register_agents(wire: WireApp) -> None:
 
     wire.table.on_recover(after_rebalance)
     inputs = {wire.settings.topic_raw, wire.settings.repartition_topic}
-    app.sensors.add(InputPositions(app, inputs, wire.progress.replays))
+    app.sensors.add(InputPositions(app, inputs, wire.progress.replays, wire.progress.starts))
 
     def lag() -> Iterable[tuple[str, int, int]]:
         consumer = app.consumer
@@ -378,8 +380,10 @@ def register_agents(wire: WireApp) -> None:
                 high = None
             if high is None:
                 continue
-            done = wire.progress.done.get((tp.topic, tp.partition))
-            position = done + 1 if done is not None else None
+            where = (tp.topic, tp.partition)
+            done = wire.progress.done.get(where)
+            # Nothing finished yet (a stuck or dead agent): count from where reading started.
+            position = done + 1 if done is not None else wire.progress.starts.get(where)
             if position is not None:
                 yield tp.topic, tp.partition, max(high - position, 0)
 

@@ -51,11 +51,20 @@ class Replays:
 class InputPositions(faust.Sensor):
     """After each rebalance: input partitions without a committed offset start at the earliest."""
 
-    def __init__(self, app: Any, topics: set[str], replays: Replays) -> None:
+    def __init__(
+        self,
+        app: Any,
+        topics: set[str],
+        replays: Replays,
+        starts: dict[tuple[str, int], int] | None = None,
+    ) -> None:
         super().__init__()
         self._app = app
         self._topics = topics
         self._replays = replays
+        # Where each input partition is read from (committed or earliest offset): the lag of
+        # a partition none of whose messages was finished yet (a stuck or dead agent).
+        self._starts = starts if starts is not None else {}
 
     def on_rebalance_start(self, app: Any) -> Any:
         self._replays.clear()  # another worker may have handled our new partitions
@@ -65,11 +74,11 @@ class InputPositions(faust.Sensor):
         super().on_rebalance_end(app, state)
         consumer = app.consumer
         committed = getattr(consumer, "_committed_offset", {})
-        uncommitted = [
-            tp
-            for tp in consumer.assignment()
-            if tp.topic in self._topics and committed.get(tp) is None
-        ]
+        assigned = [tp for tp in consumer.assignment() if tp.topic in self._topics]
+        uncommitted = [tp for tp in assigned if committed.get(tp) is None]
+        for tp in assigned:
+            if committed.get(tp) is not None:
+                self._starts[(tp.topic, tp.partition)] = committed[tp]
         if uncommitted:
             generation = app.consumer_generation_id
             app.loop.create_task(self._from_earliest(uncommitted, generation))
@@ -82,6 +91,8 @@ class InputPositions(faust.Sensor):
                 return  # another rebalance came first; its own end repeats this
             offsets = {tp: offset for tp, offset in earliest.items() if offset is not None}
             await app.consumer.seek_wait(offsets)
+            for tp, offset in offsets.items():
+                self._starts[(tp.topic, tp.partition)] = offset
             log.info("read from the earliest offset: %s", sorted(map(str, offsets)))
         except asyncio.CancelledError:
             raise
