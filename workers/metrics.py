@@ -148,6 +148,17 @@ class Metrics:
             "Unix time the broker last acknowledged an event of this worker (0: none yet).",
             registry=r,
         )
+        self.last_item = Gauge(
+            f"{PREFIX}_last_item_timestamp_seconds",
+            "Unix time this worker last finished an input message (either agent; 0: none yet).",
+            registry=r,
+        )
+        self.rebalance_seconds = Histogram(
+            f"{PREFIX}_rebalance_seconds",
+            "From the start of a rebalance to the end of its table recovery.",
+            buckets=(0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0),
+            registry=r,
+        )
         self.assigned = Gauge(
             f"{PREFIX}_assigned_partitions",
             "Partitions of the raw and repartition topics this worker consumes now.",

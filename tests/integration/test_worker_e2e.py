@@ -122,6 +122,8 @@ def test_end_to_end_matches_replay(kafka_bootstrap: str, names: Names, spawn: Sp
         PARTITIONS
     )
     assert metrics["wire_ingest_last_event_timestamp_seconds"] >= started
+    assert metrics["wire_ingest_last_item_timestamp_seconds"] >= started
+    assert metrics["wire_ingest_rebalance_seconds_count"] >= 1  # the first assignment
     assert metrics["wire_ingest_ready"] == 1
     assert worker.stop() < 15
 

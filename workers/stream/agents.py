@@ -64,6 +64,7 @@ class Progress:
         self.done_at: dict[tuple[str, int], float] = {}
         # Where each input partition was read from after the last rebalance (positions.py).
         self.starts: dict[tuple[str, int], int] = {}
+        self.rebalance_started: float | None = None  # time.monotonic() at the last start
         self.in_flight = 0
         self.recovered = False  # set after the first rebalance's table recovery
         self.replays = Replays()  # offsets handled since the rebalance (positions.py)
@@ -300,6 +301,7 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
         finally:
             progress.in_flight -= 1
         progress.mark(message)
+        wire.metrics.last_item.set(time.time())
         if progress.crashed:
             progress.crashed.pop(agent, None)
         committed = getattr(consumer, "_committed_offset", {}).get(message.tp)
@@ -351,6 +353,10 @@ def register_agents(wire: WireApp) -> None:
         """Runs once per rebalance, after its recovery: count the stories of our partitions."""
         wire.metrics.rebalances.inc()
         wire.progress.recovered = True
+        started = wire.progress.rebalance_started
+        if started is not None:
+            wire.metrics.rebalance_seconds.observe(time.monotonic() - started)
+            wire.progress.rebalance_started = None
         # Each partition's own record has its counts: no pass over the buckets.
         assigned = [
             tp.partition
@@ -366,7 +372,13 @@ def register_agents(wire: WireApp) -> None:
 
     wire.table.on_recover(after_rebalance)
     inputs = {wire.settings.topic_raw, wire.settings.repartition_topic}
-    app.sensors.add(InputPositions(app, inputs, wire.progress.replays, wire.progress.starts))
+
+    def rebalance_starts() -> None:
+        wire.progress.rebalance_started = time.monotonic()
+
+    app.sensors.add(
+        InputPositions(app, inputs, wire.progress.replays, wire.progress.starts, rebalance_starts)
+    )
 
     def lag() -> Iterable[tuple[str, int, int]]:
         consumer = app.consumer

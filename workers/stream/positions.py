@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import faust
@@ -57,6 +58,7 @@ class InputPositions(faust.Sensor):
         topics: set[str],
         replays: Replays,
         starts: dict[tuple[str, int], int] | None = None,
+        on_rebalance_start: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self._app = app
@@ -65,9 +67,12 @@ class InputPositions(faust.Sensor):
         # Where each input partition is read from (committed or earliest offset): the lag of
         # a partition none of whose messages was finished yet (a stuck or dead agent).
         self._starts = starts if starts is not None else {}
+        self._on_rebalance_start = on_rebalance_start
 
     def on_rebalance_start(self, app: Any) -> Any:
         self._replays.clear()  # another worker may have handled our new partitions
+        if self._on_rebalance_start is not None:
+            self._on_rebalance_start()
         return super().on_rebalance_start(app)
 
     def on_rebalance_end(self, app: Any, state: Any) -> None:
