@@ -13,7 +13,7 @@ import asyncio
 import base64
 import binascii
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
 from workers.produce import MissingTopicError, send_values
-from workers.settings import Settings, SettingsError
+from workers.settings import Settings, load_or_report
 from workers.stream.kafka_client import client_kwargs, unreachable
 
 
@@ -139,10 +139,8 @@ def parse_time(text: str) -> datetime:
 
 def run(action: str, selection: Selection, topic: str | None, to_topic: str | None) -> int:
     """``list``, ``show`` or ``replay`` the selected records; one stderr line on a failure."""
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
+    settings = load_or_report()
+    if settings is None:
         return 2
     source = topic or settings.topic_dlq
     target = to_topic or settings.topic_raw
@@ -190,6 +188,7 @@ def _replay(settings: Settings, letters: list[DeadLetter], target: str) -> int:
     return 0 if not kept_out else 1
 
 
-def _print_lines(lines: Iterable[str], write: Callable[[str], Any] = sys.stdout.write) -> None:
+def _print_lines(lines: Iterable[str]) -> None:
+    out = sys.stdout  # looked up at call time: a default argument would keep an old stream
     for line in lines:
-        write(line + "\n")
+        out.write(line + "\n")
