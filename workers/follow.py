@@ -12,7 +12,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
-from workers.settings import Settings, SettingsError
+from workers.settings import Settings, load_or_report
 from workers.stream.kafka_client import client_kwargs, unreachable
 
 
@@ -69,10 +69,8 @@ async def _follow(settings: Settings, topic: str, as_json: bool, from_beginning:
 
 
 def follow(topic: str | None, as_json: bool, from_beginning: bool) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
+    settings = load_or_report()
+    if settings is None:
         return 2
     try:
         with contextlib.suppress(BrokenPipeError):

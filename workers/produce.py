@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaConnectionError
 
 from workers.replay import expand_paths
-from workers.settings import Settings, SettingsError
+from workers.settings import Settings, load_or_report
 from workers.stream.kafka_client import client_kwargs, unreachable
 from workers.stream.topics import MAX_MESSAGE_BYTES
 
@@ -45,10 +45,8 @@ async def send_values(
 
 
 def produce_files(paths: list[Path], topic: str | None = None) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
+    settings = load_or_report()
+    if settings is None:
         return 2
     target = topic or settings.topic_raw
     files = list(expand_paths(paths, lambda text: print(f"produce: {text}", file=sys.stderr)))

@@ -6,6 +6,7 @@ The README's configuration table is this module in prose; keep the two in step.
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -157,6 +158,18 @@ class Settings:
     @property
     def created_topics(self) -> tuple[str, ...]:
         return (self.topic_raw, self.topic_events, self.topic_dlq)
+
+
+def load_or_report() -> Settings | None:
+    """Settings from the environment, or None after one stderr line naming the bad variable.
+
+    Every command that reads the environment starts here, so all refuse alike (exit code 2).
+    """
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
+        return None
 
 
 # Field name -> environment variable. One place, so docs and code cannot drift apart.

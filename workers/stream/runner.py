@@ -13,7 +13,7 @@ import threading
 import faust
 from aiokafka.errors import KafkaConnectionError
 
-from workers.settings import Settings, SettingsError
+from workers.settings import Settings, load_or_report
 from workers.stream.app import WireApp, create_app
 from workers.stream.kafka_client import unreachable
 from workers.stream.topics import TopicConflictError, ensure_topics
@@ -118,10 +118,8 @@ async def _ensure_topics_when_reachable(settings: Settings) -> None:
 
 
 def run_worker(settings: Settings | None = None) -> int:
-    try:
-        settings = settings or Settings.from_env()
-    except SettingsError as exc:
-        print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
+    settings = settings or load_or_report()
+    if settings is None:
         return 2
     logging.basicConfig(
         level=settings.log_level.upper(),
