@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	@touch $@
 
+# The integration tests run on two Kafka lines: kafka.sh's default (the newest 4.x) and this one.
+KAFKA_OTHER_LINE ?= 3.9.1
+
 .PHONY: kafka-jars
 kafka-jars:
 	@deploy/local/kafka.sh fetch
+	@KAFKA_VERSION=$(KAFKA_OTHER_LINE) deploy/local/kafka.sh fetch
 
 # promtool (Debian package `prometheus`) checks and unit-tests deploy/prometheus/alerts.yml in
 # tests/deploy. The package enables prometheus.service; where systemd runs, stop and disable it.
@@ -40,11 +44,13 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test: setup lint ## every test: lint, types, unit, integration and reliability (starts its own broker)
+test: setup lint ## every test: lint, types, unit, integration and reliability, then integration on the other Kafka line
 	$(BIN)/pytest
+	KAFKA_VERSION=$(KAFKA_OTHER_LINE) $(BIN)/pytest tests/integration
 
-integration: setup
+integration: setup ## the integration tests on both Kafka lines
 	$(BIN)/pytest tests/integration
+	KAFKA_VERSION=$(KAFKA_OTHER_LINE) $(BIN)/pytest tests/integration
 
 chaos: setup ## the fault-injection scenarios alone; prints their table at the end
 	$(BIN)/pytest tests/reliability

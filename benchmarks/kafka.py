@@ -74,7 +74,6 @@ from tests.support.broker import BrokerScriptError, LocalBroker, free_port
 from tests.support.worker import Names
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-KAFKA_VERSION = "3.9.1"
 PARTITIONS = 4
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 SYSTEMS = ("ours", "noop_faust", "aiokafka")  # the default set
@@ -898,7 +897,7 @@ async def _run_all(config: KafkaBenchConfig, broker: Broker, work: Path) -> dict
         "broker": {
             "bootstrap": broker.bootstrap,
             "own": broker.own,
-            "version": KAFKA_VERSION if broker.own else None,
+            "version": broker.local.running_version() if broker.local else None,
         },
         "partitions": PARTITIONS,
         "load_average_before": [round(x, 2) for x in os.getloadavg()],

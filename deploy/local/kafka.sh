@@ -5,8 +5,22 @@
 # (never committed). Run `kafka.sh --help` for the subcommands and environment variables.
 set -euo pipefail
 
-readonly KAFKA_VERSION=3.9.1
+readonly DEFAULT_KAFKA_VERSION=4.4.0 # the newest 4.x; 3.9.x is the other supported line
+KAFKA_VERSION=${KAFKA_VERSION:-$DEFAULT_KAFKA_VERSION}
 readonly STARTED_MESSAGE="Kafka Server started" # logged by KafkaRaftServer once it serves clients
+
+# Kafka 3 logs through log4j 1 (reload4j), Kafka 4 through log4j2: the Maven profile that fetches
+# the backend, and the config format kafka.sh writes for it.
+if [[ $KAFKA_VERSION =~ ^3\.[0-9]+\.[0-9]+$ ]]; then
+  LOGGING=log4j MAVEN_PROFILE=kafka3
+elif [[ $KAFKA_VERSION =~ ^4\.[0-9]+\.[0-9]+$ ]]; then
+  LOGGING=log4j2 MAVEN_PROFILE=kafka4
+else
+  printf 'kafka.sh: error: KAFKA_VERSION must be a 3.x or 4.x release such as %s, got %s\n' \
+    "$DEFAULT_KAFKA_VERSION" "'$KAFKA_VERSION'" >&2
+  exit 1
+fi
+readonly KAFKA_VERSION LOGGING MAVEN_PROFILE
 
 SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
 REPO_ROOT=$(cd -- "$SCRIPT_DIR/../.." && pwd -P)
@@ -39,6 +53,7 @@ Commands:
                       port restarts on the same data. Stopping a stopped broker is fine.
   kill                SIGKILL the broker at once; keeps its data (fault injection).
   status              Print the bootstrap and exit 0 if running; else exit 3.
+  version             Print the Kafka version this script runs (KAFKA_VERSION or its default).
   -h, --help          Show this help.
 
 stdout only ever carries the PLAINTEXT bootstrap; everything else goes to stderr.
@@ -52,6 +67,7 @@ SCRAM user is created when the data dir is formatted, i.e. on a fresh start; a r
 kept data keeps the credentials it was formatted with.
 
 Environment:
+  KAFKA_VERSION          Apache Kafka release, 3.x or 4.x         [$DEFAULT_KAFKA_VERSION]
   KAFKA_PORT             broker (PLAINTEXT) port                  [9092]
   KAFKA_CONTROLLER_PORT  KRaft controller port                    [KAFKA_PORT+1]
   KAFKA_DATA_DIR         data dir for 'start'; it is never deleted by 'stop'
@@ -140,8 +156,9 @@ fetch_locked() {
   log "fetching Apache Kafka $KAFKA_VERSION jars with Maven into $LIB_DIR ..."
   chmod 755 "$tmp" # mktemp -d makes it private
   # Maven 3.8 -q still prints bare ANSI resets; drop those, keep real messages (on stderr).
-  if ! mvn -q -B -Dstyle.color=never -f "$SCRIPT_DIR/pom.xml" dependency:copy-dependencies \
-    -DoutputDirectory="$tmp" -DincludeScope=runtime 2>&1 |
+  if ! mvn -q -B -Dstyle.color=never -f "$SCRIPT_DIR/pom.xml" "-Dkafka.version=$KAFKA_VERSION" \
+    "-P$MAVEN_PROFILE" dependency:copy-dependencies -DoutputDirectory="$tmp" \
+    -DincludeScope=runtime 2>&1 |
     sed -e $'s/\e\\[[0-9;]*m//g' -e '/^[[:space:]]*$/d' >&2; then
     die "Maven could not fetch the Kafka jars (see its output above)"
   fi
@@ -180,7 +197,7 @@ configure_port() {
   LOG_FILE=$RUN_DIR/kafka.log          # log4j output of the broker
   OUT_FILE=$RUN_DIR/kafka.out          # stdout/stderr of the JVM (crashes, JVM errors)
   PROPS_FILE=$RUN_DIR/server.properties
-  LOG4J_FILE=$RUN_DIR/log4j.properties
+  LOG4J_FILE=$RUN_DIR/$LOGGING.properties
   DATA_RECORD=$RUN_DIR/data-dir # line 1: data dir path; line 2: "created" (ours) or "external"
   TLS_DIR=$RUN_DIR/tls
   CA_PEM=$TLS_DIR/ca.pem                      # the CA certificate clients trust
@@ -231,6 +248,17 @@ broker_pid() {
       return 0
     fi
   done < <(ps -ww -e -o pid= -o args= 2>/dev/null || true)
+}
+
+# The Kafka version of a running broker, from the jar folder on its class path.
+running_version() {
+  local args
+  args=$(ps -ww -p "$1" -o args= 2>/dev/null) || true
+  if [[ $args =~ /kafka-([0-9]+\.[0-9]+\.[0-9]+)/lib/ ]]; then
+    printf '%s\n' "${BASH_REMATCH[1]}"
+  else
+    printf 'unknown\n'
+  fi
 }
 
 started() { [[ -f $LOG_FILE ]] && grep -qF "$STARTED_MESSAGE" "$LOG_FILE"; }
@@ -312,6 +340,26 @@ render_config() {
   # It may hold the keystore password.
   chmod 600 -- "$PROPS_FILE"
 
+  if [[ $LOGGING == log4j2 ]]; then
+    cat >"$LOG4J_FILE" <<EOF
+# Written by kafka.sh: everything at INFO into one file (the JVM's own output goes to kafka.out).
+status = warn
+appender.file.type = File
+appender.file.name = file
+appender.file.fileName = $LOG_FILE
+appender.file.append = true
+appender.file.layout.type = PatternLayout
+appender.file.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = INFO
+rootLogger.appenderRef.file.ref = file
+# Per-request logging is far too chatty.
+logger.request.name = kafka.request.logger
+logger.request.level = WARN
+logger.channel.name = kafka.network.RequestChannel\$
+logger.channel.level = WARN
+EOF
+    return 0
+  fi
   cat >"$LOG4J_FILE" <<EOF
 # Written by kafka.sh: everything at INFO into one file (the JVM's own output goes to kafka.out).
 log4j.rootLogger=INFO, file
@@ -324,6 +372,15 @@ log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
 log4j.logger.kafka.request.logger=WARN
 log4j.logger.kafka.network.RequestChannel\$=WARN
 EOF
+}
+
+# The JVM option that points the broker's logging backend at LOG4J_FILE.
+logging_option() {
+  if [[ $LOGGING == log4j2 ]]; then
+    printf '%s\n' "-Dlog4j2.configurationFile=$LOG4J_FILE"
+  else
+    printf '%s\n' "-Dlog4j.configuration=file:$LOG4J_FILE"
+  fi
 }
 
 # ------------------------------------------------------------------------------- SASL_SSL / TLS
@@ -463,7 +520,7 @@ cmd_start() {
     local -a jvm_opts
     read -r -a jvm_opts <<<"${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m} ${KAFKA_OPTS:-}"
     jvm_opts+=(-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -Djava.awt.headless=true
-      "-Dlog4j.configuration=file:$LOG4J_FILE")
+      "$(logging_option)")
 
     if [[ -f $DATA_DIR/meta.properties ]]; then
       log "data dir already formatted, restarting on it: $DATA_DIR"
@@ -480,7 +537,7 @@ cmd_start() {
       else
         log "formatting $DATA_DIR (cluster id $cluster_id)"
       fi
-      if ! "$java" "-Dlog4j.configuration=file:$LOG4J_FILE" -cp "$classpath" \
+      if ! "$java" "$(logging_option)" -cp "$classpath" \
         kafka.tools.StorageTool "${format_args[@]}" >>"$OUT_FILE" 2>&1; then
         dump_logs
         die "formatting the data dir failed"
@@ -581,7 +638,7 @@ cmd_status() {
   local pid
   pid=$(broker_pid)
   if [[ -n $pid ]] && started; then
-    log "running (pid $pid)"
+    log "running (pid $pid, Kafka $(running_version "$pid"))"
     log_sasl_ssl
     printf '127.0.0.1:%s\n' "$PORT"
     return 0
@@ -605,6 +662,7 @@ main() {
     stop) cmd_stop "$@" ;;
     kill) no_args kill "$@" && cmd_kill ;;
     status) no_args status "$@" && cmd_status ;;
+    version) no_args version "$@" && printf '%s\n' "$KAFKA_VERSION" ;;
     -h | --help | help) usage ;;
     "")
       usage >&2

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -11,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.support.broker import LocalBroker, free_port
+from tests.support.broker import KAFKA_SH, LocalBroker, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -119,6 +122,25 @@ def test_topic_produce_consume(kafka_bootstrap: str) -> None:
     assert per_partition == dict.fromkeys(range(PARTITIONS), COUNT // PARTITIONS)
 
 
+@pytest.mark.parametrize("version", ["2.8.2", "4.x", "4.4", "latest"])
+def test_a_kafka_version_kafka_sh_cannot_run_is_one_line_and_exit_1(version: str) -> None:
+    proc = subprocess.run(
+        [str(KAFKA_SH), "version"],
+        env={**os.environ, "KAFKA_VERSION": version},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert (proc.returncode, proc.stdout) == (1, "")
+    [line] = proc.stderr.splitlines()
+    assert re.fullmatch(
+        rf"kafka\.sh: error: KAFKA_VERSION must be a 3\.x or 4\.x release such as 4\.\d+\.\d+, "
+        rf"got '{re.escape(version)}'",
+        line,
+    ), line
+
+
 @pytest.fixture(scope="module")
 def own_broker() -> Iterator[LocalBroker]:
     """A broker of this module's own, so stopping it never disturbs other tests' broker."""
@@ -129,6 +151,14 @@ def own_broker() -> Iterator[LocalBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+def test_the_broker_runs_the_kafka_version_asked_for(own_broker: LocalBroker) -> None:
+    """CI runs the suite once per Kafka line (KAFKA_VERSION): the broker must be that release."""
+    asked = os.environ.get("KAFKA_VERSION") or own_broker.kafka_version()
+    assert own_broker.kafka_version() == asked
+    assert own_broker.running_version() == asked
+    assert asked.split(".")[0] in ("3", "4")
 
 
 def test_restart_on_same_data_keeps_messages_and_offsets(own_broker: LocalBroker) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import socket
 import subprocess
 from pathlib import Path
@@ -13,6 +14,8 @@ KAFKA_SH = REPO_ROOT / "deploy" / "local" / "kafka.sh"
 
 # What kafka.sh logs on stderr for a broker with a SASL_SSL listener.
 _CA_PEM_LINE = "kafka.sh: CA certificate (PEM): "
+# What `kafka.sh status` logs on stderr for a running broker: "running (pid N, Kafka 4.4.0)".
+_RUNNING_VERSION = re.compile(r"kafka\.sh: running \(pid \d+, Kafka (\S+)\)")
 
 # Outer bounds only: kafka.sh has its own deadlines (KAFKA_START_TIMEOUT, KAFKA_STOP_TIMEOUT).
 _START_TIMEOUT_S = 900.0  # a first start also downloads the jars with Maven
@@ -125,6 +128,16 @@ class LocalBroker:
                 self._note_ca_file(proc.stderr, "status")
             return proc.returncode == 0
         raise BrokerScriptError([str(KAFKA_SH), "status"], proc.returncode, proc.stderr)
+
+    def kafka_version(self) -> str:
+        """The Kafka release kafka.sh starts: ``$KAFKA_VERSION``, else the script's default."""
+        return self._run("version", timeout=_SHORT_TIMEOUT_S).stdout.strip()
+
+    def running_version(self) -> str | None:
+        """The Kafka release of the running broker (from its JVM's class path), else None."""
+        proc = self._run("status", timeout=_SHORT_TIMEOUT_S, check=False)
+        found = _RUNNING_VERSION.search(proc.stderr) if proc.returncode == 0 else None
+        return found.group(1) if found else None
 
     def _note_ca_file(self, stderr: str, command: str) -> None:
         if self.sasl_ssl_port is None:
