@@ -165,6 +165,12 @@ class Metrics:
             ["topic"],
             registry=r,
         )
+        self.state_bytes = Gauge(
+            f"{PREFIX}_state_bytes",
+            "Bytes of the table's local store for the partitions this worker holds (active "
+            "and standby): RocksDB files on disk; keys and values for the memory store.",
+            registry=r,
+        )
         self.send_failures = Counter(
             f"{PREFIX}_send_failures",
             "Records the broker did not take, by topic; the first one stops the worker "

@@ -163,6 +163,8 @@ def test_restart_restores_state_from_changelog(
     assert metrics["wire_ingest_items_consumed_total"] >= 2
     assert metrics["wire_ingest_duplicates_total"] >= 1
     assert metrics["wire_ingest_stories_in_state"] == 1
+    # Its RocksDB store, rebuilt from the changelog, is on disk and measured.
+    assert metrics["wire_ingest_state_bytes"] > 0
 
 
 def test_two_workers_share_the_partitions(kafka_bootstrap: str, names: Names, spawn: Spawn) -> None:

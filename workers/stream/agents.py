@@ -36,6 +36,7 @@ from workers.stream.state import (
     decode_state,
     encode_state,
 )
+from workers.stream.store_size import local_store_bytes
 
 log = logging.getLogger(__name__)
 
@@ -423,5 +424,6 @@ def register_agents(wire: WireApp) -> None:
         return count
 
     wire.metrics.behind.set_function(seconds_behind)
+    wire.metrics.state_bytes.set_function(lambda: float(local_store_bytes(wire.table)))
     for topic in (wire.settings.topic_raw, wire.settings.repartition_topic):
         wire.metrics.assigned.labels(topic).set_function(assigned(topic))
