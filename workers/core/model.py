@@ -6,6 +6,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+# The pubStatus values that withdraw a story (IPTC's "stat:canceled", "stat:withheld").
+WITHDRAWN = frozenset({"canceled", "withheld"})
+
 
 @dataclass(frozen=True, slots=True)
 class Photo:
@@ -35,6 +38,20 @@ class Envelope:
 
 
 @dataclass(frozen=True, slots=True)
+class StoryLink:
+    """How a format names the story a version belongs to (none for BTA, which is matched).
+
+    ``ref`` is the same for every version of one story: a NewsML-G2 guid or a ninjs uri, or
+    for IPTC 7901 and ANPA 1312 the agency, the keyword/slug and the day. ``since`` is the
+    time the story's bucket is named by, equal for every version too: the first-created time
+    the versions share, or the start of the slug's day.
+    """
+
+    ref: str
+    since: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class WireItem:
     """One parsed version of a wire story. Times are timezone-aware (Europe/Sofia)."""
 
@@ -51,6 +68,16 @@ class WireItem:
     signoff: str | None = None
     related: tuple[RelatedItem, ...] = ()
     envelope: Envelope = field(default_factory=Envelope)
+    # What the formats beyond BTA tell (workers/core/formats/); None/empty for BTA.
+    wire_format: str | None = None
+    link: StoryLink | None = None
+    version: int | None = None
+    pub_status: str | None = None
+    slugline: str | None = None
+    language: str | None = None
+    description: str | None = None
+    ed_note: str | None = None
+    take: str | None = None
 
     @property
     def version_created(self) -> datetime:
@@ -59,7 +86,36 @@ class WireItem:
 
     @property
     def provider_id(self) -> str | None:
-        return self.envelope.provider_id
+        """The id that ties deliveries of one story: the article id an envelope's URL gave,
+        else the format's story link."""
+        if self.envelope.provider_id is not None:
+            return self.envelope.provider_id
+        return self.link.ref if self.link is not None else None
+
+    @property
+    def withdrawn(self) -> bool:
+        """A kill: the provider canceled or withheld the story (NewsML-G2, ninjs, 7901)."""
+        return self.pub_status in WITHDRAWN
+
+    def format_fields(self) -> dict[str, Any]:
+        """The fields of the formats beyond BTA that are set (none for a BTA item)."""
+        out: dict[str, Any] = {}
+        if self.wire_format is not None:
+            out["wireFormat"] = self.wire_format
+        if self.link is not None:
+            out["link"] = {"ref": self.link.ref, "since": self.link.since.isoformat()}
+        for name, value in (
+            ("version", self.version),
+            ("pubStatus", self.pub_status),
+            ("slugline", self.slugline),
+            ("language", self.language),
+            ("description", self.description),
+            ("edNote", self.ed_note),
+            ("take", self.take),
+        ):
+            if value is not None:
+                out[name] = value
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able fields, used by ``wire-ingest parse`` and the state codec."""
@@ -88,6 +144,7 @@ class WireItem:
                 "receivedAt": self.envelope.received_at,
                 "providerId": self.envelope.provider_id,
             },
+            **self.format_fields(),
         }
 
     @classmethod
@@ -118,4 +175,17 @@ class WireItem:
                 received_at=env.get("receivedAt"),
                 provider_id=env.get("providerId"),
             ),
+            wire_format=data.get("wireFormat"),
+            link=(
+                StoryLink(data["link"]["ref"], datetime.fromisoformat(data["link"]["since"]))
+                if data.get("link")
+                else None
+            ),
+            version=data.get("version"),
+            pub_status=data.get("pubStatus"),
+            slugline=data.get("slugline"),
+            language=data.get("language"),
+            description=data.get("description"),
+            ed_note=data.get("edNote"),
+            take=data.get("take"),
         )

@@ -1,0 +1,34 @@
+"""What every wire format module provides: the seam between the bytes and the common model.
+
+A format module (``workers/core/formats/<name>.py``) has:
+
+- ``NAME``: its name, as an envelope's ``format`` field or a ``wire-format`` Kafka header
+  names it to override detection;
+- ``detect(data) -> bool``: whether the bytes look like this format, from their first bytes
+  only (cheap: it runs on every message; never raises);
+- ``parse(data, received_at) -> tuple[WireItem, ...] | Reject``: the items of the input (a
+  NewsML-G2 ``newsMessage`` holds several; every other input one), or why none; never raises.
+  ``received_at`` is when the input reached us (the Kafka timestamp, else an envelope's
+  ``receivedAt``): formats whose times lack a year take it from there.
+
+Adding a format touches this folder, its tests and its fixtures; the merge and the worker
+never name a format.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+
+from workers.core.model import WireItem
+from workers.core.rejects import Reject
+
+
+class WireFormat(Protocol):
+    """A format module, as the registry uses it."""
+
+    NAME: str
+
+    def detect(self, data: bytes) -> bool: ...
+
+    def parse(self, data: bytes, received_at: datetime | None) -> tuple[WireItem, ...] | Reject: ...
