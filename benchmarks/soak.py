@@ -35,8 +35,8 @@ import orjson
 from aiokafka.partitioner import murmur2
 from rocksdict import Rdict, WriteBatch
 
-from workers.core.bta import SOFIA
 from workers.core.events import Source
+from workers.core.formats.bta import SOFIA
 from workers.core.keys import bucket_key
 from workers.core.merge import Bucket
 from workers.core.model import WireItem

@@ -64,7 +64,9 @@ class Metrics:
             f"{PREFIX}_items_consumed", "Raw items read from the raw topic.", registry=r
         )
         self.parsed = Counter(
-            f"{PREFIX}_items_parsed", "Raw items parsed successfully.", registry=r
+            f"{PREFIX}_items_parsed",
+            "Items parsed from the raw messages (a NewsML-G2 newsMessage gives several).",
+            registry=r,
         )
         self.rejected = Counter(
             f"{PREFIX}_items_rejected",

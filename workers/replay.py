@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from workers.core import keys
 from workers.core.decode import DEFAULT_MAX_BYTES
 from workers.core.events import Source
 from workers.core.merge import Bucket
-from workers.core.pipeline import apply, dlq_record, parse_raw, route_key
+from workers.core.pipeline import apply, dlq_record, parse_input, route_key
 from workers.core.rejects import Reject
 from workers.core.retention import DEFAULT_RETENTION, admit, advance
 
@@ -87,10 +87,20 @@ class Replayer:
     """
 
     def __init__(
-        self, max_bytes: int = DEFAULT_MAX_BYTES, retention: timedelta = DEFAULT_RETENTION
+        self,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        retention: timedelta = DEFAULT_RETENTION,
+        *,
+        received_at: datetime | None = None,
+        wire_format: str | None = None,
     ) -> None:
         self.max_bytes = max_bytes
         self.retention = retention
+        # When the inputs were received (formats whose times lack a year need it): this, else
+        # each file's modification time. ``wire_format`` overrides detection, like the
+        # worker's ``wire-format`` header.
+        self.received_at = received_at
+        self.wire_format = wire_format
         self.stream_time: datetime | None = None
         self.buckets: dict[str, Bucket] = {}
         self.result = ReplayResult()
@@ -101,28 +111,43 @@ class Replayer:
         self.result.rejects.append(record)
         return Fed((), record)
 
-    def feed(self, raw: bytes, source: Source) -> Fed:
-        """Process one raw item: its events, a DLQ record, or nothing for a duplicate."""
+    def feed(self, raw: bytes, source: Source, received_at: datetime | None = None) -> Fed:
+        """Process one raw input: its events, a DLQ record, or nothing for a duplicate.
+
+        An input of several items (a NewsML-G2 ``newsMessage``) gives the events of each; an
+        item refused as expired gives the input's DLQ record, as in the worker.
+        """
         self.result.counts["inputs"] += 1
-        parsed = parse_raw(raw, self.max_bytes)
+        parsed = parse_input(
+            raw,
+            self.max_bytes,
+            received_at=self.received_at or received_at,
+            hint=self.wire_format,
+        )
         if isinstance(parsed, Reject):
             return self._reject(parsed, raw, source)
-        bucket_key = route_key(parsed)
-        bucket = self.buckets.get(bucket_key)
-        self.stream_time = advance(self.stream_time, parsed, source.timestamp_ms)
-        expired = admit(bucket, parsed, self.stream_time, self.retention)
-        if expired is not None:
-            return self._reject(expired, raw, source)
-        self.result.counts["parsed"] += 1
-        applied = apply(bucket, parsed, source)
-        self.buckets[bucket_key] = applied.bucket
-        self.result.counts[applied.outcome.value] += 1
-        self.result.events.extend(applied.events)
-        return Fed(applied.events, None)
+        events: list[dict[str, Any]] = []
+        refused: dict[str, Any] | None = None
+        for item in parsed:
+            bucket_key = route_key(item)
+            bucket = self.buckets.get(bucket_key)
+            self.stream_time = advance(self.stream_time, item, source.timestamp_ms)
+            expired = admit(bucket, item, self.stream_time, self.retention)
+            if expired is not None:
+                refused = refused or self._reject(expired, raw, source).reject
+                continue
+            self.result.counts["parsed"] += 1
+            applied = apply(bucket, item, source)
+            self.buckets[bucket_key] = applied.bucket
+            self.result.counts[applied.outcome.value] += 1
+            self.result.events.extend(applied.events)
+            events.extend(applied.events)
+        return Fed(tuple(events), refused)
 
     def feed_file(self, path: Path) -> Fed:
         raw = path.read_bytes()
-        return self.feed(raw, Source(raw_sha256=keys.raw_sha256(raw), file=str(path)))
+        modified = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+        return self.feed(raw, Source(raw_sha256=keys.raw_sha256(raw), file=str(path)), modified)
 
     def summary(self) -> str:
         """One line a person can check a day of wire with: inputs, outcomes, stories, twins."""

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -193,3 +193,24 @@ EXPECTED_STORIES: dict[str, tuple[int, str]] = {
 }
 EXPECTED_STORY_COUNT = len(EXPECTED_STORIES)
 EXPECTED_REJECT_REASONS: Counter[str] = Counter(reason for _, reason in EXPECTED_REJECTS)
+
+
+FORMATS_DIR = FIXTURES_DIR / "formats"
+IPTC_DIR = FIXTURES_DIR / "iptc"
+# When the format fixtures were "received": IPTC 7901 and ANPA 1312 trailers name no year.
+FORMATS_RECEIVED_AT = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+
+
+def format_items() -> list[Path]:
+    """Every well-formed item of the four formats beyond BTA (broken framing and hostile XML
+    left out), in name order per format, and IPTC's own samples."""
+    good = [
+        *sorted((FORMATS_DIR / "newsml-g2").glob("[!h]*.xml")),  # not hostile-*
+        *sorted((FORMATS_DIR / "newsml-g2").glob("harbour-*.xml")),
+        *sorted((FORMATS_DIR / "ninjs").glob("*.json")),
+        *sorted((FORMATS_DIR / "iptc7901").glob("0*.txt")),
+        *sorted((FORMATS_DIR / "anpa1312").glob("0*.txt")),
+        *sorted(IPTC_DIR.glob("*.xml")),
+        *sorted(IPTC_DIR.glob("*.json")),
+    ]
+    return list(dict.fromkeys(good))

@@ -113,8 +113,15 @@ def produce(
     values: Sequence[bytes],
     partitions: int | None = None,
     keys: Sequence[bytes | None] | None = None,
+    *,
+    timestamp_ms: int | None = None,
+    headers: Sequence[Sequence[tuple[str, bytes]]] | None = None,
 ) -> None:
-    """Send values in order; with ``partitions``, value i goes to partition i % partitions."""
+    """Send values in order; with ``partitions``, value i goes to partition i % partitions.
+
+    ``timestamp_ms`` sets every record's Kafka timestamp (default: the producer's clock);
+    ``headers[i]`` are value i's headers.
+    """
 
     async def go() -> None:
         producer = AIOKafkaProducer(
@@ -130,7 +137,14 @@ def produce(
                 partition = index % partitions if partitions else None
                 key = keys[index] if keys else None
                 pending.append(
-                    await producer.send(topic, value=value, key=key, partition=partition)
+                    await producer.send(
+                        topic,
+                        value=value,
+                        key=key,
+                        partition=partition,
+                        timestamp_ms=timestamp_ms,
+                        headers=list(headers[index]) if headers else None,
+                    )
                 )
             await asyncio.gather(*pending)
         finally:

@@ -22,7 +22,6 @@ DEFAULT_MAX_BYTES = 1024 * 1024
 _UTF8_BOM = b"\xef\xbb\xbf"
 # C0 controls other than TAB/LF/VT/FF/CR, DEL and C1 controls: their presence means binary junk.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f\x7f-\x9f]")
-_BTA_URL_ID = re.compile(r"/(\d{3,12})(?:-[^/?#]*)?/?(?:[?#]|$)")
 _ENVELOPE_KEYS = ("text", "source", "url", "receivedAt")
 
 
@@ -149,12 +148,10 @@ def _decode_envelope(body: bytes) -> Decoded | Reject:
             return Reject(RejectReason.BAD_ENVELOPE, f"envelope field '{key}' must be a string")
     if text.startswith("\ufeff"):
         text = text[1:]
-    url = obj.get("url")
     envelope = Envelope(
         source=obj.get("source"),
-        url=url,
+        url=obj.get("url"),
         received_at=obj.get("receivedAt"),
-        provider_id=_provider_id(url),
     )
     lf_text = _lf(text)
     spaced = _spaced(lf_text)
@@ -170,14 +167,6 @@ def _decode_envelope(body: bytes) -> Decoded | Reject:
             f"control character U+{ord(bad.group()):04X} at offset {bad.start()}",
         )
     return _finish(text, "json", None, envelope)
-
-
-def _provider_id(url: str | None) -> str | None:
-    """The article id: the numeric start of the URL's last path segment (``/1234567-slug``)."""
-    if not url:
-        return None
-    match = _BTA_URL_ID.search(url)
-    return match.group(1) if match else None
 
 
 def _finish(text: str, encoding: str, spaced: str | None, envelope: Envelope) -> Decoded | Reject:

@@ -11,7 +11,7 @@ from workers.core.merge import Change, ChangeKind, Merged, Outcome, Story, Versi
 from workers.core.model import WireItem
 from workers.core.ninjs import isoformat, to_ninjs
 
-SCHEMA_VERSION = "1.1"
+SCHEMA_VERSION = "1.2"
 EVENT_TYPES = {
     Outcome.CREATED: "story.created",
     Outcome.UPDATED: "story.updated",
@@ -22,7 +22,11 @@ CHANGE_EVENT_TYPES = {
     ChangeKind.REGROUPED: "story.regrouped",
     ChangeKind.MERGED: "story.merged",
 }
-EVENT_TYPE_NAMES = tuple(dict.fromkeys((*EVENT_TYPES.values(), *CHANGE_EVENT_TYPES.values())))
+# A withdrawal (pubStatus canceled or withheld) that became its story's newest version.
+CANCELED = "story.canceled"
+EVENT_TYPE_NAMES = tuple(
+    dict.fromkeys((*EVENT_TYPES.values(), *CHANGE_EVENT_TYPES.values(), CANCELED))
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +87,11 @@ def to_event(merged: Merged, source: Source) -> dict[str, Any] | None:
     if merged.outcome is Outcome.DUPLICATE:
         return None
     story = merged.story
+    event_type = EVENT_TYPES[merged.outcome]
+    if merged.outcome is not Outcome.BACKFILLED and story.newest.withdrawn:
+        event_type = CANCELED  # the arrival withdrew the story (or came withdrawn)
     return _event(
-        EVENT_TYPES[merged.outcome],
+        event_type,
         story.key,
         story.revision,
         story,
@@ -154,6 +161,11 @@ _COMPARED_FIELDS = (
     ("signoff", "signoff"),
     ("related", "related"),
     ("versionCreated", "version_created"),
+    # Set by the formats beyond BTA only (a BTA item has none of them).
+    ("pubStatus", "pub_status"),
+    ("slugline", "slugline"),
+    ("description", "description"),
+    ("edNote", "ed_note"),
 )
 
 

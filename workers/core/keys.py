@@ -34,6 +34,19 @@ HASHED_FIELDS = (
     "signoff",
     "related",
 )
+# What the formats beyond BTA add (workers/core/formats/). They are hashed only when one is
+# set, so a BTA item keeps the hash (and eventIds and stored state) it had before they existed.
+FORMAT_HASHED_FIELDS = (
+    "wire_format",
+    "link",
+    "version",
+    "pub_status",
+    "slugline",
+    "language",
+    "description",
+    "ed_note",
+    "take",
+)
 # Fields that are not content: the envelope says how an item travelled, not what it says.
 UNHASHED_FIELDS = ("envelope",)
 
@@ -41,7 +54,7 @@ UNHASHED_FIELDS = ("envelope",)
 def content_hash(item: WireItem) -> str:
     """A hash of what a reader sees (:data:`HASHED_FIELDS`); layout whitespace does not count."""
     photo = item.photo
-    fields = (
+    fields: tuple[object, ...] = (
         item.provider,
         item.headline,
         item.is_update,
@@ -55,6 +68,20 @@ def content_hash(item: WireItem) -> str:
         item.signoff,
         [(r.published.isoformat(), r.headline, r.lead) for r in item.related],
     )
+    if item.wire_format is not None:
+        link = item.link
+        fields = (
+            *fields,
+            item.wire_format,
+            (link.ref, link.since.isoformat()) if link else None,
+            item.version,
+            item.pub_status,
+            item.slugline,
+            item.language,
+            item.description,
+            item.ed_note,
+            item.take,
+        )
     return hashlib.sha256(orjson.dumps(fields)).hexdigest()
 
 
@@ -96,15 +123,28 @@ def bucket_key(item: WireItem) -> str:
     """Where every version of a story meets: provider plus first-published minute (UTC).
 
     An update keeps its original's first-published time, so all versions share this key and
-    land in one partition and one table entry, whichever raw partition they came from.
+    land in one partition and one table entry, whichever raw partition they came from. A
+    format that names its stories (:class:`StoryLink`) puts each story in a bucket of its own:
+    provider, the link's minute, and a digest of the link.
     """
-    return f"{item.provider}:{_minute(item)}"
+    link = item.link
+    if link is None:
+        return f"{item.provider}:{_minute(item)}"
+    return f"{item.provider}:{_utc_minute(link.since)}:{_link_digest(link.ref)}"
+
+
+@lru_cache(maxsize=4096)
+def _link_digest(ref: str) -> str:
+    return hashlib.blake2b(ref.encode(), digest_size=6).hexdigest()
 
 
 def bucket_minute(key: str) -> datetime | None:
     """The first-published minute a bucket key names, or None for a key of another shape."""
-    _, sep, minute = key.rpartition(":")
-    if not sep:
+    parts = key.split(":", 2)
+    if len(parts) < 2:
+        return None
+    minute = parts[1]
+    if len(minute) != len("20240522T1030Z"):
         return None
     try:
         return datetime.strptime(minute, "%Y%m%dT%H%MZ").replace(tzinfo=UTC)
@@ -118,6 +158,9 @@ def base_story_key(item: WireItem) -> str:
     Every version of a BTA story keeps its first-published minute and its first dateline place
     (updates append places), so the key does not depend on which version arrives first.
     """
+    link = item.link
+    if link is not None:  # the format names the story: its link is the key's slug
+        return f"{item.provider}-{_utc_minute(link.since)}-{_link_digest(link.ref)[:6]}"
     place = first_place(item) or ""
     slug = hashlib.blake2b(place.encode(), digest_size=3).hexdigest() if place else "000000"
     return f"{item.provider}-{_minute(item)}-{slug}"

@@ -20,7 +20,9 @@ The rules, in the order they decide:
 4. An update no original claims by place joins by text when it keeps at least two paragraphs
    of a story (a story whose first place changed), else waits in a story of its own place
    until its original arrives.
-5. A story's canonical version is its newest by :func:`version_order`: version time, then an
+5. A story's canonical version is its newest by :func:`version_order`: a withdrawal (a kill:
+   pubStatus canceled or withheld) over any other version, then the format's version number
+   where it has one (NewsML-G2, ninjs; compared as numbers), version time, then an
    update over an original, then the content hash.
 
 A story's state has a fixed budget: it keeps its originals and its :data:`KEEP_UPDATES` newest
@@ -115,14 +117,17 @@ class Version:
     provider_ids: frozenset[str] = frozenset()
     # Derived once: every grouping sorts versions and lists their records many times over.
     record: VersionRecord = field(init=False, repr=False, compare=False)
-    order: tuple[datetime, bool, str] = field(init=False, repr=False, compare=False)
+    order: tuple[bool, int, datetime, bool, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         item = self.item
         when = item.version_created
         record = VersionRecord(self.content_hash, when, item.headline, item.is_update)
         object.__setattr__(self, "record", record)
-        object.__setattr__(self, "order", (when, item.is_update, self.content_hash))
+        # A withdrawal outranks every other version (a kill ends the story, whatever came
+        # after it); then a format's own version number (NewsML-G2, ninjs; 0 for BTA).
+        order = (item.withdrawn, item.version or 0, when, item.is_update, self.content_hash)
+        object.__setattr__(self, "order", order)
 
     @classmethod
     def of(cls, item: WireItem) -> Version:
@@ -149,8 +154,9 @@ class Version:
         )
 
 
-def version_order(version: Version) -> tuple[datetime, bool, str]:
-    """Older first: version time, then an original before an update, then the content hash."""
+def version_order(version: Version) -> tuple[bool, int, datetime, bool, str]:
+    """Older first: a withdrawal last of all, then by the format's version number, version
+    time, an original before an update, and the content hash."""
     return version.order
 
 
@@ -555,15 +561,14 @@ def _rank(group: _Group, update: Version, text: set[int]) -> tuple[Any, ...]:
     )
     authors = set(item.authors)
     shared_authors = max((len(authors & set(v.item.authors)) for v in group.members), default=0)
-    when, is_update, digest = version_order(group.anchor)
-    return (shared_text, same_signoff, shared_authors, _Descending((when, is_update, digest)))
+    return (shared_text, same_signoff, shared_authors, _Descending(version_order(group.anchor)))
 
 
 @dataclass(frozen=True, slots=True, order=False)
 class _Descending:
     """Wraps a sort key so that max() prefers the smallest one."""
 
-    value: tuple[datetime, bool, str]
+    value: tuple[bool, int, datetime, bool, str]
 
     def __lt__(self, other: _Descending) -> bool:
         return self.value > other.value

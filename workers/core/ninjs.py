@@ -11,8 +11,9 @@ from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
+from workers.core.formats import bta
 from workers.core.merge import Story
-from workers.core.model import RelatedItem
+from workers.core.model import RelatedItem, WireItem
 
 NINJS_STANDARD = {
     "name": "ninjs",
@@ -20,8 +21,6 @@ NINJS_STANDARD = {
     "schema": "http://www.iptc.org/std/ninjs/ninjs-schema_3.1.json#",
 }
 URI_PREFIX = "urn:wire-ingest:story:"
-DEFAULT_AGENCY = "БТА"
-LANGUAGE = "bg"
 
 
 def story_uri(story_key: str) -> str:
@@ -82,12 +81,20 @@ def to_ninjs(story: Story) -> dict[str, Any]:
         "standard": NINJS_STANDARD,
         "version": str(story.total),
         "type": "text",
-        "language": LANGUAGE,
-        "pubStatus": "usable",
-        "firstCreated": isoformat(first_created),
-        "versionCreated": isoformat(item.version_created),
-        "headlines": [{"role": "main", "value": item.headline}],
     }
+    language = _language(item)
+    if language is not None:
+        out["language"] = language
+    out["pubStatus"] = item.pub_status or "usable"  # the newest version's: a kill ends it
+    out["firstCreated"] = isoformat(first_created)
+    out["versionCreated"] = isoformat(item.version_created)
+    out["headlines"] = [{"role": "main", "value": item.headline}]
+    if item.slugline:
+        out["slugline"] = item.slugline
+    if item.description:
+        out["descriptions"] = [{"role": "summary", "value": item.description}]
+    if item.ed_note:
+        out["edNote"] = item.ed_note
     people: list[dict[str, str]] = [{"name": name, "rel": "author"} for name in item.authors]
     if item.authors:
         out["by"] = ", ".join(item.authors)
@@ -110,7 +117,8 @@ def to_ninjs(story: Story) -> dict[str, Any]:
             "wordCount": sum(map(_word_count, item.paragraphs)),
         }
     ]
-    out["infoSources"] = [{"name": item.agency or DEFAULT_AGENCY, "role": "originfo"}]
+    agency = item.agency or (bta.AGENCY if item.wire_format is None else item.provider)
+    out["infoSources"] = [{"name": agency, "role": "originfo"}]
     associations: list[dict[str, Any]] = []
     if item.photo is not None:
         photo: dict[str, Any] = {
@@ -131,6 +139,13 @@ def to_ninjs(story: Story) -> dict[str, Any]:
     if associations:
         out["associations"] = associations
     return out
+
+
+def _language(item: WireItem) -> str | None:
+    """The item's own language tag; a BTA item (which names none) is Bulgarian."""
+    if item.language:
+        return item.language
+    return bta.LANGUAGE if item.wire_format is None else None
 
 
 def _related(uri: str, index: int, related: RelatedItem) -> dict[str, Any]:

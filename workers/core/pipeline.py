@@ -2,8 +2,9 @@
 
 Two steps, split where the stream repartitions:
 
-1. :func:`parse_raw` — bytes to a :class:`WireItem` or a :class:`Reject` (stateless; runs where
-   the raw message landed).
+1. :func:`parse_input` — bytes to the :class:`WireItem` values they hold (one, or several for
+   a NewsML-G2 ``newsMessage``) or a :class:`Reject` (stateless; runs where the raw message
+   landed). The format is detected, or named by a hint (:mod:`workers.core.formats`).
 2. :func:`apply` — merge a parsed item into the state of its bucket and build the event
    (stateful; runs in the partition that owns :func:`route_key`).
 
@@ -16,13 +17,13 @@ from __future__ import annotations
 import base64
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
 
-from workers.core import keys
-from workers.core.bta import parse
-from workers.core.decode import DEFAULT_MAX_BYTES, decode
+from workers.core import formats, keys
+from workers.core.decode import DEFAULT_MAX_BYTES
 from workers.core.events import Source, to_events
 from workers.core.merge import Bucket, Merged, Outcome, merge
 from workers.core.model import WireItem
@@ -31,16 +32,35 @@ from workers.core.rejects import Reject, RejectReason
 log = logging.getLogger(__name__)
 
 
-def parse_raw(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> WireItem | Reject:
-    """Decode and parse one raw message value; never raises."""
+def parse_input(
+    raw: bytes,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    *,
+    received_at: datetime | None = None,
+    hint: str | None = None,
+) -> tuple[WireItem, ...] | Reject:
+    """The items of one raw message value, or why there are none; never raises.
+
+    ``received_at``: the Kafka timestamp (formats whose times lack a year take it from there);
+    ``hint``: a format name that overrides detection (the ``wire-format`` header).
+    """
     try:
-        decoded = decode(raw, max_bytes)
-        if isinstance(decoded, Reject):
-            return decoded
-        return parse(decoded)
+        return formats.parse_input(raw, max_bytes=max_bytes, received_at=received_at, hint=hint)
     except Exception as exc:  # the core's last line of defence: a bug must not stop a stream
         log.exception("parser failed on a %d-byte input", len(raw))
         return Reject(RejectReason.INTERNAL_ERROR, f"parser error: {type(exc).__name__}")
+
+
+def parse_raw(
+    raw: bytes,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    *,
+    received_at: datetime | None = None,
+    hint: str | None = None,
+) -> WireItem | Reject:
+    """The first item of :func:`parse_input`: for inputs of one item (tools and tests)."""
+    parsed = parse_input(raw, max_bytes, received_at=received_at, hint=hint)
+    return parsed if isinstance(parsed, Reject) else parsed[0]
 
 
 def route_key(item: WireItem) -> str:

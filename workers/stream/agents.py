@@ -13,7 +13,7 @@ import time
 from base64 import b64decode, b64encode
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -22,7 +22,7 @@ from workers.core import keys
 from workers.core.events import Source
 from workers.core.merge import Bucket, Outcome
 from workers.core.model import WireItem
-from workers.core.pipeline import apply, dlq_record, dumps, parse_raw, route_key
+from workers.core.pipeline import apply, dlq_record, dumps, parse_input, route_key
 from workers.core.rejects import Reject, RejectReason
 from workers.core.retention import admit, advance
 from workers.stream.app import WireApp
@@ -88,9 +88,15 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
     source = _source_of(message, raw)
     metrics.consumed.inc()
     started = time.perf_counter()
+    timestamp = getattr(message, "timestamp", None)
     try:
-        parsed = parse_raw(raw, wire.settings.max_item_bytes)
-    except Exception:  # parse_raw never raises; this guards the guard
+        parsed = parse_input(
+            raw,
+            wire.settings.max_item_bytes,
+            received_at=datetime.fromtimestamp(timestamp, UTC) if timestamp else None,
+            hint=format_header(message),
+        )
+    except Exception:  # parse_input never raises; this guards the guard
         log.exception("parse failed at %s:%s:%s", message.topic, message.partition, message.offset)
         metrics.agent_errors.labels("parse").inc()
         parsed = Reject(RejectReason.INTERNAL_ERROR, "parse raised")
@@ -98,12 +104,26 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
     if isinstance(parsed, Reject):
         await dead_letter(wire, parsed, raw, source)
         return
-    metrics.parsed.inc()
+    metrics.parsed.inc(len(parsed))  # items: a NewsML-G2 newsMessage holds several
     # The wire bytes travel along, so a merge-side failure can dead-letter what was received.
-    payload = dumps(
-        {"item": parsed.to_dict(), "source": source.to_dict(), "raw": b64encode(raw).decode()}
-    )
-    await send(wire, wire.items, route_key(parsed).encode(), payload)
+    raw_text = b64encode(raw).decode()
+    for item in parsed:  # one, or each item of a NewsML-G2 newsMessage
+        payload = dumps({"item": item.to_dict(), "source": source.to_dict(), "raw": raw_text})
+        await send(wire, wire.items, route_key(item).encode(), payload)
+
+
+FORMAT_HEADER = "wire-format"
+
+
+def format_header(message: Any) -> str | None:
+    """The format a ``wire-format`` Kafka header names (it overrides detection), if any."""
+    headers = getattr(message, "headers", None) or ()
+    pairs = headers.items() if isinstance(headers, dict) else headers
+    for name, value in pairs:
+        if name == FORMAT_HEADER and isinstance(value, bytes | str):
+            text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+            return text.strip() or None
+    return None
 
 
 async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> None:

@@ -8,8 +8,8 @@ from typing import Any
 
 from tests.support.fixtures import SEED_ORIGINAL, SEED_UPDATED
 from workers.core import keys
-from workers.core.bta import SOFIA
 from workers.core.events import Source
+from workers.core.formats.bta import SOFIA
 from workers.core.merge import Bucket, Merged, merge
 from workers.core.model import WireItem
 from workers.core.pipeline import parse_raw

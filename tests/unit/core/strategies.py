@@ -36,7 +36,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from workers.core.bta import SOFIA
+from workers.core.formats.bta import SOFIA
 from workers.core.model import Photo, RelatedItem, WireItem
 
 WORDS = [

@@ -1,4 +1,4 @@
-"""workers.core.bta: the BTA wire layout, pinned field by field on the seeds and edge cases."""
+"""workers.core.formats.bta: the BTA wire layout, pinned field by field on seeds and edge cases."""
 
 from __future__ import annotations
 
@@ -6,13 +6,22 @@ import re
 import sys
 from datetime import datetime
 
+import orjson
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from tests.support.fixtures import FIXTURES_DIR, SEED_ORIGINAL, SEED_UPDATED
-from workers.core.bta import _CAPTION_CREDIT, PROVIDER, SOFIA, _caption_credit, _has_clock, parse
 from workers.core.decode import Decoded, decode
+from workers.core.formats.bta import (
+    _CAPTION_CREDIT,
+    PROVIDER,
+    SOFIA,
+    _caption_credit,
+    _has_clock,
+    article_id,
+)
+from workers.core.formats.bta import parse_decoded as parse
 from workers.core.model import Envelope, Photo, RelatedItem, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -737,3 +746,30 @@ def test_a_text_that_decode_did_not_make_is_parsed_the_same() -> None:
     again = Decoded("".join(decoded.text), decoded.envelope, decoded.encoding)
     assert again.text is not decoded.text
     assert parse(again) == parse(decoded)
+
+
+@pytest.mark.parametrize(
+    ("url", "provider_id"),
+    [
+        ("https://www.bta.bg/bg/news/world/1234567-putin-i-kim", "1234567"),
+        ("https://www.bta.bg/bg/news/bulgaria/987654", "987654"),
+        ("https://www.bta.bg/bg/news/bulgaria/987654?utm=x", "987654"),
+        ("https://www.bta.bg/bg/news/2025/08/1234567-x?utm=1", "1234567"),
+        ("https://www.bta.bg/bg/news/2025/08/slug", None),
+        ("https://www.bta.bg/bg/news/world/", None),
+        ("https://www.bta.bg/bg/news/lifestyle", None),
+        (None, None),
+    ],
+)
+def test_the_article_id_is_the_numeric_start_of_the_url_s_last_path_segment(
+    url: str | None, provider_id: str | None
+) -> None:
+    assert article_id(url) == provider_id
+    raw = orjson.dumps({"text": SEED_UPDATED.read_text("utf-8"), "url": url})
+    decoded = decode(raw)
+    assert isinstance(decoded, Decoded)
+    assert decoded.envelope.provider_id is None  # decode knows no agency's URLs
+    item = parse(decoded)
+    assert isinstance(item, WireItem)
+    assert item.envelope == Envelope(url=url, provider_id=provider_id)
+    assert item.provider_id == provider_id

@@ -124,7 +124,7 @@ def test_size_limit_is_inclusive() -> None:
     assert str(len(raw)) in reject.detail
 
 
-def test_envelope_fields_and_bta_article_id() -> None:
+def test_envelope_fields() -> None:
     raw = json.dumps(
         {
             "text": ITEM.replace("\n", "\r\n") + "  ",
@@ -141,25 +141,15 @@ def test_envelope_fields_and_bta_article_id() -> None:
             source="bta.bg",
             url="https://www.bta.bg/bg/news/world/1234567-putin-i-kim",
             received_at="2025-08-12T17:58:03Z",
-            provider_id="1234567",
         ),
         "json",
     )
 
 
-@pytest.mark.parametrize(
-    ("url", "provider_id"),
-    [
-        ("https://www.bta.bg/bg/news/world/1234567-putin-i-kim", "1234567"),
-        ("https://www.bta.bg/bg/news/bulgaria/987654", "987654"),
-        ("https://www.bta.bg/bg/news/bulgaria/987654?utm=x", "987654"),
-        ("https://www.bta.bg/bg/news/lifestyle", None),
-        (None, None),
-    ],
-)
-def test_provider_id_from_url(url: str | None, provider_id: str | None) -> None:
+def test_the_envelope_is_read_without_any_agency_s_knowledge() -> None:
+    url = "https://www.bta.bg/bg/news/world/1234567-putin-i-kim"
     raw = json.dumps({"text": ITEM, "url": url}).encode()
-    assert decoded(raw).envelope == Envelope(url=url, provider_id=provider_id)
+    assert decoded(raw).envelope == Envelope(url=url)  # the article id is BTA's to read
 
 
 def test_envelope_with_bom_inside_text_and_around_json() -> None:
@@ -208,24 +198,6 @@ def test_utf8_cut_inside_its_last_character_stays_utf8() -> None:
     assert isinstance(result, Decoded)
     assert result.encoding == "utf-8"
     assert "Путин" in result.text
-
-
-@pytest.mark.parametrize(
-    ("url", "provider_id"),
-    [
-        ("https://www.bta.bg/bg/news/world/1234567-putin-kim", "1234567"),
-        ("https://www.bta.bg/bg/news/2025/08/1234567-x?utm=1", "1234567"),
-        ("https://www.bta.bg/bg/news/2025/08/slug", None),
-        ("https://www.bta.bg/bg/news/world/", None),
-    ],
-)
-def test_provider_id_is_the_numeric_start_of_the_last_path_segment(
-    url: str, provider_id: str | None
-) -> None:
-    raw = json.dumps({"text": SEED_UPDATED.read_text("utf-8"), "url": url}).encode()
-    result = decode(raw)
-    assert isinstance(result, Decoded)
-    assert result.envelope.provider_id == provider_id
 
 
 def _split_every_line(text: str) -> str:

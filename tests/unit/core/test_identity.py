@@ -25,8 +25,8 @@ from hypothesis import strategies as st
 from tests.support.fixtures import FIXTURES_DIR
 from tests.support.schemas import validate_event
 from workers.core import keys
-from workers.core.bta import SOFIA
 from workers.core.events import Source
+from workers.core.formats.bta import SOFIA
 from workers.core.merge import BOILERPLATE, Bucket
 from workers.core.model import Envelope, WireItem
 from workers.core.pipeline import apply

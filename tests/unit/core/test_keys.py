@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from tests.support.fixtures import REPO_ROOT, SEED_ORIGINAL, SEED_STORY, SEED_UPDATED
+from tests.unit.core.items import seed_updated
 from workers.core import keys
-from workers.core.bta import SOFIA
-from workers.core.model import Envelope, Photo, WireItem
+from workers.core.formats.bta import SOFIA
+from workers.core.model import Envelope, Photo, StoryLink, WireItem
 from workers.core.pipeline import parse_raw
 
 SEED_UPDATED_HASH = "777534a031f49cd30c743d9987b32bda8376879367d4c381b7078c7b1e6bf917"
@@ -112,8 +113,28 @@ def test_content_hash_ignores_the_envelope_but_not_what_a_reader_sees() -> None:
 def test_every_item_field_is_hashed_or_named_as_not_content() -> None:
     """A new WireItem field must be placed on purpose: hashing it changes every eventId."""
     fields = {f.name for f in dataclasses.fields(WireItem)}
-    assert fields == set(keys.HASHED_FIELDS) | set(keys.UNHASHED_FIELDS)
-    assert not set(keys.HASHED_FIELDS) & set(keys.UNHASHED_FIELDS)
+    groups = (keys.HASHED_FIELDS, keys.FORMAT_HASHED_FIELDS, keys.UNHASHED_FIELDS)
+    assert fields == set().union(*groups)
+    assert sum(map(len, groups)) == len(fields)  # no field in two groups
+
+
+def test_every_format_field_changes_the_hash_of_an_item_of_another_format() -> None:
+    base = dataclasses.replace(seed_updated(), wire_format="newsml-g2")
+    since = base.first_created
+    changes = {
+        "wire_format": dataclasses.replace(base, wire_format="ninjs"),
+        "link": dataclasses.replace(base, link=StoryLink("urn:x", since)),
+        "version": dataclasses.replace(base, version=2),
+        "pub_status": dataclasses.replace(base, pub_status="canceled"),
+        "slugline": dataclasses.replace(base, slugline="fire"),
+        "language": dataclasses.replace(base, language="en"),
+        "description": dataclasses.replace(base, description="A fire."),
+        "ed_note": dataclasses.replace(base, ed_note="Embargoed."),
+        "take": dataclasses.replace(base, take="1ST LEAD"),
+    }
+    assert set(changes) == set(keys.FORMAT_HASHED_FIELDS)
+    hashes = {keys.content_hash(changed) for changed in changes.values()}
+    assert len(hashes | {keys.content_hash(base), SEED_UPDATED_HASH}) == len(changes) + 2
 
 
 def test_raw_sha256() -> None:

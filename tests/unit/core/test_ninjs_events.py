@@ -16,8 +16,8 @@ import pytest
 from tests.support.fixtures import SEED_STORY
 from tests.support.schemas import SchemaViolationError, validate_dlq, validate_event
 from workers.core import keys
-from workers.core.bta import SOFIA
 from workers.core.events import SCHEMA_VERSION, Source, _record, event_id, to_event
+from workers.core.formats.bta import SOFIA
 from workers.core.merge import Merged, VersionRecord, merge
 from workers.core.model import Photo, RelatedItem, WireItem
 from workers.core.ninjs import NINJS_STANDARD, _word_count, isoformat, story_uri, to_ninjs
@@ -177,7 +177,7 @@ def test_created_event_envelope() -> None:
     first, _ = merged_seed_pair(seed_original(), seed_updated())
     event = event_of(first)
     original = seed_original()
-    assert event["schemaVersion"] == SCHEMA_VERSION == "1.1"
+    assert event["schemaVersion"] == SCHEMA_VERSION == "1.2"
     assert event["historyOmitted"] == 0
     assert event["eventType"] == "story.created"
     assert event["storyKey"] == SEED_STORY

@@ -31,10 +31,10 @@ def test_parse_raw_returns_items_and_rejects() -> None:
 def test_parse_raw_turns_a_parser_crash_into_an_internal_error(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    def boom(_: object) -> WireItem:
+    def boom(*_: object, **__: object) -> WireItem:
         raise KeyError("bug")
 
-    monkeypatch.setattr(pipeline, "parse", boom)
+    monkeypatch.setattr(pipeline.formats, "parse_input", boom)
     with caplog.at_level(logging.ERROR, logger="workers.core.pipeline"):
         result = parse_raw(SEED_UPDATED.read_bytes())
     assert result == Reject(RejectReason.INTERNAL_ERROR, "parser error: KeyError")

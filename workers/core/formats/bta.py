@@ -33,12 +33,18 @@ from functools import lru_cache
 from itertools import compress
 from zoneinfo import ZoneInfo
 
-from workers.core.decode import Decoded, text_lines
-from workers.core.model import Photo, RelatedItem, WireItem
+from workers.core.decode import DEFAULT_MAX_BYTES, Decoded, decode, text_lines
+from workers.core.model import Envelope, Photo, RelatedItem, WireItem
 from workers.core.rejects import Reject, RejectReason
 
+NAME = "bta"
 PROVIDER = "bta"
 SOFIA = ZoneInfo("Europe/Sofia")
+# What a BTA item does not say of itself: its language and the agency's name (the ninjs item).
+LANGUAGE = "bg"
+AGENCY = "БТА"
+# The article id in a bta.bg URL: the numeric start of its last path segment.
+_ARTICLE_ID = re.compile(r"/(\d{3,12})(?:-[^/?#]*)?/?(?:[?#]|$)")
 
 # Lines longer than this cannot be structural (headline aside) and are never regex-scanned.
 _MAX_STRUCTURAL_LINE = 400
@@ -71,7 +77,29 @@ _AUTHOR_NAME = re.compile(r"^[^\W\d_][\w.'’\-]*(?: [^\W\d_][\w.'’\-]*){0,4}$
 _NOT_IN_PLACE = re.compile(r'[.:;!?"]')
 
 
-def parse(decoded: Decoded) -> WireItem | Reject:
+def detect(data: bytes) -> bool:  # noqa: ARG001 - the interface's signature
+    """BTA is the fallback: text that no other format claimed is read as a BTA item."""
+    return True
+
+
+def parse(data: bytes, received_at: datetime | None) -> tuple[WireItem, ...] | Reject:  # noqa: ARG001
+    """Decode (encoding, envelope, hygiene) and parse one BTA item."""
+    decoded = decode(data, max(len(data), DEFAULT_MAX_BYTES))  # the registry checked the size
+    if isinstance(decoded, Reject):
+        return decoded
+    parsed = parse_decoded(decoded)
+    return parsed if isinstance(parsed, Reject) else (parsed,)
+
+
+def article_id(url: str | None) -> str | None:
+    """The article id of a bta.bg URL (``/1234567-slug``): what ties deliveries of a story."""
+    if not url:
+        return None
+    match = _ARTICLE_ID.search(url)
+    return match.group(1) if match else None
+
+
+def parse_decoded(decoded: Decoded) -> WireItem | Reject:
     """Parse one decoded BTA item; every failure is a :class:`Reject`, never an exception."""
     lines = text_lines(decoded.text)
     # Indexes of the non-blank lines, selected in C: only the header ever looks them up.
@@ -143,7 +171,7 @@ def parse(decoded: Decoded) -> WireItem | Reject:
         agency=agency,
         signoff=signoff,
         related=related,
-        envelope=decoded.envelope,
+        envelope=_with_article_id(decoded.envelope),
     )
 
 
@@ -379,3 +407,10 @@ def _lone_time(line: str) -> datetime | None:
     stamp = _STAMP_ONLY.match(line)
     when = _to_sofia(*stamp.groups()) if stamp else None
     return when if isinstance(when, datetime) else None
+
+
+def _with_article_id(envelope: Envelope) -> Envelope:
+    """The envelope with the article id its URL names (none without a URL)."""
+    if envelope.url is None:
+        return envelope
+    return Envelope(envelope.source, envelope.url, envelope.received_at, article_id(envelope.url))

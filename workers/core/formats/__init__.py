@@ -1,0 +1,114 @@
+"""The wire formats a newsroom takes, one module each, and the choice among them.
+
+Which format an input is: the ``hint`` if one is given (a ``wire-format`` Kafka header, or the
+``format`` field of a JSON envelope), else the first format whose ``detect`` claims the bytes,
+else BTA text (the fallback). A JSON envelope (``{"text": ..., "source", "url", "receivedAt"}``)
+may carry an item of any format in its ``text``; its fields travel with the item.
+
+The contract of a format module is in :mod:`workers.core.formats.types`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime
+
+import orjson
+
+from workers.core.decode import DEFAULT_MAX_BYTES
+from workers.core.formats import anpa1312, bta, iptc7901, newsml_g2, ninjs
+from workers.core.formats.types import WireFormat
+from workers.core.model import Envelope, WireItem
+from workers.core.rejects import Reject, RejectReason
+
+# Asked in this order; BTA claims whatever none of them did.
+DETECTED: tuple[WireFormat, ...] = (newsml_g2, ninjs, anpa1312, iptc7901)
+FORMATS: dict[str, WireFormat] = {f.NAME: f for f in (bta, *DETECTED)}
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def parse_input(
+    raw: bytes,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    received_at: datetime | None = None,
+    hint: str | None = None,
+) -> tuple[WireItem, ...] | Reject:
+    """The items of one raw message value, or why there are none. Never raises."""
+    if len(raw) > max_bytes:
+        return Reject(RejectReason.TOO_LARGE, f"{len(raw)} bytes is over the {max_bytes} limit")
+    if hint is not None:
+        chosen = FORMATS.get(hint)
+        if chosen is None:
+            return _unknown(hint)
+        return chosen.parse(raw, received_at)
+    body = raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
+    if body.lstrip()[:1] == b"{" and b'"format"' in body:
+        inner = _enveloped(body, received_at)
+        if inner is not None:
+            return inner
+    for candidate in DETECTED:
+        if candidate.detect(body):
+            return candidate.parse(body, received_at)
+    if body.lstrip()[:1] == b"{":
+        inner = _enveloped(body, received_at)
+        if inner is not None:
+            return inner
+    return bta.parse(raw, received_at)
+
+
+def _unknown(name: str) -> Reject:
+    known = ", ".join(sorted(FORMATS))
+    return Reject(RejectReason.UNKNOWN_FORMAT, f"unknown wire format {name!r} (known: {known})")
+
+
+def _enveloped(body: bytes, received_at: datetime | None) -> tuple[WireItem, ...] | Reject | None:
+    """An item of another format in a JSON envelope's ``text``; None: BTA reads the envelope.
+
+    The envelope's ``format`` names the format; without one, the text is detected. Its
+    ``receivedAt`` is when the newsroom received the item: it wins over the Kafka time.
+    """
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None  # BTA's envelope reader says what is wrong with it
+    if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
+        return None
+    name = doc.get("format")
+    if name is not None and not isinstance(name, str):
+        return Reject(RejectReason.BAD_ENVELOPE, "envelope field 'format' must be a string")
+    text: str = doc["text"]
+    data = text.encode("utf-8", "surrogatepass")
+    if name is None:
+        chosen = next((f for f in DETECTED if f.detect(data)), None)
+        if chosen is None:
+            return None  # BTA text in a BTA envelope
+    elif name == bta.NAME:
+        return None
+    else:
+        found = FORMATS.get(name)
+        if found is None:
+            return _unknown(name)
+        chosen = found
+    for key in ("source", "url", "receivedAt"):
+        if doc.get(key) is not None and not isinstance(doc[key], str):
+            return Reject(RejectReason.BAD_ENVELOPE, f"envelope field '{key}' must be a string")
+    envelope = Envelope(
+        source=doc.get("source"), url=doc.get("url"), received_at=doc.get("receivedAt")
+    )
+    parsed = chosen.parse(data, _received(envelope.received_at) or received_at)
+    if isinstance(parsed, Reject):
+        return parsed
+    return tuple(replace(item, envelope=envelope) for item in parsed)
+
+
+def _received(text: str | None) -> datetime | None:
+    """An envelope's ``receivedAt`` (ISO 8601; UTC when it names no zone), if it reads."""
+    if not text:
+        return None
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
