@@ -1,0 +1,133 @@
+"""workers.core.formats: which format an input is, by content or by override, and envelopes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tests.support.fixtures import FORMATS_DIR, FORMATS_RECEIVED_AT, IPTC_DIR, SEED_UPDATED
+from workers.core.formats import DETECTED, FORMATS, parse_input
+from workers.core.model import Envelope, WireItem
+from workers.core.rejects import Reject, RejectReason
+
+SAMPLES = {
+    "bta": SEED_UPDATED,
+    "newsml-g2": FORMATS_DIR / "newsml-g2" / "harbour-bridge-v1.xml",
+    "ninjs": FORMATS_DIR / "ninjs" / "ferry-strike-1x-v1.json",
+    "iptc7901": FORMATS_DIR / "iptc7901" / "01-original.txt",
+    "anpa1312": FORMATS_DIR / "anpa1312" / "01-original.txt",
+}
+
+
+def items(result: tuple[WireItem, ...] | Reject) -> tuple[WireItem, ...]:
+    assert isinstance(result, tuple), result
+    return result
+
+
+@pytest.mark.parametrize(("name", "path"), SAMPLES.items())
+def test_each_format_is_detected_by_its_content(name: str, path: Path) -> None:
+    assert set(SAMPLES) == set(FORMATS)
+    raw = path.read_bytes()
+    [item] = items(parse_input(raw, received_at=FORMATS_RECEIVED_AT))
+    assert item.wire_format == (None if name == "bta" else name)
+    claimed = [f.NAME for f in DETECTED if f.detect(raw)]
+    assert claimed == ([] if name == "bta" else [name])  # no other format claims it
+
+
+def test_iptc_samples_are_detected_too() -> None:
+    for path in sorted(IPTC_DIR.glob("*.xml")):
+        assert items(parse_input(path.read_bytes()))[0].wire_format == "newsml-g2"
+    for path in sorted(IPTC_DIR.glob("*.json")):
+        assert items(parse_input(path.read_bytes()))[0].wire_format == "ninjs"
+
+
+def test_a_hint_overrides_detection() -> None:
+    raw = SAMPLES["iptc7901"].read_bytes()
+    assert items(parse_input(raw, received_at=FORMATS_RECEIVED_AT, hint="iptc7901"))
+    forced = parse_input(raw, received_at=FORMATS_RECEIVED_AT, hint="anpa1312")
+    assert isinstance(forced, Reject)  # read as ANPA, the 7901 framing does not hold
+    unknown = parse_input(raw, hint="telex")
+    assert isinstance(unknown, Reject)
+    assert unknown.reason is RejectReason.UNKNOWN_FORMAT
+    assert "'telex'" in unknown.detail
+    assert "iptc7901" in unknown.detail  # names the known ones
+
+
+def _envelope(text: str, **fields: str) -> bytes:
+    return orjson.dumps({"text": text, **fields})
+
+
+def test_an_envelope_carries_an_item_of_any_format_and_its_fields_travel_with_it() -> None:
+    text = SAMPLES["anpa1312"].read_bytes().decode("ascii")
+    raw = _envelope(text, source="ap-feed", url="https://ap.example/x", receivedAt="2026-11-20")
+    [item] = items(parse_input(raw))  # no Kafka time: the envelope's receivedAt gives the year
+    assert item.wire_format == "anpa1312"
+    assert item.first_created.year == 2026
+    assert item.envelope == Envelope("ap-feed", "https://ap.example/x", "2026-11-20")
+    # The envelope's receive time wins over the Kafka timestamp.
+    later = datetime(2031, 11, 20, tzinfo=UTC)
+    [again] = items(parse_input(raw, received_at=later))
+    assert again.first_created == item.first_created
+
+
+def test_an_envelope_s_format_field_names_the_format() -> None:
+    text = SAMPLES["iptc7901"].read_bytes().decode("latin-1")
+    [item] = items(parse_input(_envelope(text, format="iptc7901", receivedAt="2026-11-20")))
+    assert item.wire_format == "iptc7901"
+    bad = parse_input(_envelope(text, format="telex"))
+    assert isinstance(bad, Reject)
+    assert bad.reason is RejectReason.UNKNOWN_FORMAT
+    wrong_type = parse_input(orjson.dumps({"text": text, "format": 7901}))
+    assert isinstance(wrong_type, Reject)
+    assert wrong_type.reason is RejectReason.BAD_ENVELOPE
+
+
+def test_a_bta_envelope_stays_bta_with_or_without_a_format_field() -> None:
+    text = SEED_UPDATED.read_text("utf-8")
+    url = "https://www.bta.bg/bg/news/world/1234567-putin"
+    plain = items(parse_input(_envelope(text, url=url)))
+    named = items(parse_input(_envelope(text, url=url, format="bta")))
+    assert plain == named
+    assert plain[0].wire_format is None
+    assert plain[0].provider_id == "1234567"
+
+
+def test_a_newsmessage_gives_one_item_per_news_item() -> None:
+    raw = (FORMATS_DIR / "newsml-g2" / "message-two-items.xml").read_bytes()
+    assert len(items(parse_input(raw))) == 2
+
+
+def test_size_is_checked_before_any_format() -> None:
+    raw = SAMPLES["newsml-g2"].read_bytes()
+    too_large = parse_input(raw, max_bytes=len(raw) - 1)
+    assert isinstance(too_large, Reject)
+    assert too_large.reason is RejectReason.TOO_LARGE
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    raw=st.one_of(
+        st.binary(max_size=2048),
+        st.sampled_from([p.read_bytes() for p in SAMPLES.values()]).flatmap(
+            lambda data: st.integers(0, len(data)).map(lambda cut: data[:cut])
+        ),
+        st.builds(
+            lambda text, fmt: orjson.dumps({"text": text, "format": fmt}),
+            st.text(max_size=300),
+            st.sampled_from([*FORMATS, "x"]),
+        ),
+    ),
+    hint=st.one_of(st.none(), st.sampled_from([*FORMATS, "x"])),
+)
+def test_any_bytes_give_items_or_a_reject_never_an_error(raw: bytes, hint: str | None) -> None:
+    result = parse_input(raw, received_at=FORMATS_RECEIVED_AT, hint=hint)
+    if isinstance(result, Reject):
+        assert isinstance(result.reason, RejectReason)
+    else:
+        assert result
+        assert all(isinstance(item, WireItem) for item in result)
