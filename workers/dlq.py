@@ -2,9 +2,11 @@
 
 Every DLQ record carries the original bytes of what was refused (``rawBase64``) and why
 (``reason``). After the cause is fixed (a parser change, a larger limit), ``dlq replay``
-sends those bytes back to the raw topic, exactly as they first arrived, so the worker handles
-them like any other input. The DLQ topic is read from its beginning to its end offsets at the
-start of the command: records dead-lettered meanwhile wait for the next run.
+sends those bytes back to the raw topic, exactly as they first arrived, with the input
+headers they came with (``wire-format``) and their first arrival time (``wire-received-at``),
+so the worker reads them as it read them first. The DLQ topic is read from its beginning to
+its end offsets at the start of the command: records dead-lettered meanwhile wait for the
+next run.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
+from workers.core.formats import INPUT_HEADERS, RECEIVED_AT_HEADER
 from workers.produce import MissingTopicError, send_values
 from workers.settings import Settings, load_or_report
 from workers.stream.kafka_client import client_kwargs, unreachable
@@ -52,6 +55,22 @@ class DeadLetter:
             return base64.b64decode(self.record["rawBase64"], validate=True)
         except (KeyError, TypeError, binascii.Error):
             return None
+
+    def input_headers(self) -> list[tuple[str, bytes]]:
+        """The headers to send the input again with: those it came with, and, unless it
+        had one, a ``wire-received-at`` of its first arrival (its Kafka time), so that times
+        without a year are read as they were, not against the day of the replay."""
+        kept = self.record.get("headers")
+        found = {
+            str(name): str(value)
+            for name, value in (kept.items() if isinstance(kept, dict) else ())
+            if name in INPUT_HEADERS
+        }
+        first_arrival = (self.record.get("source") or {}).get("timestampMs")
+        if RECEIVED_AT_HEADER not in found and isinstance(first_arrival, int):
+            when = datetime.fromtimestamp(first_arrival / 1000, tz=UTC)
+            found[RECEIVED_AT_HEADER] = when.isoformat()
+        return [(name, value.encode()) for name, value in found.items()]
 
     def line(self) -> str:
         """One readable line: where, when, why, and where the input first was."""
@@ -167,6 +186,7 @@ def run(action: str, selection: Selection, topic: str | None, to_topic: str | No
 def _replay(settings: Settings, letters: list[DeadLetter], target: str) -> int:
     """Send the original bytes of each selected record to ``target``, in DLQ order."""
     values: list[tuple[bytes | None, bytes]] = []
+    headers: list[list[tuple[str, bytes]]] = []
     kept_out = 0
     for letter in letters:
         raw = letter.raw()
@@ -179,7 +199,8 @@ def _replay(settings: Settings, letters: list[DeadLetter], target: str) -> int:
             )
             continue
         values.append((None, raw))
-    sent = asyncio.run(send_values(settings, target, values)) if values else 0
+        headers.append(letter.input_headers())
+    sent = asyncio.run(send_values(settings, target, values, headers)) if values else 0
     print(
         f"dlq: {sent} records re-produced to {target} with their original bytes"
         + (f"; {kept_out} left out" if kept_out else ""),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
@@ -21,9 +21,14 @@ class MissingTopicError(LookupError):
 
 
 async def send_values(
-    settings: Settings, topic: str, values: Iterable[tuple[bytes | None, bytes]]
+    settings: Settings,
+    topic: str,
+    values: Iterable[tuple[bytes | None, bytes]],
+    headers: Sequence[list[tuple[str, bytes]]] | None = None,
 ) -> int:
-    """Send (key, value) pairs in order with acks=all; returns how many were acknowledged."""
+    """Send (key, value) pairs in order with acks=all; returns how many were acknowledged.
+
+    ``headers[i]``, if given, are the Kafka headers of value i."""
     producer = AIOKafkaProducer(
         acks="all",
         enable_idempotence=True,
@@ -37,7 +42,12 @@ async def send_values(
         if topic not in metadata.topics():
             raise MissingTopicError(topic)
         # Queue everything, then wait: the idempotent producer keeps per-partition order.
-        pending = [await producer.send(topic, value=value, key=key) for key, value in values]
+        pending = [
+            await producer.send(
+                topic, value=value, key=key, headers=headers[index] if headers else None
+            )
+            for index, (key, value) in enumerate(values)
+        ]
         await asyncio.gather(*pending)
     finally:
         await producer.stop()

@@ -7,6 +7,7 @@ import json
 import orjson
 import pytest
 
+from tests.support.fixtures import FORMATS_DIR
 from tests.support.kafka_io import create_topic, produce, read_all
 from tests.support.worker import Names
 from workers.cli import main
@@ -91,6 +92,35 @@ def test_replay_sends_the_original_bytes_back_to_the_raw_topic(
     assert err.endswith(
         f"dlq: 0 records re-produced to {dead_letters.raw} with their original bytes; 1 left out\n"
     )
+
+
+def test_replay_sends_the_input_headers_and_the_first_arrival_time_again(
+    kafka_bootstrap: str, names: Names, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 7901 item's trailer names no year: replayed later, it must read as it did first."""
+    raw = (FORMATS_DIR / "iptc7901" / "01-original.txt").read_bytes()
+    first_arrival = Source(
+        raw_sha256(raw), topic="wire.raw", partition=0, offset=9, timestamp_ms=1_763_640_000_000
+    )  # 2025-11-20T12:00:00Z
+    reject = Reject(RejectReason.BAD_FRAMING, "a parser bug, fixed since")
+    with_format = dlq_record(reject, raw, first_arrival, "test", {"wire-format": "iptc7901"})
+    with_time = dlq_record(
+        reject, raw, first_arrival, "test", {"wire-received-at": "2024-01-02T03:04:05+00:00"}
+    )
+    create_topic(kafka_bootstrap, names.dlq, 1)
+    create_topic(kafka_bootstrap, names.raw, 1)
+    produce(kafka_bootstrap, names.dlq, [orjson.dumps(with_format), orjson.dumps(with_time)])
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
+    for variable, value in names.env().items():
+        monkeypatch.setenv(variable, value)
+
+    assert main(["dlq", "replay"]) == 0
+    sent = read_all(kafka_bootstrap, names.raw)
+    assert [r.value for r in sent] == [raw, raw]
+    assert [dict(r.headers) for r in sent] == [
+        {"wire-format": b"iptc7901", "wire-received-at": b"2025-11-20T12:00:00+00:00"},
+        {"wire-received-at": b"2024-01-02T03:04:05+00:00"},  # it had one: kept as it was
+    ]
 
 
 def test_a_missing_dlq_topic_is_one_line_and_exit_3(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import orjson
 import pytest
@@ -13,6 +13,8 @@ from tests.support.fixtures import FORMATS_DIR, FORMATS_RECEIVED_AT, SEED_ITEMS,
 from tests.support.kafka_io import create_topic, produce, read_all
 from tests.support.schemas import validate_dlq, validate_event
 from tests.support.worker import Names, WorkerProcess
+from workers.core import keys
+from workers.core.pipeline import parse_input
 from workers.replay import Replayer
 
 pytestmark = pytest.mark.integration
@@ -40,6 +42,16 @@ def test_every_format_through_the_worker_gives_the_stories_a_replay_gives(
     ]
     inputs.append(inputs[0])
     headers.append([("wire-format", b"telex")])
+    # A receive-time header wins over the Kafka time: this year-end item then reads as 2031's.
+    year_end = (FORMATS_DIR / "anpa1312" / "05-year-end.txt").read_bytes()
+    later = datetime(2031, 12, 20, tzinfo=UTC)
+    inputs.append(year_end)
+    headers.append([("wire-received-at", later.isoformat().encode())])
+    parsed = parse_input(year_end, received_at=later)
+    assert isinstance(parsed, tuple)
+    [moved] = parsed
+    moved_key = keys.base_story_key(moved)
+    assert moved_key.startswith("ap-20311231")
 
     create_topic(kafka_bootstrap, names.raw, PARTITIONS)
     worker = spawn(extra_env={"WIRE_STATE_RETENTION_DAYS": str(RETENTION_DAYS)}).start()
@@ -63,10 +75,10 @@ def test_every_format_through_the_worker_gives_the_stories_a_replay_gives(
     for record in read_all(kafka_bootstrap, names.latest):
         value = orjson.loads(record.value)
         latest[value["storyKey"]] = value["item"]
-    assert latest.keys() == expected.keys()
+    assert latest.keys() == expected.keys() | {moved_key}
     for key, item in expected.items():
         assert latest[key] == item, key  # the same story, versions and canonical item
-    assert {event["storyKey"] for event in events} == set(expected)
+    assert {event["storyKey"] for event in events} == set(expected) | {moved_key}
     canceled = [e for e in events if e["eventType"] == "story.canceled"]
     assert len(canceled) == 4  # the kills of G2, ninjs, 7901 and ANPA, whatever their order
 
@@ -74,6 +86,7 @@ def test_every_format_through_the_worker_gives_the_stories_a_replay_gives(
     validate_dlq(dlq)
     assert dlq["reason"] == "unknown_format"
     assert "'telex'" in dlq["detail"]
+    assert dlq["headers"] == {"wire-format": "telex"}  # `dlq replay` sends it again
     metrics = worker.metrics()
     assert metrics["wire_ingest_items_rejected_total{reason=unknown_format}"] == 1
     assert worker.stop() < 15

@@ -23,6 +23,7 @@ class Record:
     key: bytes | None
     value: bytes | None
     timestamp_ms: int
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def create_topic(
@@ -198,7 +199,15 @@ def read_all(
                 batch = await consumer.getmany(timeout_ms=200)
                 for tp_records in batch.values():
                     records.extend(
-                        Record(r.topic, r.partition, r.offset, r.key, r.value, r.timestamp)
+                        Record(
+                            r.topic,
+                            r.partition,
+                            r.offset,
+                            r.key,
+                            r.value,
+                            r.timestamp,
+                            tuple(r.headers),
+                        )
                         for r in tp_records
                     )
         finally:

@@ -124,12 +124,16 @@ def test_a_merge_side_failure_dead_letters_the_wire_bytes() -> None:
         b'{"item":{},"source":{"rawSha256":"' + b"ab" * 32 + b'","topic":"wire.raw",'
         b'"partition":1,"offset":40},"raw":"0JfQsNCz0LvQsNCy0LjQtQ=="}'
     )
-    raw, source = _wire_input(Message(), payload)
+    raw, source, headers = _wire_input(Message(), payload)
     assert raw == "Заглавие".encode()
     assert (source.topic, source.partition, source.offset) == ("wire.raw", 1, 40)
-    junk, origin = _wire_input(Message(), b"not json")
+    assert headers == {}
+    with_headers = payload[:-1] + b',"headers":{"wire-format":"ninjs"}}'
+    assert _wire_input(Message(), with_headers)[2] == {"wire-format": "ninjs"}
+    junk, origin, none = _wire_input(Message(), b"not json")
     assert junk == b"not json"
     assert (origin.topic, origin.offset) == ("app.items-by-story", 7)
+    assert none == {}
 
 
 def test_settings_never_show_the_sasl_password() -> None:

@@ -22,7 +22,8 @@ CHANGE_EVENT_TYPES = {
     ChangeKind.REGROUPED: "story.regrouped",
     ChangeKind.MERGED: "story.merged",
 }
-# A withdrawal (pubStatus canceled or withheld) that became its story's newest version.
+# A withdrawal (pubStatus canceled, or withheld until a later version) that became its
+# story's newest version.
 CANCELED = "story.canceled"
 EVENT_TYPE_NAMES = tuple(
     dict.fromkeys((*EVENT_TYPES.values(), *CHANGE_EVENT_TYPES.values(), CANCELED))

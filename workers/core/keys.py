@@ -115,8 +115,12 @@ def _minute(item: WireItem) -> str:
 
 @lru_cache(maxsize=4096)
 def _utc_minute(when: datetime) -> str:
-    """Every key of an arrival names its minute several times: format each minute once."""
-    return when.astimezone(UTC).strftime("%Y%m%dT%H%MZ")
+    """Every key of an arrival names its minute several times: format each minute once.
+
+    The year always takes four digits (``strftime`` would write year 99 as "99", a key that
+    :func:`bucket_minute` could not read back, and expiry would never see)."""
+    utc = when.astimezone(UTC)
+    return f"{utc.year:04d}{utc:%m%dT%H%M}Z"
 
 
 def bucket_key(item: WireItem) -> str:
@@ -159,8 +163,8 @@ def base_story_key(item: WireItem) -> str:
     (updates append places), so the key does not depend on which version arrives first.
     """
     link = item.link
-    if link is not None:  # the format names the story: its link is the key's slug
-        return f"{item.provider}-{_utc_minute(link.since)}-{_link_digest(link.ref)[:6]}"
+    if link is not None:  # the format names the story: its link's digest is the key's slug
+        return f"{item.provider}-{_utc_minute(link.since)}-{_link_digest(link.ref)}"
     place = first_place(item) or ""
     slug = hashlib.blake2b(place.encode(), digest_size=3).hexdigest() if place else "000000"
     return f"{item.provider}-{_minute(item)}-{slug}"

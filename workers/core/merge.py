@@ -20,8 +20,8 @@ The rules, in the order they decide:
 4. An update no original claims by place joins by text when it keeps at least two paragraphs
    of a story (a story whose first place changed), else waits in a story of its own place
    until its original arrives.
-5. A story's canonical version is its newest by :func:`version_order`: a withdrawal (a kill:
-   pubStatus canceled or withheld) over any other version, then the format's version number
+5. A story's canonical version is its newest by :func:`version_order`: a kill (pubStatus
+   canceled) over any other version, then the format's version number
    where it has one (NewsML-G2, ninjs; compared as numbers), version time, then an
    update over an original, then the content hash.
 
@@ -124,9 +124,10 @@ class Version:
         when = item.version_created
         record = VersionRecord(self.content_hash, when, item.headline, item.is_update)
         object.__setattr__(self, "record", record)
-        # A withdrawal outranks every other version (a kill ends the story, whatever came
-        # after it); then a format's own version number (NewsML-G2, ninjs; 0 for BTA).
-        order = (item.withdrawn, item.version or 0, when, item.is_update, self.content_hash)
+        # A kill outranks every other version (it ends the story, whatever came after it;
+        # "withheld" does not: a later version lifts it); then a format's own version
+        # number (NewsML-G2, ninjs; 0 for BTA).
+        order = (item.canceled, item.version or 0, when, item.is_update, self.content_hash)
         object.__setattr__(self, "order", order)
 
     @classmethod
@@ -155,7 +156,7 @@ class Version:
 
 
 def version_order(version: Version) -> tuple[bool, int, datetime, bool, str]:
-    """Older first: a withdrawal last of all, then by the format's version number, version
+    """Older first: a kill last of all, then by the format's version number, version
     time, an original before an update, and the content hash."""
     return version.order
 

@@ -94,8 +94,13 @@ class WireItem:
 
     @property
     def withdrawn(self) -> bool:
-        """A kill: the provider canceled or withheld the story (NewsML-G2, ninjs, 7901)."""
+        """The provider canceled the story (a kill) or withheld it (until a later version)."""
         return self.pub_status in WITHDRAWN
+
+    @property
+    def canceled(self) -> bool:
+        """A kill: final, unlike "withheld", which a later usable version lifts."""
+        return self.pub_status == "canceled"
 
     def format_fields(self) -> dict[str, Any]:
         """The fields of the formats beyond BTA that are set (none for a BTA item)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -104,8 +105,17 @@ def dumps(value: dict[str, Any]) -> bytes:
 DLQ_MAX_RAW_BYTES = 8 * 1024 * 1024
 
 
-def dlq_record(reject: Reject, raw: bytes, source: Source, worker_version: str) -> dict[str, Any]:
+def dlq_record(
+    reject: Reject,
+    raw: bytes,
+    source: Source,
+    worker_version: str,
+    headers: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
     """A DLQ record keeps the original bytes, so nothing rejected is ever lost.
+
+    ``headers``: the input headers the raw message came with (``wire-format``,
+    ``wire-received-at``), so that a replay of the record reads it as it was read.
 
     Only a value larger than :data:`DLQ_MAX_RAW_BYTES` (necessarily a ``too_large`` reject)
     keeps its first that many bytes, flagged ``rawTruncated``; its size and sha256 still
@@ -123,4 +133,6 @@ def dlq_record(reject: Reject, raw: bytes, source: Source, worker_version: str) 
     }
     if len(kept) < len(raw):
         record["rawTruncated"] = True
+    if headers:
+        record["headers"] = dict(headers)
     return record

@@ -20,6 +20,12 @@ import orjson
 
 from workers.core import keys
 from workers.core.events import Source
+from workers.core.formats import (
+    FORMAT_HEADER,
+    INPUT_HEADERS,
+    RECEIVED_AT_HEADER,
+    received_time,
+)
 from workers.core.merge import Bucket, Outcome
 from workers.core.model import WireItem
 from workers.core.pipeline import apply, dlq_record, dumps, parse_input, route_key
@@ -89,12 +95,16 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
     metrics.consumed.inc()
     started = time.perf_counter()
     timestamp = getattr(message, "timestamp", None)
+    headers = input_headers(message)
     try:
         parsed = parse_input(
             raw,
             wire.settings.max_item_bytes,
-            received_at=datetime.fromtimestamp(timestamp, UTC) if timestamp else None,
-            hint=format_header(message),
+            received_at=(
+                received_time(headers.get(RECEIVED_AT_HEADER))
+                or (datetime.fromtimestamp(timestamp, UTC) if timestamp else None)
+            ),
+            hint=headers.get(FORMAT_HEADER),
         )
     except Exception:  # parse_input never raises; this guards the guard
         log.exception("parse failed at %s:%s:%s", message.topic, message.partition, message.offset)
@@ -102,28 +112,30 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
         parsed = Reject(RejectReason.INTERNAL_ERROR, "parse raised")
     metrics.processing.labels("parse").observe(time.perf_counter() - started)
     if isinstance(parsed, Reject):
-        await dead_letter(wire, parsed, raw, source)
+        await dead_letter(wire, parsed, raw, source, headers)
         return
     metrics.parsed.inc(len(parsed))  # items: a NewsML-G2 newsMessage holds several
     # The wire bytes travel along, so a merge-side failure can dead-letter what was received.
     raw_text = b64encode(raw).decode()
     for item in parsed:  # one, or each item of a NewsML-G2 newsMessage
-        payload = dumps({"item": item.to_dict(), "source": source.to_dict(), "raw": raw_text})
-        await send(wire, wire.items, route_key(item).encode(), payload)
+        forward: dict[str, Any] = {"item": item.to_dict(), "source": source.to_dict()}
+        forward["raw"] = raw_text
+        if headers:  # a merge-side DLQ record keeps them too
+            forward["headers"] = headers
+        await send(wire, wire.items, route_key(item).encode(), dumps(forward))
 
 
-FORMAT_HEADER = "wire-format"
-
-
-def format_header(message: Any) -> str | None:
-    """The format a ``wire-format`` Kafka header names (it overrides detection), if any."""
+def input_headers(message: Any) -> dict[str, str]:
+    """The input headers (``wire-format``, ``wire-received-at``) a raw message carries."""
+    found: dict[str, str] = {}
     headers = getattr(message, "headers", None) or ()
     pairs = headers.items() if isinstance(headers, dict) else headers
     for name, value in pairs:
-        if name == FORMAT_HEADER and isinstance(value, bytes | str):
+        if name in INPUT_HEADERS and isinstance(value, bytes | str):
             text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-            return text.strip() or None
-    return None
+            if text.strip():
+                found[name] = text.strip()
+    return found
 
 
 async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> None:
@@ -137,8 +149,8 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         metrics.agent_errors.labels("merge").inc()
         reject = Reject(RejectReason.INTERNAL_ERROR, f"unreadable repartition record: {exc}")
-        raw, origin = _wire_input(message, value)
-        await dead_letter(wire, reject, raw, origin)
+        raw, origin, headers = _wire_input(message, value)
+        await dead_letter(wire, reject, raw, origin, headers)
         return
     partition = message.partition
     try:
@@ -151,8 +163,8 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     stream_time = advance(clock.stream_time, item, source.timestamp_ms)
     expired = admit(stored.bucket if stored else None, item, stream_time, wire.retention)
     if expired is not None:
-        raw, origin = _wire_input(message, value)
-        await dead_letter(wire, expired, raw, origin)
+        raw, origin, headers = _wire_input(message, value)
+        await dead_letter(wire, expired, raw, origin, headers)
         _after_item(wire, partition, stream_time, committed)
         return
     applied = apply(state.bucket, item, source)
@@ -183,9 +195,10 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     if len(encoded) > budget:
         # One more version would make a changelog record the broker may refuse on every
         # restart: refuse the version instead, with its wire bytes, and change nothing.
-        raw, origin = _wire_input(message, value)
+        raw, origin, headers = _wire_input(message, value)
         detail = f"the bucket's state would take {len(encoded)} bytes, over {budget}"
-        await dead_letter(wire, Reject(RejectReason.STATE_TOO_LARGE, detail), raw, origin)
+        reject = Reject(RejectReason.STATE_TOO_LARGE, detail)
+        await dead_letter(wire, reject, raw, origin, headers)
         _after_item(wire, partition, stream_time, committed)
         return
     wire.table[key] = encoded
@@ -263,9 +276,15 @@ def _committed_offset(wire: WireApp, message: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
-async def dead_letter(wire: WireApp, reject: Reject, raw: bytes, source: Source) -> None:
+async def dead_letter(
+    wire: WireApp,
+    reject: Reject,
+    raw: bytes,
+    source: Source,
+    headers: dict[str, str] | None = None,
+) -> None:
     wire.metrics.rejected.labels(reject.reason.value).inc()
-    record = dlq_record(reject, raw, source, wire.version)
+    record = dlq_record(reject, raw, source, wire.version, headers)
     await send(wire, wire.dlq, source.raw_sha256.encode(), dumps(record))
 
 
@@ -316,9 +335,9 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
             )
             wire.metrics.agent_errors.labels(agent).inc()
             value = event.value if isinstance(event.value, bytes) else b""
-            raw, source = _wire_input(event.message, value)
+            raw, source, headers = _wire_input(event.message, value)
             reject = Reject(RejectReason.INTERNAL_ERROR, f"{agent} agent error")
-            await dead_letter(wire, reject, raw, source)
+            await dead_letter(wire, reject, raw, source, headers)
         finally:
             progress.in_flight -= 1
         progress.mark(message)
@@ -329,13 +348,20 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
         progress.replays.add(message.topic, message.partition, message.offset, committed)
 
 
-def _wire_input(message: Any, value: bytes) -> tuple[bytes, Source]:
-    """The wire bytes and their origin behind a message: a repartition record carries both."""
+def _wire_input(message: Any, value: bytes) -> tuple[bytes, Source, dict[str, str]]:
+    """The wire bytes, their origin and input headers behind a message: a repartition record
+    carries them all."""
     try:
         payload = orjson.loads(value)
-        return b64decode(payload["raw"], validate=True), Source.from_dict(payload["source"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-        return value, _source_of(message, value)
+        raw = b64decode(payload["raw"], validate=True)
+        headers = payload.get("headers") or {}
+        return (
+            raw,
+            Source.from_dict(payload["source"]),
+            {str(k): str(v) for k, v in headers.items()},
+        )
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return value, _source_of(message, value), input_headers(message)  # a raw message
 
 
 @asynccontextmanager

@@ -160,3 +160,24 @@ def test_slug_linked_takes_join_their_original_by_link() -> None:
         assert story.newest == lead
     events = to_events(merge(None, lead), SOURCE)
     assert events[0]["eventType"] == "story.created"
+
+
+def test_withheld_holds_the_story_until_a_later_version_lifts_it() -> None:
+    held = g2(2, pub_status="withheld")
+    bucket, events = _replay([g2(1), held])
+    assert [e["eventType"] for e in events] == ["story.created", "story.canceled"]
+    assert events[-1]["item"]["pubStatus"] == "withheld"  # type: ignore[index]
+    for order in ([g2(1), held, g2(3)], [g2(3), held, g2(1)], [held, g2(3), g2(1)]):
+        bucket, events = _replay(order)
+        assert bucket.views()[0].newest == g2(3)
+        assert events[-1]["item"]["pubStatus"] == "usable"  # type: ignore[index]
+
+
+def test_versions_without_a_shared_first_time_link_within_their_day() -> None:
+    """No firstCreated: each version has only its own time; the link is named by its day."""
+    day = datetime(2026, 11, 13, tzinfo=UTC)
+    one = replace(g2(1), link=StoryLink(GUID, day))
+    two = replace(g2(2), link=StoryLink(GUID, day))
+    assert route_key(one) == route_key(two)
+    assert keys.base_story_key(one) == keys.base_story_key(two)
+    assert keys.base_story_key(one).endswith(keys.bucket_key(one).rsplit(":", 1)[1])

@@ -21,11 +21,19 @@ from workers.core.formats.types import WireFormat
 from workers.core.model import Envelope, WireItem
 from workers.core.rejects import Reject, RejectReason
 
+# The Kafka headers a raw message may carry to say how to read it (the worker reads them, a
+# DLQ record keeps them, `wire-ingest dlq replay` sends them again): the format, overriding
+# detection, and when the newsroom received the item (ISO 8601), for times without a year.
+FORMAT_HEADER = "wire-format"
+RECEIVED_AT_HEADER = "wire-received-at"
+INPUT_HEADERS = (FORMAT_HEADER, RECEIVED_AT_HEADER)
+
 # Asked in this order; BTA claims whatever none of them did.
 DETECTED: tuple[WireFormat, ...] = (newsml_g2, ninjs, anpa1312, iptc7901)
 FORMATS: dict[str, WireFormat] = {f.NAME: f for f in (bta, *DETECTED)}
 
 _UTF8_BOM = b"\xef\xbb\xbf"
+_MIN_YEAR = 1900
 
 
 def parse_input(
@@ -38,23 +46,19 @@ def parse_input(
     """The items of one raw message value, or why there are none. Never raises."""
     if len(raw) > max_bytes:
         return Reject(RejectReason.TOO_LARGE, f"{len(raw)} bytes is over the {max_bytes} limit")
-    if hint is not None:
-        chosen = FORMATS.get(hint)
-        if chosen is None:
-            return _unknown(hint)
-        return chosen.parse(raw, received_at)
+    if hint is not None and hint not in FORMATS:
+        return _unknown(hint)
     body = raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
-    if body.lstrip()[:1] == b"{" and b'"format"' in body:
-        inner = _enveloped(body, received_at)
+    if body.lstrip()[:1] == b"{":
+        inner = _enveloped(body, received_at, hint)
         if inner is not None:
             return inner
+        # Not an envelope around another format: a ninjs item, or BTA's envelope.
+    if hint is not None:
+        return FORMATS[hint].parse(raw, received_at)
     for candidate in DETECTED:
         if candidate.detect(body):
             return candidate.parse(body, received_at)
-    if body.lstrip()[:1] == b"{":
-        inner = _enveloped(body, received_at)
-        if inner is not None:
-            return inner
     return bta.parse(raw, received_at)
 
 
@@ -63,11 +67,14 @@ def _unknown(name: str) -> Reject:
     return Reject(RejectReason.UNKNOWN_FORMAT, f"unknown wire format {name!r} (known: {known})")
 
 
-def _enveloped(body: bytes, received_at: datetime | None) -> tuple[WireItem, ...] | Reject | None:
-    """An item of another format in a JSON envelope's ``text``; None: BTA reads the envelope.
+def _enveloped(
+    body: bytes, received_at: datetime | None, hint: str | None
+) -> tuple[WireItem, ...] | Reject | None:
+    """An item of another format in a JSON envelope's ``text``; None: not such an envelope
+    (a ninjs item, or a BTA item in its envelope, which BTA reads itself).
 
-    The envelope's ``format`` names the format; without one, the text is detected. Its
-    ``receivedAt`` is when the newsroom received the item: it wins over the Kafka time.
+    The envelope's ``format`` names the format, else the ``hint``, else the text is detected.
+    Its ``receivedAt`` is when the newsroom received the item: it wins over the Kafka time.
     """
     try:
         doc = orjson.loads(body)
@@ -78,6 +85,7 @@ def _enveloped(body: bytes, received_at: datetime | None) -> tuple[WireItem, ...
     name = doc.get("format")
     if name is not None and not isinstance(name, str):
         return Reject(RejectReason.BAD_ENVELOPE, "envelope field 'format' must be a string")
+    name = name or hint
     text: str = doc["text"]
     data = text.encode("utf-8", "surrogatepass")
     if name is None:
@@ -97,18 +105,21 @@ def _enveloped(body: bytes, received_at: datetime | None) -> tuple[WireItem, ...
     envelope = Envelope(
         source=doc.get("source"), url=doc.get("url"), received_at=doc.get("receivedAt")
     )
-    parsed = chosen.parse(data, _received(envelope.received_at) or received_at)
+    parsed = chosen.parse(data, received_time(envelope.received_at) or received_at)
     if isinstance(parsed, Reject):
         return parsed
     return tuple(replace(item, envelope=envelope) for item in parsed)
 
 
-def _received(text: str | None) -> datetime | None:
-    """An envelope's ``receivedAt`` (ISO 8601; UTC when it names no zone), if it reads."""
+def received_time(text: str | None) -> datetime | None:
+    """A receive time (an envelope's ``receivedAt``, a ``wire-received-at`` header): ISO 8601,
+    UTC when it names no zone; None when it does not read."""
     if not text:
         return None
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
         return None
+    if when.year < _MIN_YEAR:
+        return None  # not a receive time: the Kafka timestamp serves better
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

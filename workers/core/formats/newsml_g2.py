@@ -20,6 +20,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
 from workers.core.decode import normalise_text
+from workers.core.formats.types import start_of_day
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -75,6 +76,10 @@ class _RefusedError(Exception):
         self.reject = Reject(reason, detail)
 
 
+class _NotTextError(_RefusedError):
+    """The item is no text (a picture, a video): a message skips it beside its text items."""
+
+
 def detect(data: bytes) -> bool:
     """XML whose first 2 KiB name a newsItem or newsMessage in the IPTC NAR namespace."""
     head = data[:_DETECT_WINDOW]
@@ -122,15 +127,21 @@ def parse(
 
     message_lang = root.get(_XML_LANG) if local == "newsMessage" else None
     parsed: list[WireItem] = []
+    skipped: Reject | None = None
     for index, item in enumerate(items, 1):
         try:
             parsed.append(_read_item(item, message_lang))
+        except _NotTextError as not_text:
+            # A message may carry a story's pictures beside its text: they are no story.
+            skipped = skipped or not_text.reject
         except _RefusedError as refused:
             if local == "newsItem":
                 return refused.reject
             return Reject(
                 refused.reject.reason, f"item {index} of {len(items)}: {refused.reject.detail}"
             )
+    if not parsed:
+        return skipped or Reject(RejectReason.NO_BODY, "not a text newsItem")
     return tuple(parsed)
 
 
@@ -199,7 +210,7 @@ def _read_item(item: Element, message_lang: str | None) -> WireItem:
 
     item_class = _code(_child(meta, "itemClass"))
     if item_class in _NON_TEXT_CLASSES:
-        raise _RefusedError(RejectReason.NO_BODY, f"not a text newsItem (itemClass {item_class})")
+        raise _NotTextError(RejectReason.NO_BODY, f"not a text newsItem (itemClass {item_class})")
     pub_status = _pub_status(_child(meta, "pubStatus"))
 
     headline = _text(_child(content, "headline"))
@@ -207,9 +218,8 @@ def _read_item(item: Element, message_lang: str | None) -> WireItem:
         raise _RefusedError(RejectReason.NO_HEADLINE, "contentMeta has no headline")
 
     version_created = _time(_text(_child(meta, "versionCreated")), "versionCreated")
-    first_created = _time(_text(_child(meta, "firstCreated")), "firstCreated")
-    if first_created is None:
-        first_created = version_created
+    stated_first = _time(_text(_child(meta, "firstCreated")), "firstCreated")
+    first_created = stated_first if stated_first is not None else version_created
     if first_created is None:
         raise _RefusedError(
             RejectReason.NO_TIMESTAMP, "itemMeta has no versionCreated or firstCreated"
@@ -249,7 +259,9 @@ def _read_item(item: Element, message_lang: str | None) -> WireItem:
         places=_places(content),
         agency=agency,
         wire_format=NAME,
-        link=StoryLink(ref=guid, since=first_created),
+        # Every version states the same firstCreated; without one, each version has only its
+        # own time, and its day is what the versions can share.
+        link=StoryLink(ref=guid, since=stated_first or start_of_day(first_created)),
         version=version,
         pub_status=pub_status,
         slugline=_text(_child(content, "slugline")),

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import orjson
 
 from workers.core.decode import normalise_text
+from workers.core.formats.types import start_of_day
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -167,7 +168,9 @@ def _read_item(doc: dict[str, Any]) -> WireItem:
         places=_places(doc),
         agency=agency,
         wire_format=NAME,
-        link=StoryLink(ref=uri, since=first_created),
+        # Every version states the same firstCreated; without one, each version has only its
+        # own time, and its day is what the versions can share.
+        link=StoryLink(ref=uri, since=created or start_of_day(first_created)),
         version=version,
         pub_status=pub_status,
         slugline=_string(doc, "slugline"),

@@ -17,11 +17,17 @@ never name a format.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from workers.core.model import WireItem
 from workers.core.rejects import Reject
+
+
+def start_of_day(when: datetime) -> datetime:
+    """00:00 UTC of ``when``'s day: what a link is named by when no time is shared by every
+    version (no firstCreated; IPTC 7901 and ANPA 1312 slugs, which hold for a day)."""
+    return when.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 class WireFormat(Protocol):

@@ -131,3 +131,32 @@ def test_any_bytes_give_items_or_a_reject_never_an_error(raw: bytes, hint: str |
     else:
         assert result
         assert all(isinstance(item, WireItem) for item in result)
+
+
+def test_a_header_hint_reads_the_text_of_an_envelope() -> None:
+    text = SAMPLES["ninjs"].read_text("utf-8")
+    raw = _envelope(text, source="northwind", receivedAt="2026-11-20T08:00:00Z")
+    for hint in ("ninjs", None):
+        [item] = items(parse_input(raw, hint=hint))
+        assert item.wire_format == "ninjs"
+        assert item.envelope.source == "northwind"
+
+
+def test_a_receive_time_before_1900_is_not_believed() -> None:
+    text = SAMPLES["anpa1312"].read_bytes().decode("ascii")
+    raw = _envelope(text, receivedAt="0099-11-20T08:00:00Z")
+    [item] = items(parse_input(raw, received_at=FORMATS_RECEIVED_AT))
+    assert item.first_created.year == FORMATS_RECEIVED_AT.year  # the Kafka time's year
+
+
+def test_a_news_message_skips_its_pictures_and_keeps_its_text() -> None:
+    raw = (FORMATS_DIR / "newsml-g2" / "message-two-items.xml").read_text("utf-8")
+    marker = '<itemClass qcode="ninat:text"'
+    assert raw.count(marker) == 2, "the fixture's items say they are text"
+    with_picture = raw.replace(marker, '<itemClass qcode="ninat:picture"', 1)
+    [item] = items(parse_input(with_picture.encode()))
+    assert item.wire_format == "newsml-g2"
+    only_pictures = raw.replace(marker, '<itemClass qcode="ninat:picture"')
+    refused = parse_input(only_pictures.encode())
+    assert isinstance(refused, Reject)
+    assert refused.reason is RejectReason.NO_BODY
