@@ -11,7 +11,6 @@ producers mix prefixes, but the root must be in it, or the bytes are not NewsML-
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
@@ -19,7 +18,13 @@ from xml.etree.ElementTree import Element, ParseError, TreeBuilder
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from workers.core.decode import normalise_text
+from workers.core.formats.text import (
+    ParagraphCollector,
+    flat,
+    plain_paragraphs,
+    provider_slug,
+    strip_by,
+)
 from workers.core.formats.types import start_of_day
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
@@ -50,8 +55,6 @@ _PUB_STATUS = {
 }
 _MIN_YEAR = 1900
 _MAX_YEAR = 9000
-_MAX_PROVIDER = 32
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 # Body markup: paragraphs are the text of these elements (XHTML, and NITF's subhead).
 _BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "hl2"})
@@ -201,7 +204,7 @@ def _read_tree(body: bytes) -> Element | Reject:
 
 def _read_item(item: Element, message_lang: str | None) -> WireItem:
     """One newsItem; a failure raises _RefusedError, which parse() returns."""
-    guid = _flat(item.get("guid") or "")
+    guid = flat(item.get("guid") or "")
     if not guid:
         raise _RefusedError(RejectReason.BAD_XML, "newsItem has no guid")
     version = _version(item.get("version"))
@@ -242,7 +245,7 @@ def _read_item(item: Element, message_lang: str | None) -> WireItem:
 
     provider, agency = _provider(_child(meta, "provider"))
     language_tag = _child(content, "language")
-    language = _flat(
+    language = flat(
         item.get(_XML_LANG)
         or (language_tag.get("tag") if language_tag is not None else None)
         or message_lang
@@ -286,21 +289,16 @@ def _child(parent: Element | None, name: str) -> Element | None:
     return next((child for child in parent if _local(child.tag) == name), None)
 
 
-def _flat(text: str) -> str:
-    """Text on one line: XML source line breaks are layout, not meaning."""
-    return normalise_text(" ".join(text.split()))
-
-
 def _text(element: Element | None) -> str | None:
     """An element's whole text content on one line, markup dropped; None if blank."""
     if element is None:
         return None
-    return _flat("".join(element.itertext())) or None
+    return flat("".join(element.itertext())) or None
 
 
 def _name_of(element: Element) -> str | None:
     """A G2 concept's display name: its first ``name`` child, else its ``literal``."""
-    return _text(_child(element, "name")) or _flat(element.get("literal") or "") or None
+    return _text(_child(element, "name")) or flat(element.get("literal") or "") or None
 
 
 def _code(element: Element | None) -> str | None:
@@ -355,18 +353,10 @@ def _provider(element: Element | None) -> tuple[str, str | None]:
     agency = _name_of(element)
     qcode = element.get("qcode") or ""
     for candidate in (qcode.rpartition(":")[2], agency, _host_label(element.get("uri"))):
-        slug = _slug(candidate)
+        slug = provider_slug(candidate)
         if slug:
             return slug, agency
     return FALLBACK_PROVIDER, agency
-
-
-def _slug(name: str | None) -> str:
-    """Lowercase ASCII letters and digits only: the name goes into '-' and ':' keys."""
-    if not name:
-        return ""
-    folded = unicodedata.normalize("NFKD", name).lower()
-    return "".join(ch for ch in folded if ch in _ALNUM)[:_MAX_PROVIDER]
 
 
 def _host_label(uri: str | None) -> str | None:
@@ -387,18 +377,11 @@ def _host_label(uri: str | None) -> str | None:
 
 def _authors(content: Element | None) -> tuple[str, ...]:
     """The by-line ("By " dropped), else the names of the creators."""
-    byline = _strip_by(_text(_child(content, "by")) or "")
+    byline = strip_by(_text(_child(content, "by")) or "")
     if byline:
         return (byline,)
     names = (_name_of(creator) for creator in _children(content, "creator"))
     return tuple(name for name in names if name)
-
-
-def _strip_by(byline: str) -> str:
-    """The by-line without its leading "By " (any case); "" when that is all it holds."""
-    if byline.lower() == "by":
-        return ""
-    return byline[3:].strip() if byline[:3].lower() == "by " else byline
 
 
 def _places(content: Element | None) -> tuple[str, ...]:
@@ -420,7 +403,7 @@ def _paragraphs(content_set: Element | None) -> tuple[str, ...]:
         if kind == "inlineXML":
             paragraphs = _markup_paragraphs(rendition)
         elif kind == "inlineData" and not rendition.get("encoding"):
-            paragraphs = _plain_paragraphs("".join(rendition.itertext()))
+            paragraphs = plain_paragraphs("".join(rendition.itertext()))
         else:
             continue
         if paragraphs:
@@ -428,76 +411,9 @@ def _paragraphs(content_set: Element | None) -> tuple[str, ...]:
     return ()
 
 
-def _plain_paragraphs(text: str) -> tuple[str, ...]:
-    """Plain text: paragraphs split on blank lines, or one a line if there are none."""
-    text = normalise_text(text)
-    blocks = text.split("\n\n") if "\n\n" in text else text.split("\n")
-    return tuple(filter(None, (" ".join(block.split()) for block in blocks)))
-
-
-class _Paragraphs:
-    """Collects paragraphs from markup events: the text of each block element, markup
-    stripped; for markup with no block element at all, the text between elements."""
-
-    def __init__(self) -> None:
-        self.blocks: list[str] = []
-        self.loose: list[str] = []
-        self.saw_block = False
-        self._block: list[str] = []
-        self._loose: list[str] = []
-        self._in_block = 0
-        self._skip = 0
-
-    def start(self, name: str) -> None:
-        if name in _SKIP:
-            self._skip += 1
-        elif name not in _INLINE:
-            self._flush_loose()
-            if name in _BLOCKS:
-                self._flush_block()
-                self._in_block += 1
-                self.saw_block = True
-            elif self._in_block:
-                self._block.append(" ")  # <br/> and the like: a space, not a new paragraph
-
-    def end(self, name: str) -> None:
-        if name in _SKIP:
-            self._skip = max(self._skip - 1, 0)
-        elif name not in _INLINE:
-            self._flush_loose()
-            if name in _BLOCKS and self._in_block:
-                self._flush_block()
-                self._in_block -= 1
-            elif self._in_block:
-                self._block.append(" ")
-
-    def data(self, text: str) -> None:
-        if not self._skip:
-            self._loose.append(text)
-            if self._in_block:
-                self._block.append(text)
-
-    def result(self) -> tuple[str, ...]:
-        self._flush_block()
-        self._flush_loose()
-        return tuple(self.blocks) if self.saw_block else tuple(self.loose)
-
-    def _flush_block(self) -> None:
-        if self._block:
-            text = _flat("".join(self._block))
-            if text:
-                self.blocks.append(text)
-            self._block.clear()
-
-    def _flush_loose(self) -> None:
-        if self._loose:
-            self.loose.extend(_plain_paragraphs("".join(self._loose)))
-            self._loose.clear()
-
-
 def _markup_paragraphs(inline: Element) -> tuple[str, ...]:
     """XHTML or NITF in inlineXML: each p, h1-h6, li (and NITF hl2) as one paragraph."""
-    collector = _Paragraphs()
+    collector = ParagraphCollector(_BLOCKS, _INLINE, _SKIP)
     if inline.text:
         collector.data(inline.text)
     for child in inline:
@@ -507,7 +423,7 @@ def _markup_paragraphs(inline: Element) -> tuple[str, ...]:
     return collector.result()
 
 
-def _walk(element: Element, collector: _Paragraphs) -> None:
+def _walk(element: Element, collector: ParagraphCollector) -> None:
     """Feed one element's events; recursion is bounded by MAX_DEPTH, checked while parsing."""
     name = _local(element.tag)
     collector.start(name)

@@ -10,7 +10,6 @@ which never fetches anything and keeps no tree, so hostile markup costs only its
 
 from __future__ import annotations
 
-import unicodedata
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
@@ -18,7 +17,13 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from workers.core.decode import normalise_text
+from workers.core.formats.text import (
+    ParagraphCollector,
+    flat,
+    plain_paragraphs,
+    provider_slug,
+    strip_by,
+)
 from workers.core.formats.types import start_of_day
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
@@ -49,12 +54,10 @@ _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _MIN_YEAR = 1900
 _MAX_YEAR = 9000
 _MAX_VERSION_DIGITS = 18
-_MAX_PROVIDER = 32
 # A tag longer than this is dropped rather than given to html.parser's regexes.
 _MAX_TAG = 2048
 # An HTML body with more '<' than this is no story's: refused before html.parser reads it.
 _MAX_TAGS = 20_000
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 # HTML: paragraphs are the text of these elements.
 _BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li"})
@@ -181,11 +184,6 @@ def _read_item(doc: dict[str, Any]) -> WireItem:
     )
 
 
-def _flat(text: str) -> str:
-    """Text on one line, normalised."""
-    return normalise_text(" ".join(text.split()))
-
-
 def _field(doc: dict[str, Any], *keys: str) -> tuple[str, Any]:
     """The first of ``keys`` that is set (not null), and its value; ("", None) if none is."""
     for key in keys:
@@ -202,7 +200,7 @@ def _string(doc: dict[str, Any], *keys: str) -> str | None:
         return None
     if not isinstance(value, str):
         raise _bad_type(key, "a string")
-    return _flat(value) or None
+    return flat(value) or None
 
 
 def _objects(doc: dict[str, Any], *keys: str) -> tuple[str, list[dict[str, Any]]]:
@@ -284,7 +282,7 @@ def _rendition_text(entry: dict[str, Any], key: str) -> str | None:
         return None
     if _content_type(entry, key) in _HTML_TYPES:
         return " ".join(_html_paragraphs(value)) or None
-    return _flat(value) or None
+    return flat(value) or None
 
 
 def _headline(doc: dict[str, Any]) -> str | None:
@@ -345,22 +343,15 @@ def _body(doc: dict[str, Any]) -> tuple[str, ...]:
         if paragraphs:
             return paragraphs
     for text in plain:
-        paragraphs = _plain_paragraphs(text)
+        paragraphs = plain_paragraphs(text)
         if paragraphs:
             return paragraphs
     return ()
 
 
-def _strip_by(byline: str) -> str:
-    """The by-line without its leading "By " (any case); "" when that is all it holds."""
-    if byline.lower() == "by":
-        return ""
-    return byline[3:].strip() if byline[:3].lower() == "by " else byline
-
-
 def _authors(doc: dict[str, Any]) -> tuple[str, ...]:
     """The by-line ("By " dropped), else the names of ``people`` whose rel is author."""
-    byline = _strip_by(_string(doc, "byline", "by") or "")
+    byline = strip_by(_string(doc, "byline", "by") or "")
     if byline:
         return (byline,)
     _, people = _objects(doc, "person", "people")
@@ -411,7 +402,7 @@ def _provider(doc: dict[str, Any], uri: str) -> tuple[str, str | None]:
         if isinstance(value, dict):
             name = _string(value, "name")
         elif isinstance(value, str):
-            name = _flat(value) or None
+            name = flat(value) or None
         elif value is None:
             name = None
         else:
@@ -420,18 +411,10 @@ def _provider(doc: dict[str, Any], uri: str) -> tuple[str, str | None]:
             names.append(name)
     agency = names[0] if names else None
     for candidate in (*names, _uri_label(uri)):
-        slug = _slug(candidate)
+        slug = provider_slug(candidate)
         if slug:
             return slug, agency
     return FALLBACK_PROVIDER, agency
-
-
-def _slug(name: str | None) -> str:
-    """Lowercase ASCII letters and digits only: the name goes into '-' and ':' keys."""
-    if not name:
-        return ""
-    folded = unicodedata.normalize("NFKD", name).lower()
-    return "".join(ch for ch in folded if ch in _ALNUM)[:_MAX_PROVIDER]
 
 
 def _uri_label(uri: str) -> str | None:
@@ -450,72 +433,24 @@ def _uri_label(uri: str) -> str | None:
     return labels[0] or None
 
 
-def _plain_paragraphs(text: str) -> tuple[str, ...]:
-    """Plain text: paragraphs split on blank lines, or one a line if there are none."""
-    text = normalise_text(text)
-    blocks = text.split("\n\n") if "\n\n" in text else text.split("\n")
-    return tuple(filter(None, (" ".join(block.split()) for block in blocks)))
-
-
 class _Paragraphs(HTMLParser):
-    """Paragraphs from HTML: the text of each p, h1-h6, li, markup stripped; for HTML with
-    no such element at all, the text between elements, split like plain text."""
+    """Paragraphs from HTML: html.parser's events fed to a :class:`ParagraphCollector`."""
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.blocks: list[str] = []
-        self.loose: list[str] = []
-        self.saw_block = False
-        self._block: list[str] = []
-        self._loose: list[str] = []
-        self._in_block = 0
-        self._skip = 0
+        self.collector = ParagraphCollector(_BLOCKS, _INLINE, _SKIP)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:  # noqa: ARG002
-        if tag in _SKIP:
-            self._skip += 1
-        elif tag not in _INLINE:
-            self._flush_loose()
-            if tag in _BLOCKS:
-                self._flush_block()
-                self._in_block += 1
-                self.saw_block = True
-            elif self._in_block:
-                self._block.append(" ")  # <br> and the like: a space, not a new paragraph
+        self.collector.start(tag)
 
     def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP:
-            self._skip = max(self._skip - 1, 0)
-        elif tag not in _INLINE:
-            self._flush_loose()
-            if tag in _BLOCKS and self._in_block:
-                self._flush_block()
-                self._in_block -= 1
-            elif self._in_block:
-                self._block.append(" ")
+        self.collector.end(tag)
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self._loose.append(data)
-            if self._in_block:
-                self._block.append(data)
+        self.collector.data(data)
 
     def result(self) -> tuple[str, ...]:
-        self._flush_block()
-        self._flush_loose()
-        return tuple(self.blocks) if self.saw_block else tuple(self.loose)
-
-    def _flush_block(self) -> None:
-        if self._block:
-            text = _flat("".join(self._block))
-            if text:
-                self.blocks.append(text)
-            self._block.clear()
-
-    def _flush_loose(self) -> None:
-        if self._loose:
-            self.loose.extend(_plain_paragraphs("".join(self._loose)))
-            self._loose.clear()
+        return self.collector.result()
 
 
 def _html_paragraphs(markup: str) -> tuple[str, ...]:
