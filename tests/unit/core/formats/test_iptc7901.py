@@ -3,7 +3,6 @@ makes detect or parse raise."""
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -11,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.support.fixtures import FIXTURES_DIR
+from tests.unit.core.formats.framed import RECEIVE_TIMES, checker, mangled
 from workers.core.formats import anpa1312, iptc7901, parse_input
 from workers.core.formats.iptc7901 import NAME, detect, parse
 from workers.core.model import StoryLink, WireItem
@@ -22,7 +22,6 @@ RECEIVED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 DAY = datetime(2026, 11, 13, tzinfo=UTC)
 LINK = StoryLink("dpa|switzerland/weather/rail|2026-11-13", DAY)
 SLUG = "Switzerland/weather/rail"
-PROVIDER = re.compile(r"[a-z0-9]+")
 
 GOOD = ("01-original.txt", "02-1st-lead.txt", "03-2nd-lead-refile.txt", "04-kill.txt")
 BROKEN = {
@@ -346,40 +345,7 @@ def test_the_registry_reads_the_fixtures_as_7901() -> None:
 
 # Hypothesis: no input makes detect or parse raise, and every item keeps the invariants.
 
-RECEIVE_TIMES = st.none() | st.datetimes(
-    min_value=datetime(1, 1, 1),
-    max_value=datetime(9999, 12, 31),
-    timezones=st.sampled_from(
-        [UTC, timezone(timedelta(hours=14)), timezone(timedelta(hours=-12, minutes=-30))]
-    ),
-)
-FIXTURES = [path.read_bytes() for path in sorted(HERE.glob("*.txt"))]
-
-
-@st.composite
-def mangled(draw: st.DrawFn) -> bytes:
-    """A fixture with a few bytes overwritten, then maybe cut short."""
-    data = bytearray(draw(st.sampled_from(FIXTURES)))
-    for _ in range(draw(st.integers(0, 6))):
-        data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
-    return bytes(data[: draw(st.integers(0, len(data)))])
-
-
-def check(result: tuple[WireItem, ...] | Reject) -> None:
-    if isinstance(result, Reject):
-        assert isinstance(result.reason, RejectReason)
-        assert "\n" not in result.detail
-        return
-    assert isinstance(result, tuple)
-    assert len(result) == 1
-    for one in result:
-        assert isinstance(one, WireItem)
-        assert one.first_created.utcoffset() is not None
-        assert one.headline.strip()
-        assert PROVIDER.fullmatch(one.provider)
-        assert one.wire_format == NAME
-        assert all(p.strip() for p in one.paragraphs)
-        assert one.pub_status in {"usable", "canceled"}
+check = checker(NAME)
 
 
 @given(st.binary(max_size=600), RECEIVE_TIMES)
@@ -396,7 +362,7 @@ def test_arbitrary_bytes_after_a_header_never_raise(data: bytes, received: datet
     check(parse(framed + b"\x03131137 GMT Nov\r\n\x04", received))
 
 
-@given(mangled(), RECEIVE_TIMES)
+@given(mangled(HERE), RECEIVE_TIMES)
 def test_mangled_fixtures_never_raise(data: bytes, received: datetime | None) -> None:
     assert isinstance(detect(data), bool)
     check(parse(data, received))
