@@ -25,7 +25,7 @@ from workers.core.formats.text import (
     provider_slug,
     strip_by,
 )
-from workers.core.formats.types import start_of_day
+from workers.core.formats.types import start_of_day, whole_minute_offset
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -343,6 +343,10 @@ def _time(text: str | None, what: str) -> datetime | None:
         ) from None
     if not _MIN_YEAR <= value.year <= _MAX_YEAR:
         raise _RefusedError(RejectReason.BAD_TIMESTAMP, f"{what} {text[:40]!r} is out of range")
+    if not whole_minute_offset(value):
+        raise _RefusedError(
+            RejectReason.BAD_TIMESTAMP, f"{what} {text[:40]!r} has a zone offset in seconds"
+        )
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 

@@ -24,7 +24,7 @@ from workers.core.formats.text import (
     provider_slug,
     strip_by,
 )
-from workers.core.formats.types import start_of_day
+from workers.core.formats.types import start_of_day, whole_minute_offset
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -253,6 +253,10 @@ def _time(doc: dict[str, Any], *keys: str) -> datetime | None:
         ) from None
     if not _MIN_YEAR <= when.year <= _MAX_YEAR:
         raise _RefusedError(RejectReason.BAD_TIMESTAMP, f"{key} {value[:40]!r} is out of range")
+    if not whole_minute_offset(when):
+        raise _RefusedError(
+            RejectReason.BAD_TIMESTAMP, f"{key} {value[:40]!r} has a zone offset in seconds"
+        )
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 

@@ -38,3 +38,13 @@ class WireFormat(Protocol):
     def detect(self, data: bytes) -> bool: ...
 
     def parse(self, data: bytes, received_at: datetime | None) -> tuple[WireItem, ...] | Reject: ...
+
+
+def whole_minute_offset(when: datetime) -> bool:
+    """An offset of whole minutes, as xs:dateTime and RFC 3339 write them (``+hh:mm``).
+
+    ``fromisoformat`` also takes ``+hh:mm:ss``; such a time is refused, because the state codec
+    (and every consumer reading RFC 3339) keeps offsets to the minute.
+    """
+    offset = when.utcoffset()
+    return offset is None or not (offset.seconds % 60 or offset.microseconds)

@@ -383,6 +383,11 @@ def test_first_created_alone_is_enough() -> None:
         ("<versionCreated>yesterday</versionCreated>", RejectReason.BAD_TIMESTAMP),
         ("<versionCreated>2024-02-30T08:00:00Z</versionCreated>", RejectReason.BAD_TIMESTAMP),
         ("<versionCreated>0001-01-01T00:00:00+05:00</versionCreated>", RejectReason.BAD_TIMESTAMP),
+        # xs:dateTime offsets are +hh:mm; Python would take seconds too (LMT-like offsets).
+        (
+            "<versionCreated>2024-03-15T08:00:00+01:33:16</versionCreated>",
+            RejectReason.BAD_TIMESTAMP,
+        ),
     ],
 )
 def test_unusable_times(meta: str, reason: RejectReason) -> None:

@@ -344,6 +344,7 @@ def test_lowercase_and_camel_case_times() -> None:
         ({"versionCreated": "soon"}, RejectReason.BAD_TIMESTAMP),
         ({"versionCreated": "2024-02-30T08:00:00Z"}, RejectReason.BAD_TIMESTAMP),
         ({"versionCreated": "0001-01-01T00:00:00+05:00"}, RejectReason.BAD_TIMESTAMP),
+        ({"versionCreated": "2024-03-15T08:00:00-01:33:16"}, RejectReason.BAD_TIMESTAMP),
         ({"firstCreated": "2024-03-15T09:00:00Z"}, RejectReason.BAD_TIMESTAMP),  # after version
         ({"versionCreated": 1710489600}, RejectReason.BAD_ENVELOPE),
     ],
