@@ -10,13 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from base64 import b64decode, b64encode
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
-
-import orjson
 
 from workers.core import keys
 from workers.core.events import Source
@@ -27,7 +24,6 @@ from workers.core.formats import (
     received_time,
 )
 from workers.core.merge import Bucket, Outcome
-from workers.core.model import WireItem
 from workers.core.pipeline import apply, dlq_record, dumps, parse_input, route_key
 from workers.core.rejects import Reject, RejectReason
 from workers.core.retention import admit, advance
@@ -35,6 +31,13 @@ from workers.stream.app import WireApp
 from workers.stream.delivery import DeliveryFailedError
 from workers.stream.fatal import EXIT_FAULT_INJECTION, EXIT_STATE_FORMAT, stop
 from workers.stream.positions import InputPositions, Replays
+from workers.stream.records import (
+    Forwarded,
+    RecordError,
+    decode_forwarded,
+    decode_wire_input,
+    encode_forwarded,
+)
 from workers.stream.state import (
     BucketState,
     Pending,
@@ -115,14 +118,10 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
         await dead_letter(wire, parsed, raw, source, headers)
         return
     metrics.parsed.inc(len(parsed))  # items: a NewsML-G2 newsMessage holds several
-    # The wire bytes travel along, so a merge-side failure can dead-letter what was received.
-    raw_text = b64encode(raw).decode()
     for item in parsed:  # one, or each item of a NewsML-G2 newsMessage
-        forward: dict[str, Any] = {"item": item.to_dict(), "source": source.to_dict()}
-        forward["raw"] = raw_text
-        if headers:  # a merge-side DLQ record keeps them too
-            forward["headers"] = headers
-        await send(wire, wire.items, route_key(item).encode(), dumps(forward))
+        # The wire bytes and headers travel along: a merge-side DLQ record keeps them.
+        record = encode_forwarded(Forwarded(item, source, raw, headers))
+        await send(wire, wire.items, route_key(item).encode(), record)
 
 
 def input_headers(message: Any) -> dict[str, str]:
@@ -143,15 +142,14 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     metrics = wire.metrics
     started = time.perf_counter()
     try:
-        payload = orjson.loads(value)
-        item = WireItem.from_dict(payload["item"])
-        source = Source.from_dict(payload["source"])
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        forwarded = decode_forwarded(value)
+    except RecordError as exc:
         metrics.agent_errors.labels("merge").inc()
         reject = Reject(RejectReason.INTERNAL_ERROR, f"unreadable repartition record: {exc}")
         raw, origin, headers = _wire_input(message, value)
         await dead_letter(wire, reject, raw, origin, headers)
         return
+    item, source = forwarded.item, forwarded.source
     partition = message.partition
     try:
         stored = decode_state(wire.table.get(key))
@@ -352,15 +350,8 @@ def _wire_input(message: Any, value: bytes) -> tuple[bytes, Source, dict[str, st
     """The wire bytes, their origin and input headers behind a message: a repartition record
     carries them all."""
     try:
-        payload = orjson.loads(value)
-        raw = b64decode(payload["raw"], validate=True)
-        headers = payload.get("headers") or {}
-        return (
-            raw,
-            Source.from_dict(payload["source"]),
-            {str(k): str(v) for k, v in headers.items()},
-        )
-    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError):
+        return decode_wire_input(value)
+    except RecordError:
         return value, _source_of(message, value), input_headers(message)  # a raw message
 
 

@@ -27,7 +27,12 @@ from aiokafka.partitioner import murmur2
 
 from workers.core import keys
 from workers.core.retention import cutoff, is_live
-from workers.stream.state import STATE_FORMAT, StateFormatError, decode_state
+from workers.stream.state import (
+    READABLE_FORMATS,
+    STATE_FORMAT,
+    StateFormatError,
+    decode_state,
+)
 
 log = logging.getLogger(__name__)
 
@@ -62,10 +67,10 @@ class PartitionClock:
         if not data:
             return cls()
         doc = orjson.loads(data)
-        if doc.get("format") != STATE_FORMAT:
+        if doc.get("format") not in READABLE_FORMATS:  # its layout is the same in all of them
             raise StateFormatError(
                 f"a partition record has state format {doc.get('format')}, this release "
-                f"reads format {STATE_FORMAT}"
+                f"reads formats {', '.join(map(str, sorted(READABLE_FORMATS)))}"
             )
         when = doc["streamTime"]
         return cls(
