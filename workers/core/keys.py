@@ -89,9 +89,14 @@ def raw_sha256(raw: bytes) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+def words(text: str) -> list[str]:
+    """The case-folded words of a text: what paragraph ids and text evidence compare."""
+    return _WORD.findall(text.casefold())
+
+
 def fold(text: str) -> str:
-    """Words only, case-folded, single-spaced: what paragraph ids and text evidence compare."""
-    return " ".join(_WORD.findall(text.casefold()))
+    """Words only, case-folded, single-spaced: the text a paragraph id hashes."""
+    return " ".join(words(text))
 
 
 @lru_cache(maxsize=65536)
@@ -117,10 +122,11 @@ def _minute(item: WireItem) -> str:
 def _utc_minute(when: datetime) -> str:
     """Every key of an arrival names its minute several times: format each minute once.
 
-    The year always takes four digits (``strftime`` would write year 99 as "99", a key that
-    :func:`bucket_minute` could not read back, and expiry would never see)."""
+    Field by field, not with ``strftime``, which is several times slower and would write
+    year 99 as "99" (the year always takes four digits: a key that :func:`bucket_minute`
+    could not read back, expiry would never see)."""
     utc = when.astimezone(UTC)
-    return f"{utc.year:04d}{utc:%m%dT%H%M}Z"
+    return f"{utc.year:04d}{utc.month:02d}{utc.day:02d}T{utc.hour:02d}{utc.minute:02d}Z"
 
 
 def bucket_key(item: WireItem) -> str:
@@ -165,9 +171,13 @@ def base_story_key(item: WireItem) -> str:
     link = item.link
     if link is not None:  # the format names the story: its link's digest is the key's slug
         return f"{item.provider}-{_utc_minute(link.since)}-{_link_digest(link.ref)}"
-    place = first_place(item) or ""
-    slug = hashlib.blake2b(place.encode(), digest_size=3).hexdigest() if place else "000000"
-    return f"{item.provider}-{_minute(item)}-{slug}"
+    return f"{item.provider}-{_minute(item)}-{_place_slug(first_place(item) or '')}"
+
+
+@lru_cache(maxsize=4096)
+def _place_slug(place: str) -> str:
+    """A story key's place part; a bucket's versions name few places, each many times."""
+    return hashlib.blake2b(place.encode(), digest_size=3).hexdigest() if place else "000000"
 
 
 def plain_key(story_key: str) -> str:

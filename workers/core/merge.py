@@ -38,12 +38,13 @@ versions all went to another story.
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from workers.core import keys
@@ -307,7 +308,11 @@ def _retired_entry(
 
 
 def _view(entry: StoryEntry, by_hash: dict[str, Version]) -> Story:
-    members = sorted((by_hash[h] for h in entry.members), key=version_order)
+    return _story(entry, sorted((by_hash[h] for h in entry.members), key=version_order))
+
+
+def _story(entry: StoryEntry, members: Sequence[Version]) -> Story:
+    """The story of an entry whose kept versions are ``members``, sorted by version order."""
     return Story(
         entry.key,
         tuple(v.record for v in members),
@@ -366,23 +371,29 @@ class Merged:
 def _paragraph_trigrams(paragraph: str) -> frozenset[int]:
     """The paragraph's word trigrams, hashed. Only counted in memory, never stored, so
     Python's per-process string hash is fine here (unlike the keys in keys.py)."""
-    words = keys.fold(paragraph).split()
+    words = keys.words(paragraph)
     return frozenset(hash(gram) for gram in zip(words, words[1:], words[2:], strict=False))
 
 
 def _bigrams(item: WireItem) -> frozenset[tuple[str, str]]:
-    words = keys.fold(" ".join((item.headline, *item.paragraphs))).split()
-    return frozenset(itertools.pairwise(words))
+    return frozenset(itertools.pairwise(keys.words(" ".join((item.headline, *item.paragraphs)))))
 
 
 def near_duplicate(a: WireItem, b: WireItem) -> bool:
     """One original sent twice with small edits: same first place, nearly the same words."""
     if keys.first_place(a) != keys.first_place(b):
         return False
-    left, right = _bigrams(a), _bigrams(b)
+    return _same_words(a, _bigrams(a), b, _bigrams(b))
+
+
+def _same_words(
+    a: WireItem, left: frozenset[tuple[str, str]], b: WireItem, right: frozenset[tuple[str, str]]
+) -> bool:
+    """The word test of :func:`near_duplicate`, given the two items' :func:`_bigrams`."""
     if not left or not right:
         return left == right and a.headline.casefold() == b.headline.casefold()
-    return len(left & right) / len(left | right) >= NEAR_DUPLICATE
+    shared = len(left & right)
+    return shared / (len(left) + len(right) - shared) >= NEAR_DUPLICATE
 
 
 def _text(version: Version, boilerplate: frozenset[str]) -> set[int]:
@@ -496,10 +507,19 @@ def _group_originals(originals: list[Version]) -> list[list[Version]]:
             i = parent[i]
         return i
 
+    # What near_duplicate compares, worked out once per original, and only for a shared place.
+    places = [keys.first_place(v.item) for v in originals]
+
+    @cache
+    def bigrams(i: int) -> frozenset[tuple[str, str]]:
+        return _bigrams(originals[i].item)
+
     for i, a in enumerate(originals):
         for j in range(i):
             b = originals[j]
-            if (a.provider_ids & b.provider_ids) or near_duplicate(a.item, b.item):
+            if (a.provider_ids & b.provider_ids) or (
+                places[i] == places[j] and _same_words(a.item, bigrams(i), b.item, bigrams(j))
+            ):
                 parent[root(i)] = root(j)
     groups: dict[int, list[Version]] = {}
     for i, version in enumerate(originals):
@@ -638,17 +658,17 @@ def _join_the_only_story(bucket: Bucket, arriving: Version, record: VersionRecor
         v.content_hash for v in versions
     ):
         return None
-    originals = [v for v in versions if not v.item.is_update]
+    # The story's members are the bucket's versions: sort them once, for both views.
+    members = sorted(versions, key=version_order)
+    originals = [v for v in members if not v.item.is_update]
     if not originals or len(versions) - len(originals) + 1 > KEEP_UPDATES:
         return None
-    anchor = min(originals, key=version_order)
+    anchor = originals[0]
     if keys.first_place(arriving.item) != anchor.first_place:
         return None
     if keys.plain_key(entry.key) != keys.base_story_key(anchor.item):
         return None
-    by_hash = {v.content_hash: v for v in versions}
-    previous = _view(entry, by_hash)
-    by_hash[arriving.content_hash] = arriving
+    previous = _story(entry, members)
     joined = StoryEntry(
         entry.key,
         entry.members | {arriving.content_hash},
@@ -656,9 +676,9 @@ def _join_the_only_story(bucket: Bucket, arriving: Version, record: VersionRecor
         None,
         entry.folded,
     )
-    story = _view(joined, by_hash)
-    newest = story.newest_record.content_hash == arriving.content_hash
-    outcome = Outcome.UPDATED if newest else Outcome.BACKFILLED
+    bisect.insort(members, arriving, key=version_order)
+    story = _story(joined, members)
+    outcome = Outcome.UPDATED if members[-1] is arriving else Outcome.BACKFILLED
     new_bucket = Bucket((*versions, arriving), (joined,), ())
     return Merged(new_bucket, outcome, story, previous, record)
 
