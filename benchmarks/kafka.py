@@ -72,6 +72,7 @@ import workers
 from benchmarks.items import synthetic_items
 from tests.support.broker import BrokerScriptError, LocalBroker, free_port
 from tests.support.worker import Names
+from workers.stream.records import decode_wire_input
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PARTITIONS = 4
@@ -652,12 +653,13 @@ async def latency(
                     if kind != "ours":
                         received.append((r.key, r.timestamp, now_ms, None))
                         continue
+                    if r.topic == repartition_topic(names):
+                        origin = decode_wire_input(r.value)[1]
+                        forwarded[(origin.partition, origin.offset)] = r.timestamp
+                        continue
                     src = orjson.loads(r.value)["source"]
                     match = (src["partition"], src["offset"])
-                    if r.topic == repartition_topic(names):
-                        forwarded[match] = r.timestamp
-                    else:
-                        received.append((match, r.timestamp, now_ms, src.get("timestampMs")))
+                    received.append((match, r.timestamp, now_ms, src.get("timestampMs")))
 
     try:
         # Ours: the repartition topic too, to split the latency at the hop between agents.
