@@ -1031,6 +1031,7 @@ async def _aiokafka_loop() -> None:
         acks="all",
         max_batch_size=1024 * 1024,
         max_request_size=MAX_MESSAGE_BYTES,
+        compression_type=settings.compression_type,  # as ours and the Faust no-ops write
         **client_kwargs(settings),
     )
     await consumer.start()

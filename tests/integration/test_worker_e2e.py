@@ -10,7 +10,13 @@ import orjson
 import pytest
 
 from tests.integration.scenario import comparable, expected_for, fixture_inputs
-from tests.support.kafka_io import create_topic, produce, read_all, topic_configs
+from tests.support.kafka_io import (
+    create_topic,
+    produce,
+    read_all,
+    stored_batches,
+    topic_configs,
+)
 from tests.support.schemas import validate_dlq, validate_event
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
@@ -126,6 +132,31 @@ def test_end_to_end_matches_replay(kafka_bootstrap: str, names: Names, spawn: Sp
     assert metrics["wire_ingest_rebalance_seconds_count"] >= 1  # the first assignment
     assert metrics["wire_ingest_ready"] == 1
     assert worker.stop() < 15
+    _check_compressed(kafka_bootstrap, names)
+
+
+def _check_compressed(bootstrap: str, names: Names) -> None:
+    """Every topic the worker writes holds zstd batches (WIRE_COMPRESSION's default): those
+    of whole items and stories at under half the bytes of their records, the saving
+    BENCHMARKS.md measures; the DLQ's few short records of this input at less than theirs."""
+    share_at_most = {
+        names.events: 0.5,
+        names.latest: 0.5,
+        f"{names.app_id}.items-by-story": 0.5,
+        f"{names.app_id}-story-buckets-changelog": 0.5,
+        names.dlq: 0.9,
+    }
+    for topic, share in share_at_most.items():
+        records, batches = stored_batches(bootstrap, topic)
+        assert records, topic
+        codecs = Counter(batch.codec for batch in batches)
+        # aiokafka sends a batch as it is when compressing would not shrink it (a tombstone,
+        # a short partition record): "none" may be among them, never another codec.
+        assert codecs["zstd"] >= 1, (topic, codecs)
+        assert set(codecs) <= {"zstd", "none"}, (topic, codecs)
+        payload = sum(len(r.key or b"") + len(r.value or b"") for r in records)
+        stored = sum(batch.size for batch in batches)
+        assert stored < payload * share, (topic, stored, payload)
 
 
 def test_restart_restores_state_from_changelog(

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import struct
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from unittest import mock
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -253,3 +255,46 @@ def all_committed(bootstrap: str, group: str, topics: Sequence[str]) -> bool:
         if any(end > start and done != end for done, start, end in offsets.values()):
             return False
     return True
+
+
+# Record batch v2 header: baseOffset int64, batchLength int32, partitionLeaderEpoch int32,
+# magic int8, crc uint32, attributes int16 (its low three bits name the codec).
+_BATCH_HEADER = struct.Struct(">qiibIh")
+_LOG_OVERHEAD = 12  # baseOffset and batchLength: batchLength counts the bytes after them
+CODECS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+
+
+@dataclass(frozen=True)
+class StoredBatch:
+    """One record batch as the broker stores (and serves) it."""
+
+    codec: str
+    size: int  # bytes on the broker, header included
+
+
+def stored_batches(bootstrap: str, topic: str) -> tuple[list[Record], list[StoredBatch]]:
+    """A topic's records, and the batches they came in, read from the fetch responses.
+
+    Consumers hide the batches; this looks at the bytes the broker sent before aiokafka's
+    fetcher unpacks them, which is where a producer's compression shows.
+    """
+    from aiokafka.consumer import fetcher
+
+    unpack = fetcher.MemoryRecords
+    seen: dict[tuple[int, int], StoredBatch] = {}
+
+    def recording(data: bytes) -> object:
+        view, pos = memoryview(data), 0
+        while pos + _BATCH_HEADER.size <= len(view):
+            base, length, _epoch, magic, crc, attributes = _BATCH_HEADER.unpack_from(view, pos)
+            end = pos + _LOG_OVERHEAD + length
+            if end > len(view):
+                break  # a batch cut at the fetch's size limit: the next fetch has it whole
+            assert magic == 2, f"record batch format v{magic}"
+            seen[(base, crc)] = StoredBatch(CODECS[attributes & 0x07], end - pos)
+            pos = end
+        return unpack(data)
+
+    with mock.patch.object(fetcher, "MemoryRecords", recording):
+        records = read_all(bootstrap, topic)
+    return records, list(seen.values())

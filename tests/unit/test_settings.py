@@ -20,6 +20,7 @@ from workers.stream.runner import run_worker
         ({"WIRE_STORE": "foo://"}, "WIRE_STORE"),
         ({"WIRE_LOG_LEVEL": "verbose"}, "WIRE_LOG_LEVEL"),
         ({"WIRE_PARTITIONS": "four"}, "WIRE_PARTITIONS"),
+        ({"WIRE_COMPRESSION": "brotli"}, "WIRE_COMPRESSION"),
         ({"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "KAFKA_SSL_CAFILE"),
     ],
 )
@@ -87,3 +88,22 @@ def test_a_starting_worker_waits_for_the_broker_then_gives_up_with_exit_4(
     err = capsys.readouterr().err
     assert err.count("\n") == 1
     assert err.startswith("wire-ingest: cannot reach Kafka at 127.0.0.1:")
+
+
+def test_the_compression_reaches_every_producer_in_kafka_terms() -> None:
+    from workers.stream.app import faust_config
+
+    assert Settings().compression_type == "zstd"
+    assert faust_config(Settings())["producer_compression_type"] == "zstd"
+    for name in ("gzip", "snappy", "lz4", "zstd"):
+        settings = Settings.from_env({"WIRE_COMPRESSION": name})
+        assert faust_config(settings)["producer_compression_type"] == name
+    assert faust_config(Settings(compression="none"))["producer_compression_type"] is None
+
+
+@pytest.mark.parametrize("name", ["gzip", "snappy", "lz4", "zstd"])
+def test_every_codec_offered_is_installed(name: str) -> None:
+    """A codec aiokafka cannot load would stop the worker at start: all ship with it."""
+    from aiokafka import codec
+
+    assert getattr(codec, f"has_{name}")(), f"{name} is offered but its library is missing"

@@ -63,6 +63,8 @@ def faust_config(settings: Settings) -> dict[str, Any]:
         "producer_max_request_size": 16 * 1024 * 1024,
         # Events are ~10 KB: the 16 KB default batch holds one, so every event cost a request.
         "producer_max_batch_size": 1024 * 1024,
+        # Also the changelog's and the repartition topic's records: Faust has one producer.
+        "producer_compression_type": settings.compression_type,
         "consumer_auto_offset_reset": "earliest",
         "broker_commit_interval": 1.0,
         # How soon a dead worker's partitions move to the living ones.
