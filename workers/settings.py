@@ -63,7 +63,7 @@ class Settings:
     dlq_retention_days: float = 30.0
     log_level: str = "info"
     # Wire text is ~4x smaller in zstd, and on a broker sharing the worker's CPUs the bytes
-    # cost more than the compression (BENCHMARKS.md: +45 % items/s against "none").
+    # cost more than the compression (BENCHMARKS.md: +55 % items/s against "none").
     compression: str = "zstd"
     instance_id: str | None = None
     shutdown_grace_s: float = 12.0
@@ -117,7 +117,7 @@ class Settings:
             raise SettingsError(
                 f"WIRE_LOG_LEVEL must be one of {LOG_LEVELS}, not {self.log_level!r}"
             )
-        if self.compression not in COMPRESSIONS:
+        if self.compression.lower() not in COMPRESSIONS:
             raise SettingsError(
                 f"WIRE_COMPRESSION must be one of {COMPRESSIONS}, not {self.compression!r}"
             )
@@ -169,7 +169,8 @@ class Settings:
     @property
     def compression_type(self) -> str | None:
         """The codec in Kafka clients' terms: None writes batches uncompressed."""
-        return None if self.compression == "none" else self.compression
+        name = self.compression.lower()
+        return None if name == "none" else name
 
     @property
     def created_topics(self) -> tuple[str, ...]:

@@ -99,6 +99,7 @@ def test_the_compression_reaches_every_producer_in_kafka_terms() -> None:
         settings = Settings.from_env({"WIRE_COMPRESSION": name})
         assert faust_config(settings)["producer_compression_type"] == name
     assert faust_config(Settings(compression="none"))["producer_compression_type"] is None
+    assert Settings.from_env({"WIRE_COMPRESSION": "LZ4"}).compression_type == "lz4"
 
 
 @pytest.mark.parametrize("name", ["gzip", "snappy", "lz4", "zstd"])
