@@ -33,7 +33,6 @@ async def send_values(
         acks="all",
         enable_idempotence=True,
         max_request_size=MAX_MESSAGE_BYTES,
-        compression_type=settings.compression_type,
         **client_kwargs(settings),
     )
     await producer.start()
