@@ -90,7 +90,7 @@ def test_a_starting_worker_waits_for_the_broker_then_gives_up_with_exit_4(
     assert err.startswith("wire-ingest: cannot reach Kafka at 127.0.0.1:")
 
 
-def test_the_compression_reaches_every_producer_in_kafka_terms() -> None:
+def test_the_compression_reaches_fausts_producer_in_kafka_terms() -> None:
     from workers.stream.app import faust_config
 
     assert Settings().compression_type == "zstd"
