@@ -70,6 +70,10 @@ def _get(doc: Any, *path: str) -> Any:
     return doc
 
 
+# The paced rate the latency target is set at.
+TARGET_RATE = 500
+
+
 def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets beside what this run measured (figures, not assertions)."""
     out: list[dict[str, Any]] = []
@@ -91,10 +95,13 @@ def targets(summary: dict[str, Any]) -> list[dict[str, Any]]:
     )
     rate = _get(kafka, "systems", "ours", "latency", "rate")
     p99 = _get(kafka, "systems", "ours", "latency", "receive", "p99_ms")
+    # A p99 at a slower rate than the target's says nothing of the target: not measured.
+    at_rate = rate is not None and rate >= TARGET_RATE
     add(
-        f"p99 <= 100 ms at {rate or 500:g} items/s (receive time)",
+        f"p99 <= 100 ms at {TARGET_RATE:,} items/s (receive time; this run: {rate or 0:,g} "
+        "items/s)",
         p99,
-        p99 <= 100 if p99 is not None else None,
+        p99 <= 100 if p99 is not None and at_rate else None,
     )
     memory = kafka.get("memory") or {}
     growth = memory.get("rss_growth_pct")

@@ -105,3 +105,17 @@ def test_worker_metrics_are_summed_over_labels() -> None:
     assert samples["wire_ingest_items_consumed_total"] == 7.5
     assert samples["wire_ingest_lag"] == 2
     assert sum_samples("") == {}
+
+
+@pytest.mark.parametrize(
+    ("rate", "p99", "met"), [(200.0, 40.0, None), (500.0, 40.0, True), (500.0, 140.0, False)]
+)
+def test_the_latency_target_is_judged_only_at_its_rate(
+    rate: float, p99: float, met: bool | None
+) -> None:
+    latency = {"rate": rate, "receive": {"p99_ms": p99}}
+    summary = {"kafka": {"systems": {"ours": {"latency": latency}}, "ratios": {}}}
+    [target] = [t for t in targets(summary) if t["target"].startswith("p99")]
+    assert target["measured"] == p99
+    assert target["met"] is met
+    assert "500 items/s" in target["target"]
