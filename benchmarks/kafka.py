@@ -16,6 +16,11 @@ app id, fresh topics (4 partitions) and a fresh state dir:
 ``noop_faust_2hop`` (only when asked for)
     the no-op Faust app with two agents and an internal topic between them, like ours' parse
     and merge agents around the repartition topic: the cost of the shape, without the work.
+``noop_faust_stateful`` (only when asked for)
+    the two-hop no-op with ours' records as well: its second agent reads and writes a
+    changelogged RocksDB table (ours' table options) and sends to two output topics, each
+    record straight to Faust's producer as ours sends them. Every value is the raw item, so it
+    moves fewer bytes than ours. The cost of ours' records, without the work.
 
 For each system:
 
@@ -78,12 +83,14 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 PARTITIONS = 4
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 SYSTEMS = ("ours", "noop_faust", "aiokafka")  # the default set
-OPTIONAL_SYSTEMS = ("noop_faust_2hop",)
+OPTIONAL_SYSTEMS = ("noop_faust_2hop", "noop_faust_stateful")
+BASELINE_KINDS = ("noop_faust", "noop_faust_2hop", "noop_faust_stateful")  # run_noop_faust's
 LABELS = {
     "ours": "wire-ingest worker",
     "noop_faust": "no-op Faust passthrough",
     "aiokafka": "plain aiokafka loop",
     "noop_faust_2hop": "no-op Faust, two hops like ours",
+    "noop_faust_stateful": "no-op Faust, ours' records",
 }
 _POLL_S = 0.5
 
@@ -760,7 +767,9 @@ async def bench_system(
     kind: str, config: KafkaBenchConfig, bootstrap: str, work: Path, peek: Peek
 ) -> dict[str, Any]:
     names = Names.fresh("bench-" + kind.replace("_", ""))
-    await create_topics(bootstrap, [names.raw, names.events])
+    # Ours creates its own topics; the stateful no-op sends to the latest topic too.
+    outputs = [names.events, names.latest] if kind == "noop_faust_stateful" else [names.events]
+    await create_topics(bootstrap, [names.raw, *outputs])
     child, result = await saturation(kind, config, bootstrap, work, names=names, peek=peek)
     try:
         print(
@@ -875,7 +884,8 @@ async def memory_run(config: KafkaBenchConfig, bootstrap: str, work: Path) -> di
 
 
 def _ratios(systems: dict[str, Any]) -> dict[str, float]:
-    """Ours over the no-op Faust passthrough (and over the two-hop one when it ran)."""
+    """Ours over the no-op Faust passthrough (and over the two-hop and stateful ones when
+    they ran)."""
 
     def rate(kind: str) -> float | None:
         value = (systems.get(kind) or {}).get("throughput", {}).get("items_per_s")
@@ -895,6 +905,11 @@ def _ratios(systems: dict[str, Any]) -> dict[str, float]:
         out["throughput_ours_over_noop_faust_2hop"] = round(ours / two_hops, 3)
     if two_hops and noop:
         out["throughput_noop_faust_2hop_over_noop_faust"] = round(two_hops / noop, 3)
+    stateful = rate("noop_faust_stateful")
+    if stateful and ours:
+        out["throughput_ours_over_noop_faust_stateful"] = round(ours / stateful, 3)
+    if stateful and two_hops:
+        out["throughput_noop_faust_stateful_over_noop_faust_2hop"] = round(stateful / two_hops, 3)
     return out
 
 
@@ -963,28 +978,32 @@ def run_kafka_bench(config: KafkaBenchConfig) -> dict[str, Any]:
 # ----------------------------------------------------------------------- the baseline processes
 
 
-def run_noop_faust(two_hops: bool = False) -> int:
-    """A Faust app with our Faust settings whose one agent forwards raw messages unchanged.
+def run_noop_faust(kind: str = "noop_faust") -> int:
+    """A Faust app with our Faust settings whose agents forward raw messages unchanged.
 
-    With ``two_hops``, like ours: a first agent forwards to an internal topic with the
-    partitions of ours' repartition topic, and a second one from there to the output topic.
+    ``noop_faust``: one agent, raw topic to output topic. ``noop_faust_2hop``, like ours: a
+    first agent forwards to an internal topic with the partitions of ours' repartition topic,
+    and a second one from there to the output topic. ``noop_faust_stateful``: the two hops,
+    and the second agent reads and writes a changelogged table and sends to two topics.
     """
     import faust
 
     from workers.settings import Settings
-    from workers.stream.app import faust_config
+    from workers.stream.app import ROCKSDB_OPTIONS, faust_config
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level.upper())
     settings.state_dir.mkdir(parents=True, exist_ok=True)
     config = faust_config(settings)
-    config["store"] = "memory://"  # no table: nothing to store
+    stateful = kind == "noop_faust_stateful"
+    if not stateful:
+        config["store"] = "memory://"  # no table: nothing to store
     app = faust.App(settings.app_id, **config)
     source = app.topic(settings.topic_raw, key_type=bytes, value_type=bytes)
     sink = app.topic(settings.topic_events, key_type=bytes, value_type=bytes)
 
     first_sink = sink
-    if two_hops:
+    if kind != "noop_faust":
         middle = app.topic(
             settings.repartition_topic,
             partitions=settings.partitions,
@@ -994,15 +1013,47 @@ def run_noop_faust(two_hops: bool = False) -> int:
         )
         first_sink = middle
 
+    if kind == "noop_faust_2hop":
+
         @app.agent(middle, name="forward_out", concurrency=1)
         async def forward_out(stream: Any) -> None:
             async for event in stream.events():
                 await sink.send(key=event.key, value=event.value)
 
-    @app.agent(source, name="forward", concurrency=1)
-    async def forward(stream: Any) -> None:
-        async for event in stream.events():
-            await first_sink.send(key=event.key, value=event.value)
+    if stateful:
+        table = app.Table(
+            settings.table_name,
+            default=None,
+            partitions=settings.partitions,
+            key_type=bytes,
+            value_type=bytes,
+            options=ROCKSDB_OPTIONS,
+        )
+        outputs = (settings.topic_latest, settings.topic_events)
+
+        async def send(topic: str, key: bytes, value: bytes) -> None:
+            # As ours sends (workers.stream.agents.send): to the producer, not Topic.send.
+            await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=None)
+
+        @app.agent(middle, name="store_and_forward", concurrency=1)
+        async def store_and_forward(stream: Any) -> None:
+            async for event in stream.events():
+                table.data.get(event.key)  # ours reads its bucket once, from the store
+                table[event.key] = event.value  # the store and a changelog record
+                for topic in outputs:
+                    await send(topic, event.key, event.value)
+
+        @app.agent(source, name="forward", concurrency=1)
+        async def forward_direct(stream: Any) -> None:
+            async for event in stream.events():
+                await send(settings.repartition_topic, event.key, event.value)
+
+    else:
+
+        @app.agent(source, name="forward", concurrency=1)
+        async def forward(stream: Any) -> None:
+            async for event in stream.events():
+                await first_sink.send(key=event.key, value=event.value)
 
     worker = faust.Worker(app, loglevel=settings.log_level, redirect_stdouts=False)
     worker.execute_from_commandline()  # leaves through SystemExit
@@ -1053,14 +1104,16 @@ async def _aiokafka_loop() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m benchmarks.kafka noop_faust|noop_faust_2hop|aiokafka`` (env like ours)."""
+    """``python -m benchmarks.kafka <baseline>`` (env like ours): a no-op Faust app or the
+    aiokafka loop."""
     args = sys.argv[1:] if argv is None else argv
-    if args in (["noop_faust"], ["noop_faust_2hop"]):
-        return run_noop_faust(two_hops=args == ["noop_faust_2hop"])
+    if len(args) == 1 and args[0] in BASELINE_KINDS:
+        return run_noop_faust(args[0])
     if args == ["aiokafka"]:
         asyncio.run(_aiokafka_loop())
         return 0
-    print("usage: python -m benchmarks.kafka noop_faust|noop_faust_2hop|aiokafka", file=sys.stderr)
+    usage = "|".join((*BASELINE_KINDS, "aiokafka"))
+    print(f"usage: python -m benchmarks.kafka {usage}", file=sys.stderr)
     return 2
 
 

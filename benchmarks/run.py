@@ -75,7 +75,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--systems",
         default=d["systems"],
         help="comma-separated, from ours, noop_faust_2hop, noop_faust, aiokafka (all four by "
-        "default); none: only the memory run",
+        "default) and noop_faust_stateful (ours' records, no work); none: only the memory run",
     )
     kafka.add_argument(
         "--py-spy",
