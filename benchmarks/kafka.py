@@ -989,7 +989,7 @@ def run_noop_faust(kind: str = "noop_faust") -> int:
     import faust
 
     from workers.settings import Settings
-    from workers.stream.app import ROCKSDB_OPTIONS, faust_config
+    from workers.stream.app import bucket_table, faust_config
 
     settings = Settings.from_env()
     logging.basicConfig(level=settings.log_level.upper())
@@ -1021,14 +1021,7 @@ def run_noop_faust(kind: str = "noop_faust") -> int:
                 await sink.send(key=event.key, value=event.value)
 
     if stateful:
-        table = app.Table(
-            settings.table_name,
-            default=None,
-            partitions=settings.partitions,
-            key_type=bytes,
-            value_type=bytes,
-            options=ROCKSDB_OPTIONS,
-        )
+        table = bucket_table(app, settings)  # ours' table, with its RocksDB options
         outputs = (settings.topic_latest, settings.topic_events)
 
         async def send(topic: str, key: bytes, value: bytes) -> None:

@@ -89,14 +89,9 @@ def faust_config(settings: Settings) -> dict[str, Any]:
     return config
 
 
-def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
-    """Build the app with its topics, table, agents and pages; nothing connects yet."""
-    from workers.stream.agents import Progress, register_agents
-    from workers.stream.web import register_pages
-
-    app = faust.App(settings.app_id, **faust_config(settings))
-    metrics = metrics or Metrics()
-    table = app.Table(
+def bucket_table(app: faust.App, settings: Settings) -> Any:
+    """The table of bucket states: raw bytes in, raw bytes out, one RocksDB per partition."""
+    return app.Table(
         settings.table_name,
         default=None,
         partitions=settings.partitions,
@@ -106,6 +101,16 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
         # 300k items; these caps held it at 527 -> 567 MiB (BENCHMARKS.md, "Memory").
         options=ROCKSDB_OPTIONS,
     )
+
+
+def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
+    """Build the app with its topics, table, agents and pages; nothing connects yet."""
+    from workers.stream.agents import Progress, register_agents
+    from workers.stream.web import register_pages
+
+    app = faust.App(settings.app_id, **faust_config(settings))
+    metrics = metrics or Metrics()
+    table = bucket_table(app, settings)
     wire = WireApp(
         settings=settings,
         app=app,
