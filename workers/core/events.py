@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from workers.core import keys
+from workers.core.isotime import isoformat
 from workers.core.merge import Change, ChangeKind, Merged, Outcome, Story, VersionRecord
 from workers.core.model import WireItem
-from workers.core.ninjs import isoformat, to_ninjs
+from workers.core.ninjs import to_ninjs
 
 SCHEMA_VERSION = "1.2"
 EVENT_TYPES = {

@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import orjson
 
+from workers.core.isotime import isoformat
 from workers.core.model import WireItem
 
 _WORD = re.compile(r"\w+")
@@ -58,22 +59,22 @@ def content_hash(item: WireItem) -> str:
         item.provider,
         item.headline,
         item.is_update,
-        item.first_created.isoformat(),
-        item.updated.isoformat() if item.updated else None,
+        isoformat(item.first_created),
+        isoformat(item.updated) if item.updated else None,
         item.authors,
         (photo.caption, photo.credit) if photo else None,
         item.places,
         item.agency,
         item.paragraphs,
         item.signoff,
-        [(r.published.isoformat(), r.headline, r.lead) for r in item.related],
+        [(isoformat(r.published), r.headline, r.lead) for r in item.related],
     )
     if item.wire_format is not None:
         link = item.link
         fields = (
             *fields,
             item.wire_format,
-            (link.ref, link.since.isoformat()) if link else None,
+            (link.ref, isoformat(link.since)) if link else None,
             item.version,
             item.pub_status,
             item.slugline,
@@ -90,8 +91,21 @@ def raw_sha256(raw: bytes) -> str:
 
 
 def words(text: str) -> list[str]:
-    """The case-folded words of a text: what paragraph ids and text evidence compare."""
-    return _WORD.findall(text.casefold())
+    """The case-folded words of a text (``\\w+`` runs): what paragraph ids and text evidence
+    compare.
+
+    Split at whitespace first, then run the regex only over the tokens that are not one word
+    already: ``isalnum()`` is one C pass, where the regex tests Cyrillic letters one at a time
+    (about 40 % of the time of a paragraph). The same words: no whitespace character is a
+    word character, and a token that ``isalnum()`` is one ``\\w+`` run (tests check both).
+    """
+    found: list[str] = []
+    for token in text.casefold().split():
+        if token.isalnum():
+            found.append(token)
+        else:
+            found += _WORD.findall(token)
+    return found
 
 
 def fold(text: str) -> str:

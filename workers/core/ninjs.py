@@ -7,11 +7,11 @@ Kafka coordinates), which is what lets consumers compare items across replays.
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, tzinfo
 from functools import lru_cache
 from typing import Any
 
 from workers.core.formats import bta
+from workers.core.isotime import isoformat
 from workers.core.merge import Story
 from workers.core.model import RelatedItem, WireItem
 
@@ -25,22 +25,6 @@ URI_PREFIX = "urn:wire-ingest:story:"
 
 def story_uri(story_key: str) -> str:
     return URI_PREFIX + story_key
-
-
-def isoformat(when: datetime) -> str:
-    """``when.isoformat()``, formatted once per time: an aware isoformat costs microseconds
-    (the zone lookup) and an event names the same few times about a dozen times.
-
-    Equal datetimes can still print differently (the same instant in two zones; the two
-    sides of a DST fold), so the cache key adds the zone and the fold to the datetime:
-    equal on all three means the same wall time and offset, and so the same string.
-    """
-    return _isoformat(when, when.tzinfo, when.fold)
-
-
-@lru_cache(maxsize=16384)
-def _isoformat(when: datetime, zone: tzinfo | None, fold: int) -> str:  # noqa: ARG001 - key
-    return when.isoformat()
 
 
 @lru_cache(maxsize=16384)

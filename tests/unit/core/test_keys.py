@@ -5,12 +5,15 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.support.fixtures import REPO_ROOT, SEED_ORIGINAL, SEED_STORY, SEED_UPDATED
 from tests.unit.core.items import seed_updated
@@ -188,3 +191,30 @@ def test_story_key_uses_the_casefolded_first_place() -> None:
     assert keys.base_story_key(simple(places=("Пхенян", "Москва"))) != key
     assert keys.base_story_key(simple(places=())) == "bta-20250812T1757Z-000000"
     assert keys.first_place(simple(places=())) is None
+
+
+_WORD_RUNS = re.compile(r"\w+")
+
+
+def test_the_words_shortcut_rests_on_two_facts_about_every_character() -> None:
+    """``keys.words`` splits at whitespace and keeps ``isalnum()`` tokens whole: right only if
+    no whitespace character is a word character and every ``isalnum()`` one is."""
+    for code in range(sys.maxunicode + 1):
+        char = chr(code)
+        is_word = _WORD_RUNS.fullmatch(char) is not None
+        assert not (char.isspace() and is_word), hex(code)
+        assert is_word == (char.isalnum() or char == "_"), hex(code)
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=80))
+def test_words_are_the_word_runs_of_the_casefolded_text(text: str) -> None:
+    assert keys.words(text) == _WORD_RUNS.findall(text.casefold())
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "Путин, Ким; 80-ата!", "a_b c__d", "ß Straße", "x\u2003y\u00a0z", "١٢٣ ½ ²"],
+)
+def test_words_of_edge_cases(text: str) -> None:
+    assert keys.words(text) == _WORD_RUNS.findall(text.casefold())

@@ -18,9 +18,10 @@ from tests.support.schemas import SchemaViolationError, validate_dlq, validate_e
 from workers.core import keys
 from workers.core.events import SCHEMA_VERSION, Source, _record, event_id, to_event
 from workers.core.formats.bta import SOFIA
+from workers.core.isotime import isoformat
 from workers.core.merge import Merged, VersionRecord, merge
 from workers.core.model import Photo, RelatedItem, WireItem
-from workers.core.ninjs import NINJS_STANDARD, _word_count, isoformat, story_uri, to_ninjs
+from workers.core.ninjs import NINJS_STANDARD, _word_count, story_uri, to_ninjs
 from workers.core.pipeline import dlq_record
 from workers.core.rejects import Reject, RejectReason
 
