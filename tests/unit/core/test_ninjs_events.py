@@ -8,7 +8,7 @@ import hashlib
 import re
 import sys
 import uuid
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -18,7 +18,6 @@ from tests.support.schemas import SchemaViolationError, validate_dlq, validate_e
 from workers.core import keys
 from workers.core.events import SCHEMA_VERSION, Source, _record, event_id, to_event
 from workers.core.formats.bta import SOFIA
-from workers.core.isotime import isoformat
 from workers.core.merge import Merged, VersionRecord, merge
 from workers.core.model import Photo, RelatedItem, WireItem
 from workers.core.ninjs import NINJS_STANDARD, _word_count, story_uri, to_ninjs
@@ -282,22 +281,6 @@ def test_event_id_is_the_uuid_of_the_digest() -> None:
         digest[6] = (digest[6] & 0x0F) | 0x80
         digest[8] = (digest[8] & 0x3F) | 0x80
         assert event_id(*args) == str(uuid.UUID(bytes=bytes(digest)))
-
-
-def test_cached_isoformat_keeps_zone_and_fold_apart() -> None:
-    """Equal datetimes that print differently must not share a cached string."""
-    ambiguous = datetime(2025, 10, 26, 3, 30, tzinfo=SOFIA)  # the DST fall-back hour
-    same_instant = [
-        datetime(2025, 8, 12, 17, 57, tzinfo=UTC),
-        datetime(2025, 8, 12, 20, 57, tzinfo=SOFIA),
-        datetime(2025, 8, 12, 20, 57, tzinfo=timezone(timedelta(hours=3))),
-        datetime(2025, 8, 12, 17, 57),
-        ambiguous,
-        ambiguous.replace(fold=1),
-        ambiguous.replace(fold=1).astimezone(UTC).astimezone(timezone(timedelta(hours=2))),
-    ]
-    for when in same_instant * 2:
-        assert isoformat(when) == when.isoformat()
 
 
 def test_word_count_is_the_split_count() -> None:
