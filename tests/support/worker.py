@@ -60,6 +60,8 @@ class WorkerProcess:
     log_path: Path
     partitions: int = 4
     extra_env: dict[str, str] = field(default_factory=dict)
+    # The module run as ``python -m MODULE worker``: a fault-injecting launcher may wrap it.
+    module: str = "workers.cli"
     web_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -84,7 +86,7 @@ class WorkerProcess:
         }
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "workers.cli", "worker"],
+            [sys.executable, "-m", self.module, "worker"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
