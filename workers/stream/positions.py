@@ -1,40 +1,48 @@
-"""Where each input partition is read from after a rebalance: two faust-streaming races mended.
+"""Where each input partition is read from after a rebalance: faust-streaming races mended.
 
 At the end of a rebalance's table recovery, faust-streaming 0.15:
 
-1. can drop records fetched while its set of active partitions is momentarily empty: the
-   fetch then returns every partition's records, and those of partitions not yet active are
-   discarded, past the fetch position. Its own seek back to the committed offsets covers
-   only partitions whose committed offset is above 0, and only drops that came before it. A
-   partition left past a dropped record stalls there, or loses it silently once a later
-   record there is committed. So after every rebalance this sensor stops the fetch, puts
-   EVERY input partition back at its committed offset (the earliest offset when it has none,
-   as ``auto_offset_reset=earliest`` promises), forgets Faust's last read offset there (it
-   discards fetched records below it), and resumes the fetch.
-2. resumes the input partitions before it seeks them to their committed offsets, so records
-   processed in between come again, and the repositioning above brings back whatever was
-   handled before it. :class:`Replays` remembers the offsets this process handled since the
-   rebalance, and the agents skip exactly those (never "everything below the newest": a
-   record dropped by race 1 must still be read).
+1. can drop fetched input records: while its set of active partitions is momentarily
+   empty, a fetch returns every partition's records and those not yet active are discarded,
+   past the fetch position. Its own seek back to the committed offsets covers only
+   partitions committed above 0, and only drops that came before it. Worse, its commit
+   steps over such a hole (a single missing record at the committed offset, or any when
+   nothing was committed), so a dropped record is lost once a later one is committed.
+   So from the table's recovery callback (before Faust resumes the inputs) until the
+   repositioning below, no input offset is committed; at the end of every rebalance the
+   fetch is stopped, the sensor waits until no fetch is in flight and no fetched batch is
+   still being handed to the agents, puts EVERY input partition back at its committed
+   offset (the earliest when it has none, as ``auto_offset_reset=earliest`` promises),
+   forgets what Faust noted there since (last read offset, acks, gaps), and resumes.
+2. resumes the input partitions before it seeks them, so records handled in between come
+   again, as do those handled before the repositioning. :class:`Replays` remembers the
+   offsets this process handled since the rebalance, and the agents skip exactly those
+   (never "everything below the newest": a dropped record must still be read).
 
 Both are at-least-once safe: a re-read record is processed again or skipped as a replay, and
-the outbox re-sends any event whose input was not committed (state.py).
+the outbox re-sends any event whose input was not committed (state.py). The Faust internals
+used here are those of the faust-streaming line ``pyproject.toml`` allows;
+``tests/unit/stream/test_positions.py`` and a fault-injection test against the real broker
+(``tests/reliability/test_faults.py``) check them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
 
+from workers.stream.fatal import EXIT_REPOSITION_FAILED, stop
+
 log = logging.getLogger(__name__)
 
-REPOSITION_ATTEMPTS = 3  # the fetch stays stopped meanwhile
-REPOSITION_BACKOFF_S = 0.5  # times the attempt number: 1.5 s of back-off in all
+REPOSITION_TIMEOUT_S = 30.0  # one attempt; the fetch stays stopped until one succeeds
+REPOSITION_BACKOFF_S = 0.5  # after a failed attempt, doubled each time up to the maximum
+REPOSITION_BACKOFF_MAX_S = 5.0
 
 
 class Replays:
@@ -57,6 +65,61 @@ class Replays:
             offsets.difference_update([o for o in offsets if o < committed])
 
 
+class FetchWatch:
+    """Whether Faust's fetch loop has a fetch in flight or a fetched batch still being delivered.
+
+    Wraps one consumer's ``_getmany`` (a fetch from the client's thread) and ``getmany`` (a
+    batch handed to the agents record by record); the latter must be wrapped before Faust's
+    fetcher starts, which keeps the function it found then.
+    """
+
+    def __init__(self) -> None:
+        self._busy = 0
+        self._quiet = asyncio.Event()
+        self._quiet.set()
+        self.consumer: Any = None
+
+    def _enter(self) -> None:
+        self._busy += 1
+        self._quiet.clear()
+
+    def _leave(self) -> None:
+        self._busy -= 1
+        if self._busy == 0:
+            self._quiet.set()
+
+    async def quiet(self) -> None:
+        """Return once nothing fetched can still reach an agent (with the flow stopped)."""
+        await self._quiet.wait()
+
+    def install(self, consumer: Any) -> None:
+        fetch = consumer._getmany
+        batches = consumer.getmany
+
+        async def watched_fetch(*args: Any, **kwargs: Any) -> Any:
+            self._enter()
+            try:
+                return await fetch(*args, **kwargs)
+            finally:
+                self._leave()
+
+        async def watched_batches(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+            delivering = False
+            try:
+                async for item in batches(*args, **kwargs):
+                    if not delivering:
+                        delivering = True
+                        self._enter()
+                    yield item
+            finally:
+                if delivering:
+                    self._leave()
+
+        consumer._getmany = watched_fetch
+        consumer.getmany = watched_batches
+        self.consumer = consumer
+
+
 class InputPositions(faust.Sensor):
     """After each rebalance: every input partition is read again from its committed offset."""
 
@@ -77,19 +140,41 @@ class InputPositions(faust.Sensor):
         self._starts = starts if starts is not None else {}
         self._on_rebalance_start = on_rebalance_start
         self._rebalances = 0  # rebalances started: a repositioning older than the last yields
+        self._watch = FetchWatch()
+        self.holding_commits = False
         self.repositioning: asyncio.Task[None] | None = None
+
+    def _install(self, consumer: Any) -> None:
+        """Watch the consumer's fetches, and hold its input commits while asked to."""
+        if self._watch.consumer is consumer:
+            return
+        self._watch.install(consumer)
+        new_offset = consumer._new_offset
+
+        def new_offset_unless_held(tp: Any) -> Any:
+            if self.holding_commits and tp.topic in self._topics:
+                return None  # its acks stay, to be committed once released
+            return new_offset(tp)
+
+        consumer._new_offset = new_offset_unless_held
 
     def on_rebalance_start(self, app: Any) -> Any:
         self._rebalances += 1
+        self._install(app.consumer)  # before the fetcher starts: recovery starts it
         self._replays.clear()  # another worker may have handled our new partitions
         if self._on_rebalance_start is not None:
             self._on_rebalance_start()
         return super().on_rebalance_start(app)
 
+    async def on_recover(self) -> None:
+        """The table's recovery callback: Faust resumes the inputs right after it."""
+        self.holding_commits = True
+
     def on_rebalance_end(self, app: Any, state: Any) -> None:
         super().on_rebalance_end(app, state)
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in self._topics]
         if not assigned:
+            self.holding_commits = False
             return
         # Stopped here, before the loop runs again: no fetched batch is delivered from now
         # until every partition is back where it must be read from.
@@ -100,40 +185,50 @@ class InputPositions(faust.Sensor):
     async def reposition(self, tps: list[Any], rebalance: int) -> None:
         """Seek ``tps`` to their committed (else earliest) offsets, then resume the fetch.
 
-        A rebalance started meanwhile owns the flow: it resumes the fetch itself, and its own
-        end repositions again.
+        Broker errors are retried for as long as it takes: reading on from a wrong position
+        could lose a record. A rebalance started meanwhile owns the flow: it resumes the
+        fetch itself, and its own end repositions again.
         """
         app = self._app
-        consumer = app.consumer
 
         def superseded() -> bool:
-            return rebalance != self._rebalances
+            return rebalance != self._rebalances or bool(getattr(app, "should_stop", False))
 
+        backoff = REPOSITION_BACKOFF_S
         try:
-            for attempt in range(1, REPOSITION_ATTEMPTS + 1):
+            while not superseded():
                 try:
-                    await self._seek_back(tps, superseded)
+                    await asyncio.wait_for(self._seek_back(tps, superseded), REPOSITION_TIMEOUT_S)
                     return
                 except (KafkaError, TimeoutError, OSError) as exc:  # the broker away or slow
-                    if attempt == REPOSITION_ATTEMPTS or superseded():
-                        log.warning(
-                            "could not reposition %s (%s: %s); the next rebalance will",
-                            _describe(dict.fromkeys(tps)),
-                            type(exc).__name__,
-                            exc,
-                        )
-                        return
-                    await asyncio.sleep(REPOSITION_BACKOFF_S * attempt)
+                    log.warning(
+                        "could not reposition %s (%s: %s); trying again in %.1f s",
+                        _describe(dict.fromkeys(tps)),
+                        type(exc).__name__,
+                        exc,
+                        backoff,
+                    )
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, REPOSITION_BACKOFF_MAX_S)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a bug: stop rather than read on from anywhere
+            stop(
+                f"cannot reposition the input partitions after a rebalance: "
+                f"{type(exc).__name__}: {exc}",
+                EXIT_REPOSITION_FAILED,
+            )
         finally:
             if not superseded() and not app.rebalancing:
-                consumer.resume_flow()
+                app.consumer.resume_flow()
 
     async def _seek_back(self, tps: list[Any], superseded: Callable[[], bool]) -> None:
         consumer = self._app.consumer
+        await self._watch.quiet()
         earliest = await consumer.earliest_offsets(*tps)
         if superseded():
             return
-        committed = getattr(consumer, "_committed_offset", {})
+        committed = consumer._committed_offset
         offsets: dict[Any, int] = {}
         for tp in tps:
             first = earliest.get(tp)
@@ -145,12 +240,17 @@ class InputPositions(faust.Sensor):
         await consumer.seek_wait(offsets)
         if superseded():
             return
-        read = getattr(consumer, "_read_offset", None)
+        for tp in tps:
+            # What Faust noted there since the rebalance: records come again from here. It
+            # discards a fetched record below the last read offset, and its acks and gaps
+            # would let a commit step over a record that was dropped.
+            consumer._read_offset.pop(tp, None)
+            consumer._acked.pop(tp, None)
+            consumer._acked_index.pop(tp, None)
+            consumer._gap.pop(tp, None)
         for tp, offset in offsets.items():
             self._starts[(tp.topic, tp.partition)] = offset
-            if read is not None:
-                # Faust discards a fetched record below the offset it last read there.
-                read.pop(tp, None)
+        self.holding_commits = False
         log.info("input partitions read from: %s", _describe(offsets))
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -29,12 +31,20 @@ class FakeConsumer:
         self.assigned = assigned
         self._committed_offset = committed
         self._read_offset: dict[TP, int | None] = dict.fromkeys(assigned, 99)
+        self._acked: defaultdict[TP, list[int]] = defaultdict(list)
+        self._acked_index: defaultdict[TP, set[int]] = defaultdict(set)
+        self._gap: dict[TP, object] = {}
+        for tp in assigned:
+            self._acked[tp].append(100)
+            self._acked_index[tp].add(100)
+            self._gap[tp] = object()
         self.earliest = earliest
         self.flow_active = True
         self.calls: list[str] = []
         self.sought: dict[TP, int] = {}
-        self.fail_earliest = 0  # how many calls fail before one succeeds
-        self.during_seek: Any = None  # called while the seek is in flight
+        self.fail_earliest: list[BaseException] = []  # raised by the next calls, in turn
+        self.during_seek: Callable[[], None] | None = None
+        self.batch: list[str] = []  # what one getmany delivers
 
     def assignment(self) -> set[TP]:
         return self.assigned
@@ -50,8 +60,7 @@ class FakeConsumer:
     async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
         self.calls.append("earliest_offsets")
         if self.fail_earliest:
-            self.fail_earliest -= 1
-            raise ConnectionError("broker gone")
+            raise self.fail_earliest.pop(0)
         return {tp: self.earliest[tp] for tp in tps}
 
     async def seek_wait(self, offsets: dict[TP, int]) -> None:
@@ -61,12 +70,23 @@ class FakeConsumer:
             self.during_seek()
         self.sought.update(offsets)
 
+    def _new_offset(self, tp: TP) -> int | None:
+        return 42
+
+    async def _getmany(self, active_partitions: Any, timeout: float) -> dict[TP, list[str]]:
+        return {}
+
+    async def getmany(self, timeout: float) -> AsyncIterator[str]:
+        for item in self.batch:
+            yield item
+
 
 class FakeApp:
     def __init__(self, consumer: FakeConsumer) -> None:
         self.consumer = consumer
         self.loop = asyncio.get_running_loop()
         self.rebalancing = False
+        self.should_stop = False
 
 
 def _tps(topic: str) -> list[TP]:
@@ -89,11 +109,21 @@ def _consumer() -> FakeConsumer:
     return FakeConsumer(set(raw + repartition + changelog), committed, earliest)
 
 
+def _sensor(app: FakeApp, topics: set[str], **kwargs: Any) -> InputPositions:
+    return InputPositions(app, topics, Replays(), **kwargs)
+
+
 async def _rebalance(sensor: InputPositions, app: FakeApp) -> None:
     state = sensor.on_rebalance_start(app)
+    await sensor.on_recover()
     sensor.on_rebalance_end(app, state)
     assert sensor.repositioning is not None
     await sensor.repositioning
+
+
+@pytest.fixture
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(positions, "REPOSITION_BACKOFF_S", 0.0)
 
 
 def test_every_input_partition_is_read_again_from_its_committed_or_earliest_offset() -> None:
@@ -101,9 +131,10 @@ def test_every_input_partition_is_read_again_from_its_committed_or_earliest_offs
         consumer = _consumer()
         app = FakeApp(consumer)
         starts: dict[tuple[str, int], int] = {}
-        sensor = InputPositions(app, {RAW, REPARTITION}, Replays(), starts)
+        sensor = _sensor(app, {RAW, REPARTITION}, starts=starts)
 
         state = sensor.on_rebalance_start(app)
+        await sensor.on_recover()
         sensor.on_rebalance_end(app, state)
         # Stopped before the loop runs again: no batch fetched meanwhile reaches an agent.
         assert consumer.calls == ["stop_flow"]
@@ -122,11 +153,90 @@ def test_every_input_partition_is_read_again_from_its_committed_or_earliest_offs
             repartition[3]: 0,
         }
         assert consumer.calls == ["stop_flow", "earliest_offsets", "seek_wait", "resume_flow"]
-        # Faust would discard the re-read records below its last read offset: forgotten.
-        assert all(tp not in consumer._read_offset for tp in raw + repartition)
-        assert consumer._read_offset[TP(CHANGELOG, 0)] == 99  # not an input: untouched
+        # What Faust noted since the rebalance is forgotten: its last read offset (it would
+        # discard the re-read records below it), acks and gaps (a commit could step over a
+        # dropped record).
+        for tp in raw + repartition:
+            assert tp not in consumer._read_offset
+            assert tp not in consumer._acked
+            assert tp not in consumer._acked_index
+            assert tp not in consumer._gap
+        changelog = TP(CHANGELOG, 0)  # not an input: untouched
+        assert consumer._read_offset[changelog] == 99
+        assert consumer._acked[changelog] == [100]
+        assert changelog in consumer._gap
         assert starts[(RAW, 0)] == 5
         assert starts[(RAW, 1)] == 2
+
+    asyncio.run(go())
+
+
+def test_input_commits_are_held_from_recovery_until_the_inputs_are_back() -> None:
+    async def go() -> None:
+        consumer = _consumer()
+        app = FakeApp(consumer)
+        sensor = _sensor(app, {RAW})
+        held: list[int | None] = []
+        state = sensor.on_rebalance_start(app)
+        assert consumer._new_offset(TP(RAW, 0)) == 42  # not held before the recovery ends
+        await sensor.on_recover()
+        assert consumer._new_offset(TP(RAW, 0)) is None  # held: its acks stay
+        assert consumer._new_offset(TP(CHANGELOG, 0)) == 42  # not an input
+        consumer.during_seek = lambda: held.append(consumer._new_offset(TP(RAW, 1)))
+        sensor.on_rebalance_end(app, state)
+        assert sensor.repositioning is not None
+        await sensor.repositioning
+        assert held == [None]  # still held while the seek runs
+        assert consumer._new_offset(TP(RAW, 0)) == 42
+
+    asyncio.run(go())
+
+
+def test_the_seek_waits_for_the_batch_being_delivered() -> None:
+    async def go() -> None:
+        consumer = _consumer()
+        consumer.batch = ["a", "b"]
+        app = FakeApp(consumer)
+        sensor = _sensor(app, {RAW})
+        state = sensor.on_rebalance_start(app)  # installs the watch, as before Faust's fetcher
+        delivering = consumer.getmany(timeout=1.0)
+        assert await anext(delivering) == "a"  # an agent holds "a"; "b" is yet to come
+        sensor.on_rebalance_end(app, state)
+        assert sensor.repositioning is not None
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert "seek_wait" not in consumer.calls
+        assert [item async for item in delivering] == ["b"]
+        await sensor.repositioning
+        assert consumer.calls[-2:] == ["seek_wait", "resume_flow"]
+
+    asyncio.run(go())
+
+
+def test_the_seek_waits_for_a_fetch_in_flight() -> None:
+    async def go() -> None:
+        consumer = _consumer()
+        app = FakeApp(consumer)
+        release = asyncio.Event()
+
+        async def slow_fetch(active_partitions: Any, timeout: float) -> dict[TP, list[str]]:
+            await release.wait()
+            return {}
+
+        consumer._getmany = slow_fetch  # type: ignore[method-assign]
+        sensor = _sensor(app, {RAW})
+        state = sensor.on_rebalance_start(app)
+        fetch = asyncio.create_task(consumer._getmany(active_partitions=None, timeout=1.0))
+        await asyncio.sleep(0)
+        sensor.on_rebalance_end(app, state)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert "seek_wait" not in consumer.calls
+        release.set()
+        await fetch
+        assert sensor.repositioning is not None
+        await sensor.repositioning
+        assert "seek_wait" in consumer.calls
 
     asyncio.run(go())
 
@@ -135,7 +245,7 @@ def test_a_rebalance_during_the_repositioning_keeps_the_fetch_stopped() -> None:
     async def go() -> None:
         consumer = _consumer()
         app = FakeApp(consumer)
-        sensor = InputPositions(app, {RAW}, Replays())
+        sensor = _sensor(app, {RAW})
 
         def another_rebalance() -> None:
             app.rebalancing = True
@@ -146,59 +256,70 @@ def test_a_rebalance_during_the_repositioning_keeps_the_fetch_stopped() -> None:
         # The new rebalance owns the flow; Faust resumes it when its recovery is done.
         assert "resume_flow" not in consumer.calls
         assert not consumer.flow_active
+        assert sensor.holding_commits  # until that rebalance puts the inputs back
 
     asyncio.run(go())
 
 
-@pytest.fixture
-def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(positions, "REPOSITION_BACKOFF_S", 0.0)
-
-
 @pytest.mark.usefixtures("no_backoff")
-def test_a_broker_error_is_retried() -> None:
+def test_broker_errors_are_retried_until_the_inputs_are_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async def go() -> None:
         consumer = _consumer()
-        consumer.fail_earliest = positions.REPOSITION_ATTEMPTS - 1
+        consumer.fail_earliest = [ConnectionError("broker gone"), TimeoutError()] * 3
         app = FakeApp(consumer)
-        sensor = InputPositions(app, {RAW}, Replays())
+        sensor = _sensor(app, {RAW})
         await _rebalance(sensor, app)
+        assert consumer.calls.count("earliest_offsets") == 7
         assert consumer.sought[TP(RAW, 0)] == 5
         assert consumer.calls[-1] == "resume_flow"
-
-    asyncio.run(go())
-
-
-@pytest.mark.usefixtures("no_backoff")
-def test_a_failed_repositioning_still_resumes_the_fetch(caplog: pytest.LogCaptureFixture) -> None:
-    async def go() -> None:
-        consumer = _consumer()
-        consumer.fail_earliest = positions.REPOSITION_ATTEMPTS
-        app = FakeApp(consumer)
-        sensor = InputPositions(app, {RAW}, Replays())
-        await _rebalance(sensor, app)
-        assert consumer.sought == {}
-        assert consumer.calls.count("earliest_offsets") == positions.REPOSITION_ATTEMPTS
-        assert consumer.calls[-1] == "resume_flow"
-        assert consumer.flow_active
+        assert not sensor.holding_commits
 
     with caplog.at_level(logging.WARNING, logger="workers.stream.positions"):
         asyncio.run(go())
-    (warning,) = caplog.messages
-    assert warning == (
+    assert len(caplog.messages) == 6
+    assert caplog.messages[0] == (
         "could not reposition wire.raw[0 1 2 3] (ConnectionError: broker gone);"
-        " the next rebalance will"
+        " trying again in 0.0 s"
     )
+
+
+def test_an_unexpected_error_stops_the_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    stopped: list[tuple[str, int]] = []
+
+    def fake_stop(reason: str, code: int) -> None:
+        stopped.append((reason, code))
+
+    monkeypatch.setattr(positions, "stop", fake_stop)
+
+    async def go() -> None:
+        consumer = _consumer()
+        consumer.fail_earliest = [KeyError("_committed_offset")]
+        app = FakeApp(consumer)
+        await _rebalance(_sensor(app, {RAW}), app)
+
+    asyncio.run(go())
+    assert stopped == [
+        (
+            "cannot reposition the input partitions after a rebalance: KeyError: "
+            "'_committed_offset'",
+            7,
+        )
+    ]
 
 
 def test_nothing_assigned_leaves_the_flow_alone() -> None:
     async def go() -> None:
         consumer = FakeConsumer(set(_tps(CHANGELOG)), {}, {})
         app = FakeApp(consumer)
-        sensor = InputPositions(app, {RAW}, Replays())
-        sensor.on_rebalance_end(app, sensor.on_rebalance_start(app))
+        sensor = _sensor(app, {RAW})
+        state = sensor.on_rebalance_start(app)
+        await sensor.on_recover()
+        sensor.on_rebalance_end(app, state)
         assert sensor.repositioning is None
         assert consumer.calls == []
+        assert not sensor.holding_commits
 
     asyncio.run(go())
 
