@@ -434,11 +434,9 @@ def register_agents(wire: WireApp) -> None:
     def rebalance_starts() -> None:
         wire.progress.rebalance_started = time.monotonic()
 
-    positions = InputPositions(
-        app, inputs, wire.progress.replays, wire.progress.starts, rebalance_starts
+    app.sensors.add(
+        InputPositions(app, inputs, wire.progress.replays, wire.progress.starts, rebalance_starts)
     )
-    app.sensors.add(positions)
-    wire.table.on_recover(positions.on_recover)  # after Faust's recovery, before the inputs
 
     def lag() -> Iterable[tuple[str, int, int]]:
         consumer = app.consumer

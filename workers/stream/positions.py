@@ -8,12 +8,14 @@ At the end of a rebalance's table recovery, faust-streaming 0.15:
    partitions committed above 0, and only drops that came before it. Worse, its commit
    steps over such a hole (a single missing record at the committed offset, or any when
    nothing was committed), so a dropped record is lost once a later one is committed.
-   So from the table's recovery callback (before Faust resumes the inputs) until the
-   repositioning below, no input offset is committed; at the end of every rebalance the
-   fetch is stopped, the sensor waits until no fetch is in flight and no fetched batch is
-   still being handed to the agents, puts EVERY input partition back at its committed
-   offset (the earliest when it has none, as ``auto_offset_reset=earliest`` promises),
-   forgets what Faust noted there since (last read offset, acks, gaps), and resumes.
+   So no input offset is committed from the start of a rebalance until its inputs are
+   back: at its end the fetch is stopped, the sensor waits until no fetch is in flight and
+   no fetched batch is still being handed to the agents, puts EVERY input partition back at
+   its committed offset (the earliest when it has none, as ``auto_offset_reset=earliest``
+   promises), forgets what Faust noted there since (last read offset, acks, gaps), and
+   resumes. Each partition's commits stay held until the first record read there again is
+   done, so no ack of a record handled before the seek carries a commit past one not read
+   again yet.
 2. resumes the input partitions before it seeks them, so records handled in between come
    again, as do those handled before the repositioning. :class:`Replays` remembers the
    offsets this process handled since the rebalance, and the agents skip exactly those
@@ -78,6 +80,9 @@ class FetchWatch:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self.consumer: Any = None
+        # Per partition watched: the first offset delivered since the watch began (None
+        # until one is).
+        self.first_delivered: dict[Any, int | None] = {}
 
     def _enter(self) -> None:
         self._busy += 1
@@ -90,7 +95,8 @@ class FetchWatch:
 
     async def quiet(self) -> None:
         """Return once nothing fetched can still reach an agent (with the flow stopped)."""
-        await self._quiet.wait()
+        while self._busy:
+            await self._quiet.wait()
 
     def install(self, consumer: Any) -> None:
         fetch = consumer._getmany
@@ -110,6 +116,9 @@ class FetchWatch:
                     if not delivering:
                         delivering = True
                         self._enter()
+                    tp, message = item
+                    if self.first_delivered.get(tp, -1) is None:
+                        self.first_delivered[tp] = message.offset
                     yield item
             finally:
                 if delivering:
@@ -151,14 +160,28 @@ class InputPositions(faust.Sensor):
         self._watch.install(consumer)
         new_offset = consumer._new_offset
 
+        watch = self._watch
+
         def new_offset_unless_held(tp: Any) -> Any:
-            if self.holding_commits and tp.topic in self._topics:
-                return None  # its acks stay, to be committed once released
+            # Returning None commits nothing there and leaves its acks for a later commit.
+            if tp.topic in self._topics:
+                if self.holding_commits:
+                    return None
+                if tp in watch.first_delivered:
+                    # Acks of records handled before the seek could carry a commit past a
+                    # record not read again yet: held until the first one read is done.
+                    first = watch.first_delivered[tp]
+                    if first is None or first not in consumer._acked_index[tp]:
+                        return None
+                    del watch.first_delivered[tp]
             return new_offset(tp)
 
         consumer._new_offset = new_offset_unless_held
 
     def on_rebalance_start(self, app: Any) -> Any:
+        # Held until the inputs are back. Faust forgets the acks of revoked partitions before
+        # its commit at revocation, so this holds back nothing of theirs.
+        self.holding_commits = True
         self._rebalances += 1
         self._install(app.consumer)  # before the fetcher starts: recovery starts it
         self._replays.clear()  # another worker may have handled our new partitions
@@ -166,15 +189,12 @@ class InputPositions(faust.Sensor):
             self._on_rebalance_start()
         return super().on_rebalance_start(app)
 
-    async def on_recover(self) -> None:
-        """The table's recovery callback: Faust resumes the inputs right after it."""
-        self.holding_commits = True
-
     def on_rebalance_end(self, app: Any, state: Any) -> None:
         super().on_rebalance_end(app, state)
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in self._topics]
         if not assigned:
             self.holding_commits = False
+            self._watch.first_delivered = {}
             return
         # Stopped here, before the loop runs again: no fetched batch is delivered from now
         # until every partition is back where it must be read from.
@@ -213,6 +233,8 @@ class InputPositions(faust.Sensor):
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a bug: stop rather than read on from anywhere
+            if superseded():
+                return  # the client stopping or reassigning under us: the next end repeats
             stop(
                 f"cannot reposition the input partitions after a rebalance: "
                 f"{type(exc).__name__}: {exc}",
@@ -250,6 +272,7 @@ class InputPositions(faust.Sensor):
             consumer._gap.pop(tp, None)
         for tp, offset in offsets.items():
             self._starts[(tp.topic, tp.partition)] = offset
+        self._watch.first_delivered = dict.fromkeys(tps)
         self.holding_commits = False
         log.info("input partitions read from: %s", _describe(offsets))
 

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -17,6 +18,11 @@ from workers.stream.positions import InputPositions, Replays
 RAW = "wire.raw"
 REPARTITION = "items-by-story"
 CHANGELOG = "story-buckets-changelog"
+
+
+@dataclass(frozen=True)
+class Message:
+    offset: int
 
 
 class FakeConsumer:
@@ -44,7 +50,8 @@ class FakeConsumer:
         self.sought: dict[TP, int] = {}
         self.fail_earliest: list[BaseException] = []  # raised by the next calls, in turn
         self.during_seek: Callable[[], None] | None = None
-        self.batch: list[str] = []  # what one getmany delivers
+        self.during_earliest: Callable[[], None] | None = None
+        self.batch: list[tuple[TP, Message]] = []  # what one getmany delivers
 
     def assignment(self) -> set[TP]:
         return self.assigned
@@ -59,6 +66,8 @@ class FakeConsumer:
 
     async def earliest_offsets(self, *tps: TP) -> dict[TP, int]:
         self.calls.append("earliest_offsets")
+        if self.during_earliest is not None:
+            self.during_earliest()
         if self.fail_earliest:
             raise self.fail_earliest.pop(0)
         return {tp: self.earliest[tp] for tp in tps}
@@ -76,7 +85,7 @@ class FakeConsumer:
     async def _getmany(self, active_partitions: Any, timeout: float) -> dict[TP, list[str]]:
         return {}
 
-    async def getmany(self, timeout: float) -> AsyncIterator[str]:
+    async def getmany(self, timeout: float) -> AsyncIterator[tuple[TP, Message]]:
         for item in self.batch:
             yield item
 
@@ -115,7 +124,6 @@ def _sensor(app: FakeApp, topics: set[str], **kwargs: Any) -> InputPositions:
 
 async def _rebalance(sensor: InputPositions, app: FakeApp) -> None:
     state = sensor.on_rebalance_start(app)
-    await sensor.on_recover()
     sensor.on_rebalance_end(app, state)
     assert sensor.repositioning is not None
     await sensor.repositioning
@@ -134,7 +142,6 @@ def test_every_input_partition_is_read_again_from_its_committed_or_earliest_offs
         sensor = _sensor(app, {RAW, REPARTITION}, starts=starts)
 
         state = sensor.on_rebalance_start(app)
-        await sensor.on_recover()
         sensor.on_rebalance_end(app, state)
         # Stopped before the loop runs again: no batch fetched meanwhile reaches an agent.
         assert consumer.calls == ["stop_flow"]
@@ -171,23 +178,35 @@ def test_every_input_partition_is_read_again_from_its_committed_or_earliest_offs
     asyncio.run(go())
 
 
-def test_input_commits_are_held_from_recovery_until_the_inputs_are_back() -> None:
+def test_input_commits_are_held_until_the_first_record_read_again_is_done() -> None:
     async def go() -> None:
         consumer = _consumer()
         app = FakeApp(consumer)
         sensor = _sensor(app, {RAW})
+        raw0, raw1 = TP(RAW, 0), TP(RAW, 1)
+        assert consumer._new_offset(raw0) == 42
         held: list[int | None] = []
         state = sensor.on_rebalance_start(app)
-        assert consumer._new_offset(TP(RAW, 0)) == 42  # not held before the recovery ends
-        await sensor.on_recover()
-        assert consumer._new_offset(TP(RAW, 0)) is None  # held: its acks stay
+        assert consumer._new_offset(raw0) is None  # held: its acks stay
         assert consumer._new_offset(TP(CHANGELOG, 0)) == 42  # not an input
-        consumer.during_seek = lambda: held.append(consumer._new_offset(TP(RAW, 1)))
+        consumer.during_seek = lambda: held.append(consumer._new_offset(raw1))
         sensor.on_rebalance_end(app, state)
         assert sensor.repositioning is not None
         await sensor.repositioning
         assert held == [None]  # still held while the seek runs
-        assert consumer._new_offset(TP(RAW, 0)) == 42
+        # Back, but an ack of a record handled before the seek (raw[0]@6, say) must not
+        # carry a commit past raw[0]@5, dropped by Faust and not read again yet.
+        consumer._acked_index[raw0].add(6)
+        assert consumer._new_offset(raw0) is None
+        consumer.batch = [(raw0, Message(5)), (raw0, Message(6)), (raw1, Message(2))]
+        assert [m.offset async for _, m in consumer.getmany(timeout=1.0)] == [5, 6, 2]
+        assert consumer._new_offset(raw0) is None  # read again, not done yet
+        consumer._acked_index[raw0].add(5)
+        assert consumer._new_offset(raw0) == 42
+        assert consumer._new_offset(raw1) is None  # its own first record is not done yet
+        consumer._acked_index[raw1].add(2)
+        assert consumer._new_offset(raw1) == 42
+        assert consumer._new_offset(TP(RAW, 3)) is None  # nothing read there yet
 
     asyncio.run(go())
 
@@ -195,18 +214,19 @@ def test_input_commits_are_held_from_recovery_until_the_inputs_are_back() -> Non
 def test_the_seek_waits_for_the_batch_being_delivered() -> None:
     async def go() -> None:
         consumer = _consumer()
-        consumer.batch = ["a", "b"]
+        consumer.batch = [(TP(RAW, 0), Message(5)), (TP(RAW, 0), Message(6))]
         app = FakeApp(consumer)
         sensor = _sensor(app, {RAW})
         state = sensor.on_rebalance_start(app)  # installs the watch, as before Faust's fetcher
         delivering = consumer.getmany(timeout=1.0)
-        assert await anext(delivering) == "a"  # an agent holds "a"; "b" is yet to come
+        first = await anext(delivering)  # an agent holds @5; @6 is yet to come
+        assert first[1].offset == 5
         sensor.on_rebalance_end(app, state)
         assert sensor.repositioning is not None
         for _ in range(20):
             await asyncio.sleep(0)
         assert "seek_wait" not in consumer.calls
-        assert [item async for item in delivering] == ["b"]
+        assert [m.offset async for _, m in delivering] == [6]
         await sensor.repositioning
         assert consumer.calls[-2:] == ["seek_wait", "resume_flow"]
 
@@ -309,13 +329,30 @@ def test_an_unexpected_error_stops_the_worker(monkeypatch: pytest.MonkeyPatch) -
     ]
 
 
+def test_an_error_while_the_worker_stops_is_no_reason_to_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    stopped: list[tuple[str, int]] = []
+    monkeypatch.setattr(positions, "stop", lambda reason, code: stopped.append((reason, code)))
+
+    async def go() -> None:
+        consumer = _consumer()
+        app = FakeApp(consumer)
+        consumer.fail_earliest = [AssertionError("no partitions are currently assigned")]
+        consumer.during_earliest = lambda: setattr(app, "should_stop", True)
+        await _rebalance(_sensor(app, {RAW}), app)
+        assert "resume_flow" not in consumer.calls
+
+    asyncio.run(go())
+    assert stopped == []
+
+
 def test_nothing_assigned_leaves_the_flow_alone() -> None:
     async def go() -> None:
         consumer = FakeConsumer(set(_tps(CHANGELOG)), {}, {})
         app = FakeApp(consumer)
         sensor = _sensor(app, {RAW})
         state = sensor.on_rebalance_start(app)
-        await sensor.on_recover()
         sensor.on_rebalance_end(app, state)
         assert sensor.repositioning is None
         assert consumer.calls == []
