@@ -80,8 +80,8 @@ class FetchWatch:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self.consumer: Any = None
-        # Per partition watched: the first offset delivered since the watch began (None
-        # until one is).
+        # Per input partition since its last seek: the first offset delivered there (None
+        # until one is); InputPositions holds its commits until that record is done.
         self.first_delivered: dict[Any, int | None] = {}
 
     def _enter(self) -> None:
