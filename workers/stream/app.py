@@ -11,6 +11,7 @@ import faust
 from workers import __version__
 from workers.metrics import Metrics
 from workers.settings import Settings
+from workers.stream.batch_builds import install as install_batch_builds
 from workers.stream.delivery import DeliveryTracker
 from workers.stream.delivery import install as install_delivery_proof
 from workers.stream.expiry import Expiry
@@ -133,6 +134,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
         expiry=Expiry(table, timedelta(days=settings.state_retention_days), settings.partitions),
     )
     install_delivery_proof(app.producer, wire.delivery)
+    install_batch_builds(app.producer, settings.compression_type)
     wire.progress = Progress()
     register_agents(wire)
     register_pages(wire)
