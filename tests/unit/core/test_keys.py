@@ -145,6 +145,39 @@ def test_raw_sha256() -> None:
     assert keys.raw_sha256(raw) == hashlib.sha256(raw).hexdigest()
 
 
+@given(st.binary(max_size=9000))
+@settings(max_examples=60)
+def test_sha256_hex_is_sha256_in_chunks(data: bytes) -> None:
+    assert keys.sha256_hex(data) == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.parametrize("size", [0, 2047, 2048, 4094, 4095, 6_200])
+def test_sha256_hex_never_hands_hashlib_enough_bytes_to_let_go_of_the_gil(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """hashlib releases the GIL from 2,048 bytes a call on (CPython's HASHLIB_GIL_MINSIZE)."""
+    sizes: list[int] = []
+    real_sha256 = hashlib.sha256
+
+    class Spy:
+        def __init__(self, data: bytes | memoryview = b"") -> None:
+            self._inner = real_sha256()
+            self.update(data)
+
+        def update(self, data: bytes | memoryview) -> None:
+            sizes.append(len(data))
+            self._inner.update(data)
+
+        def hexdigest(self) -> str:
+            return self._inner.hexdigest()
+
+    monkeypatch.setattr(keys.hashlib, "sha256", Spy)
+    data = bytes(range(256)) * (size // 256 + 1)
+    assert keys.sha256_hex(data[:size]) == real_sha256(data[:size]).hexdigest()
+    assert sum(sizes) == size
+    assert max(sizes) < 2048
+
+
 @pytest.mark.parametrize(
     "variant",
     [
