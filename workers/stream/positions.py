@@ -52,18 +52,30 @@ class Replays:
 
     def __init__(self) -> None:
         self._seen: dict[tuple[str, int], set[int]] = {}
+        # The committed offset each partition's offsets were last pruned at: pruning scans
+        # the whole set, which holds every offset handled since that commit (thousands at
+        # full speed), so it runs once per commit, not once per message.
+        self._pruned_at: dict[tuple[str, int], int] = {}
 
     def clear(self) -> None:
         self._seen.clear()
+        self._pruned_at.clear()
 
     def seen(self, topic: str, partition: int, offset: int) -> bool:
         return offset in self._seen.get((topic, partition), ())
 
     def add(self, topic: str, partition: int, offset: int, committed: int | None) -> None:
-        offsets = self._seen.setdefault((topic, partition), set())
+        where = (topic, partition)
+        offsets = self._seen.setdefault(where, set())
         offsets.add(offset)
-        if committed is not None and len(offsets) > 256:
+        if (
+            committed is not None
+            and len(offsets) > 256
+            and committed > self._pruned_at.get(where, -1)
+        ):
             # A rewind never goes below the committed offset: forget what lies below it.
+            # (Offsets handled after that commit are all at or above it.)
+            self._pruned_at[where] = committed
             offsets.difference_update([o for o in offsets if o < committed])
 
 

@@ -381,3 +381,17 @@ def test_replays_forget_offsets_below_the_committed_one_once_many() -> None:
     replays.add(RAW, 0, 300, committed=250)
     assert not replays.seen(RAW, 0, 249)
     assert all(replays.seen(RAW, 0, o) for o in range(250, 301))
+    # Pruned once per commit: a later commit forgets what lies below it in turn.
+    for offset in range(301, 600):
+        replays.add(RAW, 0, offset, committed=250)
+    replays.add(RAW, 0, 600, committed=550)
+    assert not replays.seen(RAW, 0, 549)
+    assert all(replays.seen(RAW, 0, o) for o in range(550, 601))
+    # After a rebalance the same commit prunes again.
+    replays.clear()
+    for offset in range(550, 900):
+        replays.add(RAW, 0, offset, committed=None)
+    replays.add(RAW, 0, 900, committed=550)
+    replays.add(RAW, 0, 901, committed=600)
+    assert not replays.seen(RAW, 0, 599)
+    assert all(replays.seen(RAW, 0, o) for o in range(600, 902))
