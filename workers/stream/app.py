@@ -16,6 +16,7 @@ from workers.stream.delivery import DeliveryTracker
 from workers.stream.delivery import install as install_delivery_proof
 from workers.stream.expiry import Expiry
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
+from workers.stream.partitioner import partition_for
 
 ROCKSDB_OPTIONS = {
     "write_buffer_size": 8 * 1024 * 1024,
@@ -66,6 +67,8 @@ def faust_config(settings: Settings) -> dict[str, Any]:
         "producer_max_batch_size": 1024 * 1024,
         # Also the changelog's and the repartition topic's records: Faust has one producer.
         "producer_compression_type": settings.compression_type,
+        # Kafka's default partitioning, each key hashed once (partitioner.py).
+        "producer_partitioner": partition_for,
         "consumer_auto_offset_reset": "earliest",
         "broker_commit_interval": 1.0,
         # How soon a dead worker's partitions move to the living ones.

@@ -1,0 +1,32 @@
+"""Kafka's default partitioner, with each key hashed once.
+
+aiokafka's ``murmur2`` is pure Python, a loop per four bytes of the key, and it runs for every
+keyed record the worker sends: three or more per item (the repartitioned item, then each event
+to ``stories.latest`` and ``stories.events`` under one story key), while the keys themselves
+repeat (every version of a story, both outputs of one event). The partition is the one
+aiokafka's ``DefaultPartitioner`` (and Kafka's Java client) picks for the key, so a story
+stays in the partition its consumers know.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from functools import lru_cache
+
+from aiokafka.partitioner import murmur2
+
+
+@lru_cache(maxsize=65536)
+def _positive_murmur2(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def partition_for(
+    key: bytes | bytearray | None, all_partitions: Sequence[int], available: Sequence[int]
+) -> int:
+    """``DefaultPartitioner()(key, all_partitions, available)``: the producer's partitioner."""
+    if key is None:
+        return random.choice(available or all_partitions)  # noqa: S311 - spreads unkeyed records
+    digest = _positive_murmur2(bytes(key)) if isinstance(key, bytearray) else _positive_murmur2(key)
+    return all_partitions[digest % len(all_partitions)]
