@@ -245,9 +245,27 @@ def test_words_are_the_word_runs_of_the_casefolded_text(text: str) -> None:
     assert keys.words(text) == _WORD_RUNS.findall(text.casefold())
 
 
+@settings(max_examples=500)
+@given(st.text(alphabet="Пути нКм,.;:!?\"'«»„“()-–—…/_№%12 ", max_size=120))
+def test_words_of_wire_like_text(text: str) -> None:
+    """Mostly letters, spaces and wire punctuation, where the tokens are words or nearly."""
+    assert keys.words(text) == _WORD_RUNS.findall(text.casefold())
+
+
 @pytest.mark.parametrize(
     "text",
-    ["", "   ", "Путин, Ким; 80-ата!", "a_b c__d", "ß Straße", "x\u2003y\u00a0z", "١٢٣ ½ ²"],
+    [
+        "",
+        "   ",
+        "Путин, Ким; 80-ата!",
+        "a_b c__d",
+        "ß Straße",
+        "x\u2003y\u00a0z",
+        "١٢٣ ½ ²",
+        "„Цитат“ (БТА) – край…",
+        "– — …",
+        "_край_ -_- «_»",
+    ],
 )
 def test_words_of_edge_cases(text: str) -> None:
     assert keys.words(text) == _WORD_RUNS.findall(text.casefold())
