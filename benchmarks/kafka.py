@@ -296,6 +296,42 @@ class Child:
         return "\n".join(text.splitlines()[-lines:])
 
 
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user + system, s) of a process, all threads, and of its main thread alone.
+
+    The main thread runs the event loop, the agents and the core; the others are Faust's
+    consumer thread, the batch-building thread and RocksDB's. Raises OSError once it is gone.
+    """
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def read(path: str) -> float:
+        # Fields after the command name's ")": state first, so utime (14) and stime (15) are
+        # the 12th and 13th.
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    return read(f"/proc/{pid}/stat"), read(f"/proc/{pid}/task/{pid}/stat")
+
+
+def cpu_use(
+    first: tuple[float, float, float], last: tuple[float, float, float], items: int
+) -> dict[str, float]:
+    """CPU per item and how busy the main thread was, from two (wall, process, main) readings.
+
+    A main thread near 100 % busy is the bottleneck; well under it, the process waits (for
+    the broker, its commits, or the GIL). The readings bracket the run from its first output
+    seen to its last (polled every ``_POLL_S``, so the busy share is a slight underestimate).
+    """
+    wall = max(last[0] - first[0], 1e-9)
+    process, main = last[1] - first[1], last[2] - first[2]
+    return {
+        "process_ms_per_item": round(process / items * 1000, 3),
+        "main_thread_ms_per_item": round(main / items * 1000, 3),
+        "main_thread_busy_pct": round(main / wall * 100, 1),
+        "seconds": round(wall, 2),
+    }
+
+
 def sum_samples(text: str) -> dict[str, float]:
     """Prometheus text exposition summed over labels: sample name -> value."""
     samples: dict[str, float] = {}
@@ -564,8 +600,11 @@ async def saturation(
     )
     child = Child.start(kind, bootstrap, names, work)
     profiler: list[Profiler] = []
+    cpu: list[tuple[float, float, float]] = []  # (wall, process CPU, main-thread CPU)
 
     def on_first() -> None:
+        with contextlib.suppress(OSError):
+            cpu.append((time.monotonic(), *cpu_seconds(child.pid)))
         if config.py_spy is not None:
             path = work / f"profile-{kind}-saturation.txt"
             profiler.append(Profiler.start(config.py_spy, child.pid, path))
@@ -581,6 +620,8 @@ async def saturation(
             complete=_ours_complete(child, n) if kind == "ours" else None,
         )
         done = time.time()
+        with contextlib.suppress(OSError):
+            cpu.append((time.monotonic(), *cpu_seconds(child.pid)))
         # Ours: the parse agent's first forward to the repartition topic; the baselines: their
         # first output. Both are sent as the process handles its first message.
         first_topic = repartition_topic(names) if kind == "ours" else names.events
@@ -605,6 +646,8 @@ async def saturation(
     }
     if profiler:
         result["profile"] = str(profiler[0].path)
+    if len(cpu) == 2:
+        result["cpu"] = cpu_use(cpu[0], cpu[1], n)
     if kind == "ours":
         with contextlib.suppress(OSError, urllib.error.URLError, ValueError):
             m = await asyncio.to_thread(child.metrics)

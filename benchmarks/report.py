@@ -161,6 +161,14 @@ def table(summary: dict[str, Any]) -> str:
                 f"{_fmt(_get(result, 'memory_mb', 'VmHWM'), ',.1f'):>14}"
             )
         for kind, result in kafka.get("systems", {}).items():
+            use = _get(result, "throughput", "cpu")
+            if use:
+                lines.append(
+                    f"{kind} at saturation: {_fmt(use.get('process_ms_per_item'), '.2f')} ms "
+                    f"CPU per item, main thread {_fmt(use.get('main_thread_ms_per_item'), '.2f')}"
+                    f" ms ({_fmt(use.get('main_thread_busy_pct'), '.0f')} % busy)"
+                )
+        for kind, result in kafka.get("systems", {}).items():
             lat = result.get("latency") or {}
             if lat.get("outputs", 0) < lat.get("expected_outputs", 0):
                 lines.append(

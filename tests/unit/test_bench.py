@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import pkgutil
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 import workers
 from benchmarks.items import synthetic_items
-from benchmarks.kafka import sum_samples
+from benchmarks.kafka import cpu_seconds, cpu_use, sum_samples
 from benchmarks.report import table, targets
 from benchmarks.run import add_arguments, main
 from workers.cli import build_parser
@@ -85,6 +86,32 @@ def test_table_renders_a_failed_system() -> None:
     text = table(summary)
     assert "error: boom" in text
     assert "not measured" in text
+
+
+def test_cpu_time_is_read_for_the_process_and_its_main_thread() -> None:
+    process, main = cpu_seconds(os.getpid())  # the test runs on the main thread
+    sum(range(3_000_000))  # some CPU on it
+    process_after, main_after = cpu_seconds(os.getpid())
+    assert 0 < main <= process
+    assert main_after > main
+    assert process_after >= process
+
+
+def test_cpu_use_per_item_and_the_main_threads_busy_share() -> None:
+    use = cpu_use((100.0, 10.0, 8.0), (120.0, 40.0, 27.0), 10_000)
+    assert use == {
+        "process_ms_per_item": 3.0,
+        "main_thread_ms_per_item": 1.9,
+        "main_thread_busy_pct": 95.0,
+        "seconds": 20.0,
+    }
+    summary = {
+        "machine": {"nproc": 2},
+        "kafka": {"systems": {"ours": {"throughput": {"items_per_s": 500.0, "cpu": use}}}},
+    }
+    assert "ours at saturation: 3.00 ms CPU per item, main thread 1.90 ms (95 % busy)" in table(
+        summary
+    )
 
 
 def test_the_shipped_package_holds_no_benchmark() -> None:
