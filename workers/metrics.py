@@ -191,10 +191,11 @@ class Metrics:
         self.registry.register(_LagCollector(self._lag))
         for reason in RejectReason:
             self.rejected.labels(reason.value)
-        for event_type in EVENT_TYPE_NAMES:
-            self.events.labels(event_type)
+        # The children counted for every item, looked up once (``labels()`` takes a lock and
+        # builds a tuple of strings on every call).
+        self.events_by_type = {t: self.events.labels(t) for t in EVENT_TYPE_NAMES}
+        self.processing_by_stage = {agent: self.processing.labels(agent) for agent in AGENTS}
         for agent in AGENTS:
-            self.processing.labels(agent)
             self.agent_errors.labels(agent)
             self.agent_crashes.labels(agent)
 

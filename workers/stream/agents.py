@@ -113,7 +113,7 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
         log.exception("parse failed at %s:%s:%s", message.topic, message.partition, message.offset)
         metrics.agent_errors.labels("parse").inc()
         parsed = Reject(RejectReason.INTERNAL_ERROR, "parse raised")
-    metrics.processing.labels("parse").observe(time.perf_counter() - started)
+    metrics.processing_by_stage["parse"].observe(time.perf_counter() - started)
     if isinstance(parsed, Reject):
         await dead_letter(wire, parsed, raw, source, headers)
         return
@@ -166,7 +166,7 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
         _after_item(wire, partition, stream_time, committed)
         return
     applied = apply(state.bucket, item, source)
-    metrics.processing.labels("merge").observe(time.perf_counter() - started)
+    metrics.processing_by_stage["merge"].observe(time.perf_counter() - started)
     new_stories = len(applied.bucket.stories) - len(state.bucket.stories)
     new_buckets = int(stored is None)
     if not applied.events:
@@ -256,7 +256,8 @@ async def _emit(
             return  # the delivery tracker stops the worker before the input is committed
         metrics.last_event.set(time.time())
         if event_type is not None:
-            metrics.events.labels(event_type).inc()
+            counter = metrics.events_by_type.get(event_type)
+            (counter or metrics.events.labels(event_type)).inc()
         else:
             metrics.events_resent.inc()
         if source.timestamp_ms:
