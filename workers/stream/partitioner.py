@@ -17,7 +17,9 @@ from functools import lru_cache
 from aiokafka.partitioner import murmur2
 
 
-@lru_cache(maxsize=65536)
+# The keys that repeat do so within minutes (both outputs of an event, a story's versions):
+# a few thousand recent keys are enough, and the cache stays under ~3 MB.
+@lru_cache(maxsize=16384)
 def _positive_murmur2(key: bytes) -> int:
     return int(murmur2(key)) & 0x7FFFFFFF
 
