@@ -23,10 +23,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
 
 from workers.core import keys
 from workers.core.retention import cutoff, is_live
+from workers.stream.partitioner import partition_for
 from workers.stream.state import (
     READABLE_FORMATS,
     STATE_FORMAT,
@@ -204,5 +204,6 @@ class Expiry:
         return lambda start: iter(k for k in owned if start is None or k >= start)
 
     def _partition_of(self, key: bytes) -> int:
-        """The repartition topic's partition of a key (the producer's default partitioner)."""
-        return int(murmur2(key) & 0x7FFFFFFF) % self.partitions
+        """The repartition topic's partition of a key (the producer's partitioner)."""
+        partitions = range(self.partitions)
+        return partition_for(key, partitions, partitions)
