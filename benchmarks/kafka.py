@@ -602,9 +602,12 @@ async def saturation(
     profiler: list[Profiler] = []
     cpu: list[tuple[float, float, float]] = []  # (wall, process CPU, main-thread CPU)
 
-    def on_first() -> None:
-        with contextlib.suppress(OSError):
+    def read_cpu() -> None:
+        with contextlib.suppress(OSError):  # the process is gone: no figure
             cpu.append((time.monotonic(), *cpu_seconds(child.pid)))
+
+    def on_first() -> None:
+        read_cpu()
         if config.py_spy is not None:
             path = work / f"profile-{kind}-saturation.txt"
             profiler.append(Profiler.start(config.py_spy, child.pid, path))
@@ -620,8 +623,7 @@ async def saturation(
             complete=_ours_complete(child, n) if kind == "ours" else None,
         )
         done = time.time()
-        with contextlib.suppress(OSError):
-            cpu.append((time.monotonic(), *cpu_seconds(child.pid)))
+        read_cpu()
         # Ours: the parse agent's first forward to the repartition topic; the baselines: their
         # first output. Both are sent as the process handles its first message.
         first_topic = repartition_topic(names) if kind == "ours" else names.events

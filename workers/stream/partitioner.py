@@ -30,5 +30,5 @@ def partition_for(
     """``DefaultPartitioner()(key, all_partitions, available)``: the producer's partitioner."""
     if key is None:
         return random.choice(available or all_partitions)  # noqa: S311 - spreads unkeyed records
-    digest = _positive_murmur2(bytes(key)) if isinstance(key, bytearray) else _positive_murmur2(key)
-    return all_partitions[digest % len(all_partitions)]
+    # bytes() returns a bytes key itself and copies a bytearray, which is unhashable.
+    return all_partitions[_positive_murmur2(bytes(key)) % len(all_partitions)]

@@ -53,8 +53,8 @@ class Replays:
     def __init__(self) -> None:
         self._seen: dict[tuple[str, int], set[int]] = {}
         # The committed offset each partition's offsets were last pruned at: pruning scans
-        # the whole set, which holds every offset handled since that commit (thousands at
-        # full speed), so it runs once per commit, not once per message.
+        # the whole set, which holds every offset handled since that commit (hundreds to
+        # thousands at full speed), so it runs once per commit, not once per message.
         self._pruned_at: dict[tuple[str, int], int] = {}
 
     def clear(self) -> None:
