@@ -17,6 +17,7 @@ from workers.stream.delivery import install as install_delivery_proof
 from workers.stream.expiry import Expiry
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 from workers.stream.partitioner import partition_for
+from workers.stream.publish_path import install as install_publish_path
 
 ROCKSDB_OPTIONS = {
     "write_buffer_size": 8 * 1024 * 1024,
@@ -138,6 +139,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     )
     install_delivery_proof(app.producer, wire.delivery)
     install_batch_builds(app.producer, settings.compression_type)
+    install_publish_path(app)
     wire.progress = Progress()
     register_agents(wire)
     register_pages(wire)
