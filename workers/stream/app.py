@@ -19,6 +19,9 @@ from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 from workers.stream.partitioner import partition_for
 from workers.stream.publish_path import install as install_publish_path
 
+# Faust's count of acked messages between commits, set beyond reach (the setting takes no None).
+COMMIT_EVERY_NEVER = 2**62
+
 ROCKSDB_OPTIONS = {
     "write_buffer_size": 8 * 1024 * 1024,
     "max_write_buffer_number": 2,
@@ -72,6 +75,10 @@ def faust_config(settings: Settings) -> dict[str, Any]:
         "producer_partitioner": partition_for,
         "consumer_auto_offset_reset": "earliest",
         "broker_commit_interval": 1.0,
+        # Commits on that timer only. Faust also commits every n acked messages (10,000 by
+        # default) from inside its fetch loop, which hands out no message until that commit
+        # is done; ours waits for every record in flight to be acknowledged (delivery.py).
+        "broker_commit_every": COMMIT_EVERY_NEVER,
         # How soon a dead worker's partitions move to the living ones.
         "broker_session_timeout": settings.session_timeout_s,
         "broker_heartbeat_interval": max(settings.session_timeout_s / 10, 1.0),
