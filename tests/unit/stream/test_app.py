@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from workers.settings import Settings
 from workers.stream.app import create_app
 
@@ -17,3 +19,19 @@ def test_the_fetch_loop_never_stops_to_commit_by_count(tmp_path: Path) -> None:
 
     assert app.conf.broker_commit_interval == 1.0
     assert app.consumer._commit_every > A_YEAR_AT_100K_MESSAGES_A_SECOND
+
+
+def test_the_consumer_hands_a_message_over_without_a_task(tmp_path: Path) -> None:
+    """The handoff of handoff.py is the one the worker's consumer uses."""
+    consumer = create_app(Settings(state_dir=tmp_path)).app.consumer
+
+    async def on_message() -> str:
+        return "queued"
+
+    async def suspend_flow() -> None:
+        return None
+
+    handoff = consumer.wait_first(on_message(), suspend_flow())
+    with pytest.raises(StopIteration) as finished:
+        handoff.send(None)
+    assert finished.value.value.results == ["queued"]

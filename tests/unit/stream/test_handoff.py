@@ -1,0 +1,153 @@
+"""The consumer's handoff of a message: no task when the stream takes it at once, Faust's race
+with ``suspend_flow`` when it has to wait."""
+
+from __future__ import annotations
+
+import asyncio
+import warnings
+from typing import Any
+
+import pytest
+from mode import Service
+
+from workers.stream.handoff import install
+
+
+class Consumer(Service):
+    """A mode service, as Faust's consumer is, with the event a rebalance sets."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.suspend_flow = asyncio.Event()
+
+
+def _consumer() -> Consumer:
+    consumer = Consumer()
+    install(consumer)
+    return consumer
+
+
+def test_a_message_taken_at_once_is_handed_over_without_a_turn_of_the_loop() -> None:
+    async def scenario() -> None:
+        consumer = _consumer()
+        delivered: list[str] = []
+
+        async def on_message(message: str) -> str:
+            delivered.append(message)
+            return "queued"
+
+        callback = on_message("m1")
+        handoff = consumer.wait_first(callback, consumer.suspend_flow.wait())
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the unused suspend_flow wait is closed, not leaked
+            with pytest.raises(StopIteration) as finished:
+                handoff.send(None)  # one step, no yield: no task, no turn of the loop
+        result = finished.value.value
+        assert delivered == ["m1"]
+        assert (result.done, result.results, result.stopped) == ([callback], ["queued"], False)
+
+    asyncio.run(scenario())
+
+
+def test_a_handoff_that_waits_goes_on_where_it_waited() -> None:
+    async def scenario() -> None:
+        consumer = _consumer()
+        room = asyncio.get_running_loop().create_future()
+        steps: list[str] = []
+
+        async def on_message() -> str:
+            steps.append("full")
+            value = await room  # a full stream buffer
+            steps.append(f"put after {value}")
+            return "queued"
+
+        waiting = asyncio.ensure_future(
+            consumer.wait_first(on_message(), consumer.suspend_flow.wait())
+        )
+        await asyncio.sleep(0)
+        assert steps == ["full"]
+        assert not waiting.done()
+        room.set_result("a get")
+        result = await waiting
+        assert steps == ["full", "put after a get"]
+        assert result.results[0] == "queued"
+        assert not result.stopped
+
+    asyncio.run(scenario())
+
+
+def test_a_rebalance_interrupts_a_waiting_handoff() -> None:
+    async def scenario() -> None:
+        consumer = _consumer()
+        outcome: list[str] = []
+
+        async def on_message() -> None:
+            try:
+                await asyncio.get_running_loop().create_future()  # never room
+            except asyncio.CancelledError:
+                outcome.append("cancelled")
+                raise
+
+        waiting = asyncio.ensure_future(
+            consumer.wait_first(on_message(), consumer.suspend_flow.wait())
+        )
+        await asyncio.sleep(0)
+        consumer.suspend_flow.set()  # Consumer.stop_flow() at a rebalance
+        result = await waiting
+        await asyncio.sleep(0)
+        assert outcome == ["cancelled"]
+        assert len(result.done) == 1
+        assert not result.stopped
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("waits_first", [False, True])
+def test_an_error_in_the_handoff_reaches_the_fetch_loop(waits_first: bool) -> None:
+    async def scenario() -> None:
+        consumer = _consumer()
+
+        async def on_message() -> None:
+            if waits_first:
+                await asyncio.sleep(0)
+            raise ValueError("undecodable")
+
+        with pytest.raises(ValueError, match="undecodable"):
+            await consumer.wait_first(on_message(), consumer.suspend_flow.wait())
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        asyncio.run(scenario())
+
+
+def test_a_stopped_consumer_reports_stopped_as_fausts_wait_first_does() -> None:
+    async def scenario() -> Any:
+        consumer = _consumer()
+        consumer._stopped.set()
+
+        async def on_message() -> str:
+            return "queued"
+
+        return await consumer.wait_first(on_message(), consumer.suspend_flow.wait())
+
+    result = asyncio.run(scenario())
+    assert (result.done, result.results, result.stopped) == ([], [], True)
+
+
+def test_events_and_timeouts_go_to_fausts_own_wait_first() -> None:
+    async def scenario() -> None:
+        consumer = _consumer()
+        resume = asyncio.Event()
+        asyncio.get_running_loop().call_soon(resume.set)
+        result = await consumer.wait_first(resume)  # Consumer.wait(can_resume_flow)
+        assert result.done == [resume]
+        assert not result.stopped
+
+        async def never() -> None:
+            await asyncio.get_running_loop().create_future()
+
+        timed_out = await consumer.wait_first(never(), timeout=0.01)
+        assert timed_out.done == []
+        assert timed_out.stopped
+
+    asyncio.run(scenario())
