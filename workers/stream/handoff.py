@@ -81,6 +81,9 @@ def install(consumer: Any) -> None:
         except BaseException:
             _close(coros[1:])  # the error goes on, as Faust's own wait_first passes it on
             raise
-        return await faust_wait_first(Resumed(first, yielded), *coros[1:])
+        resumed = Resumed(first, yielded)
+        done, results, stopped = await faust_wait_first(resumed, *coros[1:])
+        # The caller's own coroutine among the winners, as Faust's wait_first names it.
+        return WaitResults([first if won is resumed else won for won in done], results, stopped)
 
     consumer.wait_first = wait_first

@@ -61,15 +61,15 @@ def test_a_handoff_that_waits_goes_on_where_it_waited() -> None:
             steps.append(f"put after {value}")
             return "queued"
 
-        waiting = asyncio.ensure_future(
-            consumer.wait_first(on_message(), consumer.suspend_flow.wait())
-        )
+        callback = on_message()
+        waiting = asyncio.ensure_future(consumer.wait_first(callback, consumer.suspend_flow.wait()))
         await asyncio.sleep(0)
         assert steps == ["full"]
         assert not waiting.done()
         room.set_result("a get")
         result = await waiting
         assert steps == ["full", "put after a get"]
+        assert result.done == [callback]
         assert result.results[0] == "queued"
         assert not result.stopped
 
