@@ -15,6 +15,7 @@ from workers.stream.batch_builds import install as install_batch_builds
 from workers.stream.delivery import DeliveryTracker
 from workers.stream.delivery import install as install_delivery_proof
 from workers.stream.expiry import Expiry
+from workers.stream.handoff import below_ebb_mark
 from workers.stream.handoff import install as install_handoff
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 from workers.stream.partitioner import partition_for
@@ -148,7 +149,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     install_delivery_proof(app.producer, wire.delivery)
     install_batch_builds(app.producer, settings.compression_type)
     install_publish_path(app)
-    install_handoff(app.consumer)
+    install_handoff(app.consumer, below_ebb_mark(app.producer.buffer))
     wire.progress = Progress()
     register_agents(wire)
     register_pages(wire)

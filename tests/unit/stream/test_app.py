@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -35,3 +37,24 @@ def test_the_consumer_hands_a_message_over_without_a_task(tmp_path: Path) -> Non
     with pytest.raises(StopIteration) as finished:
         handoff.send(None)
     assert finished.value.value.results == ["queued"]
+
+
+def test_the_handoff_goes_faust_s_way_while_the_producer_buffer_is_over_its_mark(
+    tmp_path: Path,
+) -> None:
+    """Over the mark the conductor waits for the buffer with a timeout: never inline."""
+
+    async def scenario() -> bool:
+        app = create_app(Settings(state_dir=tmp_path)).app  # on this loop, as in the worker
+        buffer = app.producer.buffer
+        ran_in: list[Any] = []
+
+        async def on_message() -> None:
+            ran_in.append(asyncio.current_task())
+
+        for _ in range(buffer.max_messages + 1):
+            buffer.pending.put_nowait(object())
+        await app.consumer.wait_first(on_message(), asyncio.sleep(0))
+        return ran_in != [asyncio.current_task()]
+
+    assert asyncio.run(scenario())

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from mode import Service
 
-from workers.stream.handoff import install
+from workers.stream.handoff import Resumed, below_ebb_mark, install
 
 
 class Consumer(Service):
@@ -21,9 +21,9 @@ class Consumer(Service):
         self.suspend_flow = asyncio.Event()
 
 
-def _consumer() -> Consumer:
+def _consumer(inline_ok: bool = True) -> Consumer:
     consumer = Consumer()
-    install(consumer)
+    install(consumer, lambda: inline_ok)
     return consumer
 
 
@@ -151,3 +151,72 @@ def test_events_and_timeouts_go_to_fausts_own_wait_first() -> None:
         assert timed_out.stopped
 
     asyncio.run(scenario())
+
+
+@pytest.mark.parametrize("inline_ok", [True, False])
+def test_the_handoff_runs_in_the_fetch_loops_task_only_while_inline_ok(inline_ok: bool) -> None:
+    async def scenario() -> None:
+        consumer = _consumer(inline_ok)
+        ran_in: list[asyncio.Task[Any] | None] = []
+
+        async def on_message() -> None:
+            ran_in.append(asyncio.current_task())
+
+        await consumer.wait_first(on_message(), consumer.suspend_flow.wait())
+        assert (ran_in == [asyncio.current_task()]) is inline_ok
+
+    asyncio.run(scenario())
+
+
+def test_a_timeout_in_a_handoff_not_run_inline_leaves_the_fetch_loop_alone() -> None:
+    """Why ``inline_ok``: the conductor's wait for the producer buffer to ebb has a timeout,
+    which inline would cancel the fetch loop's own task when it fired."""
+
+    async def scenario(inline_ok: bool) -> str:
+        consumer = _consumer(inline_ok)
+
+        async def on_message() -> str:
+            try:
+                async with asyncio.timeout(0.01):
+                    await asyncio.get_running_loop().create_future()  # the buffer never ebbs
+            except TimeoutError:
+                return "gave up waiting, delivered"
+            return "unreachable"
+
+        try:
+            result = await consumer.wait_first(on_message(), consumer.suspend_flow.wait())
+        except asyncio.CancelledError:
+            return "fetch loop cancelled"
+        return str(result.results[0])
+
+    assert asyncio.run(scenario(inline_ok=False)) == "gave up waiting, delivered"
+    assert asyncio.run(scenario(inline_ok=True)) == "fetch loop cancelled"
+
+
+def test_below_ebb_mark_follows_the_buffer() -> None:
+    class Buffer:
+        max_messages = 100
+        size = 100
+
+    buffer = Buffer()
+    inline_ok = below_ebb_mark(buffer)
+    assert inline_ok()
+    buffer.size = 101
+    assert not inline_ok()
+
+
+def test_closing_a_resumed_handoff_closes_its_coroutine() -> None:
+    closed: list[bool] = []
+
+    async def on_message() -> None:
+        try:
+            await asyncio.sleep(0)
+        finally:
+            closed.append(True)
+
+    coro = on_message()
+    yielded = coro.send(None)
+    steps = Resumed(coro, yielded).__await__()
+    next(steps)
+    steps.close()
+    assert closed == [True]

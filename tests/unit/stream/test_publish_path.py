@@ -7,8 +7,11 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+import faust
+
 from workers.settings import Settings
 from workers.stream.app import create_app
+from workers.stream.publish_path import install
 
 
 class Producer:
@@ -78,3 +81,17 @@ def test_fausts_own_method_yields_three_times_which_is_what_this_saves(tmp_path:
         return turns
 
     assert asyncio.run(count()) >= 3
+
+
+def test_in_a_transaction_fausts_own_method_answers(tmp_path: Path) -> None:
+    """Exactly-once sends through the consumer's transaction manager, never the producer."""
+
+    async def scenario() -> tuple[Any, Any]:
+        app = faust.App("t", broker="kafka://127.0.0.1:9", processing_guarantee="exactly_once")
+        app.in_worker = True  # a worker's app: in_transaction holds
+        install(app)
+        app.producer = Producer(started=True)
+        return await app.maybe_start_producer(), app.consumer.transactions
+
+    answered, transactions = asyncio.run(scenario())
+    assert answered is transactions
