@@ -14,6 +14,7 @@ import faust
 from aiokafka.errors import KafkaConnectionError
 
 from workers.settings import Settings, load_or_report
+from workers.stream.allocator import fix_mmap_threshold
 from workers.stream.app import WireApp, create_app
 from workers.stream.kafka_client import unreachable
 from workers.stream.topics import TopicConflictError, ensure_topics
@@ -137,6 +138,7 @@ def run_worker(settings: Settings | None = None) -> int:
         )
         return 4
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    fix_mmap_threshold()  # before the worker allocates its batches and fetches
     wire = create_app(settings)
     # Everything built so far (modules, the app, its topics) lives as long as the process:
     # keep it out of the collector's generations, so each collection scans only new objects.
