@@ -5,7 +5,7 @@ bucket states, RocksDB blocks. glibc maps a chunk of 128 KiB or more on its own 
 when it is freed, but each time a mapped chunk is freed it raises that threshold to the
 chunk's size (up to 32 MiB). From then on, batches and fetches of a megabyte are carved out of
 the heap. Between long-lived allocations, their freed space stays resident, since glibc hands
-memory back only from the top of a heap. In the bench's 300,000-item run, 150-190 MiB of the
+memory back only from the top of a heap. In the bench's 300,000-item run, 166-192 MiB of the
 heap was free but resident by the end (BENCHMARKS.md, round 11).
 
 With the threshold fixed, chunks from 256 KiB up are mapped and unmapped whole, and glibc no
@@ -30,7 +30,7 @@ GLIBC_THRESHOLD_VARIABLE = "MALLOC_MMAP_THRESHOLD_"
 
 @cache
 def glibc() -> ctypes.CDLL | None:
-    """The C library if it is glibc (it has ``mallopt`` and ``malloc_trim``), else None."""
+    """The C library if it is glibc (the one with ``gnu_get_libc_version``), else None."""
     name = ctypes.util.find_library("c")
     if name is None:
         return None
@@ -38,7 +38,7 @@ def glibc() -> ctypes.CDLL | None:
         libc = ctypes.CDLL(name)
     except OSError:
         return None
-    if not hasattr(libc, "mallopt") or not hasattr(libc, "malloc_trim"):
+    if not hasattr(libc, "gnu_get_libc_version"):
         return None
     libc.mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     libc.mallopt.restype = ctypes.c_int
