@@ -5,7 +5,7 @@ bucket states, RocksDB blocks. glibc maps a chunk of 128 KiB or more on its own 
 when it is freed, but each time a mapped chunk is freed it raises that threshold to the
 chunk's size (up to 32 MiB). From then on, batches and fetches of a megabyte are carved out of
 the heap. Between long-lived allocations, their freed space stays resident, since glibc hands
-memory back only from the top of a heap. In the bench's 300,000-item run, 166-192 MiB of the
+memory back only from the top of a heap. In the bench's 300,000-item run, 166-205 MiB of the
 heap was free but resident by the end (BENCHMARKS.md, round 11).
 
 With the threshold fixed, chunks from 256 KiB up are mapped and unmapped whole, and glibc no
