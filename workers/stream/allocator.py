@@ -11,7 +11,7 @@ heap was free but resident by the end (BENCHMARKS.md, round 11).
 With the threshold fixed, chunks from 256 KiB up are mapped and unmapped whole, and glibc no
 longer moves it. Fresh mappings cost page faults: 7-13 % of the throughput at saturation on
 the bench's machine, for a heap that no longer grows. glibc's own ``MALLOC_MMAP_THRESHOLD_``
-variable, when set, wins (33554432 puts back the old behaviour, for a backlog). With any
+variable, when set, wins (33554432 is where glibc's moving threshold ends up). With any
 other C library (musl, macOS) nothing is done.
 """
 
