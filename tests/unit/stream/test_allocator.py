@@ -17,11 +17,12 @@ from workers.stream import allocator
 # mallinfo2 (glibc 2.33+): how many bytes glibc has mapped for chunks of their own.
 MALLINFO = """
 import ctypes
+from workers.stream.allocator import glibc
 class MallInfo2(ctypes.Structure):
     _fields_ = [(name, ctypes.c_size_t) for name in (
         "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
         "uordblks", "fordblks", "keepcost")]
-libc = ctypes.CDLL("libc.so.6")
+libc = glibc()
 libc.mallinfo2.restype = MallInfo2
 def mapped():
     return libc.mallinfo2().hblkhd
