@@ -9,10 +9,11 @@ memory back only from the top of a heap. In the bench's 300,000-item run, 166-20
 heap was free but resident by the end (BENCHMARKS.md, round 11).
 
 With the threshold fixed, chunks from 256 KiB up are mapped and unmapped whole, and glibc no
-longer moves it. Fresh mappings cost page faults: 7-13 % of the throughput at saturation on
-the bench's machine, for a heap that no longer grows. glibc's own ``MALLOC_MMAP_THRESHOLD_``
-variable, when set, wins (33554432 is where glibc's moving threshold ends up). With any
-other C library (musl, macOS) nothing is done.
+longer moves it. That costs 7-14 % of the throughput at saturation on the bench's machine,
+for a heap that no longer grows (rounds 11 and 12). Fresh mappings take page faults, but
+halving those gave nothing back, so what the cost is made of is still open. glibc's own
+``MALLOC_MMAP_THRESHOLD_`` variable, when set, wins (33554432 is where glibc's moving
+threshold ends up). With any other C library (musl, macOS) nothing is done.
 """
 
 from __future__ import annotations
