@@ -11,9 +11,9 @@ heap was free but resident by the end (BENCHMARKS.md, round 11).
 With the threshold fixed, chunks from 256 KiB up are mapped and unmapped whole, and glibc no
 longer moves it. That costs 7-14 % of the throughput at saturation on the bench's machine,
 for a heap that no longer grows (rounds 11 and 12): fresh mappings take page faults, in the
-event loop's thread and in the batch-building one. glibc's own
-``MALLOC_MMAP_THRESHOLD_`` variable, when set, wins (33554432 is where glibc's moving
-threshold ends up). With any other C library (musl, macOS) nothing is done.
+event loop's thread and in the batch-building one. glibc's own ``MALLOC_MMAP_THRESHOLD_``
+variable, when set, wins (33554432 is where glibc's moving threshold ends up). With any
+other C library (musl, macOS) nothing is done.
 """
 
 from __future__ import annotations
