@@ -3,8 +3,8 @@
 The worker runs on one Python thread, and at saturation about an eighth of its time went to
 aiokafka compressing record batches (BENCHMARKS.md, rounds 3 and 4): aiokafka builds each
 batch, compression included, in its sender task on the event loop, just before the produce
-request. The codecs (cramjam) release the GIL while they compress, so the same work on a
-thread of its own overlaps with the agents instead of stopping them.
+request. The codecs release the GIL while they compress, so the same work on a thread of its
+own overlaps with the agents instead of stopping them.
 
 How: aiokafka's sender drains the batches ready for a broker and hands them to
 ``Sender._send_produce_req``, whose request reads each batch's buffer
@@ -15,6 +15,16 @@ request in flight per broker; retries resend the kept buffer, and a build that r
 the sender as it did before. A client without those internals is left as it is, with a
 warning; ``pyproject.toml`` holds aiokafka to the minor line this was read against, and
 ``tests/integration/test_batch_builds.py`` checks it on that line.
+
+**zstd, one call per request.** A request carries a batch per partition (14-16 in the
+worker), and each compression that lets go of the GIL must take it back from the busy event
+loop, which holds it for up to the switch interval (5 ms): a request's build took 17-55 ms
+of wall time for 5 ms of CPU, and records waited that long for the next request
+(BENCHMARKS.md, round 13). So with zstd the client builds its batches uncompressed (a copy),
+and the thread compresses the records of all of them in one call to python-zstandard
+(``multi_compress_to_buffer``, one GIL release), then writes each batch's header for the
+compressed records: the codec bits of its attributes, its length and its CRC-32C, as
+aiokafka's own builder would. The frames are standard zstd at Kafka's default level (3).
 
 Safe because a drained batch is out of the accumulator: ``send()`` appends only to batches
 still queued there. aiokafka's batch API (``create_batch``/``send_batch``), where the caller
@@ -27,11 +37,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import struct
+import threading
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import zstandard
 from aiokafka.producer.message_accumulator import MessageBatch
+from aiokafka.record.util import calc_crc32c
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +54,88 @@ log = logging.getLogger(__name__)
 _BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wire-batch-build")
 
 SendProduceRequest = Callable[[int, dict[Any, Any]], Coroutine[Any, Any, None]]
+BuildBatches = Callable[[Iterable[Any]], None]
+
+# Record batch format v2 (magic 2): where the header's fields are, and its size.
+_LENGTH_AT = 8  # int32: the batch's size after this field and the base offset (12 bytes)
+_CRC_AT = 17  # uint32: CRC-32C of everything from the attributes on
+_ATTRIBUTES_AT = 21  # int16: the codec in the low three bits
+_HEADER_SIZE = 61  # the records follow
+_CODEC_MASK = 0x07
+_ZSTD = 4  # the codec bits of zstd (aiokafka's DefaultRecordBatch.CODEC_ZSTD)
+ZSTD_LEVEL = 3  # aiokafka's when its caller names none, and Kafka's default (KIP-390)
+
+_local = threading.local()
 
 
 def _build(batches: Iterable[Any]) -> None:
+    """aiokafka's own build: each batch compressed, if at all, by the client's codec."""
     for batch in batches:
         batch.get_data_buffer()
+
+
+def _compressor() -> zstandard.ZstdCompressor:
+    """This thread's compressor, kept: a compressor is not thread-safe, and its context is
+    a megabyte or two of tables that a new one would set up again."""
+    found: zstandard.ZstdCompressor | None = getattr(_local, "compressor", None)
+    if found is None:
+        found = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
+    return found
+
+
+def _build_zstd(batches: Iterable[Any]) -> None:
+    """Build uncompressed batches, compress all their records in one call, keep the results.
+
+    A batch built before (a retry resends it) already carries the codec bits: left as it is.
+    """
+    plain: list[tuple[Any, bytes | bytearray]] = []
+    for batch in batches:
+        buffer = batch.get_data_buffer()
+        if buffer[_ATTRIBUTES_AT + 1] & _CODEC_MASK == 0:
+            plain.append((batch, buffer))
+    if not plain:
+        return
+    frames = _compressor().multi_compress_to_buffer(
+        [memoryview(buffer)[_HEADER_SIZE:] for _, buffer in plain]
+    )
+    for index, (batch, buffer) in enumerate(plain):
+        # MessageBatch keeps its built buffer on its BatchBuilder: the request and every
+        # retry read it there.
+        batch._builder._buffer = zstd_batch(buffer, frames[index])
+
+
+def zstd_batch(plain: bytes | bytearray, frame: Any) -> bytearray:
+    """An uncompressed v2 record batch with its records replaced by their zstd ``frame``."""
+    out = bytearray(plain[:_HEADER_SIZE])
+    out += frame
+    (attributes,) = struct.unpack_from(">h", out, _ATTRIBUTES_AT)
+    struct.pack_into(">h", out, _ATTRIBUTES_AT, attributes | _ZSTD)
+    struct.pack_into(">i", out, _LENGTH_AT, len(out) - _LENGTH_AT - 4)
+    struct.pack_into(">I", out, _CRC_AT, calc_crc32c(memoryview(out)[_ATTRIBUTES_AT:]))
+    return out
+
+
+def _compresses_zstd_in_one_call(client: Any) -> bool:
+    """Switch a zstd client's accumulator to uncompressed batches, for :func:`_build_zstd`.
+
+    False, and nothing changed, if the client does not compress zstd or its accumulator is
+    not the one this knows.
+    """
+    accumulator: Any = getattr(client, "_message_accumulator", None)
+    if getattr(client, "_compression_type", None) != "zstd":
+        return False
+    if getattr(accumulator, "_compression_type", None) != _ZSTD:
+        log.warning("this aiokafka's accumulator is not the one known: zstd batch by batch")
+        return False
+    accumulator._compression_type = 0
+    return True
 
 
 def offload_batch_builds(client: Any, executor: ThreadPoolExecutor = _BUILDER) -> bool:
     """Make an ``AIOKafkaProducer`` build (and compress) its batches on ``executor``.
 
-    Returns False, and leaves the client as it is, if its sender is not the one this knows.
+    A zstd client has its batches compressed together, one call per request. Returns False,
+    and leaves the client as it is, if its sender is not the one this knows.
     """
     sender = getattr(client, "_sender", None)
     send: SendProduceRequest | None = getattr(sender, "_send_produce_req", None)
@@ -60,9 +145,10 @@ def offload_batch_builds(client: Any, executor: ThreadPoolExecutor = _BUILDER) -
             "batches stay on the loop"
         )
         return False
+    build: BuildBatches = _build_zstd if _compresses_zstd_in_one_call(client) else _build
 
     async def built_then_sent(node_id: int, batches: dict[Any, Any]) -> None:
-        await asyncio.get_running_loop().run_in_executor(executor, _build, batches.values())
+        await asyncio.get_running_loop().run_in_executor(executor, build, batches.values())
         await send(node_id, batches)
 
     sender._send_produce_req = built_then_sent
