@@ -64,6 +64,7 @@ _HEADER_SIZE = 61  # the records follow
 _CODEC_MASK = 0x07
 _ZSTD = 4  # the codec bits of zstd (aiokafka's DefaultRecordBatch.CODEC_ZSTD)
 ZSTD_LEVEL = 3  # aiokafka's when its caller names none, and Kafka's default (KIP-390)
+ONE_CALL_FEATURE = "multi_compress_to_buffer"  # in zstandard.backend_features when it has it
 
 _local = threading.local()
 
@@ -75,8 +76,8 @@ def _build(batches: Iterable[Any]) -> None:
 
 
 def _compressor() -> zstandard.ZstdCompressor:
-    """This thread's compressor, kept: a compressor is not thread-safe, and its context is
-    a megabyte or two of tables that a new one would set up again."""
+    """This thread's compressor: python-zstandard's compressors are not thread-safe. (Its
+    ``multi_compress_to_buffer`` sets up a zstd context per call, i.e. one per request.)"""
     found: zstandard.ZstdCompressor | None = getattr(_local, "compressor", None)
     if found is None:
         found = _local.compressor = zstandard.ZstdCompressor(level=ZSTD_LEVEL)
@@ -118,11 +119,15 @@ def zstd_batch(plain: bytes | bytearray, frame: Any) -> bytearray:
 def _compresses_zstd_in_one_call(client: Any) -> bool:
     """Switch a zstd client's accumulator to uncompressed batches, for :func:`_build_zstd`.
 
-    False, and nothing changed, if the client does not compress zstd or its accumulator is
-    not the one this knows.
+    False, and nothing changed, if the client does not compress zstd, its accumulator is not
+    the one this knows, or this python-zstandard cannot compress many inputs in one call
+    (only its C extension can, and only built with its own copy of libzstd).
     """
     accumulator: Any = getattr(client, "_message_accumulator", None)
     if getattr(client, "_compression_type", None) != "zstd":
+        return False
+    if ONE_CALL_FEATURE not in getattr(zstandard, "backend_features", ()):
+        log.warning("this python-zstandard has no multi_compress_to_buffer: zstd batch by batch")
         return False
     if getattr(accumulator, "_compression_type", None) != _ZSTD:
         log.warning("this aiokafka's accumulator is not the one known: zstd batch by batch")

@@ -120,12 +120,30 @@ def test_only_a_zstd_client_builds_plain_batches_for_the_one_call(
     """The batches come uncompressed out of the accumulator only where the build compresses
     them (tests/integration/test_batch_builds.py finds them zstd on the broker)."""
 
-    async def offload() -> None:
+    assert _accumulator_codec_after_offload(compression) == accumulator_codec
+
+
+def test_without_the_one_call_a_zstd_client_compresses_batch_by_batch(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """python-zstandard's cffi backend, or its C extension built on a system libzstd."""
+    features = set(zstandard.backend_features) - {"multi_compress_to_buffer"}
+    monkeypatch.setattr(zstandard, "backend_features", features)
+    assert _accumulator_codec_after_offload("zstd") == DefaultRecordBatch.CODEC_ZSTD
+    assert "zstd batch by batch" in caplog.text
+
+
+def _accumulator_codec_after_offload(compression: str) -> int:
+    async def offload() -> int:
         client = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9", compression_type=compression)
         try:
-            assert offload_batch_builds(client, ThreadPoolExecutor(max_workers=1))
-            assert client._message_accumulator._compression_type == accumulator_codec
+            assert offload_batch_builds(client, executor)
+            return int(client._message_accumulator._compression_type)
         finally:
             await client.stop()
 
-    asyncio.run(offload())
+    executor = ThreadPoolExecutor(max_workers=1)
+    try:
+        return asyncio.run(offload())
+    finally:
+        executor.shutdown()
