@@ -45,6 +45,7 @@ from typing import Any
 
 import zstandard
 from aiokafka.producer.message_accumulator import MessageBatch
+from aiokafka.record.default_records import DefaultRecordBase
 from aiokafka.record.util import calc_crc32c
 
 log = logging.getLogger(__name__)
@@ -56,13 +57,15 @@ _BUILDER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="wire-batch-buil
 SendProduceRequest = Callable[[int, dict[Any, Any]], Coroutine[Any, Any, None]]
 BuildBatches = Callable[[Iterable[Any]], None]
 
-# Record batch format v2 (magic 2): where the header's fields are, and its size.
-_LENGTH_AT = 8  # int32: the batch's size after this field and the base offset (12 bytes)
-_CRC_AT = 17  # uint32: CRC-32C of everything from the attributes on
-_ATTRIBUTES_AT = 21  # int16: the codec in the low three bits
-_HEADER_SIZE = 61  # the records follow
-_CODEC_MASK = 0x07
-_ZSTD = 4  # the codec bits of zstd (aiokafka's DefaultRecordBatch.CODEC_ZSTD)
+# Record batch format v2 (magic 2), as aiokafka's builder lays it out: the int32 length
+# (of what follows it) after the int64 base offset, the CRC-32C of everything from the
+# int16 attributes on, the codec in the attributes' low bits, and the records after the header.
+_LENGTH_AT = DefaultRecordBase.AFTER_LEN_OFFSET - 4
+_CRC_AT = DefaultRecordBase.CRC_OFFSET
+_ATTRIBUTES_AT = DefaultRecordBase.ATTRIBUTES_OFFSET
+_HEADER_SIZE = DefaultRecordBase.HEADER_STRUCT.size
+_CODEC_MASK = DefaultRecordBase.CODEC_MASK
+_ZSTD = DefaultRecordBase.CODEC_ZSTD
 ZSTD_LEVEL = 3  # aiokafka's when its caller names none, and Kafka's default (KIP-390)
 ONE_CALL_FEATURE = "multi_compress_to_buffer"  # in zstandard.backend_features when it has it
 
@@ -111,7 +114,7 @@ def zstd_batch(plain: bytes | bytearray, frame: Any) -> bytearray:
     out += frame
     (attributes,) = struct.unpack_from(">h", out, _ATTRIBUTES_AT)
     struct.pack_into(">h", out, _ATTRIBUTES_AT, attributes | _ZSTD)
-    struct.pack_into(">i", out, _LENGTH_AT, len(out) - _LENGTH_AT - 4)
+    struct.pack_into(">i", out, _LENGTH_AT, len(out) - DefaultRecordBase.AFTER_LEN_OFFSET)
     struct.pack_into(">I", out, _CRC_AT, calc_crc32c(memoryview(out)[_ATTRIBUTES_AT:]))
     return out
 
