@@ -119,7 +119,7 @@ def zstd_batch(plain: bytes | bytearray, frame: Any) -> bytearray:
     return out
 
 
-def _compresses_zstd_in_one_call(client: Any) -> bool:
+def _take_over_zstd(client: Any) -> bool:
     """Switch a zstd client's accumulator to uncompressed batches, for :func:`_build_zstd`.
 
     False, and nothing changed, if the client does not compress zstd, its accumulator is not
@@ -153,7 +153,7 @@ def offload_batch_builds(client: Any, executor: ThreadPoolExecutor = _BUILDER) -
             "batches stay on the loop"
         )
         return False
-    build: BuildBatches = _build_zstd if _compresses_zstd_in_one_call(client) else _build
+    build: BuildBatches = _build_zstd if _take_over_zstd(client) else _build
 
     async def built_then_sent(node_id: int, batches: dict[Any, Any]) -> None:
         await asyncio.get_running_loop().run_in_executor(executor, build, batches.values())
