@@ -269,3 +269,17 @@ def test_words_of_wire_like_text(text: str) -> None:
 )
 def test_words_of_edge_cases(text: str) -> None:
     assert keys.words(text) == _WORD_RUNS.findall(text.casefold())
+
+
+def test_wire_punctuation_holds_no_word_character() -> None:
+    """The fast path of ``keys.words`` makes these spaces: right only if none is in a word."""
+    for mark in keys._WIRE_PUNCTUATION:
+        assert _WORD_RUNS.search(mark) is None, mark
+        assert not mark.isspace(), mark
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet="Пути нКм,.;:!?\"'«»„“”()[]-–—…/_№%12 \n\u00a0ß", max_size=120))
+def test_fold_is_the_word_runs_single_spaced(text: str) -> None:
+    """Both paths of ``keys.fold``: text of words and wire punctuation, and anything else."""
+    assert keys.fold(text) == " ".join(_WORD_RUNS.findall(text.casefold()))
