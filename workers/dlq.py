@@ -114,8 +114,8 @@ async def read_dead_letters(settings: Settings, topic: str) -> list[DeadLetter]:
         max_partition_fetch_bytes=32 * 1024 * 1024,
         **client_kwargs(settings),
     )
-    await consumer.start()
     try:
+        await consumer.start()  # inside: a client that cannot start is closed all the same
         partitions = consumer.partitions_for_topic(topic)
         if partitions is None:
             await consumer._client.force_metadata_update()

@@ -37,12 +37,12 @@ async def _follow(settings: Settings, topic: str, as_json: bool, from_beginning:
         max_partition_fetch_bytes=32 * 1024 * 1024,
         **client_kwargs(settings),
     )
-    await consumer.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        await consumer.start()  # inside: a client that cannot start is closed all the same
         partitions: set[int] | None = None
         while not partitions and not stop.is_set():
             partitions = consumer.partitions_for_topic(topic)

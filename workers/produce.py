@@ -35,8 +35,8 @@ async def send_values(
         max_request_size=MAX_MESSAGE_BYTES,
         **client_kwargs(settings),
     )
-    await producer.start()
     try:
+        await producer.start()  # inside: a client that cannot start is closed all the same
         # Without this, a send to a missing topic waits 40 s for its metadata, then raises.
         metadata = await producer.client.fetch_all_metadata()
         if topic not in metadata.topics():
