@@ -1,10 +1,11 @@
 """Proof of delivery: no input offset is committed past a record the broker did not take.
 
-Three faults, each on the real broker: a topic that refuses the worker's event, and a changelog
+Four faults, each on the real broker: a topic that refuses the worker's event, and a changelog
 that refuses a bucket's state (in both the worker must stop with exit code 5 before committing,
-and a restart must deliver everything), and a process that dies right after writing a bucket's
+and a restart must deliver everything); a process that dies right after writing a bucket's
 state (the state must still reach the changelog, so that a worker on another pod, restoring
-only from the changelog, knows the version).
+only from the changelog, knows the version); and a process killed with state its local
+database never got (the table's RocksDB writes no WAL: the changelog must give it back).
 """
 
 from __future__ import annotations
@@ -12,10 +13,12 @@ from __future__ import annotations
 import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+import rocksdict
 
 from tests.integration.scenario import fixture_inputs
 from tests.reliability.harness import REPORT
@@ -251,6 +254,80 @@ def test_state_written_before_a_crash_reaches_the_changelog_on_restart(
             "items in": 3,
             "exit code": code,
             "duplicate events": len(records) - len(events),
+            "recovery s": round(recovery, 1),
+        }
+    )
+
+
+def _local_buckets(state_dir: Path) -> dict[bytes, bytes]:
+    """The bucket states a new reader of a stopped worker's databases finds: flushed writes."""
+    found: dict[bytes, bytes] = {}
+    for path in sorted(state_dir.rglob("story-buckets-*.db")):
+        reader = rocksdict.Rdict(
+            str(path),
+            options=rocksdict.Options(raw_mode=True),
+            access_type=rocksdict.AccessType.read_only(),
+        )
+        try:
+            found.update((k, v) for k, v in reader.items() if k.startswith(b"bta:"))
+        finally:
+            reader.close()
+    return found
+
+
+def test_state_a_crash_took_from_the_local_store_comes_back_from_the_changelog(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """The table's RocksDB writes no WAL (table_store.py): a SIGKILL loses what it had not
+    flushed, on that disk only.
+
+    W1 merges the seed original and stops: a stop flushes, so its database holds the bucket.
+    W2, on the same disk, merges the update and is killed once its input is committed: its
+    database still holds the bucket of one version, as the update's state was in memory only.
+    W3, on the same disk, must restore that state from the changelog, past the offset its
+    database recorded: the update, delivered again, is then a duplicate and sends nothing.
+    Had W3 kept to its database, it would send the update's event again, with another source.
+    """
+    original, update = _seeds()
+    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+    inputs = [names.raw, _repartition_topic(names)]
+    w1 = spawn("w")
+    w1.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [original], keys=[SEED_KEY])
+    read_all(kafka_bootstrap, names.events, until=_has_event("story.created"), timeout=120)
+    _wait_all_committed(kafka_bootstrap, names, inputs, w1)
+    assert w1.stop() < 15
+    ((key, stored),) = _local_buckets(w1.state_dir).items()
+    state = decode_state(stored)
+    assert state is not None
+    assert len(state.bucket.versions) == 1
+
+    w2 = spawn("w")
+    w2.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [update], keys=[SEED_KEY])
+    read_all(kafka_bootstrap, names.events, until=_has_event("story.updated"), timeout=120)
+    _wait_all_committed(kafka_bootstrap, names, inputs, w2)
+    w2.kill()
+    # The fault as promised: this disk lost the update's state, which the changelog has.
+    assert _local_buckets(w2.state_dir)[key] == stored
+    sent = read_all(kafka_bootstrap, names.events)
+
+    w3 = spawn("w")
+    restarted = time.monotonic()
+    w3.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [update], keys=[SEED_KEY])
+    wait_until(lambda: _drained(w3, 1), 120, "W3 to merge the update", on_timeout=w3.log_tail)
+    recovery = time.monotonic() - restarted
+    _wait_all_committed(kafka_bootstrap, names, inputs, w3)
+    assert w3.metrics().get("wire_ingest_duplicates_total", 0) == 1
+    records = read_all(kafka_bootstrap, names.events)
+    assert len(records) == len(sent), "W3 sent an event for the update again"
+    _assert_created_then_updated(_distinct_events(records))
+    REPORT.append(
+        {
+            "scenario": "kill with unflushed state",
+            "items in": 3,
+            "duplicate events": len(records) - len(_distinct_events(records)),
             "recovery s": round(recovery, 1),
         }
     )

@@ -46,6 +46,7 @@ from workers.stream.state import (
     encode_state,
 )
 from workers.stream.store_size import local_store_bytes
+from workers.stream.table_store import flush_partition
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +210,9 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
         new_stories=new_stories,
     )
     if wire.settings.fault_injection == "exit-after-state-write":
-        # Reliability suite only: the store has the state; nothing else has left.
+        # Reliability suite only: the store has the state (flushed, as RocksDB may do at any
+        # write); nothing else has left.
+        flush_partition(wire.table, partition)
         stop("fault injection: exiting right after a state write", EXIT_FAULT_INJECTION)
     for (story_key, data), event in zip(sent, applied.events, strict=True):
         await _emit(wire, story_key.encode(), data, source, event["eventType"])

@@ -20,6 +20,7 @@ from workers.stream.handoff import install as install_handoff
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 from workers.stream.partitioner import partition_for
 from workers.stream.publish_path import install as install_publish_path
+from workers.stream.table_store import faust_store_url
 
 # Faust's count of acked messages between commits, set beyond reach (the setting takes no None).
 COMMIT_EVERY_NEVER = 2**62
@@ -58,7 +59,8 @@ def faust_config(settings: Settings) -> dict[str, Any]:
     """Settings in Faust's terms. Choices here are load-bearing; each says why."""
     config: dict[str, Any] = {
         "broker": [f"kafka://{host}" for host in bootstrap_servers(settings)],
-        "store": settings.store,
+        # RocksDB without its write-ahead log: the changelog is the table's log (table_store.py).
+        "store": faust_store_url(settings.store),
         "datadir": str(settings.state_dir),
         "topic_partitions": settings.partitions,
         "topic_replication_factor": settings.replication_factor,
