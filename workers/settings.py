@@ -47,6 +47,10 @@ class Settings:
     replication_factor: int = 1
     state_dir: Path = Path("state")
     store: str = "rocksdb://"
+    # RocksDB keeps the table without its write-ahead log (the changelog is the table's log):
+    # the open databases flush this often, which bounds what a crash makes the next start
+    # replay, and keeps the local state far younger than the changelog's tombstones (a day).
+    store_flush_s: float = 30.0
     web_host: str = "127.0.0.1"
     web_port: int = 9108
     max_item_bytes: int = DEFAULT_MAX_BYTES
@@ -123,6 +127,8 @@ class Settings:
             )
         if not self.store.startswith(STORES):
             raise SettingsError(f"WIRE_STORE must start with one of {STORES}, not {self.store!r}")
+        if not 1 <= self.store_flush_s <= 3600:
+            raise SettingsError("WIRE_STORE_FLUSH_S must be between 1 and 3600 (seconds)")
         if self.start_timeout_s < 0:
             raise SettingsError("WIRE_START_TIMEOUT_S must be 0 (no waiting) or more (seconds)")
         if self.shutdown_grace_s <= 0:
@@ -201,6 +207,7 @@ ENV_NAMES: dict[str, str] = {
     "replication_factor": "WIRE_REPLICATION_FACTOR",
     "state_dir": "WIRE_STATE_DIR",
     "store": "WIRE_STORE",
+    "store_flush_s": "WIRE_STORE_FLUSH_S",
     "web_host": "WIRE_WEB_HOST",
     "web_port": "WIRE_WEB_PORT",
     "max_item_bytes": "WIRE_MAX_ITEM_BYTES",

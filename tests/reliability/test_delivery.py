@@ -302,7 +302,7 @@ def test_state_a_crash_took_from_the_local_store_comes_back_from_the_changelog(
     assert state is not None
     assert len(state.bucket.versions) == 1
 
-    w2 = spawn("w")
+    w2 = spawn("w", extra_env={"WIRE_STORE_FLUSH_S": "3600"})  # no timed flush before the kill
     w2.start().wait_ready()
     produce(kafka_bootstrap, names.raw, [update], keys=[SEED_KEY])
     read_all(kafka_bootstrap, names.events, until=_has_event("story.updated"), timeout=120)

@@ -18,6 +18,8 @@ from workers.stream.runner import run_worker
         ({"WIRE_REPLICATION_FACTOR": "0"}, "WIRE_REPLICATION_FACTOR"),
         ({"WIRE_SHUTDOWN_GRACE_S": "-1"}, "WIRE_SHUTDOWN_GRACE_S"),
         ({"WIRE_STORE": "foo://"}, "WIRE_STORE"),
+        ({"WIRE_STORE_FLUSH_S": "0"}, "WIRE_STORE_FLUSH_S"),
+        ({"WIRE_STORE_FLUSH_S": "86400"}, "WIRE_STORE_FLUSH_S"),
         ({"WIRE_LOG_LEVEL": "verbose"}, "WIRE_LOG_LEVEL"),
         ({"WIRE_PARTITIONS": "four"}, "WIRE_PARTITIONS"),
         ({"WIRE_COMPRESSION": "brotli"}, "WIRE_COMPRESSION"),

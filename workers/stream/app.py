@@ -21,6 +21,7 @@ from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 from workers.stream.partitioner import partition_for
 from workers.stream.publish_path import install as install_publish_path
 from workers.stream.table_store import faust_store_url
+from workers.stream.table_store import install as install_table_flushes
 
 # Faust's count of acked messages between commits, set beyond reach (the setting takes no None).
 COMMIT_EVERY_NEVER = 2**62
@@ -152,6 +153,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     install_batch_builds(app.producer, settings.compression_type)
     install_publish_path(app)
     install_handoff(app.consumer, below_ebb_mark(app.producer.buffer))
+    install_table_flushes(app, table, settings.store_flush_s)
     wire.progress = Progress()
     register_agents(wire)
     register_pages(wire)

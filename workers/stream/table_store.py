@@ -7,47 +7,84 @@ Streams runs its RocksDB stores the same way.
 
 What a crash costs: the writes RocksDB had not flushed yet, and only on this disk. Faust
 restores each partition from the changelog past the offset its database last recorded
-(``set_persisted_offset``, written into that same database after the record's state). Flushes
-keep the order of the writes, so a database that survives a crash holds every write up to
-some point: if it has a record's offset, it has the record's state, and whatever came later
-is replayed from the changelog. A clean stop and a revoked partition flush first, so they
-cost no replay.
+(``set_persisted_offset``, written into that same database after the record's state). With
+atomic flush, RocksDB recovers a database without a WAL to a prefix of its writes: if it has
+a record's offset, it has the record's state, and whatever came later is replayed from the
+changelog. The open databases are flushed every ``WIRE_STORE_FLUSH_S``, so the replay is
+short and the local state is never older than the changelog's tombstones, which compaction
+keeps for a day (``delete.retention.ms``): a bucket expired since is deleted again by the
+replay, not brought back. A clean stop and a revoked partition flush first, and replay
+nothing.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
 from typing import Any
 
+import faust
 import rocksdict
 from faust import stores
-from faust.stores.rocksdb import Store
+from faust.stores.rocksdb import RocksDBOptions, Store
+
+log = logging.getLogger(__name__)
 
 # The scheme Faust's store registry knows this store by; ``WIRE_STORE=rocksdb://`` selects it.
 SCHEME = "wire-rocksdb"
 _ROCKSDB = "rocksdb://"
 
 
+class _AtomicFlushOptions(RocksDBOptions):
+    """Faust's options plus atomic flush, under which RocksDB promises prefix recovery to a
+    database written without a WAL."""
+
+    def as_options(self) -> Any:
+        options = super().as_options()
+        options.set_atomic_flush(True)
+        return options
+
+
 class ChangelogBackedStore(Store):
-    """Faust's RocksDB store whose puts skip RocksDB's write-ahead log (see the module)."""
+    """Faust's RocksDB store whose writes skip RocksDB's write-ahead log (see the module)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # As Faust builds its own (the options it took out, read_only and driver, are gone).
+        options = self.options or {}
+        self.rocksdb_options = _AtomicFlushOptions(**options, use_rocksdict=self.use_rocksdict)
 
     def _open_for_partition(self, partition: int) -> Any:
         db = super()._open_for_partition(partition)
         db.set_write_options(_without_wal())
         return db
 
+    def flush_in_background(self) -> None:
+        """Start a flush of every open database, and return without waiting for it."""
+        _flush(self._dbs.items(), wait=False)
+
     def revoke_partitions(self, table: Any, tps: Any) -> None:
         """Flush a partition's database before Faust lets go of it."""
-        for tp in tps:
-            db = self._dbs.get(tp.partition) if tp.topic in table.changelog_topic.topics else None
-            if db is not None:
-                db.flush()
+        changelogs = table.changelog_topic.topics
+        partitions = {tp.partition for tp in tps if tp.topic in changelogs}
+        _flush(((p, db) for p, db in self._dbs.items() if p in partitions), wait=True)
         super().revoke_partitions(table, tps)
 
     async def stop(self) -> None:
         """Flush every database, so that the next start has nothing to replay."""
-        for db in self._dbs.values():
-            db.flush()
-        await super().stop()
+        try:
+            _flush(self._dbs.items(), wait=True)
+        finally:
+            await super().stop()
+
+
+def _flush(dbs: Iterable[tuple[int, Any]], *, wait: bool) -> None:
+    """Flush each database; a failure is logged and left to the changelog (a crash's case)."""
+    for partition, db in dbs:
+        try:
+            db.flush(wait)
+        except Exception:  # the data is in the changelog; a restart replays it
+            log.exception("flushing the table's database of partition %d failed", partition)
 
 
 def _without_wal() -> rocksdict.WriteOptions:
@@ -62,6 +99,18 @@ def faust_store_url(store: str) -> str:
     if store.startswith(_ROCKSDB):
         return f"{SCHEME}://{store[len(_ROCKSDB) :]}"
     return store
+
+
+def install(app: faust.App, table: Any, interval_s: float) -> None:
+    """Flush the table's open databases in the background every ``interval_s`` (RocksDB
+    stores only; a memtable that fills up flushes by itself sooner)."""
+
+    async def flush_table_store() -> None:
+        store = table.data
+        if isinstance(store, ChangelogBackedStore):
+            store.flush_in_background()
+
+    app.timer(interval_s)(flush_table_store)
 
 
 def flush_partition(table: Any, partition: int) -> None:
