@@ -18,7 +18,6 @@ from typing import Any
 
 import orjson
 import pytest
-import rocksdict
 
 from tests.integration.scenario import fixture_inputs
 from tests.reliability.harness import REPORT
@@ -31,6 +30,7 @@ from tests.support.kafka_io import (
     produce,
     read_all,
 )
+from tests.support.local_store import flushed_items
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
 from workers.core.keys import raw_sha256
@@ -263,15 +263,7 @@ def _local_buckets(state_dir: Path) -> dict[bytes, bytes]:
     """The bucket states a new reader of a stopped worker's databases finds: flushed writes."""
     found: dict[bytes, bytes] = {}
     for path in sorted(state_dir.rglob("story-buckets-*.db")):
-        reader = rocksdict.Rdict(
-            str(path),
-            options=rocksdict.Options(raw_mode=True),
-            access_type=rocksdict.AccessType.read_only(),
-        )
-        try:
-            found.update((k, v) for k, v in reader.items() if k.startswith(b"bta:"))
-        finally:
-            reader.close()
+        found.update((k, v) for k, v in flushed_items(path).items() if k.startswith(b"bta:"))
     return found
 
 

@@ -18,6 +18,7 @@ import rocksdict
 from faust.stores.rocksdb import Store as FaustRocksDBStore
 from faust.types import TP
 
+from tests.support.local_store import flushed_items
 from workers.settings import Settings
 from workers.stream.app import ROCKSDB_OPTIONS, create_app
 from workers.stream.table_store import (
@@ -40,16 +41,7 @@ def _wal_bytes(db_path: Path) -> int:
 
 def _on_disk(db_path: Path) -> bytes | None:
     """The key as a new reader of the database finds it: flushed writes and the WAL only."""
-    reader = rocksdict.Rdict(
-        str(db_path),
-        options=rocksdict.Options(raw_mode=True),
-        access_type=rocksdict.AccessType.read_only(),
-    )
-    try:
-        value: bytes | None = reader.get(KEY)
-        return value
-    finally:
-        reader.close()
+    return flushed_items(db_path).get(KEY)
 
 
 def test_the_rocksdb_setting_selects_the_changelog_backed_store(tmp_path: Path) -> None:
@@ -140,6 +132,7 @@ def test_a_stopped_store_is_flushed(tmp_path: Path) -> None:
 _CRASHING_WRITER = """
 import os, signal, sys
 from pathlib import Path
+from tests.support.local_store import flushed_items
 from workers.settings import Settings
 from workers.stream.app import create_app
 from tests.unit.stream.test_table_store import writes
