@@ -17,14 +17,18 @@ warning; ``pyproject.toml`` holds aiokafka to the minor line this was read again
 ``tests/integration/test_batch_builds.py`` checks it on that line.
 
 **zstd, one call per request.** A request carries a batch per partition (14-16 in the
-worker), and each compression that lets go of the GIL must take it back from the busy event
-loop, which holds it for up to the switch interval (5 ms): a request's build took 17-55 ms
-of wall time for 5 ms of CPU, and records waited that long for the next request
-(BENCHMARKS.md, round 13). So with zstd the client builds its batches uncompressed (a copy),
-and the thread compresses the records of all of them in one call to python-zstandard
-(``multi_compress_to_buffer``, one GIL release), then writes each batch's header for the
-compressed records: the codec bits of its attributes, its length and its CRC-32C, as
-aiokafka's own builder would. The frames are standard zstd at Kafka's default level (3).
+worker), and every call that lets go of the GIL must take it back from the busy event loop,
+which holds it for up to the switch interval (5 ms). aiokafka lets go twice per batch: its
+codec while it compresses, and its CRC-32C over any buffer above 5 KiB. A request's build
+took 17-55 ms of wall time for 5 ms of CPU (BENCHMARKS.md, round 13), and after the codec's
+waits were gone, still 77 ms on average at saturation for the CRCs' (round 15); records
+wait that long for the next request. So with zstd the thread lets go once per request:
+aiokafka builds each batch as usual, but its codec, on this thread only, keeps the records
+for later and hands back nothing (so the builder's CRC covers the header alone); then one
+call to python-zstandard (``multi_compress_to_buffer``) compresses the records of all the
+request's batches, and each batch gets its frame, its length and its CRC-32C (google-crc32c,
+which keeps the GIL: about 60 µs for 400 KB), as aiokafka's own builder would. The frames are
+standard zstd at Kafka's default level (3).
 
 Safe because a drained batch is out of the accumulator: ``send()`` appends only to batches
 still queued there. aiokafka's batch API (``create_batch``/``send_batch``), where the caller
@@ -38,14 +42,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
+import sys
 import threading
 from collections.abc import Callable, Coroutine, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from types import ModuleType
 from typing import Any
 
+import google_crc32c
 import zstandard
 from aiokafka.producer.message_accumulator import MessageBatch
-from aiokafka.record.default_records import DefaultRecordBase
+from aiokafka.record.default_records import DefaultRecordBase, DefaultRecordBatchBuilder
 from aiokafka.record.util import calc_crc32c
 
 log = logging.getLogger(__name__)
@@ -64,10 +71,15 @@ _LENGTH_AT = DefaultRecordBase.AFTER_LEN_OFFSET - 4
 _CRC_AT = DefaultRecordBase.CRC_OFFSET
 _ATTRIBUTES_AT = DefaultRecordBase.ATTRIBUTES_OFFSET
 _HEADER_SIZE = DefaultRecordBase.HEADER_STRUCT.size
-_CODEC_MASK = DefaultRecordBase.CODEC_MASK
 _ZSTD = DefaultRecordBase.CODEC_ZSTD
 ZSTD_LEVEL = 3  # aiokafka's when its caller names none, and Kafka's default (KIP-390)
 ONE_CALL_FEATURE = "multi_compress_to_buffer"  # in zstandard.backend_features when it has it
+
+# CRC-32C without letting go of the GIL; aiokafka's (which does, above 5 KiB) where
+# google-crc32c has only its pure-Python fallback.
+_crc32c: Callable[[bytes], int] = (
+    google_crc32c.value if google_crc32c.implementation == "c" else calc_crc32c
+)
 
 _local = threading.local()
 
@@ -88,54 +100,87 @@ def _compressor() -> zstandard.ZstdCompressor:
 
 
 def _build_zstd(batches: Iterable[Any]) -> None:
-    """Build uncompressed batches, compress all their records in one call, keep the results.
+    """Build the batches with their records kept aside, compress all those in one call, and
+    give each batch its frame.
 
-    A batch built before (a retry resends it) already carries the codec bits: left as it is.
+    A batch built before (a retry resends it) is whole already, and left as it is: its
+    build does not reach the codec.
     """
-    plain: list[tuple[Any, bytes | bytearray]] = []
-    for batch in batches:
-        buffer = batch.get_data_buffer()
-        if buffer[_ATTRIBUTES_AT + 1] & _CODEC_MASK == 0:
-            plain.append((batch, buffer))
-    if not plain:
+    kept: list[bytes | bytearray | memoryview] = []
+    unfinished: list[tuple[Any, bytes | bytearray]] = []
+    _local.kept_records = kept
+    try:
+        for batch in batches:
+            before = len(kept)
+            buffer = batch.get_data_buffer()
+            if len(kept) > before:
+                unfinished.append((batch, buffer))
+    finally:
+        _local.kept_records = None
+    if len(kept) != len(unfinished):
+        raise RuntimeError(f"{len(kept)} record sections kept for {len(unfinished)} batches")
+    if not unfinished:
         return
-    frames = _compressor().multi_compress_to_buffer(
-        [memoryview(buffer)[_HEADER_SIZE:] for _, buffer in plain]
-    )
-    for index, (batch, buffer) in enumerate(plain):
+    frames = _compressor().multi_compress_to_buffer(kept)
+    for index, (batch, header) in enumerate(unfinished):
         # MessageBatch keeps its built buffer on its BatchBuilder: the request and every
         # retry read it there.
-        batch._builder._buffer = zstd_batch(buffer, frames[index])
+        batch._builder._buffer = zstd_batch(header, frames[index])
 
 
-def zstd_batch(plain: bytes | bytearray, frame: Any) -> bytearray:
-    """An uncompressed v2 record batch with its records replaced by their zstd ``frame``."""
-    out = bytearray(plain[:_HEADER_SIZE])
+def zstd_batch(batch: bytes | bytearray, frame: Any) -> bytearray:
+    """A v2 record batch's header with ``frame``, the zstd of its records, as its records."""
+    out = bytearray(batch[:_HEADER_SIZE])
     out += frame
     (attributes,) = struct.unpack_from(">h", out, _ATTRIBUTES_AT)
     struct.pack_into(">h", out, _ATTRIBUTES_AT, attributes | _ZSTD)
     struct.pack_into(">i", out, _LENGTH_AT, len(out) - DefaultRecordBase.AFTER_LEN_OFFSET)
-    struct.pack_into(">I", out, _CRC_AT, calc_crc32c(memoryview(out)[_ATTRIBUTES_AT:]))
+    # (a copy: google-crc32c reads bytes only; a few µs for a compressed batch)
+    struct.pack_into(">I", out, _CRC_AT, _crc32c(bytes(out[_ATTRIBUTES_AT:])))
     return out
 
 
-def _take_over_zstd(client: Any) -> bool:
-    """Switch a zstd client's accumulator to uncompressed batches, for :func:`_build_zstd`.
+def _keep_or_compress(encode: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
+    """aiokafka's zstd codec, except during :func:`_build_zstd` on its thread: there the
+    records are kept for the request's one call, and the builder gets no bytes back."""
 
-    False, and nothing changed, if the client does not compress zstd, its accumulator is not
-    the one this knows, or this python-zstandard cannot compress many inputs in one call
-    (only its C extension can, and only built with its own copy of libzstd).
+    def zstd_encode(data: bytes) -> bytes:
+        kept: list[bytes | bytearray | memoryview] | None = getattr(_local, "kept_records", None)
+        if kept is None:
+            return encode(data)
+        kept.append(data)
+        return b""
+
+    zstd_encode.keeps_records = True  # type: ignore[attr-defined]
+    return zstd_encode
+
+
+def _builder_module() -> ModuleType | None:
+    """The module whose ``zstd_encode`` aiokafka's batch builder calls (its C extension's or
+    its pure-Python one), if it has one."""
+    module = sys.modules.get(DefaultRecordBatchBuilder.__module__)
+    return module if callable(getattr(module, "zstd_encode", None)) else None
+
+
+def _take_over_zstd(client: Any) -> bool:
+    """Have a zstd client's batches built by :func:`_build_zstd`.
+
+    False, and nothing changed, if the client does not compress zstd, its builder does not
+    call the codec this knows, or this python-zstandard cannot compress many inputs in one
+    call (only its C extension can, and only built with its own copy of libzstd).
     """
-    accumulator: Any = getattr(client, "_message_accumulator", None)
     if getattr(client, "_compression_type", None) != "zstd":
         return False
     if ONE_CALL_FEATURE not in getattr(zstandard, "backend_features", ()):
         log.warning("this python-zstandard has no multi_compress_to_buffer: zstd batch by batch")
         return False
-    if getattr(accumulator, "_compression_type", None) != _ZSTD:
-        log.warning("this aiokafka's accumulator is not the one known: zstd batch by batch")
+    module = _builder_module()
+    if module is None:
+        log.warning("this aiokafka's batch builder is not the one known: zstd batch by batch")
         return False
-    accumulator._compression_type = 0
+    encode: Callable[[bytes], bytes] = getattr(module, "zstd_encode")  # noqa: B009
+    if not getattr(encode, "keeps_records", False):
+        setattr(module, "zstd_encode", _keep_or_compress(encode))  # noqa: B010
     return True
 
 

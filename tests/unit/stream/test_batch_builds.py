@@ -3,19 +3,29 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import google_crc32c
 import pytest
 import zstandard
 from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.producer.message_accumulator import BatchBuilder, MessageBatch
 from aiokafka.record.default_records import DefaultRecordBatch
+from aiokafka.record.util import calc_crc32c
 
 from workers.settings import Settings
+from workers.stream import batch_builds
 from workers.stream.app import create_app
-from workers.stream.batch_builds import _build_zstd, offload_batch_builds, zstd_batch
+from workers.stream.batch_builds import (
+    _build,
+    _build_zstd,
+    _take_over_zstd,
+    offload_batch_builds,
+    zstd_batch,
+)
 
 
 @pytest.mark.parametrize(("compression", "offloaded"), [("zstd", True), ("none", False)])
@@ -57,9 +67,9 @@ RECORDS = [
 ]
 
 
-def _plain_batch(records: list[tuple[bytes, bytes]], topic: str = "t") -> Any:
-    """A drained, uncompressed aiokafka batch (needs a running loop for its futures)."""
-    builder = BatchBuilder(1024 * 1024, 0)
+def _batch(records: list[tuple[bytes, bytes]], topic: str = "t", codec: int = 0) -> Any:
+    """A drained aiokafka batch (needs a running loop for its futures)."""
+    builder = BatchBuilder(1024 * 1024, codec)
     for n, (key, value) in enumerate(records):
         assert builder.append(
             key=key, value=value, timestamp=1_700_000_000_000 + n, headers=[("h", b"v")]
@@ -73,9 +83,13 @@ def _read(buffer: bytes | bytearray) -> tuple[DefaultRecordBatch, list[tuple[Any
     return batch, [(r.offset, r.timestamp, r.key, r.value, r.headers) for r in batch]
 
 
+class ZstdClient:
+    _compression_type = "zstd"
+
+
 def test_a_zstd_batch_is_the_plain_batch_with_its_records_compressed() -> None:
     async def build() -> None:
-        plain = _plain_batch(RECORDS).get_data_buffer()
+        plain = _batch(RECORDS).get_data_buffer()
         frame = zstandard.ZstdCompressor(level=3).compress(bytes(plain[61:]))
         compressed = zstd_batch(plain, frame)
 
@@ -96,9 +110,28 @@ def test_a_zstd_batch_is_the_plain_batch_with_its_records_compressed() -> None:
     asyncio.run(build())
 
 
-def test_one_call_compresses_every_batch_of_a_request_and_a_retry_keeps_them() -> None:
+def test_one_call_compresses_every_batch_of_a_request_and_a_retry_keeps_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert _take_over_zstd(ZstdClient())
+    calls: list[int] = []
+    headers: list[int] = []
+    compress = zstandard.ZstdCompressor.multi_compress_to_buffer
+
+    def counted(self: Any, data: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(data))
+        return compress(self, data, *args, **kwargs)
+
+    def header_then_frame(batch: bytes | bytearray, frame: Any) -> bytearray:
+        headers.append(len(batch))
+        return zstd_batch(batch, frame)
+
+    monkeypatch.setattr(batch_builds, "_local", threading.local())  # a fresh compressor
+    monkeypatch.setattr(zstandard.ZstdCompressor, "multi_compress_to_buffer", counted)
+    monkeypatch.setattr(batch_builds, "zstd_batch", header_then_frame)
+
     async def build() -> None:
-        batches = [_plain_batch(RECORDS[n::3], topic=f"t{n}") for n in range(3)]
+        batches = [_batch(RECORDS[n::3], f"t{n}", DefaultRecordBatch.CODEC_ZSTD) for n in range(3)]
         _build_zstd(batches)
         built = [b.get_data_buffer() for b in batches]
         for n, buffer in enumerate(built):
@@ -109,18 +142,47 @@ def test_one_call_compresses_every_batch_of_a_request_and_a_retry_keeps_them() -
         assert all(b.get_data_buffer() is kept for b, kept in zip(batches, built, strict=True))
 
     asyncio.run(build())
+    assert calls == [3]  # one call for the three batches, none for the retry
+    # aiokafka's builder got no records back from the codec: its CRC-32C (which lets go of
+    # the GIL above 5 KiB) covered the 61-byte header only.
+    assert headers == [61, 61, 61]
 
 
-@pytest.mark.parametrize(
-    ("compression", "accumulator_codec"), [("zstd", 0), ("gzip", DefaultRecordBatch.CODEC_GZIP)]
-)
-def test_only_a_zstd_client_builds_plain_batches_for_the_one_call(
-    compression: str, accumulator_codec: int
+def test_the_frames_crc_keeps_the_gil() -> None:
+    """google-crc32c's C extension, not aiokafka's CRC that lets go above 5 KiB."""
+    assert batch_builds._crc32c is google_crc32c.value
+    assert google_crc32c.implementation == "c"
+    data = bytes(range(256)) * 40
+    assert google_crc32c.value(data) == calc_crc32c(data)
+
+
+def test_the_codec_compresses_as_before_outside_the_builds_of_the_one_call() -> None:
+    """Another client's batches, or another thread's: aiokafka's own zstd."""
+    assert _take_over_zstd(ZstdClient())
+
+    async def build() -> list[tuple[Any, ...]]:
+        buffer = _batch(RECORDS, codec=DefaultRecordBatch.CODEC_ZSTD).get_data_buffer()
+        read, records = _read(buffer)
+        assert read.compression_type == DefaultRecordBatch.CODEC_ZSTD
+        return records
+
+    assert [r[2:4] for r in asyncio.run(build())] == RECORDS
+
+
+@pytest.mark.parametrize(("compression", "taken_over"), [("zstd", True), ("gzip", False)])
+def test_only_a_zstd_client_has_its_batches_compressed_in_one_call(
+    compression: str, taken_over: bool
 ) -> None:
-    """The batches come uncompressed out of the accumulator only where the build compresses
-    them (tests/integration/test_batch_builds.py finds them zstd on the broker)."""
-
-    assert _accumulator_codec_after_offload(compression) == accumulator_codec
+    """Its accumulator's codec is left as it is (tests/integration/test_batch_builds.py finds
+    the batches zstd on the broker)."""
+    build, codec = _offloaded(compression)
+    assert (build is _build_zstd) is taken_over
+    assert (
+        codec
+        == {"zstd": DefaultRecordBatch.CODEC_ZSTD, "gzip": DefaultRecordBatch.CODEC_GZIP}[
+            compression
+        ]
+    )
 
 
 def test_without_the_one_call_a_zstd_client_compresses_batch_by_batch(
@@ -129,20 +191,39 @@ def test_without_the_one_call_a_zstd_client_compresses_batch_by_batch(
     """python-zstandard's cffi backend, or its C extension built on a system libzstd."""
     features = set(zstandard.backend_features) - {"multi_compress_to_buffer"}
     monkeypatch.setattr(zstandard, "backend_features", features)
-    assert _accumulator_codec_after_offload("zstd") == DefaultRecordBatch.CODEC_ZSTD
+    assert _offloaded("zstd")[0] is _build
     assert "zstd batch by batch" in caplog.text
 
 
-def _accumulator_codec_after_offload(compression: str) -> int:
-    async def offload() -> int:
+def test_a_builder_without_the_codec_known_keeps_aiokafkas_build(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(batch_builds, "_builder_module", lambda: None)
+    assert _offloaded("zstd")[0] is _build
+    assert "batch builder is not the one known" in caplog.text
+
+
+def _offloaded(compression: str) -> tuple[Any, int]:
+    """The build a client's sender got, and its accumulator's codec."""
+    builds: list[Any] = []
+
+    class Recording(ThreadPoolExecutor):
+        def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+            builds.append(fn)
+            return super().submit(fn, *args, **kwargs)
+
+    async def offload() -> tuple[Any, int]:
         client = AIOKafkaProducer(bootstrap_servers="127.0.0.1:9", compression_type=compression)
         try:
             assert offload_batch_builds(client, executor)
-            return int(client._message_accumulator._compression_type)
+            await client._sender._send_produce_req(0, {})
+        except Exception:  # the empty request itself cannot be sent: no broker
+            pass
         finally:
             await client.stop()
+        return builds[0], int(client._message_accumulator._compression_type)
 
-    executor = ThreadPoolExecutor(max_workers=1)
+    executor = Recording(max_workers=1)
     try:
         return asyncio.run(offload())
     finally:
