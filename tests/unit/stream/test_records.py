@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given, settings
@@ -54,8 +55,19 @@ def test_drawn_items_arrive_as_they_were_sent(versions: tuple[Fields, ...]) -> N
         assert arrived.item.to_dict() == version.item.to_dict()
 
 
-def test_a_record_of_the_release_before_is_still_read() -> None:
+def test_the_wire_bytes_travel_as_they_are_after_the_item() -> None:
+    raw = "Заглавие".encode() * 100
+    record = encode_forwarded(Forwarded(_seed_item(), SOURCE, raw, {}))
+    assert record[:1] == b"\x01"
+    assert record.endswith(raw)
+    assert int.from_bytes(record[1:5], "big") == len(record) - 5 - len(raw)
+
+
+def test_records_of_the_releases_before_are_still_read() -> None:
     item = _seed_item()
+    array = msgspec.json.encode((item, SOURCE, "Заглавие".encode(), {"a": "b"}))
+    assert decode_forwarded(array) == Forwarded(item, SOURCE, "Заглавие".encode(), {"a": "b"})
+    assert decode_wire_input(array) == ("Заглавие".encode(), SOURCE, {"a": "b"})
     old = orjson.dumps(
         {"item": item.to_dict(), "source": SOURCE.to_dict(), "raw": "0JfQsNCz0LvQsNCy0LjQtQ=="}
     )
@@ -63,14 +75,18 @@ def test_a_record_of_the_release_before_is_still_read() -> None:
 
 
 def test_the_wire_bytes_are_read_even_when_the_item_is_not() -> None:
-    sent = Forwarded(_seed_item(), SOURCE, b"wire bytes", {"a": "b"})
-    broken = encode_forwarded(sent).replace(b'"provider":', b'"provider":17,"x":', 1)
+    array = msgspec.json.encode((_seed_item(), SOURCE, {"a": "b"}))
+    array = array.replace(b'"provider":', b'"provider":17,"x":', 1)
+    broken = b"\x01" + len(array).to_bytes(4, "big") + array + b"wire bytes"
     with pytest.raises(RecordError):
         decode_forwarded(broken)
     assert decode_wire_input(broken) == (b"wire bytes", SOURCE, {"a": "b"})
 
 
-@pytest.mark.parametrize("value", [b"not json", b"[1,2]", b'{"item":{}}', b"", b"[]"])
+@pytest.mark.parametrize(
+    "value",
+    [b"not json", b"[1,2]", b'{"item":{}}', b"", b"[]", b"\x01", b"\x01\x00\x00\x00\x09[]"],
+)
 def test_junk_is_a_record_error(value: bytes) -> None:
     with pytest.raises(RecordError):
         decode_forwarded(value)
