@@ -16,12 +16,15 @@ from __future__ import annotations
 import struct
 from base64 import b64decode
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
 import orjson
 
 from workers.core.events import Source
 from workers.core.model import WireItem
+
+_T = TypeVar("_T")
 
 
 class RecordError(ValueError):
@@ -51,6 +54,7 @@ _origin_decoder = msgspec.json.Decoder(tuple[msgspec.Raw, Source, dict[str, str]
 # The release before: [item, source, raw, headers], the bytes in base64.
 _ArrayRow = tuple[WireItem, Source, bytes, dict[str, str]]
 _array_decoder = msgspec.json.Decoder(_ArrayRow)
+_array_origin_decoder = msgspec.json.Decoder(tuple[msgspec.Raw, Source, bytes, dict[str, str]])
 
 
 def encode_forwarded(forwarded: Forwarded) -> bytes:
@@ -63,17 +67,11 @@ def decode_forwarded(value: bytes) -> Forwarded:
     """The record's content, or :class:`RecordError`."""
     if value[:1] == _LAYOUT_BYTE:
         array, raw = _split(value)
-        try:
-            item, source, headers = _decoder.decode(array)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise RecordError(str(exc)) from exc
+        item, source, headers = _read(_decoder, array)
         return Forwarded(item, source, raw, headers)
     if value[:1] == b"{":
         return _decode_object(value)
-    try:
-        item, source, raw, headers = _array_decoder.decode(value)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise RecordError(str(exc)) from exc
+    item, source, raw, headers = _read(_array_decoder, value)
     return Forwarded(item, source, raw, headers)
 
 
@@ -94,10 +92,7 @@ def decode_wire_input(value: bytes) -> tuple[bytes, Source, dict[str, str]]:
     the item in the record is what cannot be read."""
     if value[:1] == _LAYOUT_BYTE:
         array, raw = _split(value)
-        try:
-            _item, source, headers = _origin_decoder.decode(array)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-            raise RecordError(str(exc)) from exc
+        _item, source, headers = _read(_origin_decoder, array)
         return raw, source, headers
     if value[:1] == b"{":
         try:
@@ -110,13 +105,15 @@ def decode_wire_input(value: bytes) -> tuple[bytes, Source, dict[str, str]]:
             )
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
             raise RecordError(str(exc)) from exc
+    _item, source, raw, headers = _read(_array_origin_decoder, value)
+    return raw, source, headers
+
+
+def _read(decoder: msgspec.json.Decoder[_T], data: bytes | memoryview) -> _T:
     try:
-        _item, source, raw, headers = msgspec.json.decode(
-            value, type=tuple[msgspec.Raw, Source, bytes, dict[str, str]]
-        )
+        return decoder.decode(data)
     except (msgspec.DecodeError, msgspec.ValidationError) as exc:
         raise RecordError(str(exc)) from exc
-    return raw, source, headers
 
 
 def _decode_object(value: bytes) -> Forwarded:
