@@ -104,7 +104,9 @@ def _build_zstd(batches: Iterable[Any]) -> None:
     give each batch its frame.
 
     A batch built before (a retry resends it) is whole already, and left as it is: its
-    build does not reach the codec.
+    build does not reach the codec. If anything here raises, the batches built so far keep a
+    header only, and none of them is sent: the exception ends aiokafka's sender, which fails
+    every pending batch (tests/integration/test_batch_builds.py checks it on the broker).
     """
     kept: list[bytes | bytearray | memoryview] = []
     unfinished: list[tuple[Any, bytes | bytearray]] = []
@@ -136,13 +138,17 @@ def zstd_batch(batch: bytes | bytearray, frame: Any) -> bytearray:
     struct.pack_into(">h", out, _ATTRIBUTES_AT, attributes | _ZSTD)
     struct.pack_into(">i", out, _LENGTH_AT, len(out) - DefaultRecordBase.AFTER_LEN_OFFSET)
     # (a copy: google-crc32c reads bytes only; a few µs for a compressed batch)
-    struct.pack_into(">I", out, _CRC_AT, _crc32c(bytes(out[_ATTRIBUTES_AT:])))
+    struct.pack_into(">I", out, _CRC_AT, _crc32c(bytes(memoryview(out)[_ATTRIBUTES_AT:])))
     return out
 
 
 def _keep_or_compress(encode: Callable[[bytes], bytes]) -> Callable[[bytes], bytes]:
     """aiokafka's zstd codec, except during :func:`_build_zstd` on its thread: there the
-    records are kept for the request's one call, and the builder gets no bytes back."""
+    records are kept for the request's one call, and the builder gets no bytes back.
+
+    (aiokafka's pure-Python builder, used only without its C extension, sends a batch
+    uncompressed when zstd does not make it smaller; through here such a batch goes as
+    zstd, valid and a little larger.)"""
 
     def zstd_encode(data: bytes) -> bytes:
         kept: list[bytes | bytearray | memoryview] | None = getattr(_local, "kept_records", None)
