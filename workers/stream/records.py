@@ -110,10 +110,12 @@ def decode_wire_input(value: bytes) -> tuple[bytes, Source, dict[str, str]]:
 
 
 def _read(decoder: msgspec.json.Decoder[_T], data: bytes | memoryview) -> _T:
+    """Decode, any failure a :class:`RecordError`: JSON nested too deep for msgspec's
+    recursion (a corrupt record, or raw bytes read as one) included."""
     try:
         return decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-        raise RecordError(str(exc)) from exc
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+        raise RecordError(str(exc) or type(exc).__name__) from exc
 
 
 def _decode_object(value: bytes) -> Forwarded:

@@ -39,6 +39,9 @@ def test_every_fixture_item_arrives_equal_with_its_bytes_and_headers() -> None:
                 record = encode_forwarded(sent)
                 assert decode_forwarded(record) == sent
                 assert decode_wire_input(record) == (raw, SOURCE, {"wire-format": "x"})
+                # bytes, not a view of the record: it outlives the message it came in
+                assert type(decode_forwarded(record).raw) is bytes
+                assert type(decode_wire_input(record)[0]) is bytes
                 count += 1
     assert count > 30
 
@@ -88,6 +91,30 @@ def test_the_wire_bytes_are_read_even_when_the_item_is_not() -> None:
     [b"not json", b"[1,2]", b'{"item":{}}', b"", b"[]", b"\x01", b"\x01\x00\x00\x00\x09[]"],
 )
 def test_junk_is_a_record_error(value: bytes) -> None:
+    with pytest.raises(RecordError):
+        decode_forwarded(value)
+    with pytest.raises(RecordError):
+        decode_wire_input(value)
+
+
+_DEEP = b"[" * 100_000 + b"]" * 100_000
+
+
+def _new_layout(array: bytes) -> bytes:
+    return b"\x01" + len(array).to_bytes(4, "big") + array + b"wire bytes"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _new_layout(b"[" + _DEEP + b"," + msgspec.json.encode(SOURCE) + b",{}]"),
+        b"[" + _DEEP + b"," + msgspec.json.encode(SOURCE) + b',"",{}]',
+        b'{"item":' + _DEEP + b"}",
+    ],
+    ids=["this-layout", "array-layout", "object-layout"],
+)
+def test_json_nested_too_deep_is_a_record_error(value: bytes) -> None:
+    """msgspec raises RecursionError there; the agents dead-letter only RecordError."""
     with pytest.raises(RecordError):
         decode_forwarded(value)
     with pytest.raises(RecordError):
