@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import asyncio
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
+from workers.core.events import Source
+from workers.core.model import WireItem
+from workers.core.pipeline import parse_raw
 from workers.settings import Settings
-from workers.stream.agents import _wire_input
+from workers.stream.agents import _failed_input, _wire_input
 from workers.stream.delivery import DeliveryFailedError, DeliveryTracker, install
+from workers.stream.records import Forwarded, encode_forwarded
+
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
 def tracker() -> tuple[DeliveryTracker, list[tuple[str, str]], list[str]]:
@@ -136,6 +144,37 @@ def test_a_merge_side_failure_dead_letters_the_wire_bytes() -> None:
     assert none == {}
 
 
+def test_a_failed_raw_message_is_dead_lettered_as_it_came() -> None:
+    """Raw bytes that happen to read as a repartition record keep their own bytes and origin."""
+
+    class Topic:
+        def get_topic_name(self) -> str:
+            return "app.items-by-story"
+
+    class Wire:
+        items = Topic()
+
+    class RawMessage:
+        topic, partition, offset, timestamp, headers = "wire.raw", 3, 11, None, None
+
+    forged = msgspec.json.encode((0, Source("ff" * 32, topic="forged"), {}))
+    value = b"\x01" + len(forged).to_bytes(4, "big") + forged + b"tail"
+    assert _wire_input(RawMessage(), value)[0] == b"tail"  # what reading it as a record gives
+    raw, source, headers = _failed_input(Wire(), RawMessage(), value)
+    assert raw == value
+    assert (source.topic, source.partition, source.offset) == ("wire.raw", 3, 11)
+    assert headers == {}
+
+    class ItemMessage:
+        topic, partition, offset, timestamp, headers = "app.items-by-story", 0, 5, None, None
+
+    item = parse_raw((SEEDS / "000_original.txt").read_bytes())
+    assert isinstance(item, WireItem)
+    origin = Source("ab" * 32, topic="wire.raw", partition=1, offset=40)
+    record = encode_forwarded(Forwarded(item, origin, b"wire bytes", {"a": "b"}))
+    assert _failed_input(Wire(), ItemMessage(), record) == (b"wire bytes", origin, {"a": "b"})
+
+
 def test_settings_never_show_the_sasl_password() -> None:
     settings = Settings(sasl_password="s3cret-value")
     assert "s3cret-value" not in repr(settings)
@@ -199,7 +238,7 @@ def test_a_bucket_over_its_budget_dead_letters_the_version() -> None:
         **topics,
     )
     message = SimpleNamespace(topic="app.items-by-story", partition=1, offset=9, tp=None)
-    asyncio.run(handle_item(wire, message, b"bta:20250812T1757Z", payload))  # type: ignore[arg-type]
+    asyncio.run(handle_item(wire, message, b"bta:20250812T1757Z", payload))
     assert set(table) == {meta_key(1)}  # no bucket: only the partition's stream time moved
     assert set(producer.sent) == {"dlq"}  # no event, no stories.latest record
     ((_, value),) = producer.sent["dlq"]
@@ -210,6 +249,6 @@ def test_a_bucket_over_its_budget_dead_letters_the_version() -> None:
     assert failures == []
     # Under the default budget the same version is merged.
     wire.settings = Settings()
-    asyncio.run(handle_item(wire, message, b"bta:20250812T1757Z", payload))  # type: ignore[arg-type]
+    asyncio.run(handle_item(wire, message, b"bta:20250812T1757Z", payload))
     assert set(table) == {meta_key(1), b"bta:20250812T1757Z"}
     assert len(producer.sent["events"]) == 1

@@ -357,7 +357,7 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
             )
             wire.metrics.agent_errors.labels(agent).inc()
             value = event.value if isinstance(event.value, bytes) else b""
-            raw, source, headers = _wire_input(event.message, value)
+            raw, source, headers = _failed_input(wire, event.message, value)
             reject = Reject(RejectReason.INTERNAL_ERROR, f"{agent} agent error")
             await dead_letter(wire, reject, raw, source, headers)
         finally:
@@ -368,6 +368,20 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
             progress.crashed.pop(agent, None)
         committed = getattr(consumer, "_committed_offset", {}).get(message.tp)
         progress.replays.add(message.topic, message.partition, message.offset, committed)
+
+
+def _failed_input(
+    wire: WireApp, message: Any, value: bytes
+) -> tuple[bytes, Source, dict[str, str]]:
+    """What the dead letter of a message an agent failed on keeps.
+
+    A repartition record gives the wire bytes it carries. A raw message is kept as it came,
+    even if its bytes happen to read as a record: they are the input, and a record read out
+    of them would put other bytes and another origin in the dead letter.
+    """
+    if message.topic == wire.items.get_topic_name():
+        return _wire_input(message, value)
+    return value, _source_of(message, value), input_headers(message)
 
 
 def _wire_input(message: Any, value: bytes) -> tuple[bytes, Source, dict[str, str]]:
