@@ -252,3 +252,53 @@ def test_a_bucket_over_its_budget_dead_letters_the_version() -> None:
     asyncio.run(handle_item(wire, message, b"bta:20250812T1757Z", payload))
     assert set(table) == {meta_key(1), b"bta:20250812T1757Z"}
     assert len(producer.sent["events"]) == 1
+
+
+def test_a_replayed_input_resends_its_events_even_past_the_retention() -> None:
+    """After a crash, stream time restored from the changelog can be ahead of where it was
+    when an uncommitted input was first handled. Its events must go again, not a DLQ record:
+    the first send may never have reached the broker."""
+    from types import SimpleNamespace
+
+    from tests.unit.core.items import SEED_MINUTE, wire_item
+    from workers.core.keys import bucket_key
+    from workers.metrics import Metrics
+    from workers.stream.agents import Progress, handle_item
+    from workers.stream.expiry import Expiry
+    from workers.stream.state import decode_state
+
+    deliveries, failures, _ = tracker()
+    producer = SendingProducer()
+    table: dict[bytes, bytes] = {}
+    wire = SimpleNamespace(
+        settings=Settings(),
+        metrics=Metrics(),
+        table=table,
+        delivery=deliveries,
+        expiry=Expiry(table, timedelta(days=7), 1),
+        retention=timedelta(days=7),
+        progress=Progress(),
+        app=SimpleNamespace(consumer=SimpleNamespace(_committed_offset={}), producer=producer),
+        version="test",
+        **{name: FakeTopic(name) for name in ("events", "latest", "dlq")},
+    )
+
+    def arrive(item: WireItem, offset: int) -> None:
+        source = Source("ab" * 32, topic="wire.raw", partition=0, offset=offset)
+        record = encode_forwarded(Forwarded(item, source, b"wire bytes", {}))
+        message = SimpleNamespace(topic="app.items-by-story", partition=0, offset=offset, tp=None)
+        asyncio.run(handle_item(wire, message, bucket_key(item).encode(), record))
+
+    week = timedelta(days=7)
+    arrive(wire_item(("Друга новина.",), first=SEED_MINUTE + week - timedelta(minutes=1)), 9)
+    late = wire_item(("Земеделците прибраха рекордна реколта от пшеница.",))
+    arrive(late, 10)  # within the retention: merged, its event sent, its outbox entry kept
+    assert len(producer.sent["events"]) == 2
+    arrive(wire_item(("Трета новина.",), first=SEED_MINUTE + week + timedelta(minutes=1)), 11)
+    (pending,) = decode_state(table[bucket_key(late).encode()]).outbox
+    assert pending.offset == 10
+    producer.sent.clear()
+    arrive(late, 10)  # offset 10 again, uncommitted: now past the retention
+    assert "dlq" not in producer.sent
+    assert [value for _, value in producer.sent["events"]] == [pending.events[0][1]]
+    assert failures == []

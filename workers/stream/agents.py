@@ -160,6 +160,19 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     state = stored or BucketState(Bucket())
     committed = _committed_offset(wire, message)
     stream_time = advance(clock.stream_time, item, source.timestamp_ms)
+    replayed = state.pending_for(partition, message.offset)
+    if replayed is not None:
+        # Our own earlier attempt at this input: its state made it, its events and its
+        # changelog record may not have. Write the state again (the changelog gets it even
+        # if the first write reached only the local store), then send the events again.
+        # Before admission: stream time may have passed the retention since that attempt,
+        # and an input whose events may be lost must not be refused as expired.
+        log.info("re-sending the events of %s:%s", partition, message.offset)
+        wire.table[key] = encode_state(state)
+        _after_item(wire, partition, stream_time, committed)
+        for story_key, data in replayed.events:
+            await _emit(wire, story_key.encode(), data, source, None)
+        return
     expired = admit(stored.bucket if stored else None, item, stream_time, wire.retention)
     if expired is not None:
         raw, origin, headers = _wire_input(message, value)
@@ -171,17 +184,6 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     new_stories = len(applied.bucket.stories) - len(state.bucket.stories)
     new_buckets = int(stored is None)
     if not applied.events:
-        replayed = state.pending_for(partition, message.offset)
-        if replayed is not None:
-            # Our own earlier attempt at this input: its state made it, its events and its
-            # changelog record may not have. Write the state again (the changelog gets it even
-            # if the first write reached only the local store), then send the events again.
-            log.info("re-sending the events of %s:%s", partition, message.offset)
-            wire.table[key] = encode_state(state)
-            _after_item(wire, partition, stream_time, committed)
-            for story_key, data in replayed.events:
-                await _emit(wire, story_key.encode(), data, source, None)
-            return
         metrics.duplicates.inc()
         if applied.state_changed:  # a re-delivery that taught the bucket a provider id
             wire.table[key] = encode_state(state.advance(applied.bucket, None, committed))
