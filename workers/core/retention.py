@@ -1,9 +1,10 @@
 """How long a bucket lives: a retention measured in stream time, never in wall-clock time.
 
 Stream time is the newest version time the stream has shown (per partition in the worker),
-so a replay of last year's wire expires buckets exactly as the live stream did. A version
-time from the future cannot push it ahead: it counts no later than its Kafka timestamp plus
-:data:`CLOCK_SKEW`, when it has one.
+so a replay of last year's wire expires buckets by the wire's own times, as the live stream
+did (up to the order in which a partition's items arrive). A version time from the future
+cannot push it ahead: it counts no later than its Kafka timestamp plus :data:`CLOCK_SKEW`,
+when it has one.
 
 A bucket is live while its newest version is within the retention of stream time. A version
 whose bucket is gone (or past its retention) and whose first-published minute is older than
