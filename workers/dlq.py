@@ -6,7 +6,8 @@ sends those bytes back to the raw topic, exactly as they first arrived, with the
 headers they came with (``wire-format``) and their first arrival time (``wire-received-at``),
 so the worker reads them as it read them first. The DLQ topic is read from its beginning to
 its end offsets at the start of the command: records dead-lettered meanwhile wait for the
-next run.
+next run. Only whole bytes go (their ``rawSha256`` and ``rawSize`` checked), each input once
+per run; a record the broker refuses is named and stays on the DLQ (exit 5).
 """
 
 from __future__ import annotations
@@ -24,9 +25,11 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
-from workers.core.formats import INPUT_HEADERS, RECEIVED_AT_HEADER
-from workers.produce import MissingTopicError, send_values
+from workers.core.formats import INPUT_HEADERS, RECEIVED_AT_HEADER, received_time
+from workers.core.keys import raw_sha256
+from workers.produce import EXIT_NOT_TAKEN, MissingTopicError, send_values
 from workers.settings import Settings, load_or_report
+from workers.stream.delivery import describe
 from workers.stream.kafka_client import client_kwargs, unreachable
 
 
@@ -44,32 +47,54 @@ class DeadLetter:
         return str(self.record.get("reason", "?"))
 
     @property
+    def position(self) -> str:
+        """Where the record is on the DLQ topic: partition:offset."""
+        return f"{self.partition}:{self.offset}"
+
+    @property
     def at(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
 
     def raw(self) -> bytes | None:
-        """The original bytes, or None when the record kept only a prefix (``rawTruncated``)."""
+        """The original bytes, or None when the record does not hold them whole
+        (:meth:`replayable` says why)."""
+        return self.replayable()[0]
+
+    def replayable(self) -> tuple[bytes, None] | tuple[None, str]:
+        """The original bytes, or why they cannot be sent again: a record that kept only a
+        prefix (``rawTruncated``), holds no readable ``rawBase64``, or whose bytes do not
+        match the ``rawSha256`` and ``rawSize`` it names (they would not be the input)."""
         if self.record.get("rawTruncated"):
-            return None
+            return None, (
+                "only a prefix of its bytes was kept (rawTruncated); the whole value is on "
+                "the raw topic at its source"
+            )
         try:
-            return base64.b64decode(self.record["rawBase64"], validate=True)
-        except (KeyError, TypeError, binascii.Error):
-            return None
+            raw = base64.b64decode(self.record["rawBase64"], validate=True)
+        except (KeyError, TypeError, ValueError, binascii.Error):
+            return None, "it holds no readable rawBase64 (not a DLQ record of wire-ingest?)"
+        sha, size = self.record.get("rawSha256"), self.record.get("rawSize")
+        if (sha is not None and sha != raw_sha256(raw)) or (size is not None and size != len(raw)):
+            return None, "its bytes do not match its rawSha256 and rawSize"
+        return raw, None
 
     def input_headers(self) -> list[tuple[str, bytes]]:
-        """The headers to send the input again with: those it came with, and, unless it
-        had one, a ``wire-received-at`` of its first arrival (its Kafka time), so that times
-        without a year are read as they were, not against the day of the replay."""
+        """The headers to send the input again with: those it came with, and a
+        ``wire-received-at`` of its first arrival (its Kafka time) unless it came with one
+        that reads, so that times without a year are read as they were, not against the day
+        of the replay. (The worker took an unreadable one for the Kafka time too.)"""
         kept = self.record.get("headers")
         found = {
             str(name): str(value)
             for name, value in (kept.items() if isinstance(kept, dict) else ())
             if name in INPUT_HEADERS
         }
-        first_arrival = (self.record.get("source") or {}).get("timestampMs")
-        if RECEIVED_AT_HEADER not in found and isinstance(first_arrival, int):
-            when = datetime.fromtimestamp(first_arrival / 1000, tz=UTC)
-            found[RECEIVED_AT_HEADER] = when.isoformat()
+        if received_time(found.get(RECEIVED_AT_HEADER)) is None:
+            found.pop(RECEIVED_AT_HEADER, None)
+            first_arrival = (self.record.get("source") or {}).get("timestampMs")
+            if isinstance(first_arrival, int):
+                when = datetime.fromtimestamp(first_arrival / 1000, tz=UTC)
+                found[RECEIVED_AT_HEADER] = when.isoformat()
         return [(name, value.encode()) for name, value in found.items()]
 
     def line(self) -> str:
@@ -174,7 +199,7 @@ def run(action: str, selection: Selection, topic: str | None, to_topic: str | No
                 doc = {"partition": letter.partition, "offset": letter.offset, **letter.record}
                 sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
             return 0 if letters else 1
-        return _replay(settings, letters, target)
+        return _replay(settings, letters, source, target)
     except MissingTopicError as exc:
         print(f"dlq: the topic {exc} does not exist at {settings.kafka_bootstrap}", file=sys.stderr)
         return 3
@@ -183,30 +208,63 @@ def run(action: str, selection: Selection, topic: str | None, to_topic: str | No
         return 4
 
 
-def _replay(settings: Settings, letters: list[DeadLetter], target: str) -> int:
-    """Send the original bytes of each selected record to ``target``, in DLQ order."""
+def _replay(settings: Settings, letters: list[DeadLetter], source: str, target: str) -> int:
+    """Send the original bytes of each selected record to ``target``, in DLQ order.
+
+    Records that would send the same bytes with the same headers again (an input whose
+    several items were each refused, a value dead-lettered twice) go once. Nothing is kept
+    between runs: a second run sends its selection again.
+    """
+    if not letters:
+        print(f"dlq: no records selected on {source}; nothing re-produced", file=sys.stderr)
+        return 0
+    sending: list[DeadLetter] = []
     values: list[tuple[bytes | None, bytes]] = []
     headers: list[list[tuple[str, bytes]]] = []
-    kept_out = 0
+    seen: set[tuple[bytes, tuple[tuple[str, bytes], ...]]] = set()
+    kept_out = repeats = 0
     for letter in letters:
-        raw = letter.raw()
+        raw, why_not = letter.replayable()
         if raw is None:
             kept_out += 1
+            print(f"dlq: not replaying {letter.position}: {why_not}", file=sys.stderr)
+            continue
+        input_headers = letter.input_headers()
+        same = (raw, tuple(input_headers))
+        if same in seen:
+            repeats += 1
+            continue
+        seen.add(same)
+        sending.append(letter)
+        values.append((None, raw))
+        headers.append(input_headers)
+    outcomes = asyncio.run(send_values(settings, target, values, headers)) if values else []
+    failed = 0
+    for letter, error in zip(sending, outcomes, strict=True):
+        if error is not None:
+            failed += 1
             print(
-                f"dlq: not replaying {letter.partition}:{letter.offset}: only a prefix of its "
-                "bytes was kept (rawTruncated); the whole value is on the raw topic at its source",
+                f"dlq: the broker did not take {letter.position} ({describe(error)}); "
+                "it stays on the DLQ",
                 file=sys.stderr,
             )
-            continue
-        values.append((None, raw))
-        headers.append(letter.input_headers())
-    sent = asyncio.run(send_values(settings, target, values, headers)) if values else 0
+    notes = [
+        f"{count} {what}"
+        for count, what in (
+            (repeats, "repeats sent once"),
+            (kept_out, "left out"),
+            (failed, "not taken by the broker"),
+        )
+        if count
+    ]
     print(
-        f"dlq: {sent} records re-produced to {target} with their original bytes"
-        + (f"; {kept_out} left out" if kept_out else ""),
+        f"dlq: {len(outcomes) - failed} records re-produced to {target} with their original bytes"
+        + "".join(f"; {note}" for note in notes),
         file=sys.stderr,
     )
-    return 0 if not kept_out else 1
+    if failed:
+        return EXIT_NOT_TAKEN
+    return 1 if kept_out else 0
 
 
 def _print_lines(lines: Iterable[str]) -> None:

@@ -6,14 +6,19 @@ import asyncio
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from workers.replay import expand_paths
 from workers.settings import Settings, load_or_report
+from workers.stream.delivery import describe
 from workers.stream.kafka_client import client_kwargs, unreachable
 from workers.stream.topics import MAX_MESSAGE_BYTES
+
+# ``produce`` and ``dlq replay``: the broker refused some records (each named on stderr).
+EXIT_NOT_TAKEN = 5
 
 
 class MissingTopicError(LookupError):
@@ -25,10 +30,13 @@ async def send_values(
     topic: str,
     values: Iterable[tuple[bytes | None, bytes]],
     headers: Sequence[list[tuple[str, bytes]]] | None = None,
-) -> int:
-    """Send (key, value) pairs in order with acks=all; returns how many were acknowledged.
+) -> list[KafkaError | None]:
+    """Send (key, value) pairs in order with acks=all; for each, None once the broker has
+    acknowledged it, or the error that kept it out.
 
-    ``headers[i]``, if given, are the Kafka headers of value i."""
+    A value the broker refuses does not stop the others: the caller names each failure (a
+    batch the broker refuses fails all of its values). ``headers[i]``, if given, are the Kafka
+    headers of value i."""
     producer = AIOKafkaProducer(
         acks="all",
         enable_idempotence=True,
@@ -42,16 +50,28 @@ async def send_values(
         if topic not in metadata.topics():
             raise MissingTopicError(topic)
         # Queue everything, then wait: the idempotent producer keeps per-partition order.
-        pending = [
-            await producer.send(
-                topic, value=value, key=key, headers=headers[index] if headers else None
-            )
-            for index, (key, value) in enumerate(values)
-        ]
-        await asyncio.gather(*pending)
+        outcomes: list[KafkaError | None] = []
+        pending: list[tuple[int, asyncio.Future[Any]]] = []
+        for index, (key, value) in enumerate(values):
+            outcomes.append(None)
+            try:
+                future = await producer.send(
+                    topic, value=value, key=key, headers=headers[index] if headers else None
+                )
+            except KafkaError as exc:  # refused before it was queued (too large, ...)
+                outcomes[index] = exc
+            else:
+                pending.append((index, future))
+        # Every future settles: aiokafka fails a batch after its delivery timeout at the latest.
+        results = await asyncio.gather(*(f for _, f in pending), return_exceptions=True)
+        for (index, _future), result in zip(pending, results, strict=True):
+            if isinstance(result, BaseException):
+                outcomes[index] = (
+                    result if isinstance(result, KafkaError) else KafkaError(repr(result))
+                )
     finally:
         await producer.stop()
-    return len(pending)
+    return outcomes
 
 
 def produce_files(paths: list[Path], topic: str | None = None) -> int:
@@ -66,7 +86,7 @@ def produce_files(paths: list[Path], topic: str | None = None) -> int:
         print(f"produce: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
-        sent = asyncio.run(send_values(settings, target, values))
+        outcomes = asyncio.run(send_values(settings, target, values))
     except MissingTopicError:
         print(
             f"produce: the topic {target} does not exist at {settings.kafka_bootstrap} "
@@ -77,5 +97,13 @@ def produce_files(paths: list[Path], topic: str | None = None) -> int:
     except KafkaConnectionError as exc:
         print(f"produce: {unreachable(settings, exc)}", file=sys.stderr)
         return 4
-    print(f"produce: {sent} items sent to {target} at {settings.kafka_bootstrap}", file=sys.stderr)
-    return 0
+    failed = [(path, error) for path, error in zip(files, outcomes, strict=True) if error]
+    for path, error in failed:
+        print(f"produce: the broker did not take {path}: {describe(error)}", file=sys.stderr)
+    sent = len(outcomes) - len(failed)
+    print(
+        f"produce: {sent} items sent to {target} at {settings.kafka_bootstrap}"
+        + (f"; {len(failed)} not taken" if failed else ""),
+        file=sys.stderr,
+    )
+    return EXIT_NOT_TAKEN if failed else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import orjson
 import pytest
@@ -121,6 +122,70 @@ def test_replay_sends_the_input_headers_and_the_first_arrival_time_again(
         {"wire-format": b"iptc7901", "wire-received-at": b"2025-11-20T12:00:00+00:00"},
         {"wire-received-at": b"2024-01-02T03:04:05+00:00"},  # it had one: kept as it was
     ]
+
+
+def _use(bootstrap: str, names: Names, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", bootstrap)
+    for variable, value in names.env().items():
+        monkeypatch.setenv(variable, value)
+
+
+def test_a_repeated_record_is_sent_once(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An input whose items were each refused has a DLQ record per item: one input to send."""
+    create_topic(kafka_bootstrap, names.dlq, 1)
+    create_topic(kafka_bootstrap, names.raw, 1)
+    same = _record(RejectReason.NO_BODY, NO_BODY, 1)
+    produce(
+        kafka_bootstrap, names.dlq, [same, _record(RejectReason.BAD_TIMESTAMP, BAD_TIME, 2), same]
+    )
+    _use(kafka_bootstrap, names, monkeypatch)
+    assert main(["dlq", "replay"]) == 0
+    assert capsys.readouterr().err == (
+        f"dlq: 2 records re-produced to {names.raw} with their original bytes; "
+        "1 repeats sent once\n"
+    )
+    assert [r.value for r in read_all(kafka_bootstrap, names.raw)] == [NO_BODY, BAD_TIME]
+    assert main(["dlq", "replay", "--since", "2999-01-01T00:00"]) == 0
+    assert capsys.readouterr().err == (
+        f"dlq: no records selected on {names.dlq}; nothing re-produced\n"
+    )
+
+
+def test_records_the_broker_refuses_are_named_one_line_each_and_exit_5(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """A raw topic whose message limit is under an item's size: the broker refuses the batch.
+    Nothing is reported as sent that the broker did not acknowledge."""
+    large = ("Заглавие\n\n" + "Дълъг текст. " * 300).encode()  # ~7 KB, over the limit
+    create_topic(kafka_bootstrap, names.dlq, 1)
+    create_topic(kafka_bootstrap, names.raw, 1, {"max.message.bytes": "2048"})
+    produce(kafka_bootstrap, names.dlq, [_record(RejectReason.TOO_LARGE, large, 1)])
+    _use(kafka_bootstrap, names, monkeypatch)
+    assert main(["dlq", "replay"]) == 5
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("dlq: the broker did not take 0:0 (MessageSizeTooLargeError")
+    assert lines[0].endswith("it stays on the DLQ")
+    assert lines[1] == (
+        f"dlq: 0 records re-produced to {names.raw} with their original bytes; "
+        "1 not taken by the broker"
+    )
+    item = tmp_path / "large.txt"
+    item.write_bytes(large)
+    assert main(["produce", str(item)]) == 5
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith(f"produce: the broker did not take {item}: MessageSizeTooLarge")
+    assert lines[1] == f"produce: 0 items sent to {names.raw} at {kafka_bootstrap}; 1 not taken"
+    assert read_all(kafka_bootstrap, names.raw) == []
 
 
 def test_a_missing_dlq_topic_is_one_line_and_exit_3(

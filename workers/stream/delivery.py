@@ -72,7 +72,7 @@ class DeliveryTracker:
     def check(self) -> None:
         if self.failure is not None:
             topic, exc = self.failure
-            raise DeliveryFailedError(f"a record to {topic} was not delivered: {_describe(exc)}")
+            raise DeliveryFailedError(f"a record to {topic} was not delivered: {describe(exc)}")
 
     async def settle(self) -> None:
         """Wait until every record sent so far is settled; raise if one was not delivered.
@@ -87,7 +87,8 @@ class DeliveryTracker:
         self.check()
 
 
-def _describe(exc: BaseException) -> str:
+def describe(exc: BaseException) -> str:
+    """An error in a few words: its type, and its message when it has one."""
     text = str(exc) or type(exc).__name__
     return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
 
@@ -95,7 +96,7 @@ def _describe(exc: BaseException) -> str:
 def _stop_process(topic: str, exc: BaseException) -> None:
     """Log one line and leave at once: any commit from here on could pass the lost record."""
     stop(
-        f"the broker did not take a record to {topic} ({_describe(exc)}); stopping without "
+        f"the broker did not take a record to {topic} ({describe(exc)}); stopping without "
         "committing, the inputs since the last commit will be processed again at the next "
         "start",
         EXIT_DELIVERY_FAILED,

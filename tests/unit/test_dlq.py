@@ -1,0 +1,69 @@
+"""workers.dlq without a broker: which records can be sent again, and with which headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from workers.core.events import Source
+from workers.core.keys import raw_sha256
+from workers.core.pipeline import dlq_record
+from workers.core.rejects import Reject, RejectReason
+from workers.dlq import DeadLetter
+
+RAW = "Заглавие без текст\n".encode()
+FIRST_ARRIVAL_MS = 1_763_640_000_000  # 2025-11-20T12:00:00Z
+
+
+def letter(raw: bytes = RAW, headers: dict[str, str] | None = None, **changes: Any) -> DeadLetter:
+    source = Source(
+        raw_sha256(raw), topic="wire.raw", partition=0, offset=4, timestamp_ms=FIRST_ARRIVAL_MS
+    )
+    record = dlq_record(Reject(RejectReason.NO_BODY, "no body"), raw, source, "test", headers)
+    record.update(changes)
+    return DeadLetter(1, 7, FIRST_ARRIVAL_MS + 1000, record)
+
+
+def test_a_whole_record_gives_its_original_bytes() -> None:
+    assert letter().replayable() == (RAW, None)
+    assert letter().raw() == RAW
+    assert letter().position == "1:7"
+
+
+@pytest.mark.parametrize(
+    ("changes", "why"),
+    [
+        ({"rawTruncated": True}, "only a prefix of its bytes was kept (rawTruncated)"),
+        ({"rawBase64": "not base64!"}, "it holds no readable rawBase64"),
+        ({"rawBase64": None}, "it holds no readable rawBase64"),
+        ({"rawSha256": "00" * 32}, "its bytes do not match its rawSha256 and rawSize"),
+        ({"rawSize": len(RAW) + 1}, "its bytes do not match its rawSha256 and rawSize"),
+    ],
+)
+def test_a_record_without_its_whole_bytes_is_not_sent_again(
+    changes: dict[str, Any], why: str
+) -> None:
+    raw, reason = letter(**changes).replayable()
+    assert raw is None
+    assert reason is not None
+    assert reason.startswith(why)
+
+
+def test_a_record_that_is_not_a_dlq_record_is_not_sent_again() -> None:
+    unreadable = DeadLetter(0, 0, 0, {"reason": "unreadable", "detail": "not a DLQ record"})
+    assert unreadable.replayable()[0] is None
+
+
+def test_the_first_arrival_time_goes_along_unless_a_readable_one_came_with_the_input() -> None:
+    assert letter(headers={"wire-format": "iptc7901"}).input_headers() == [
+        ("wire-format", b"iptc7901"),
+        ("wire-received-at", b"2025-11-20T12:00:00+00:00"),
+    ]
+    kept = letter(headers={"wire-received-at": "2024-01-02T03:04:05+00:00"})
+    assert kept.input_headers() == [("wire-received-at", b"2024-01-02T03:04:05+00:00")]
+    # The worker read an unreadable one as the Kafka time: the replay says that time.
+    unreadable = letter(headers={"wire-received-at": "yesterday", "other": "dropped"})
+    assert unreadable.input_headers() == [("wire-received-at", b"2025-11-20T12:00:00+00:00")]
+    no_time = letter(headers={"wire-received-at": "yesterday"}, source={"rawSha256": "x"})
+    assert no_time.input_headers() == []
