@@ -114,8 +114,9 @@ class Replayer:
     def feed(self, raw: bytes, source: Source, received_at: datetime | None = None) -> Fed:
         """Process one raw input: its events, a DLQ record, or nothing for a duplicate.
 
-        An input of several items (a NewsML-G2 ``newsMessage``) gives the events of each; an
-        item refused as expired gives the input's DLQ record, as in the worker.
+        An input of several items (a NewsML-G2 ``newsMessage``) gives the events of each; if
+        items of it are refused as expired, the input gets one DLQ record, for the first of
+        them (the worker writes one per refused item, each with the input's bytes).
         """
         self.result.counts["inputs"] += 1
         parsed = parse_input(
