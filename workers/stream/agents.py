@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -76,6 +76,7 @@ class Progress:
         # Where each input partition was read from after the last rebalance (positions.py).
         self.starts: dict[tuple[str, int], int] = {}
         self.rebalance_started: float | None = None  # time.monotonic() at the last start
+        self.rebalanced_at: float | None = None  # time.time() at the last start
         self.in_flight = 0
         self.recovered = False  # set after the first rebalance's table recovery
         self.replays = Replays()  # offsets handled since the rebalance (positions.py)
@@ -89,6 +90,48 @@ class Progress:
         timestamp = getattr(message, "timestamp", None)
         if timestamp:
             self.done_at[where] = float(timestamp)
+
+    def forget_positions(self, now: float) -> None:
+        """At a rebalance's start: what was done belongs to the old assignment. A partition
+        that comes back later was read on by another worker meanwhile."""
+        self.done.clear()
+        self.done_at.clear()
+        self.rebalanced_at = now
+
+    def lag(
+        self, assigned: Iterable[tuple[str, int]], highwater: Callable[[str, int], int | None]
+    ) -> Iterator[tuple[str, int, int]]:
+        """(topic, partition, messages not done yet) for assigned partitions whose end is known.
+
+        Counted from the later of the last message done + 1 and where reading started after
+        the last rebalance; before anything is done (a stuck or dead agent), from the start.
+        """
+        for topic, partition in assigned:
+            high = highwater(topic, partition)
+            if high is None:
+                continue
+            done = self.done.get((topic, partition))
+            positions = [done + 1] if done is not None else []
+            start = self.starts.get((topic, partition))
+            if start is not None:
+                positions.append(start)
+            if positions:
+                yield topic, partition, max(high - max(positions), 0)
+
+    def seconds_behind(self, lags: Iterable[tuple[str, int, int]], now: float) -> float:
+        """Now minus the Kafka time of the last message done, on partitions with lag; 0 when
+        none has lag. An upper bound: the next message is no older than the last one. On a
+        partition with lag where nothing was done since the last rebalance, the time since
+        that rebalance (a lower bound): a stuck agent makes it grow with the clock."""
+        behind = [0.0]
+        for topic, partition, count in lags:
+            if count <= 0:
+                continue
+            done_at = self.done_at.get((topic, partition))
+            since = done_at if done_at is not None else self.rebalanced_at
+            if since is not None:
+                behind.append(now - since)
+        return max(behind)
 
 
 async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
@@ -453,43 +496,33 @@ def register_agents(wire: WireApp) -> None:
 
     def rebalance_starts() -> None:
         wire.progress.rebalance_started = time.monotonic()
+        wire.progress.forget_positions(time.time())
 
     app.sensors.add(
         InputPositions(app, inputs, wire.progress.replays, wire.progress.starts, rebalance_starts)
     )
 
+    consumed = {wire.settings.topic_raw, wire.settings.repartition_topic}
+    progress: Progress = wire.progress
+
     def lag() -> Iterable[tuple[str, int, int]]:
-        consumer = app.consumer
-        consumed = {wire.settings.topic_raw, wire.settings.repartition_topic}
-        for tp in consumer.assignment():
-            if tp.topic not in consumed:
-                continue
+        partitions = {
+            (tp.topic, tp.partition): tp for tp in app.consumer.assignment() if tp.topic in consumed
+        }
+
+        def highwater(topic: str, partition: int) -> int | None:
             try:
-                high = consumer.highwater(tp)
+                high: int | None = app.consumer.highwater(partitions[(topic, partition)])
             except (KeyError, AssertionError, AttributeError):  # not fetched yet / reassigned
-                high = None
-            if high is None:
-                continue
-            where = (tp.topic, tp.partition)
-            done = wire.progress.done.get(where)
-            # Nothing finished yet (a stuck or dead agent): count from where reading started.
-            position = done + 1 if done is not None else wire.progress.starts.get(where)
-            if position is not None:
-                yield tp.topic, tp.partition, max(high - position, 0)
+                return None
+            return high
+
+        return progress.lag(partitions, highwater)
 
     wire.metrics.watch_lag(lag)
 
     def seconds_behind() -> float:
-        """Now minus the Kafka time of the last message done, on consumed partitions (raw and
-        repartition) with lag; 0 when none has lag. An upper bound: the next message is no
-        older than the last one. A stuck agent makes it grow with the clock."""
-        now = time.time()
-        behind = [
-            now - wire.progress.done_at[(topic, partition)]
-            for topic, partition, count in lag()
-            if count > 0 and (topic, partition) in wire.progress.done_at
-        ]
-        return float(max([0.0, *behind]))
+        return progress.seconds_behind(lag(), time.time())
 
     def assigned(topic: str) -> Callable[[], float]:
         def count() -> float:
