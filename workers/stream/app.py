@@ -144,9 +144,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
         latest=app.topic(settings.topic_latest, key_type=bytes, value_type=bytes),
         dlq=app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes),
         table=table,
-        delivery=DeliveryTracker(
-            count_failure=lambda topic: metrics.send_failures.labels(topic).inc()
-        ),
+        delivery=DeliveryTracker(),
         expiry=Expiry(table, timedelta(days=settings.state_retention_days), settings.partitions),
     )
     install_delivery_proof(app.producer, wire.delivery)

@@ -37,12 +37,10 @@ class DeliveryTracker:
     def __init__(
         self,
         on_failure: Callable[[str, BaseException], None] | None = None,
-        count_failure: Callable[[str], None] | None = None,
     ) -> None:
         self.pending: set[asyncio.Future[Any]] = set()
         self.failure: tuple[str, BaseException] | None = None
         self._on_failure = on_failure or _stop_process
-        self._count_failure = count_failure
 
     def track(self, future: asyncio.Future[Any], topic: str) -> None:
         """Watch one record's delivery future."""
@@ -54,8 +52,6 @@ class DeliveryTracker:
 
     def fail(self, topic: str, exc: BaseException) -> None:
         """A send that raised before it had a future (too large, producer closed, ...)."""
-        if self._count_failure is not None:
-            self._count_failure(topic)
         if self.failure is None:
             self.failure = (topic, exc)
             self._on_failure(topic, exc)
