@@ -264,6 +264,7 @@ class InputPositions(faust.Sensor):
             return
         committed = consumer._committed_offset
         offsets: dict[Any, int] = {}
+        expired: dict[Any, int] = {}
         for tp in tps:
             first = earliest.get(tp)
             done = committed.get(tp)
@@ -271,9 +272,15 @@ class InputPositions(faust.Sensor):
                 offsets[tp] = done
             elif first is not None:
                 offsets[tp] = first  # never committed, or its records expired since
+                if done is not None:
+                    expired[tp] = first
         await consumer.seek_wait(offsets)
         if superseded():
             return
+        # Faust commits nothing while the lowest ack is more than one past its committed
+        # offset: below the earliest offset, the commit would wait for records that are gone.
+        # Where they expired, what is left starts at the earliest, as if committed there.
+        committed.update(expired)
         for tp in tps:
             # What Faust noted there since the rebalance: records come again from here. It
             # discards a fetched record below the last read offset, and its acks and gaps

@@ -211,6 +211,33 @@ def test_input_commits_are_held_until_the_first_record_read_again_is_done() -> N
     asyncio.run(go())
 
 
+def test_a_partition_whose_committed_records_expired_commits_again() -> None:
+    """Committed at 3, retained from 10: read from 10, and Faust's own commit logic (not a
+    stand-in) commits past 10 once those records are done, at this rebalance and the next."""
+    from faust.transport.consumer import Consumer
+    from intervaltree import IntervalTree
+
+    async def go() -> None:
+        tp = TP(RAW, 0)
+        consumer = FakeConsumer({tp}, {tp: 3}, {tp: 10})
+        consumer._gap = defaultdict(IntervalTree)
+        consumer._new_offset = lambda t: Consumer._new_offset(consumer, t)  # type: ignore[method-assign]
+        app = FakeApp(consumer)
+        sensor = _sensor(app, {RAW})
+        for _ in range(2):
+            await _rebalance(sensor, app)
+            assert consumer.sought[tp] == 10
+            consumer.batch = [(tp, Message(o)) for o in range(10, 15)]
+            async for _tp, message in consumer.getmany(timeout=1.0):
+                consumer._acked[tp].append(message.offset)
+                consumer._acked_index[tp].add(message.offset)
+            assert consumer._new_offset(tp) == 15  # with the committed offset left at 3: None
+            consumer.earliest[tp] = 10
+            consumer._committed_offset[tp] = 3  # the broker still says 3 at the next rebalance
+
+    asyncio.run(go())
+
+
 def test_the_seek_waits_for_the_batch_being_delivered() -> None:
     async def go() -> None:
         consumer = _consumer()
