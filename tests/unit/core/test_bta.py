@@ -245,6 +245,7 @@ def test_a_wall_time_inside_the_spring_gap_is_accepted_as_winter_time() -> None:
         "01.01.0001 00:00",
         "12.08.0025 10:00",
         "12.08.1800 10:00",
+        "31.12.9999 23:59",  # its retention cutoff is past datetime's last year
     ],
 )
 def test_impossible_or_implausible_timestamps_are_refused(stamp: str) -> None:

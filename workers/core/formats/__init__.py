@@ -17,7 +17,7 @@ import orjson
 
 from workers.core.decode import DEFAULT_MAX_BYTES
 from workers.core.formats import anpa1312, bta, iptc7901, newsml_g2, ninjs
-from workers.core.formats.types import WireFormat
+from workers.core.formats.types import EARLIEST_YEAR, WireFormat
 from workers.core.model import Envelope, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -33,7 +33,6 @@ DETECTED: tuple[WireFormat, ...] = (newsml_g2, ninjs, anpa1312, iptc7901)
 FORMATS: dict[str, WireFormat] = {f.NAME: f for f in (bta, *DETECTED)}
 
 _UTF8_BOM = b"\xef\xbb\xbf"
-_MIN_YEAR = 1900
 
 
 def parse_input(
@@ -120,6 +119,6 @@ def received_time(text: str | None) -> datetime | None:
         when = datetime.fromisoformat(text)
     except ValueError:
         return None
-    if when.year < _MIN_YEAR:
+    if when.year < EARLIEST_YEAR:
         return None  # not a receive time: the Kafka timestamp serves better
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)

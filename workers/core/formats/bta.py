@@ -34,6 +34,7 @@ from itertools import compress
 from zoneinfo import ZoneInfo
 
 from workers.core.decode import DEFAULT_MAX_BYTES, Decoded, decode, text_lines
+from workers.core.formats.types import EARLIEST_YEAR, LATEST_YEAR
 from workers.core.model import Envelope, Photo, RelatedItem, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -49,7 +50,6 @@ _ARTICLE_ID = re.compile(r"/(\d{3,12})(?:-[^/?#]*)?/?(?:[?#]|$)")
 # Lines longer than this cannot be structural (headline aside) and are never regex-scanned.
 _MAX_STRUCTURAL_LINE = 400
 _MAX_HEADER_LINES = 12
-_MIN_YEAR = 1900
 
 # The two update markers: "ОБНОВЕНА" (updated) and "РАЗШИРЕНА" (expanded).
 _MARKER_WORD = r"(?:ОБНОВЕНА|РАЗШИРЕНА)"
@@ -271,12 +271,12 @@ def _to_sofia(day: str, month: str, year: str, hour: str, minute: str) -> dateti
         return Reject(
             RejectReason.BAD_TIMESTAMP, f"{day}.{month}.{year} {hour}:{minute} is no time: {exc}"
         )
-    if value.year < _MIN_YEAR:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         # Before 1894 Sofia kept local mean time (+01:33:16), which RFC 3339 cannot write, and
         # year 1 overflows on the way to UTC: such a stamp is a typo, not a wire item.
         return Reject(
             RejectReason.BAD_TIMESTAMP,
-            f"{day}.{month}.{year} {hour}:{minute} is before {_MIN_YEAR}",
+            f"{day}.{month}.{year} {hour}:{minute} is not in {EARLIEST_YEAR}-{LATEST_YEAR}",
         )
     return value
 

@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from string import ascii_lowercase, digits
 
 from workers.core.decode import normalise_text
+from workers.core.formats.types import EARLIEST_YEAR, LATEST_YEAR
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -315,7 +316,7 @@ def utc_time(
     if year is not None and month is not None:
         full = int(year) + (2000 if len(year) == 2 else 0)
         try:
-            return datetime(full, month, day, hour, minute, tzinfo=UTC)
+            return _in_range(text, datetime(full, month, day, hour, minute, tzinfo=UTC))
         except ValueError as exc:
             return Reject(RejectReason.BAD_TIMESTAMP, f"trailer {text!r} is no time: {exc}")
     if received_at is None:
@@ -346,7 +347,16 @@ def utc_time(
             continue
     if not candidates:
         return Reject(RejectReason.BAD_TIMESTAMP, f"trailer {text!r} is no time near {received}")
-    return min(candidates, key=lambda c: (abs(c - received), c))
+    return _in_range(text, min(candidates, key=lambda c: (abs(c - received), c)))
+
+
+def _in_range(text: str, when: datetime) -> datetime | Reject:
+    if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
+        return Reject(
+            RejectReason.BAD_TIMESTAMP,
+            f"trailer {text!r} is in {when.year}, not in {EARLIEST_YEAR}-{LATEST_YEAR}",
+        )
+    return when
 
 
 def _read_headline(lines: list[str]) -> tuple[str, tuple[str, ...], list[str]]:

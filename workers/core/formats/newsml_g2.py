@@ -25,7 +25,12 @@ from workers.core.formats.text import (
     provider_slug,
     strip_by,
 )
-from workers.core.formats.types import start_of_day, whole_minute_offset
+from workers.core.formats.types import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    start_of_day,
+    whole_minute_offset,
+)
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -53,8 +58,6 @@ _PUB_STATUS = {
     "canceled": "canceled",
     "cancelled": "canceled",
 }
-_MIN_YEAR = 1900
-_MAX_YEAR = 9000
 
 # Body markup: paragraphs are the text of these elements (XHTML, and NITF's subhead).
 _BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "hl2"})
@@ -341,7 +344,7 @@ def _time(text: str | None, what: str) -> datetime | None:
         raise _RefusedError(
             RejectReason.BAD_TIMESTAMP, f"{what} {text[:40]!r} is no ISO 8601 time"
         ) from None
-    if not _MIN_YEAR <= value.year <= _MAX_YEAR:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
         raise _RefusedError(RejectReason.BAD_TIMESTAMP, f"{what} {text[:40]!r} is out of range")
     if not whole_minute_offset(value):
         raise _RefusedError(

@@ -24,7 +24,12 @@ from workers.core.formats.text import (
     provider_slug,
     strip_by,
 )
-from workers.core.formats.types import start_of_day, whole_minute_offset
+from workers.core.formats.types import (
+    EARLIEST_YEAR,
+    LATEST_YEAR,
+    start_of_day,
+    whole_minute_offset,
+)
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -51,8 +56,6 @@ _PUB_STATUS = {
     "cancelled": "canceled",
 }
 _HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
-_MIN_YEAR = 1900
-_MAX_YEAR = 9000
 _MAX_VERSION_DIGITS = 18
 # A tag longer than this is dropped rather than given to html.parser's regexes.
 _MAX_TAG = 2048
@@ -251,7 +254,7 @@ def _time(doc: dict[str, Any], *keys: str) -> datetime | None:
         raise _RefusedError(
             RejectReason.BAD_TIMESTAMP, f"{key} {value[:40]!r} is no ISO 8601 time"
         ) from None
-    if not _MIN_YEAR <= when.year <= _MAX_YEAR:
+    if not EARLIEST_YEAR <= when.year <= LATEST_YEAR:
         raise _RefusedError(RejectReason.BAD_TIMESTAMP, f"{key} {value[:40]!r} is out of range")
     if not whole_minute_offset(when):
         raise _RefusedError(

@@ -23,6 +23,12 @@ from typing import Protocol
 from workers.core.model import WireItem
 from workers.core.rejects import Reject
 
+# The years a wire time may name: before 1900 a time is a typo (and zones before then kept
+# local mean time, which RFC 3339 cannot write); past 9000, one step from datetime's limit,
+# arithmetic such as the retention's cutoff would overflow.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 9000
+
 
 def start_of_day(when: datetime) -> datetime:
     """00:00 UTC of ``when``'s day: what a link is named by when no time is shared by every

@@ -221,7 +221,14 @@ def test_no_trailer_is_no_timestamp() -> None:
 
 
 @pytest.mark.parametrize(
-    "trailer", [b"AP-WF-13-13-26 1509GMT", b"AP-WF-11-31-26 1509GMT", b"AP-WF-02-30 1509GMT"]
+    "trailer",
+    [
+        b"AP-WF-13-13-26 1509GMT",
+        b"AP-WF-11-31-26 1509GMT",
+        b"AP-WF-02-30 1509GMT",
+        b"AP-WF-01-01-0001 0009GMT",  # years outside 1900-9000
+        b"AP-WF-01-01-9999 0009GMT",
+    ],
 )
 def test_an_impossible_trailer_time_is_bad_timestamp(trailer: bytes) -> None:
     data = raw("01-original.txt").replace(b"AP-WF-11-13 1509GMT", trailer)

@@ -227,11 +227,24 @@ def test_no_trailer_is_no_timestamp() -> None:
 
 
 @pytest.mark.parametrize(
-    "trailer", [b"321137 GMT Nov 26", b"132537 GMT Nov 26", b"131137 GMT Foo 26", b"310812 GMT Nov"]
+    "trailer",
+    [
+        b"321137 GMT Nov 26",
+        b"132537 GMT Nov 26",
+        b"131137 GMT Foo 26",
+        b"310812 GMT Nov",
+        b"131025 GMT Nov 0001",  # years outside 1900-9000: typos, and year 1 overflows later
+        b"131025 GMT Nov 9999",
+    ],
 )
 def test_an_impossible_trailer_time_is_bad_timestamp(trailer: bytes) -> None:
     data = raw("02-1st-lead.txt").replace(b"131025 GMT Nov 26", trailer)
     assert rejected(data).reason is RejectReason.BAD_TIMESTAMP
+
+
+def test_a_receive_time_at_the_end_of_time_is_bad_timestamp() -> None:
+    received = datetime(9999, 12, 31, 23, 59, tzinfo=UTC)
+    assert rejected(raw("01-original.txt"), received).reason is RejectReason.BAD_TIMESTAMP
 
 
 def test_a_trailer_before_etx_is_read_too() -> None:
