@@ -379,15 +379,15 @@ def _is_author(rel: str) -> bool:
 
 def _places(doc: dict[str, Any]) -> tuple[str, ...]:
     """``located``, then the names of ``places`` (1.x: ``place``), without repeats."""
-    names: list[str] = []
+    names: dict[str, None] = {}  # insertion-ordered, and a repeat costs one lookup
     located = _string(doc, "located")
     if located:
-        names.append(located)
+        names[located] = None
     _, places = _objects(doc, "place", "places")
     for place in places:
         name = _string(place, "name", "literal")
-        if name and name not in names:
-            names.append(name)
+        if name:
+            names.setdefault(name)
     return tuple(names)
 
 
