@@ -69,8 +69,8 @@ def _unknown(name: str) -> Reject:
 def _enveloped(
     body: bytes, received_at: datetime | None, hint: str | None
 ) -> tuple[WireItem, ...] | Reject | None:
-    """An item of another format in a JSON envelope's ``text``; None: not such an envelope
-    (a ninjs item, or a BTA item in its envelope, which BTA reads itself).
+    """The items of a JSON envelope's ``text``; None: not such an envelope (a ninjs item), or
+    BTA text in an envelope that names no format (BTA reads its envelope itself).
 
     The envelope's ``format`` names the format, else the ``hint``, else the text is detected.
     Its ``receivedAt`` is when the newsroom received the item: it wins over the Kafka time.
@@ -92,7 +92,7 @@ def _enveloped(
         if chosen is None:
             return None  # BTA text in a BTA envelope
     elif name == bta.NAME:
-        return None
+        return bta.parse(body, received_at)  # BTA reads its envelope itself, whatever the hint
     else:
         found = FORMATS.get(name)
         if found is None:

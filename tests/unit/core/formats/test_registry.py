@@ -95,6 +95,9 @@ def test_a_bta_envelope_stays_bta_with_or_without_a_format_field() -> None:
     assert plain == named
     assert plain[0].wire_format is None
     assert plain[0].provider_id == "1234567"
+    # The envelope's format wins over a wire-format header of another format.
+    for hint in ("ninjs", "newsml-g2", "iptc7901"):
+        assert items(parse_input(_envelope(text, url=url, format="bta"), hint=hint)) == plain
 
 
 def test_a_newsmessage_gives_one_item_per_news_item() -> None:
