@@ -13,14 +13,28 @@ MAX_PROVIDER = 32
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 
 
+# C0 and C1 control characters and DEL that are not whitespace: never text. A JSON string
+# may hold them (XML may not); they are dropped, as the IPTC 7901 and ANPA readers drop
+# them. The blanks among them (TAB, LF, CR, ...) stay for split() to handle.
+_CONTROLS = {
+    code: None
+    for code in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))
+    if not chr(code).isspace()
+}
+
+
+def _without_controls(text: str) -> str:
+    return text if text.isprintable() else text.translate(_CONTROLS)
+
+
 def flat(text: str) -> str:
     """Text on one line, normalised: source line breaks in markup are layout, not meaning."""
-    return normalise_text(" ".join(text.split()))
+    return normalise_text(" ".join(_without_controls(text).split()))
 
 
 def plain_paragraphs(text: str) -> tuple[str, ...]:
     """Plain text: paragraphs split on blank lines, or one a line if there are none."""
-    text = normalise_text(text)
+    text = normalise_text(_without_controls(text))
     blocks = text.split("\n\n") if "\n\n" in text else text.split("\n")
     return tuple(filter(None, (" ".join(block.split()) for block in blocks)))
 

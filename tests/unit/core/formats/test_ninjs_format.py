@@ -767,3 +767,13 @@ def test_module_provides_the_format_interface() -> None:
     assert ninjs.FALLBACK_PROVIDER == "ninjs"
     assert callable(ninjs.detect)
     assert callable(ninjs.parse)
+
+
+def test_control_characters_are_dropped_from_the_text() -> None:
+    """JSON strings may hold them; no wire text does (BTA refuses them, 7901 drops them)."""
+    got = item(
+        minimal(headline="Заглавие\u0000 едно", body_text="Текст\u0007 тук.\n\nВтори\x85 абзац.")
+    )
+    assert got.headline == "Заглавие едно"
+    assert got.paragraphs == ("Текст тук.", "Втори абзац.")
+    assert rejected(minimal(headline="\u0000\u0007")).reason is RejectReason.NO_HEADLINE
