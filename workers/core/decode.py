@@ -38,11 +38,20 @@ class Decoded:
 _NO_ENVELOPE = Envelope()
 
 
+def without_bom(data: bytes) -> bytes:
+    """The bytes after any UTF-8 byte order marks: a feed that re-encodes an item may add a
+    second one, which must not become part of its headline (and of its content hash)."""
+    start = 0
+    while data.startswith(_UTF8_BOM, start):
+        start += len(_UTF8_BOM)
+    return data[start:] if start else data
+
+
 def decode(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded | Reject:
     """Turn one Kafka message value into normalised text, or say why it cannot be."""
     if len(raw) > max_bytes:
         return Reject(RejectReason.TOO_LARGE, f"{len(raw)} bytes is over the {max_bytes} limit")
-    body = raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
+    body = without_bom(raw)
     start = body.lstrip()[:1]
     if not start:
         return Reject(RejectReason.EMPTY, "no bytes but whitespace")
@@ -168,8 +177,7 @@ def _decode_envelope(body: bytes) -> Decoded | Reject:
     for key in _ENVELOPE_KEYS[1:]:
         if obj.get(key) is not None and not isinstance(obj[key], str):
             return Reject(RejectReason.BAD_ENVELOPE, f"envelope field '{key}' must be a string")
-    if text.startswith("\ufeff"):
-        text = text[1:]
+    text = text.lstrip("\ufeff")
     envelope = Envelope(
         source=obj.get("source"),
         url=obj.get("url"),

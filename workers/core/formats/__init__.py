@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 import orjson
 
-from workers.core.decode import DEFAULT_MAX_BYTES
+from workers.core.decode import DEFAULT_MAX_BYTES, without_bom
 from workers.core.formats import anpa1312, bta, iptc7901, newsml_g2, ninjs
 from workers.core.formats.types import EARLIEST_YEAR, WireFormat
 from workers.core.model import Envelope, WireItem
@@ -32,8 +32,6 @@ INPUT_HEADERS = (FORMAT_HEADER, RECEIVED_AT_HEADER)
 DETECTED: tuple[WireFormat, ...] = (newsml_g2, ninjs, anpa1312, iptc7901)
 FORMATS: dict[str, WireFormat] = {f.NAME: f for f in (bta, *DETECTED)}
 
-_UTF8_BOM = b"\xef\xbb\xbf"
-
 
 def parse_input(
     raw: bytes,
@@ -43,11 +41,27 @@ def parse_input(
     hint: str | None = None,
 ) -> tuple[WireItem, ...] | Reject:
     """The items of one raw message value, or why there are none. Never raises."""
+    parsed = _parse(raw, max_bytes, received_at, hint)
+    if isinstance(parsed, Reject):
+        return parsed
+    for item in parsed:
+        if not any(map(str.isalnum, item.headline)):
+            # Blank to a reader (U+200B, U+FEFF, a lone combining mark) or only signs.
+            return Reject(
+                RejectReason.NO_HEADLINE,
+                f"the headline {item.headline[:40]!r} holds no letter or digit",
+            )
+    return parsed
+
+
+def _parse(
+    raw: bytes, max_bytes: int, received_at: datetime | None, hint: str | None
+) -> tuple[WireItem, ...] | Reject:
     if len(raw) > max_bytes:
         return Reject(RejectReason.TOO_LARGE, f"{len(raw)} bytes is over the {max_bytes} limit")
     if hint is not None and hint not in FORMATS:
         return _unknown(hint)
-    body = raw[len(_UTF8_BOM) :] if raw.startswith(_UTF8_BOM) else raw
+    body = without_bom(raw)
     if body.lstrip()[:1] == b"{":
         inner = _enveloped(body, received_at, hint)
         if inner is not None:

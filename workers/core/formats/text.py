@@ -17,9 +17,7 @@ _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
 # may hold them (XML may not); they are dropped, as the IPTC 7901 and ANPA readers drop
 # them. The blanks among them (TAB, LF, CR, ...) stay for split() to handle.
 _CONTROLS = {
-    code: None
-    for code in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0))
-    if not chr(code).isspace()
+    code: None for code in (*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)) if not chr(code).isspace()
 }
 
 

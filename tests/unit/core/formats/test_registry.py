@@ -163,3 +163,24 @@ def test_a_news_message_skips_its_pictures_and_keeps_its_text() -> None:
     refused = parse_input(only_pictures.encode())
     assert isinstance(refused, Reject)
     assert refused.reason is RejectReason.NO_BODY
+
+
+def test_every_leading_byte_order_mark_is_dropped() -> None:
+    """A feed that re-encodes an item may add a second BOM: same headline, same content."""
+    raw = SEED_UPDATED.read_bytes()
+    once = items(parse_input(b"\xef\xbb\xbf" + raw))
+    assert items(parse_input(b"\xef\xbb\xbf" * 2 + raw)) == once == items(parse_input(raw))
+    enveloped = orjson.dumps({"text": "\ufeff\ufeff" + raw.decode()})
+    assert items(parse_input(enveloped))[0].headline == once[0].headline
+
+
+@pytest.mark.parametrize("blank", ["\u200b", "\u2060", "\u0301", "***", "\u00ad"])
+def test_a_headline_without_a_letter_or_digit_is_no_headline(blank: str) -> None:
+    bta_item = f"{blank}\nСофия, 12.08.2025 20:57 (БТА)\nТекстът на новината.\n".encode()
+    ninjs_item = orjson.dumps(
+        {"uri": "urn:x:1", "versionCreated": "2026-01-01T10:00:00Z", "headline": blank}
+    )
+    for raw in (bta_item, ninjs_item):
+        got = parse_input(raw)
+        assert isinstance(got, Reject), got
+        assert got.reason is RejectReason.NO_HEADLINE
