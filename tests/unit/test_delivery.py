@@ -200,6 +200,35 @@ class SendingProducer:
         return future
 
 
+def stub_wire(
+    settings: Settings, partitions: int
+) -> tuple[Any, dict[bytes, bytes], SendingProducer, list[tuple[str, str]]]:
+    """What handle_item reads of the WireApp, with a dict for the table: the wire, its table,
+    its producer and the delivery failures."""
+    from types import SimpleNamespace
+
+    from workers.metrics import Metrics
+    from workers.stream.agents import Progress
+    from workers.stream.expiry import Expiry
+
+    deliveries, failures = tracker()
+    producer = SendingProducer()
+    table: dict[bytes, bytes] = {}
+    wire = SimpleNamespace(
+        settings=settings,
+        metrics=Metrics(),
+        table=table,
+        delivery=deliveries,
+        expiry=Expiry(table, timedelta(days=7), partitions),
+        retention=timedelta(days=7),
+        progress=Progress(),
+        app=SimpleNamespace(consumer=SimpleNamespace(_committed_offset={}), producer=producer),
+        version="test",
+        **{name: FakeTopic(name) for name in ("events", "latest", "dlq")},
+    )
+    return wire, table, producer, failures
+
+
 def test_a_bucket_over_its_budget_dead_letters_the_version() -> None:
     """No input may make a changelog record the broker refuses on every restart."""
     import base64
@@ -209,9 +238,8 @@ def test_a_bucket_over_its_budget_dead_letters_the_version() -> None:
 
     from tests.unit.core.items import wire_item
     from workers.core.events import Source
-    from workers.metrics import Metrics
-    from workers.stream.agents import Progress, handle_item
-    from workers.stream.expiry import Expiry, meta_key
+    from workers.stream.agents import handle_item
+    from workers.stream.expiry import meta_key
 
     raw = b"the wire bytes of a huge item"
     huge = wire_item(tuple(f"Абзац номер {i} " + "дума " * 2000 for i in range(8)))
@@ -219,22 +247,7 @@ def test_a_bucket_over_its_budget_dead_letters_the_version() -> None:
     payload = orjson.dumps(
         {"item": huge.to_dict(), "source": source.to_dict(), "raw": base64.b64encode(raw).decode()}
     )
-    deliveries, failures = tracker()
-    topics = {name: FakeTopic(name) for name in ("events", "latest", "dlq")}
-    producer = SendingProducer()
-    table: dict[bytes, bytes] = {}
-    wire = SimpleNamespace(
-        settings=Settings(max_state_bytes=64 * 1024),
-        metrics=Metrics(),
-        table=table,
-        delivery=deliveries,
-        expiry=Expiry(table, timedelta(days=7), 4),
-        retention=timedelta(days=7),
-        progress=Progress(),
-        app=SimpleNamespace(consumer=SimpleNamespace(_committed_offset={}), producer=producer),
-        version="test",
-        **topics,
-    )
+    wire, table, producer, failures = stub_wire(Settings(max_state_bytes=64 * 1024), 4)
     message = SimpleNamespace(topic="app.items-by-story", partition=1, offset=9, tp=None)
     asyncio.run(handle_item(wire, message, b"bta:20250812T1757Z", payload))
     assert set(table) == {meta_key(1)}  # no bucket: only the partition's stream time moved
@@ -260,26 +273,10 @@ def test_a_replayed_input_resends_its_events_even_past_the_retention() -> None:
 
     from tests.unit.core.items import SEED_MINUTE, wire_item
     from workers.core.keys import bucket_key
-    from workers.metrics import Metrics
-    from workers.stream.agents import Progress, handle_item
-    from workers.stream.expiry import Expiry
+    from workers.stream.agents import handle_item
     from workers.stream.state import decode_state
 
-    deliveries, failures = tracker()
-    producer = SendingProducer()
-    table: dict[bytes, bytes] = {}
-    wire = SimpleNamespace(
-        settings=Settings(),
-        metrics=Metrics(),
-        table=table,
-        delivery=deliveries,
-        expiry=Expiry(table, timedelta(days=7), 1),
-        retention=timedelta(days=7),
-        progress=Progress(),
-        app=SimpleNamespace(consumer=SimpleNamespace(_committed_offset={}), producer=producer),
-        version="test",
-        **{name: FakeTopic(name) for name in ("events", "latest", "dlq")},
-    )
+    wire, table, producer, failures = stub_wire(Settings(), 1)
 
     def arrive(item: WireItem, offset: int) -> None:
         source = Source("ab" * 32, topic="wire.raw", partition=0, offset=offset)
