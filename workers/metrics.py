@@ -30,42 +30,12 @@ disable_created_metrics()  # type: ignore[no-untyped-call]
 PREFIX = "wire_ingest"
 # Up to 30 min: a backlog's latency must still read on the dashboard when the falling-behind
 # alert (10 min) fires.
-LATENCY_BUCKETS = (
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1,
-    2.5,
-    5,
-    10,
-    30,
-    60,
-    120,
-    300,
-    600,
-    1800,
-)
-PROCESSING_BUCKETS = (
-    0.0001,
-    0.00025,
-    0.0005,
-    0.001,
-    0.0025,
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.1,
-    0.25,
-    0.5,
-    1,
-    2.5,
-    5,
-)
+# fmt: off
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+                   120, 300, 600, 1800)
+PROCESSING_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                      0.25, 0.5, 1, 2.5, 5)
+# fmt: on
 
 # The two agents (workers/stream/agents.py); also the stages of the processing histogram.
 AGENTS = ("parse", "merge")
