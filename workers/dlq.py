@@ -55,11 +55,6 @@ class DeadLetter:
     def at(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
 
-    def raw(self) -> bytes | None:
-        """The original bytes, or None when the record does not hold them whole
-        (:meth:`replayable` says why)."""
-        return self.replayable()[0]
-
     def replayable(self) -> tuple[bytes, None] | tuple[None, str]:
         """The original bytes, or why they cannot be sent again: a record that kept only a
         prefix (``rawTruncated``), holds no readable ``rawBase64``, or whose bytes do not
