@@ -297,3 +297,39 @@ def test_a_replayed_input_resends_its_events_even_past_the_retention() -> None:
     assert "dlq" not in producer.sent
     assert [value for _, value in producer.sent["events"]] == [pending.events[0][1]]
     assert failures == []
+
+
+def test_another_record_at_a_reused_offset_is_merged_not_taken_for_a_replay() -> None:
+    """A committed outbox entry stays until its bucket is written again; a re-created
+    repartition topic hands its offset to another record, which must be merged."""
+    from types import SimpleNamespace
+
+    from tests.unit.core.items import wire_item
+    from workers.core.keys import bucket_key
+    from workers.stream.agents import handle_item
+    from workers.stream.state import decode_state
+
+    wire, table, producer, failures = stub_wire(Settings(), 1)
+
+    def arrive(item: WireItem, offset: int, raw_offset: int) -> None:
+        source = Source(f"{raw_offset:064x}", topic="wire.raw", partition=0, offset=raw_offset)
+        record = encode_forwarded(Forwarded(item, source, b"wire bytes", {}))
+        message = SimpleNamespace(topic="app.items-by-story", partition=0, offset=offset, tp="tp")
+        asyncio.run(handle_item(wire, message, bucket_key(item).encode(), record))
+
+    first = wire_item(("Първа версия.",))
+    arrive(first, 10, 500)
+    wire.app.consumer._committed_offset["tp"] = 11  # committed; the entry stays in the bucket
+    (stale,) = decode_state(table[bucket_key(first).encode()]).outbox
+    producer.sent.clear()
+    arrive(wire_item(("Първа версия.", "Нов абзац с още подробности.")), 10, 777)
+    state = decode_state(table[bucket_key(first).encode()])
+    assert len(state.bucket.versions) == 2
+    ((_, event),) = producer.sent["events"]
+    assert event != stale.events[0][1]
+    # The very input again at that offset is still a replay: its events go again as they were.
+    producer.sent.clear()
+    wire.app.consumer._committed_offset["tp"] = 10
+    arrive(wire_item(("Първа версия.", "Нов абзац с още подробности.")), 10, 777)
+    assert [value for _, value in producer.sent["events"]] == [event]
+    assert failures == []

@@ -15,6 +15,8 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from workers.core import keys
 from workers.core.events import Source
 from workers.core.formats import (
@@ -204,7 +206,7 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
     committed = _committed_offset(wire, message)
     stream_time = advance(clock.stream_time, item, source.timestamp_ms)
     replayed = state.pending_for(partition, message.offset)
-    if replayed is not None:
+    if replayed is not None and _same_input(replayed, source):
         # Our own earlier attempt at this input: its state made it, its events and its
         # changelog record may not have. Write the state again (the changelog gets it even
         # if the first write reached only the local store), then send the events again.
@@ -265,6 +267,25 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
         metrics.backfills.inc()
     elif applied.outcome is Outcome.DUPLICATE:  # a re-delivery that regrouped other stories
         metrics.duplicates.inc()
+
+
+def _same_input(pending: Pending, source: Source) -> bool:
+    """Whether an outbox entry was made from this very input, as its events' source says.
+
+    Its offset alone can mislead: a committed entry stays until its bucket is written again,
+    and a re-created (or truncated) repartition topic hands that offset to another record.
+    Read only for an input that has an entry at its offset: a replay.
+    """
+    wanted = source.to_dict()
+    for _, data in pending.events:
+        sent = orjson.loads(data).get("source") or {}
+        if any(sent.get(field) != wanted.get(field) for field in _INPUT_FIELDS):
+            return False
+    return True
+
+
+# What names a wire input in an event's source: its bytes and where they were read.
+_INPUT_FIELDS = ("rawSha256", "topic", "partition", "offset", "file")
 
 
 def _after_item(
