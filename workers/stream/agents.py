@@ -75,10 +75,11 @@ class Progress:
         # The Kafka timestamp (s) of the last message done per partition: how far behind the
         # wire the worker is, while that partition has lag.
         self.done_at: dict[tuple[str, int], float] = {}
-        # Where each input partition was read from after the last rebalance (positions.py).
+        # Where each input partition was read from after the last rebalance (positions.py),
+        # and when (time.time()).
         self.starts: dict[tuple[str, int], int] = {}
+        self.started_at: dict[tuple[str, int], float] = {}
         self.rebalance_started: float | None = None  # time.monotonic() at the last start
-        self.rebalanced_at: float | None = None  # time.time() at the last start
         self.in_flight = 0
         self.recovered = False  # set after the first rebalance's table recovery
         self.replays = Replays()  # offsets handled since the rebalance (positions.py)
@@ -93,12 +94,14 @@ class Progress:
         if timestamp:
             self.done_at[where] = float(timestamp)
 
-    def forget_positions(self, now: float) -> None:
-        """At a rebalance's start: what was done belongs to the old assignment. A partition
-        that comes back later was read on by another worker meanwhile."""
-        self.done.clear()
-        self.done_at.clear()
-        self.rebalanced_at = now
+    def read_from(self, topic: str, partition: int, offset: int, now: float) -> None:
+        """Reading of an input partition starts (again) at ``offset`` after a rebalance: what
+        was done there before counts no more (another worker may have read on meanwhile)."""
+        where = (topic, partition)
+        self.starts[where] = offset
+        self.started_at[where] = now
+        self.done.pop(where, None)
+        self.done_at.pop(where, None)
 
     def lag(
         self, assigned: Iterable[tuple[str, int]], highwater: Callable[[str, int], int | None]
@@ -123,14 +126,14 @@ class Progress:
     def seconds_behind(self, lags: Iterable[tuple[str, int, int]], now: float) -> float:
         """Now minus the Kafka time of the last message done, on partitions with lag; 0 when
         none has lag. An upper bound: the next message is no older than the last one. On a
-        partition with lag where nothing was done since the last rebalance, the time since
-        that rebalance (a lower bound): a stuck agent makes it grow with the clock."""
+        partition with lag where nothing was done since reading started there, the time since
+        it started (a lower bound): a stuck agent makes it grow with the clock."""
         behind = [0.0]
         for topic, partition, count in lags:
             if count <= 0:
                 continue
             done_at = self.done_at.get((topic, partition))
-            since = done_at if done_at is not None else self.rebalanced_at
+            since = done_at if done_at is not None else self.started_at.get((topic, partition))
             if since is not None:
                 behind.append(now - since)
         return max(behind)
@@ -517,11 +520,11 @@ def register_agents(wire: WireApp) -> None:
 
     def rebalance_starts() -> None:
         wire.progress.rebalance_started = time.monotonic()
-        wire.progress.forget_positions(time.time())
 
-    app.sensors.add(
-        InputPositions(app, inputs, wire.progress.replays, wire.progress.starts, rebalance_starts)
-    )
+    def read_from(topic: str, partition: int, offset: int) -> None:
+        wire.progress.read_from(topic, partition, offset, time.time())
+
+    app.sensors.add(InputPositions(app, inputs, wire.progress.replays, read_from, rebalance_starts))
 
     consumed = {wire.settings.topic_raw, wire.settings.repartition_topic}
     progress: Progress = wire.progress

@@ -149,16 +149,16 @@ class InputPositions(faust.Sensor):
         app: Any,
         topics: set[str],
         replays: Replays,
-        starts: dict[tuple[str, int], int] | None = None,
+        on_read_from: Callable[[str, int, int], None] | None = None,
         on_rebalance_start: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self._app = app
         self._topics = topics
         self._replays = replays
-        # Where each input partition is read from (committed or earliest offset): the lag of
-        # a partition none of whose messages was finished yet (a stuck or dead agent).
-        self._starts = starts if starts is not None else {}
+        # Told (topic, partition, offset) where each input partition is read from after a
+        # rebalance (committed or earliest offset): the lag gauges count from there.
+        self._on_read_from = on_read_from
         self._on_rebalance_start = on_rebalance_start
         self._rebalances = 0  # rebalances started: a repositioning older than the last yields
         self._watch = FetchWatch()
@@ -289,8 +289,9 @@ class InputPositions(faust.Sensor):
             consumer._acked.pop(tp, None)
             consumer._acked_index.pop(tp, None)
             consumer._gap.pop(tp, None)
-        for tp, offset in offsets.items():
-            self._starts[(tp.topic, tp.partition)] = offset
+        if self._on_read_from is not None:
+            for tp, offset in offsets.items():
+                self._on_read_from(tp.topic, tp.partition, offset)
         self._watch.first_delivered = dict.fromkeys(tps)
         self.holding_commits = False
         log.info("input partitions read from: %s", _describe(offsets))

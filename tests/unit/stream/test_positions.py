@@ -139,7 +139,11 @@ def test_every_input_partition_is_read_again_from_its_committed_or_earliest_offs
         consumer = _consumer()
         app = FakeApp(consumer)
         starts: dict[tuple[str, int], int] = {}
-        sensor = _sensor(app, {RAW, REPARTITION}, starts=starts)
+
+        def read_from(topic: str, partition: int, offset: int) -> None:
+            starts[(topic, partition)] = offset
+
+        sensor = _sensor(app, {RAW, REPARTITION}, on_read_from=read_from)
 
         state = sensor.on_rebalance_start(app)
         sensor.on_rebalance_end(app, state)

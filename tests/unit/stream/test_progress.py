@@ -29,27 +29,31 @@ def test_a_partition_that_comes_back_caught_up_is_not_behind() -> None:
     progress = Progress()
     now = 10 * HOUR
     done(progress, 1, 80, at=now - 2 * HOUR)
-    progress.forget_positions(now - HOUR)  # the rebalance that took it away
-    progress.forget_positions(now - 60)  # the one that gave it back
-    progress.starts[(RAW, 1)] = 200
+    progress.read_from(RAW, 1, 200, now=now - 60)
     lags = list(progress.lag([(RAW, 1)], lambda _t, _p: 200))
     assert lags == [(RAW, 1, 0)]
     assert progress.seconds_behind(lags, now) == 0.0
 
 
-def test_reading_on_from_a_later_start_counts_from_the_start() -> None:
-    """A message of the old assignment finished after the rebalance began (in flight then)."""
+def test_while_the_group_re_forms_the_last_positions_still_count() -> None:
+    """Between a rebalance's start and the seek, a caught-up partition shows no lag spike."""
     progress = Progress()
-    progress.forget_positions(100.0)
+    progress.read_from(RAW, 0, 100, now=0.0)
+    done(progress, 0, 49_099, at=500.0)
+    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 49_100)) == [(RAW, 0, 0)]
+
+
+def test_what_was_done_before_the_seek_counts_no_more() -> None:
+    """Done to 80 before a rebalance; reading starts again at the committed 60: 40 to go."""
+    progress = Progress()
     done(progress, 0, 80, at=50.0)
-    progress.starts[(RAW, 0)] = 200
-    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 210)) == [(RAW, 0, 10)]
+    progress.read_from(RAW, 0, 60, now=100.0)
+    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 100)) == [(RAW, 0, 40)]
 
 
-def test_a_stuck_first_message_shows_as_time_since_the_rebalance() -> None:
+def test_a_stuck_first_message_shows_as_time_since_reading_started() -> None:
     progress = Progress()
-    progress.forget_positions(1000.0)
-    progress.starts[(RAW, 2)] = 200
+    progress.read_from(RAW, 2, 200, now=1000.0)
     lags = list(progress.lag([(RAW, 2)], lambda _t, _p: 250))
     assert lags == [(RAW, 2, 50)]
     assert progress.seconds_behind(lags, now=1000.0 + 900) == 900
