@@ -78,6 +78,7 @@ def faust_config(settings: Settings) -> dict[str, Any]:
         "producer_compression_type": settings.compression_type,
         # Kafka's default partitioning, each key hashed once (partitioner.py).
         "producer_partitioner": partition_for,
+        # Also load-bearing for positions.py: an offset out of range must go to the log start.
         "consumer_auto_offset_reset": "earliest",
         "broker_commit_interval": 1.0,
         # Commits on that timer only. Faust also commits every n acked messages (10,000 by

@@ -186,6 +186,7 @@ class InputPositions(faust.Sensor):
                     if first is None or first not in consumer._acked_index[tp]:
                         return None
                     del watch.first_delivered[tp]
+                    _no_record_before(consumer._committed_offset, tp, first)
             return new_offset(tp)
 
         consumer._new_offset = new_offset_unless_held
@@ -264,7 +265,6 @@ class InputPositions(faust.Sensor):
             return
         committed = consumer._committed_offset
         offsets: dict[Any, int] = {}
-        expired: dict[Any, int] = {}
         for tp in tps:
             first = earliest.get(tp)
             done = committed.get(tp)
@@ -272,15 +272,9 @@ class InputPositions(faust.Sensor):
                 offsets[tp] = done
             elif first is not None:
                 offsets[tp] = first  # never committed, or its records expired since
-                if done is not None:
-                    expired[tp] = first
         await consumer.seek_wait(offsets)
         if superseded():
             return
-        # Faust commits nothing while the lowest ack is more than one past its committed
-        # offset: below the earliest offset, the commit would wait for records that are gone.
-        # Where they expired, what is left starts at the earliest, as if committed there.
-        committed.update(expired)
         for tp in tps:
             # What Faust noted there since the rebalance: records come again from here. It
             # discards a fetched record below the last read offset, and its acks and gaps
@@ -295,6 +289,26 @@ class InputPositions(faust.Sensor):
         self._watch.first_delivered = dict.fromkeys(tps)
         self.holding_commits = False
         log.info("input partitions read from: %s", _describe(offsets))
+
+
+def _no_record_before(committed: dict[Any, int | None], tp: Any, first: int) -> None:
+    """Note that no record lies between the committed offset and the first one read after the
+    seek, once that one is done.
+
+    Faust commits nothing while its lowest ack is more than one past the committed offset.
+    Read from the committed offset, the first record delivered is the first that exists:
+    those before it expired (the seek went to the earliest offset, or retention moved it on
+    before the fetch), were compacted away, or are transaction markers. Without this, such a
+    partition would commit nothing until the next rebalance, which reads the same offset.
+
+    Load-bearing, as Faust drops acks below the committed offset: it holds because a seek
+    empties aiokafka's buffer for the partition and drops fetch results for another position,
+    :meth:`FetchWatch.quiet` lets no fetched batch through past the seek, and an offset out of
+    range resets to the earliest (``consumer_auto_offset_reset``, app.py), never the latest.
+    """
+    done = committed.get(tp)
+    if done is not None and first > done:
+        committed[tp] = first
 
 
 def _describe(offsets: Mapping[Any, int | None]) -> str:
