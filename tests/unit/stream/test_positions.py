@@ -215,26 +215,37 @@ def test_input_commits_are_held_until_the_first_record_read_again_is_done() -> N
     asyncio.run(go())
 
 
-def test_a_partition_whose_committed_records_expired_commits_again() -> None:
-    """Committed at 3, retained from 10: read from 10, and Faust's own commit logic (not a
-    stand-in) commits past 10 once those records are done, at this rebalance and the next."""
+def _with_fausts_commit_logic(tp: TP, committed: int, earliest: int) -> FakeConsumer:
+    """A consumer whose ``_new_offset`` is Faust's own, not a stand-in."""
     from faust.transport.consumer import Consumer
     from intervaltree import IntervalTree
 
+    consumer = FakeConsumer({tp}, {tp: committed}, {tp: earliest})
+    consumer._gap = defaultdict(IntervalTree)
+    consumer._new_offset = lambda t: Consumer._new_offset(consumer, t)  # type: ignore[method-assign]
+    return consumer
+
+
+async def _read_and_ack(consumer: FakeConsumer, tp: TP, offsets: range) -> None:
+    consumer.batch = [(tp, Message(o)) for o in offsets]
+    async for _tp, message in consumer.getmany(timeout=1.0):
+        consumer._acked[tp].append(message.offset)
+        consumer._acked_index[tp].add(message.offset)
+
+
+def test_a_partition_whose_committed_records_expired_commits_again() -> None:
+    """Committed at 3, retained from 10: read from 10, and Faust's own commit logic (not a
+    stand-in) commits past 10 once those records are done, at this rebalance and the next."""
+
     async def go() -> None:
         tp = TP(RAW, 0)
-        consumer = FakeConsumer({tp}, {tp: 3}, {tp: 10})
-        consumer._gap = defaultdict(IntervalTree)
-        consumer._new_offset = lambda t: Consumer._new_offset(consumer, t)  # type: ignore[method-assign]
+        consumer = _with_fausts_commit_logic(tp, committed=3, earliest=10)
         app = FakeApp(consumer)
         sensor = _sensor(app, {RAW})
         for _ in range(2):
             await _rebalance(sensor, app)
             assert consumer.sought[tp] == 10
-            consumer.batch = [(tp, Message(o)) for o in range(10, 15)]
-            async for _tp, message in consumer.getmany(timeout=1.0):
-                consumer._acked[tp].append(message.offset)
-                consumer._acked_index[tp].add(message.offset)
+            await _read_and_ack(consumer, tp, range(10, 15))
             assert consumer._new_offset(tp) == 15  # with the committed offset left at 3: None
             consumer.earliest[tp] = 10
             consumer._committed_offset[tp] = 3  # the broker still says 3 at the next rebalance
@@ -245,21 +256,13 @@ def test_a_partition_whose_committed_records_expired_commits_again() -> None:
 def test_records_gone_between_the_seek_and_the_fetch_do_not_stop_the_commits() -> None:
     """Retention moved on after the earliest offset was asked (10): the first record read is
     12. Faust's own commit logic commits past it once it is done."""
-    from faust.transport.consumer import Consumer
-    from intervaltree import IntervalTree
 
     async def go() -> None:
         tp = TP(RAW, 0)
-        consumer = FakeConsumer({tp}, {tp: 3}, {tp: 10})
-        consumer._gap = defaultdict(IntervalTree)
-        consumer._new_offset = lambda t: Consumer._new_offset(consumer, t)  # type: ignore[method-assign]
+        consumer = _with_fausts_commit_logic(tp, committed=3, earliest=10)
         app = FakeApp(consumer)
-        sensor = _sensor(app, {RAW})
-        await _rebalance(sensor, app)
-        consumer.batch = [(tp, Message(o)) for o in range(12, 15)]
-        async for _tp, message in consumer.getmany(timeout=1.0):
-            consumer._acked[tp].append(message.offset)
-            consumer._acked_index[tp].add(message.offset)
+        await _rebalance(_sensor(app, {RAW}), app)
+        await _read_and_ack(consumer, tp, range(12, 15))
         assert consumer._new_offset(tp) == 15
 
     asyncio.run(go())
