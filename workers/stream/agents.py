@@ -414,7 +414,10 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
     async for event in stream.events():
         message = event.message
         if progress.replays.seen(message.topic, message.partition, message.offset):
-            continue  # handled already since the rebalance; Faust rewound (positions.py)
+            # Handled already since the rebalance; Faust rewound (positions.py). Done all
+            # the same: the lag gauges count from it.
+            progress.mark(message)
+            continue
         progress.in_flight += 1
         try:
             await handle(wire, event)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
 from types import SimpleNamespace
+from typing import Any
 
-from workers.stream.agents import Progress
+from workers.stream.agents import Progress, run_guarded
 
 RAW = "wire.raw"
 HOUR = 3600.0
@@ -57,3 +60,45 @@ def test_a_stuck_first_message_shows_as_time_since_reading_started() -> None:
     lags = list(progress.lag([(RAW, 2)], lambda _t, _p: 250))
     assert lags == [(RAW, 2, 50)]
     assert progress.seconds_behind(lags, now=1000.0 + 900) == 900
+
+
+class _Event:
+    def __init__(self, offset: int) -> None:
+        self.message = SimpleNamespace(
+            topic=RAW, partition=0, offset=offset, timestamp=1000.0 + offset, tp=(RAW, 0)
+        )
+        self.value = b""
+
+
+class _Stream:
+    def __init__(self, offsets: list[int]) -> None:
+        self._offsets = offsets
+
+    async def events(self) -> AsyncIterator[_Event]:
+        for offset in self._offsets:
+            yield _Event(offset)
+
+
+def test_a_replay_skipped_after_a_rebalance_counts_as_done() -> None:
+    """Reading starts again at the committed 10 after a rebalance; 10-12 were handled here
+    already and are skipped. The partition is caught up: no lag, not behind (a quiet
+    partition would otherwise page WireIngestFallingBehind with the clock)."""
+    progress = Progress()
+    for offset in (10, 11, 12):
+        progress.replays.add(RAW, 0, offset, committed=10)
+    progress.read_from(RAW, 0, 10, now=1000.0)
+    handled: list[int] = []
+
+    async def handle(_wire: Any, event: Any) -> None:
+        handled.append(event.message.offset)
+
+    wire = SimpleNamespace(
+        progress=progress,
+        app=SimpleNamespace(consumer=SimpleNamespace(_committed_offset={})),
+        metrics=SimpleNamespace(last_item=SimpleNamespace(set=lambda _v: None)),
+    )
+    asyncio.run(run_guarded(wire, _Stream([10, 11, 12]), "parse", handle))  # type: ignore[arg-type]
+    assert handled == []  # every one a replay
+    lags = list(progress.lag([(RAW, 0)], lambda _t, _p: 13))
+    assert lags == [(RAW, 0, 0)]
+    assert progress.seconds_behind(lags, now=1000.0 + HOUR) == 0.0
