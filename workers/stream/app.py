@@ -116,7 +116,8 @@ def bucket_table(app: faust.App, settings: Settings) -> Any:
         key_type=bytes,
         value_type=bytes,
         # Per partition. Faust's RocksDB defaults let RSS grow from 770 MiB to 2.2 GiB over
-        # 300k items; these caps held it at 527 -> 567 MiB (BENCHMARKS.md, "Memory").
+        # 300k items; these caps held it at 527 -> 567 MiB (BENCHMARKS.md, round 0,
+        # "The ceiling").
         options=ROCKSDB_OPTIONS,
     )
 
