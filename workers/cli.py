@@ -38,7 +38,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
         wire_format=args.format,
     )
     out = sys.stdout.buffer
-    dlq: BinaryIO | None = args.dlq.open("wb") if args.dlq else None
+    try:
+        dlq: BinaryIO | None = args.dlq.open("wb") if args.dlq else None
+    except OSError as exc:
+        print(f"replay: cannot write {args.dlq}: {exc.strerror}", file=sys.stderr)
+        return 2
     try:
         for path in expand_paths(args.paths, _notice("replay")):
             try:
@@ -143,6 +147,12 @@ def cmd_follow(args: argparse.Namespace) -> int:
 def cmd_dlq(args: argparse.Namespace) -> int:
     from workers.dlq import Selection, run
 
+    if args.offset is not None and args.partition is None:
+        print(
+            "dlq: --offset needs --partition (an offset names a record in one partition)",
+            file=sys.stderr,
+        )
+        return 2
     selection = Selection(
         reasons=frozenset(args.reason or ()),
         since=args.since,
@@ -212,7 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("--since", type=parse_time, help="dead-lettered at or after (ISO 8601, UTC)")
     dlq.add_argument("--until", type=parse_time, help="dead-lettered before (ISO 8601, UTC)")
     dlq.add_argument("--partition", type=int, help="only this DLQ partition")
-    dlq.add_argument("--offset", type=int, help="only this DLQ offset")
+    dlq.add_argument("--offset", type=int, help="only this DLQ offset (with --partition)")
     dlq.add_argument("--topic", help="the DLQ topic (default: WIRE_TOPIC_DLQ)")
     dlq.add_argument("--to-topic", help="replay to this topic (default: WIRE_TOPIC_RAW)")
     dlq.set_defaults(func=cmd_dlq)

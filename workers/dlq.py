@@ -4,10 +4,13 @@ Every DLQ record carries the original bytes of what was refused (``rawBase64``) 
 (``reason``). After the cause is fixed (a parser change, a larger limit), ``dlq replay``
 sends those bytes back to the raw topic, exactly as they first arrived, with the input
 headers they came with (``wire-format``) and their first arrival time (``wire-received-at``),
-so the worker reads them as it read them first. The DLQ topic is read from its beginning to
-its end offsets at the start of the command: records dead-lettered meanwhile wait for the
-next run. Only whole bytes go (their ``rawSha256`` and ``rawSize`` checked), each input once
-per run; a record the broker refuses is named and stays on the DLQ (exit 5).
+so the worker reads them as it read them first, and in the order they first arrived. The DLQ
+topic is read up to its end offsets at the start of the command (records dead-lettered
+meanwhile wait for the next run), partition by partition, only where the selection can match
+(``--partition``, ``--offset``, ``--since``), and one record at a time: memory holds what a
+replay sends, not the topic. Only whole wire inputs go (their ``rawSha256`` and ``rawSize``
+checked), each once per run; a record the broker refuses is named and stays on the DLQ
+(exit 5).
 """
 
 from __future__ import annotations
@@ -16,14 +19,15 @@ import asyncio
 import base64
 import binascii
 import sys
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaConnectionError
+from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from workers.core.formats import INPUT_HEADERS, RECEIVED_AT_HEADER, received_time
 from workers.core.keys import raw_sha256
@@ -55,10 +59,33 @@ class DeadLetter:
     def at(self) -> datetime:
         return datetime.fromtimestamp(self.timestamp_ms / 1000, tz=UTC)
 
-    def replayable(self) -> tuple[bytes, None] | tuple[None, str]:
+    @property
+    def source(self) -> dict[str, Any]:
+        """Where the refused input was read (``{}`` for a record that names no readable one)."""
+        source = self.record.get("source")
+        return source if isinstance(source, dict) else {}
+
+    @property
+    def first_arrival_ms(self) -> int:
+        """The input's Kafka time when it first arrived, else the dead letter's own."""
+        first = self.source.get("timestampMs")
+        return first if isinstance(first, int) else self.timestamp_ms
+
+    def replayable(
+        self, internal_topics: Collection[str] = ()
+    ) -> tuple[bytes, None] | tuple[None, str]:
         """The original bytes, or why they cannot be sent again: a record that kept only a
         prefix (``rawTruncated``), holds no readable ``rawBase64``, or whose bytes do not
-        match the ``rawSha256`` and ``rawSize`` it names (they would not be the input)."""
+        match the ``rawSha256`` and ``rawSize`` it names (they would not be the input); or
+        one read from ``internal_topics`` (the repartition topic): the worker dead-letters
+        a record of its own that it cannot read as it is, and those bytes are not a wire
+        input."""
+        topic = self.source.get("topic")
+        if topic is not None and topic in internal_topics:
+            return None, (
+                f"its bytes are a record of the worker's own topic {topic} that could not be "
+                "read, not a wire input"
+            )
         if self.record.get("rawTruncated"):
             return None, (
                 "only a prefix of its bytes was kept (rawTruncated); the whole value is on "
@@ -86,7 +113,7 @@ class DeadLetter:
         }
         if received_time(found.get(RECEIVED_AT_HEADER)) is None:
             found.pop(RECEIVED_AT_HEADER, None)
-            first_arrival = (self.record.get("source") or {}).get("timestampMs")
+            first_arrival = self.source.get("timestampMs")
             if isinstance(first_arrival, int):
                 when = datetime.fromtimestamp(first_arrival / 1000, tz=UTC)
                 found[RECEIVED_AT_HEADER] = when.isoformat()
@@ -94,16 +121,17 @@ class DeadLetter:
 
     def line(self) -> str:
         """One readable line: where, when, why, and where the input first was."""
-        source = self.record.get("source") or {}
+        source = self.source
         origin = (
             f"{source.get('topic')}:{source.get('partition')}:{source.get('offset')}"
             if "topic" in source
             else source.get("file", "?")
         )
         detail = str(self.record.get("detail", ""))[:100]
+        size = self.record.get("rawSize")
         return (
             f"{self.partition}:{self.offset} {self.at:%Y-%m-%dT%H:%M:%SZ} {self.reason:18} "
-            f"{self.record.get('rawSize', '?'):>8} B from {origin} | {detail}"
+            f"{size if isinstance(size, int) else '?':>8} B from {origin} | {detail}"
         )
 
 
@@ -127,10 +155,25 @@ class Selection:
         )
 
 
-async def read_dead_letters(settings: Settings, topic: str) -> list[DeadLetter]:
-    """Every record of the DLQ topic up to its end offsets now, in partition and offset order."""
+# A partition that gives no record for this long although its end is ahead (no leader, say)
+# ends the command rather than hang it.
+READ_STALL_S = 30.0
+
+
+class DlqReadError(RuntimeError):
+    """The DLQ could not be read up to its end offsets."""
+
+
+async def read_dead_letters(
+    settings: Settings, topic: str, selection: Selection, each: Callable[[DeadLetter], None]
+) -> None:
+    """Hand ``each`` the selected records of the DLQ topic up to its end offsets now,
+    partition by partition in offset order. Only the partitions and the offsets the
+    selection can match are read; each record is dropped once handed over."""
     consumer = AIOKafkaConsumer(
         enable_auto_commit=False,
+        # Records deleted by retention during the read: go on from the oldest left.
+        auto_offset_reset="earliest",
         max_partition_fetch_bytes=32 * 1024 * 1024,
         **client_kwargs(settings),
     )
@@ -142,22 +185,72 @@ async def read_dead_letters(settings: Settings, topic: str) -> list[DeadLetter]:
             partitions = consumer.partitions_for_topic(topic)
         if not partitions:
             raise MissingTopicError(topic)
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        tps = [
+            TopicPartition(topic, p)
+            for p in sorted(partitions)
+            if selection.partition is None or p == selection.partition
+        ]
+        if not tps:
+            return
         consumer.assign(tps)
-        await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
-        letters: list[DeadLetter] = []
-        remaining = {tp for tp in tps if ends[tp] > 0}
-        while remaining:
-            batch = await consumer.getmany(*remaining, timeout_ms=1000)
-            for tp, records in batch.items():
-                letters += [_letter(m) for m in records if m.offset < ends[tp]]
-            for tp in list(remaining):
-                if await consumer.position(tp) >= ends[tp]:
-                    remaining.discard(tp)
-        return sorted(letters, key=lambda d: (d.partition, d.offset))
+        starts = await _first_offsets(consumer, tps, selection)
+        for tp in tps:
+            start, end = starts.get(tp), ends[tp]
+            if selection.offset is not None:
+                end = min(end, selection.offset + 1)
+            if start is None or start >= end:
+                continue
+            consumer.seek(tp, start)
+            await _read_partition(consumer, tp, end, selection, each)
     finally:
         await consumer.stop()
+
+
+async def _first_offsets(
+    consumer: AIOKafkaConsumer, tps: list[TopicPartition], selection: Selection
+) -> dict[TopicPartition, int]:
+    """Where reading starts in each partition; a partition the selection cannot match has
+    none (its offset is gone, or no record was dead-lettered at or after ``since``)."""
+    firsts: dict[TopicPartition, int] = await consumer.beginning_offsets(tps)
+    if selection.offset is not None:
+        firsts = {tp: selection.offset for tp, first in firsts.items() if selection.offset >= first}
+    if selection.since is not None:
+        since_ms = int(selection.since.timestamp() * 1000)
+        found = await consumer.offsets_for_times(dict.fromkeys(firsts, since_ms))
+        firsts = {
+            tp: max(first, at.offset)
+            for tp, first in firsts.items()
+            if (at := found.get(tp)) is not None
+        }
+    return firsts
+
+
+async def _read_partition(
+    consumer: AIOKafkaConsumer,
+    tp: TopicPartition,
+    end: int,
+    selection: Selection,
+    each: Callable[[DeadLetter], None],
+) -> None:
+    position = await consumer.position(tp)
+    progressed = time.monotonic()
+    while position < end:
+        batch = await consumer.getmany(tp, timeout_ms=1000)
+        for message in batch.get(tp, ()):
+            if message.offset < end:
+                letter = _letter(message)
+                if selection(letter):
+                    each(letter)
+        now, before = time.monotonic(), position
+        position = await consumer.position(tp)
+        if position > before:
+            progressed = now
+        elif now - progressed > READ_STALL_S:
+            raise DlqReadError(
+                f"no records from {tp.topic} partition {tp.partition} for {READ_STALL_S:g} s "
+                f"(at offset {position} of {end})"
+            )
 
 
 def _letter(message: Any) -> DeadLetter:
@@ -184,62 +277,94 @@ def run(action: str, selection: Selection, topic: str | None, to_topic: str | No
     source = topic or settings.topic_dlq
     target = to_topic or settings.topic_raw
     try:
-        letters = [d for d in asyncio.run(read_dead_letters(settings, source)) if selection(d)]
-        if action == "list":
-            _print_lines(d.line() for d in letters)
-            print(f"dlq: {len(letters)} records selected on {source}", file=sys.stderr)
-            return 0
-        if action == "show":
-            for letter in letters:
+        if action == "replay":
+            return _replay(settings, selection, source, target)
+        selected = 0
+
+        def each(letter: DeadLetter) -> None:
+            nonlocal selected
+            selected += 1
+            if action == "list":
+                sys.stdout.write(letter.line() + "\n")
+            else:
                 doc = {"partition": letter.partition, "offset": letter.offset, **letter.record}
                 sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
-            return 0 if letters else 1
-        return _replay(settings, letters, source, target)
+
+        asyncio.run(read_dead_letters(settings, source, selection, each))
+        if action == "list":
+            print(f"dlq: {selected} records selected on {source}", file=sys.stderr)
+            return 0
+        return 0 if selected else 1
     except MissingTopicError as exc:
         print(f"dlq: the topic {exc} does not exist at {settings.kafka_bootstrap}", file=sys.stderr)
         return 3
     except KafkaConnectionError as exc:
         print(f"dlq: {unreachable(settings, exc)}", file=sys.stderr)
         return 4
+    except (KafkaError, DlqReadError) as exc:  # refused (authorisation), timed out, no leader
+        print(f"dlq: Kafka did not serve {source}: {describe(exc)}", file=sys.stderr)
+        return 4
 
 
-def _replay(settings: Settings, letters: list[DeadLetter], source: str, target: str) -> int:
-    """Send the original bytes of each selected record to ``target``, in DLQ order.
+@dataclass(frozen=True, slots=True)
+class _Resend:
+    """What a replay sends for one record: its bytes and headers, and when it first came."""
+
+    position: str
+    first_arrival_ms: int
+    raw: bytes
+    headers: list[tuple[str, bytes]]
+
+
+def _replay(settings: Settings, selection: Selection, source: str, target: str) -> int:
+    """Send the original bytes of each selected record to ``target``, in the order the
+    inputs first arrived (so that an original goes before its update, as it first came).
 
     Records that would send the same bytes with the same headers again (an input whose
     several items were each refused, a value dead-lettered twice) go once. Nothing is kept
     between runs: a second run sends its selection again.
     """
-    if not letters:
-        print(f"dlq: no records selected on {source}; nothing re-produced", file=sys.stderr)
-        return 0
-    sending: list[DeadLetter] = []
-    values: list[tuple[bytes | None, bytes]] = []
-    headers: list[list[tuple[str, bytes]]] = []
-    seen: set[tuple[bytes, tuple[tuple[str, bytes], ...]]] = set()
-    kept_out = repeats = 0
-    for letter in letters:
-        raw, why_not = letter.replayable()
+    internal = {settings.repartition_topic}
+    resends: list[_Resend] = []
+    seen: set[tuple[str, tuple[tuple[str, bytes], ...]]] = set()
+    selected = kept_out = repeats = 0
+
+    def each(letter: DeadLetter) -> None:
+        nonlocal selected, kept_out, repeats
+        selected += 1
+        raw, why_not = letter.replayable(internal)
         if raw is None:
             kept_out += 1
             print(f"dlq: not replaying {letter.position}: {why_not}", file=sys.stderr)
-            continue
+            return
         input_headers = letter.input_headers()
-        same = (raw, tuple(input_headers))
+        same = (raw_sha256(raw), tuple(input_headers))
         if same in seen:
             repeats += 1
-            continue
+            return
         seen.add(same)
-        sending.append(letter)
-        values.append((None, raw))
-        headers.append(input_headers)
-    outcomes = asyncio.run(send_values(settings, target, values, headers)) if values else []
+        resends.append(_Resend(letter.position, letter.first_arrival_ms, raw, input_headers))
+
+    asyncio.run(read_dead_letters(settings, source, selection, each))
+    if not selected:
+        print(f"dlq: no records selected on {source}; nothing re-produced", file=sys.stderr)
+        return 0
+    resends.sort(key=lambda r: r.first_arrival_ms)  # stable: DLQ order among equal times
+    outcomes = (
+        asyncio.run(
+            send_values(
+                settings, target, [(None, r.raw) for r in resends], [r.headers for r in resends]
+            )
+        )
+        if resends
+        else []
+    )
     failed = 0
-    for letter, error in zip(sending, outcomes, strict=True):
+    for resend, error in zip(resends, outcomes, strict=True):
         if error is not None:
             failed += 1
             print(
-                f"dlq: the broker did not take {letter.position} ({describe(error)}); "
+                f"dlq: the broker did not take {resend.position} ({describe(error)}); "
                 "it stays on the DLQ",
                 file=sys.stderr,
             )
@@ -260,9 +385,3 @@ def _replay(settings: Settings, letters: list[DeadLetter], source: str, target: 
     if failed:
         return EXIT_NOT_TAKEN
     return 1 if kept_out else 0
-
-
-def _print_lines(lines: Iterable[str]) -> None:
-    out = sys.stdout  # looked up at call time: a default argument would keep an old stream
-    for line in lines:
-        out.write(line + "\n")

@@ -13,6 +13,7 @@ from workers import __version__
 from workers.core import keys
 from workers.core.decode import DEFAULT_MAX_BYTES
 from workers.core.events import Source
+from workers.core.formats import FORMAT_HEADER, RECEIVED_AT_HEADER
 from workers.core.merge import Bucket
 from workers.core.pipeline import apply, dlq_record, parse_input, route_key
 from workers.core.rejects import Reject
@@ -107,9 +108,19 @@ class Replayer:
 
     def _reject(self, reject: Reject, raw: bytes, source: Source) -> Fed:
         self.result.counts["rejected"] += 1
-        record = dlq_record(reject, raw, source, __version__)
+        record = dlq_record(reject, raw, source, __version__, self._input_headers())
         self.result.rejects.append(record)
         return Fed((), record)
+
+    def _input_headers(self) -> dict[str, str]:
+        """The overrides this replay read every input with, as the worker's input headers:
+        a DLQ record keeps them, so the input can be read again as it was read here."""
+        headers: dict[str, str] = {}
+        if self.wire_format is not None:
+            headers[FORMAT_HEADER] = self.wire_format
+        if self.received_at is not None:
+            headers[RECEIVED_AT_HEADER] = self.received_at.isoformat()
+        return headers
 
     def feed(self, raw: bytes, source: Source, received_at: datetime | None = None) -> Fed:
         """Process one raw input: its events, a DLQ record, or nothing for a duplicate.

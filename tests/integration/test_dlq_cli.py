@@ -198,3 +198,82 @@ def test_a_missing_dlq_topic_is_one_line_and_exit_3(
     assert main(["dlq", "list", "--topic", f"{names.dlq}-missing"]) == 3
     err = capsys.readouterr().err
     assert err == f"dlq: the topic {names.dlq}-missing does not exist at {kafka_bootstrap}\n"
+
+
+def test_replay_sends_in_first_arrival_order_and_never_the_workers_own_records(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An original and its update, refused in that order, sit on two DLQ partitions (the DLQ
+    key is the bytes' hash): they go back in the order they first came. A repartition record
+    the worker could not read is named and left out: its bytes are not a wire input."""
+    update = "ОБНОВЕНА Заглавие\nТекст.".encode()
+
+    def refused(raw: bytes, offset: int, first_arrival_ms: int, topic: str = "wire.raw") -> bytes:
+        source = Source(
+            raw_sha256(raw),
+            topic=topic,
+            partition=0,
+            offset=offset,
+            timestamp_ms=first_arrival_ms,
+        )
+        reject = Reject(RejectReason.INTERNAL_ERROR, "a bug, fixed since")
+        return orjson.dumps(dlq_record(reject, raw, source, "test"))
+
+    internal = f"{names.app_id}.items-by-story"
+    create_topic(kafka_bootstrap, names.dlq, 2)
+    create_topic(kafka_bootstrap, names.raw, 1)
+    produce(
+        kafka_bootstrap,
+        names.dlq,
+        [
+            refused(update, 2, 1_763_640_060_000),  # DLQ partition 0, first arrived second
+            refused(NO_BODY, 1, 1_763_640_000_000),  # DLQ partition 1, first arrived first
+            refused(b"\x00\x01 a record of the worker's own", 7, 1_763_640_030_000, internal),
+        ],
+        partitions=2,
+    )
+    _use(kafka_bootstrap, names, monkeypatch)
+    assert main(["dlq", "replay"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"dlq: not replaying 0:1: its bytes are a record of the worker's own topic {internal} "
+        "that could not be read, not a wire input",
+        f"dlq: 2 records re-produced to {names.raw} with their original bytes; 1 left out",
+    ]
+    assert [r.value for r in read_all(kafka_bootstrap, names.raw)] == [NO_BODY, update]
+
+
+def test_reading_is_narrowed_to_the_selection_and_odd_records_are_listed(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--partition`` reads one partition, ``--since`` starts where the broker's time index
+    says; a record of an unexpected shape is listed like any other, not a crash."""
+    odd = orjson.loads(_record(RejectReason.NO_BODY, NO_BODY, 1))
+    odd.update(source="wire.raw:0:1", rawSize=None)
+    create_topic(kafka_bootstrap, names.dlq, 2)
+    produce(
+        kafka_bootstrap,
+        names.dlq,
+        [orjson.dumps(odd), _record(RejectReason.BAD_TIMESTAMP, BAD_TIME, 2)],
+        partitions=2,
+        timestamp_ms=1_763_640_000_000,  # 2025-11-20T12:00:00Z
+    )
+    _use(kafka_bootstrap, names, monkeypatch)
+    assert main(["dlq", "list", "--partition", "0"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith("0:0 2025-11-20T12:00:00Z no_body")
+    assert "       ? B from ?" in line
+    assert main(["dlq", "list", "--since", "2025-11-20T11:59"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 2
+    assert main(["dlq", "list", "--since", "2025-11-20T12:01"]) == 0
+    assert capsys.readouterr().out == ""
+    assert main(["dlq", "show", "--partition", "1", "--offset", "0"]) == 0
+    assert json.loads(capsys.readouterr().out)["reason"] == "bad_timestamp"
+    assert main(["dlq", "list", "--partition", "5"]) == 0
+    assert capsys.readouterr().err == f"dlq: 0 records selected on {names.dlq}\n"

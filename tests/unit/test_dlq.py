@@ -66,3 +66,48 @@ def test_the_first_arrival_time_goes_along_unless_a_readable_one_came_with_the_i
     assert unreadable.input_headers() == [("wire-received-at", b"2025-11-20T12:00:00+00:00")]
     no_time = letter(headers={"wire-received-at": "yesterday"}, source={"rawSha256": "x"})
     assert no_time.input_headers() == []
+
+
+def test_a_dead_letter_of_the_workers_own_record_is_not_sent_to_the_raw_topic() -> None:
+    """A repartition record the worker could not read is dead-lettered as it was: those
+    bytes are the worker's, not a wire input, and the raw topic must never get them."""
+    internal = "wi-app.wire.items"
+    record = letter(
+        source={"rawSha256": raw_sha256(RAW), "topic": internal, "partition": 2, "offset": 9}
+    )
+    raw, why = record.replayable(internal_topics={internal})
+    assert raw is None
+    assert why == (
+        f"its bytes are a record of the worker's own topic {internal} that could not be read, "
+        "not a wire input"
+    )
+    assert record.replayable()[0] == RAW  # named only by the topics the caller gives
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"source": "wire.raw:0:1"},
+        {"source": None},
+        {"rawSize": None},
+        {"rawSize": "large"},
+        {"headers": ["wire-format", "bta"]},
+    ],
+)
+def test_a_record_of_unexpected_shape_is_listed_and_judged_not_crashed_on(
+    changes: dict[str, Any],
+) -> None:
+    odd = letter()
+    odd.record.update(changes)
+    assert odd.line().startswith("1:7 ")
+    odd.replayable()
+    odd.input_headers()
+    assert odd.first_arrival_ms in {FIRST_ARRIVAL_MS, FIRST_ARRIVAL_MS + 1000}
+
+
+def test_a_replay_sends_in_the_order_the_inputs_first_arrived() -> None:
+    later = letter(source={"rawSha256": "x", "timestampMs": FIRST_ARRIVAL_MS + 60_000})
+    assert later.first_arrival_ms == FIRST_ARRIVAL_MS + 60_000
+    assert letter().first_arrival_ms == FIRST_ARRIVAL_MS
+    no_time = letter(source={"rawSha256": "x"})
+    assert no_time.first_arrival_ms == FIRST_ARRIVAL_MS + 1000  # the dead letter's own time

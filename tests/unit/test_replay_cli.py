@@ -108,6 +108,46 @@ def test_replay_max_bytes(tmp_path: Path, capsysbinary: pytest.CaptureFixture[by
     validate_dlq(record)
 
 
+def test_replay_dead_letters_keep_the_format_and_time_it_read_them_with(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    """As the worker keeps an input's ``wire-format`` and ``wire-received-at`` headers."""
+    dlq = tmp_path / "dlq.jsonl"
+    empty = str(fx.fixture("015_reject_empty.txt"))
+    args = ["replay", empty, "--dlq", str(dlq), "--format", "bta"]
+    assert main([*args, "--received-at", "2025-11-20T12:00"]) == 0
+    (record,) = json_lines(dlq.read_bytes())
+    assert record["headers"] == {
+        "wire-format": "bta",
+        "wire-received-at": "2025-11-20T12:00:00+00:00",
+    }
+    validate_dlq(record)
+    assert main(["replay", empty, "--dlq", str(dlq)]) == 0
+    (record,) = json_lines(dlq.read_bytes())
+    assert "headers" not in record  # detected, and read against the file's time
+    capsysbinary.readouterr()
+
+
+def test_replay_to_a_dlq_file_that_cannot_be_written_is_one_line_and_exit_2(
+    tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    where = tmp_path / "missing" / "dlq.jsonl"
+    assert main(["replay", str(fx.SEED_ORIGINAL), "--dlq", str(where)]) == 2
+    out, err = capsysbinary.readouterr()
+    assert out == b""
+    assert err == f"replay: cannot write {where}: No such file or directory\n".encode()
+
+
+def test_a_dlq_offset_without_its_partition_is_refused(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    """Every partition has an offset 5: alone it would name several records."""
+    assert main(["dlq", "replay", "--offset", "5"]) == 2
+    assert capsysbinary.readouterr().err == (
+        b"dlq: --offset needs --partition (an offset names a record in one partition)\n"
+    )
+
+
 def test_replay_of_a_missing_file_fails(
     tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:
