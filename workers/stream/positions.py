@@ -15,7 +15,8 @@ At the end of a rebalance's table recovery, faust-streaming 0.15:
    promises), forgets what Faust noted there since (last read offset, acks, gaps), and
    resumes. Each partition's commits stay held until the first record read there again is
    done, so no ack of a record handled before the seek carries a commit past one not read
-   again yet.
+   again yet (or, when the committed offset lies past the log's end, until Faust's own
+   commit logic passes it).
 2. resumes the input partitions before it seeks them, so records handled in between come
    again, as do those handled before the repositioning. :class:`Replays` remembers the
    offsets this process handled since the rebalance, and the agents skip exactly those
@@ -183,7 +184,11 @@ class InputPositions(faust.Sensor):
                     # Acks of records handled before the seek could carry a commit past a
                     # record not read again yet: held until the first one read is done.
                     first = watch.first_delivered[tp]
-                    if first is None or first not in consumer._acked_index[tp]:
+                    if first is None:
+                        return None
+                    if first not in consumer._acked_index[tp] and not _below_committed(
+                        consumer._committed_offset, tp, first
+                    ):
                         return None
                     del watch.first_delivered[tp]
                     _no_record_before(consumer._committed_offset, tp, first)
@@ -289,6 +294,30 @@ class InputPositions(faust.Sensor):
         self._watch.first_delivered = dict.fromkeys(tps)
         self.holding_commits = False
         log.info("input partitions read from: %s", _describe(offsets))
+
+
+def _below_committed(committed: dict[Any, int | None], tp: Any, first: int) -> bool:
+    """Whether reading went on below the committed offset, where Faust takes no ack.
+
+    The seek to a committed offset past the partition's last record (the topic re-created
+    with the group's offsets kept, or a log truncated by an unclean leader election) lands
+    on the earliest offset (``auto_offset_reset``). The first record's ack never comes, so
+    the hold ends here, and commits go on as Faust's own would: once records past the
+    committed offset are done. Those read below it are done again after a restart.
+    """
+    done = committed.get(tp)
+    if done is None or first >= done:
+        return False
+    log.warning(
+        "%s[%d]: read from offset %d, below its committed offset %d (the topic re-created "
+        "or truncated?); records are handled from there, and committed once past %d",
+        tp.topic,
+        tp.partition,
+        first,
+        done,
+        done,
+    )
+    return True
 
 
 def _no_record_before(committed: dict[Any, int | None], tp: Any, first: int) -> None:

@@ -452,3 +452,31 @@ def test_replays_forget_offsets_below_the_committed_one_once_many() -> None:
     replays.add(RAW, 0, 901, committed=600)
     assert not replays.seen(RAW, 0, 599)
     assert all(replays.seen(RAW, 0, o) for o in range(600, 902))
+
+
+def test_a_partition_committed_past_its_log_end_commits_again_once_past_it() -> None:
+    """Committed at 50, but the topic was re-created with the group's offsets kept: the seek
+    to 50 lands on the earliest offset, 0. Faust takes no ack below 50, so the first record
+    read never counts as done; commits must go on, as Faust's own would, once past 50."""
+
+    async def go() -> None:
+        tp = TP(RAW, 0)
+        consumer = _with_fausts_commit_logic(tp, committed=50, earliest=0)
+        app = FakeApp(consumer)
+        await _rebalance(_sensor(app, {RAW}), app)
+        assert consumer.sought[tp] == 50  # out of range: aiokafka resets it to the earliest
+
+        async def read_and_ack_as_faust(offsets: range) -> None:
+            consumer.batch = [(tp, Message(o)) for o in offsets]
+            async for _tp, message in consumer.getmany(timeout=1.0):
+                if message.offset >= 50:  # Faust's ack: nothing below the committed offset
+                    consumer._acked[tp].append(message.offset)
+                    consumer._acked_index[tp].add(message.offset)
+
+        await read_and_ack_as_faust(range(0, 20))
+        assert consumer._new_offset(tp) is None  # nothing past 50 done yet
+        await read_and_ack_as_faust(range(20, 60))
+        assert consumer._new_offset(tp) == 60
+        assert consumer._committed_offset[tp] == 50  # never lowered
+
+    asyncio.run(go())
