@@ -199,8 +199,10 @@ class InputPositions(faust.Sensor):
     def on_rebalance_start(self, app: Any) -> Any:
         # Held until the inputs are back. Faust forgets the acks of revoked partitions before
         # its commit at revocation, so this holds back nothing of theirs.
-        self.holding_commits = True
+        # Counted before it holds: this runs on the consumer's thread, and a release on the
+        # event loop checks the count after it lets go (_release_commits).
         self._rebalances += 1
+        self.holding_commits = True
         self._install(app.consumer)  # before the fetcher starts: recovery starts it
         self._replays.clear()  # another worker may have handled our new partitions
         if self._on_rebalance_start is not None:
@@ -208,11 +210,12 @@ class InputPositions(faust.Sensor):
         return super().on_rebalance_start(app)
 
     def on_rebalance_end(self, app: Any, state: Any) -> None:
+        rebalance = self._rebalances
         super().on_rebalance_end(app, state)
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in self._topics]
         if not assigned:
-            self.holding_commits = False
             self._watch.first_delivered = {}
+            self._release_commits(rebalance)
             return
         # Stopped here, before the loop runs again: no fetched batch is delivered from now
         # until every partition is back where it must be read from.
@@ -236,7 +239,9 @@ class InputPositions(faust.Sensor):
         try:
             while not superseded():
                 try:
-                    await asyncio.wait_for(self._seek_back(tps, superseded), REPOSITION_TIMEOUT_S)
+                    await asyncio.wait_for(
+                        self._seek_back(tps, superseded, rebalance), REPOSITION_TIMEOUT_S
+                    )
                     return
                 except (KafkaError, TimeoutError, OSError) as exc:  # the broker away or slow
                     log.warning(
@@ -262,7 +267,17 @@ class InputPositions(faust.Sensor):
             if not superseded() and not app.rebalancing:
                 app.consumer.resume_flow()
 
-    async def _seek_back(self, tps: list[Any], superseded: Callable[[], bool]) -> None:
+    def _release_commits(self, rebalance: int) -> None:
+        """Let input commits go, unless a rebalance started since ``rebalance``: one may
+        start on the consumer's thread at any moment, and it counts itself before it holds,
+        so a count checked after the release never leaves its hold undone."""
+        self.holding_commits = False
+        if rebalance != self._rebalances:
+            self.holding_commits = True
+
+    async def _seek_back(
+        self, tps: list[Any], superseded: Callable[[], bool], rebalance: int
+    ) -> None:
         consumer = self._app.consumer
         await self._watch.quiet()
         earliest = await consumer.earliest_offsets(*tps)
@@ -292,7 +307,7 @@ class InputPositions(faust.Sensor):
             for tp, offset in offsets.items():
                 self._on_read_from(tp.topic, tp.partition, offset)
         self._watch.first_delivered = dict.fromkeys(tps)
-        self.holding_commits = False
+        self._release_commits(rebalance)
         log.info("input partitions read from: %s", _describe(offsets))
 
 

@@ -480,3 +480,36 @@ def test_a_partition_committed_past_its_log_end_commits_again_once_past_it() -> 
         assert consumer._committed_offset[tp] == 50  # never lowered
 
     asyncio.run(go())
+
+
+class _StartsWhileReleased(InputPositions):
+    """A sensor on which the next rebalance starts (on the consumer's thread, in Faust) just
+    before the event loop's release of the commits lands: the worst moment."""
+
+    armed = False
+
+    @property
+    def holding_commits(self) -> bool:
+        return self._holding
+
+    @holding_commits.setter
+    def holding_commits(self, value: bool) -> None:
+        if self.armed and not value:
+            self.armed = False
+            self.on_rebalance_start(self._app)
+        self._holding = value
+
+
+def test_a_rebalance_that_starts_as_the_commits_are_released_keeps_them_held() -> None:
+    async def go() -> None:
+        app = FakeApp(_consumer())
+        sensor = _StartsWhileReleased(app, {RAW}, Replays())
+        state = sensor.on_rebalance_start(app)
+        sensor.on_rebalance_end(app, state)
+        sensor.armed = True  # the next release races a new rebalance
+        assert sensor.repositioning is not None
+        await sensor.repositioning
+        assert sensor.holding_commits  # the new rebalance's hold stands
+        assert app.consumer._new_offset(TP(RAW, 0)) is None
+
+    asyncio.run(go())
