@@ -64,6 +64,10 @@ def _source_of(message: Any, raw: bytes) -> Source:
     )
 
 
+def _nothing(_message: Any) -> None:
+    pass
+
+
 class Progress:
     """What the agents are doing: messages in flight, and the last offset done per partition.
 
@@ -86,6 +90,8 @@ class Progress:
         # Agents that died outside the per-message guard, with the error: readiness fails
         # until the agent (restarted by Faust's supervisor) finishes a message again.
         self.crashed: dict[str, str] = {}
+        # Told of each message an agent starts on (InputPositions.on_message_start).
+        self.starting: Callable[[Any], None] = _nothing
 
     def mark(self, message: Any) -> None:
         where = (message.topic, message.partition)
@@ -413,6 +419,7 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
     consumer = wire.app.consumer
     async for event in stream.events():
         message = event.message
+        progress.starting(message)
         if progress.replays.seen(message.topic, message.partition, message.offset):
             # Handled already since the rebalance; Faust rewound (positions.py). Done all
             # the same: the lag gauges count from it.
@@ -527,7 +534,9 @@ def register_agents(wire: WireApp) -> None:
     def read_from(topic: str, partition: int, offset: int) -> None:
         wire.progress.read_from(topic, partition, offset, time.time())
 
-    app.sensors.add(InputPositions(app, inputs, wire.progress.replays, read_from, rebalance_starts))
+    positions = InputPositions(app, inputs, wire.progress.replays, read_from, rebalance_starts)
+    app.sensors.add(positions)
+    wire.progress.starting = positions.on_message_start
 
     consumed = {wire.settings.topic_raw, wire.settings.repartition_topic}
     progress: Progress = wire.progress

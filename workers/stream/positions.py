@@ -93,9 +93,11 @@ class FetchWatch:
         self._quiet = asyncio.Event()
         self._quiet.set()
         self.consumer: Any = None
-        # Per input partition since its last seek: the first offset delivered there (None
-        # until one is); InputPositions holds its commits until that record is done.
-        self.first_delivered: dict[Any, int | None] = {}
+        # Per input partition since its last seek: the first message delivered there (None
+        # until one is), and whether an agent has started on it; InputPositions holds the
+        # partition's commits until then, and until that message is done.
+        self.first_delivered: dict[Any, Any] = {}
+        self.first_started: set[Any] = set()
 
     def _enter(self) -> None:
         self._busy += 1
@@ -131,7 +133,7 @@ class FetchWatch:
                         self._enter()
                     tp, message = item
                     if self.first_delivered.get(tp, -1) is None:
-                        self.first_delivered[tp] = message.offset
+                        self.first_delivered[tp] = message
                     yield item
             finally:
                 if delivering:
@@ -182,16 +184,18 @@ class InputPositions(faust.Sensor):
                     return None
                 if tp in watch.first_delivered:
                     # Acks of records handled before the seek could carry a commit past a
-                    # record not read again yet: held until the first one read is done.
+                    # record not read again yet: held until the first one read is done
+                    # (and those acks forgotten when an agent starts on it).
                     first = watch.first_delivered[tp]
-                    if first is None:
+                    if first is None or tp not in watch.first_started:
                         return None
-                    if first not in consumer._acked_index[tp] and not _below_committed(
-                        consumer._committed_offset, tp, first
+                    if first.offset not in consumer._acked_index[tp] and not _below_committed(
+                        consumer._committed_offset, tp, first.offset
                     ):
                         return None
                     del watch.first_delivered[tp]
-                    _no_record_before(consumer._committed_offset, tp, first)
+                    watch.first_started.discard(tp)
+                    _no_record_before(consumer._committed_offset, tp, first.offset)
             return new_offset(tp)
 
         consumer._new_offset = new_offset_unless_held
@@ -215,6 +219,7 @@ class InputPositions(faust.Sensor):
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in self._topics]
         if not assigned:
             self._watch.first_delivered = {}
+            self._watch.first_started = set()
             self._release_commits(rebalance)
             return
         # Stopped here, before the loop runs again: no fetched batch is delivered from now
@@ -267,6 +272,24 @@ class InputPositions(faust.Sensor):
             if not superseded() and not app.rebalancing:
                 app.consumer.resume_flow()
 
+    def on_message_start(self, message: Any) -> None:
+        """An agent starts on ``message`` (before it is handled or skipped as a replay).
+
+        The first message delivered on a partition since the seek: every ack noted there
+        now is of a record delivered before the seek, as an agent takes its records in order
+        and Faust acks each before it hands out the next. Those records come again from the
+        seek and are acked again then. Left in place, an ack ahead of the records read again
+        would let Faust's commit, which steps over a single missing offset, pass a record
+        that Faust dropped and that is not handled yet; and an ack at the first offset would
+        end the partition's hold before the record read again is done.
+        """
+        watch = self._watch
+        tp = message.tp
+        if watch.first_delivered.get(tp) is message and tp not in watch.first_started:
+            watch.first_started.add(tp)
+            watch.consumer._acked.pop(tp, None)
+            watch.consumer._acked_index.pop(tp, None)
+
     def _release_commits(self, rebalance: int) -> None:
         """Let input commits go, unless a rebalance started since ``rebalance``: one may
         start on the consumer's thread at any moment, and it counts itself before it holds,
@@ -307,6 +330,7 @@ class InputPositions(faust.Sensor):
             for tp, offset in offsets.items():
                 self._on_read_from(tp.topic, tp.partition, offset)
         self._watch.first_delivered = dict.fromkeys(tps)
+        self._watch.first_started = set()
         self._release_commits(rebalance)
         log.info("input partitions read from: %s", _describe(offsets))
 

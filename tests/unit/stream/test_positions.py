@@ -20,9 +20,10 @@ REPARTITION = "items-by-story"
 CHANGELOG = "story-buckets-changelog"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # told apart by identity, as Faust's messages are
 class Message:
     offset: int
+    tp: TP | None = None
 
 
 class FakeConsumer:
@@ -202,12 +203,21 @@ def test_input_commits_are_held_until_the_first_record_read_again_is_done() -> N
         # carry a commit past raw[0]@5, dropped by Faust and not read again yet.
         consumer._acked_index[raw0].add(6)
         assert consumer._new_offset(raw0) is None
-        consumer.batch = [(raw0, Message(5)), (raw0, Message(6)), (raw1, Message(2))]
-        assert [m.offset async for _, m in consumer.getmany(timeout=1.0)] == [5, 6, 2]
+        consumer.batch = [
+            (raw0, Message(5, raw0)),
+            (raw0, Message(6, raw0)),
+            (raw1, Message(2, raw1)),
+        ]
+        delivered = [m async for _, m in consumer.getmany(timeout=1.0)]
+        assert [m.offset for m in delivered] == [5, 6, 2]
         assert consumer._new_offset(raw0) is None  # read again, not done yet
+        sensor.on_message_start(delivered[0])  # forgets the ack of 6 from before the seek
+        assert consumer._new_offset(raw0) is None  # started, not done yet
         consumer._acked_index[raw0].add(5)
         assert consumer._new_offset(raw0) == 42
+        assert 6 not in consumer._acked_index[raw0]
         assert consumer._new_offset(raw1) is None  # its own first record is not done yet
+        sensor.on_message_start(delivered[2])
         consumer._acked_index[raw1].add(2)
         assert consumer._new_offset(raw1) == 42
         assert consumer._new_offset(TP(RAW, 3)) is None  # nothing read there yet
@@ -226,11 +236,18 @@ def _with_fausts_commit_logic(tp: TP, committed: int, earliest: int) -> FakeCons
     return consumer
 
 
-async def _read_and_ack(consumer: FakeConsumer, tp: TP, offsets: range) -> None:
-    consumer.batch = [(tp, Message(o)) for o in offsets]
+async def _read_and_ack(
+    consumer: FakeConsumer, sensor: InputPositions, tp: TP, offsets: range
+) -> None:
+    """Deliver ``offsets`` and handle each in turn: an agent starts on it, then Faust acks it
+    (none below the committed offset)."""
+    consumer.batch = [(tp, Message(o, tp)) for o in offsets]
     async for _tp, message in consumer.getmany(timeout=1.0):
-        consumer._acked[tp].append(message.offset)
-        consumer._acked_index[tp].add(message.offset)
+        sensor.on_message_start(message)
+        committed = consumer._committed_offset.get(tp)
+        if committed is None or message.offset >= committed:
+            consumer._acked[tp].append(message.offset)
+            consumer._acked_index[tp].add(message.offset)
 
 
 def test_a_partition_whose_committed_records_expired_commits_again() -> None:
@@ -245,7 +262,7 @@ def test_a_partition_whose_committed_records_expired_commits_again() -> None:
         for _ in range(2):
             await _rebalance(sensor, app)
             assert consumer.sought[tp] == 10
-            await _read_and_ack(consumer, tp, range(10, 15))
+            await _read_and_ack(consumer, sensor, tp, range(10, 15))
             assert consumer._new_offset(tp) == 15  # with the committed offset left at 3: None
             consumer.earliest[tp] = 10
             consumer._committed_offset[tp] = 3  # the broker still says 3 at the next rebalance
@@ -261,8 +278,9 @@ def test_records_gone_between_the_seek_and_the_fetch_do_not_stop_the_commits() -
         tp = TP(RAW, 0)
         consumer = _with_fausts_commit_logic(tp, committed=3, earliest=10)
         app = FakeApp(consumer)
-        await _rebalance(_sensor(app, {RAW}), app)
-        await _read_and_ack(consumer, tp, range(12, 15))
+        sensor = _sensor(app, {RAW})
+        await _rebalance(sensor, app)
+        await _read_and_ack(consumer, sensor, tp, range(12, 15))
         assert consumer._new_offset(tp) == 15
 
     asyncio.run(go())
@@ -463,19 +481,12 @@ def test_a_partition_committed_past_its_log_end_commits_again_once_past_it() -> 
         tp = TP(RAW, 0)
         consumer = _with_fausts_commit_logic(tp, committed=50, earliest=0)
         app = FakeApp(consumer)
-        await _rebalance(_sensor(app, {RAW}), app)
+        sensor = _sensor(app, {RAW})
+        await _rebalance(sensor, app)
         assert consumer.sought[tp] == 50  # out of range: aiokafka resets it to the earliest
-
-        async def read_and_ack_as_faust(offsets: range) -> None:
-            consumer.batch = [(tp, Message(o)) for o in offsets]
-            async for _tp, message in consumer.getmany(timeout=1.0):
-                if message.offset >= 50:  # Faust's ack: nothing below the committed offset
-                    consumer._acked[tp].append(message.offset)
-                    consumer._acked_index[tp].add(message.offset)
-
-        await read_and_ack_as_faust(range(0, 20))
+        await _read_and_ack(consumer, sensor, tp, range(0, 20))
         assert consumer._new_offset(tp) is None  # nothing past 50 done yet
-        await read_and_ack_as_faust(range(20, 60))
+        await _read_and_ack(consumer, sensor, tp, range(20, 60))
         assert consumer._new_offset(tp) == 60
         assert consumer._committed_offset[tp] == 50  # never lowered
 
@@ -511,5 +522,39 @@ def test_a_rebalance_that_starts_as_the_commits_are_released_keeps_them_held() -
         await sensor.repositioning
         assert sensor.holding_commits  # the new rebalance's hold stands
         assert app.consumer._new_offset(TP(RAW, 0)) is None
+
+    asyncio.run(go())
+
+
+def test_acks_of_records_handled_before_the_seek_never_carry_a_commit_past_a_dropped_one() -> None:
+    """Committed at 10. Before the seek, 10, 11, 13 and 14 sat in the agent's buffer (Faust
+    dropped 12 at the end of the recovery); the agent handles them after the seek, and their
+    acks land. Read again from 10, each record comes once more. With those acks kept, the
+    hold would end on the old ack of 10, and once 11 is committed Faust's own commit logic,
+    which steps over one missing offset, would commit past 12 before 12 was ever handled."""
+
+    async def go() -> None:
+        tp = TP(RAW, 0)
+        consumer = _with_fausts_commit_logic(tp, committed=10, earliest=0)
+        app = FakeApp(consumer)
+        sensor = _sensor(app, {RAW})
+        await _rebalance(sensor, app)
+        for offset in (10, 11, 13, 14):  # handled from the buffer after the seek
+            consumer._acked[tp].append(offset)
+            consumer._acked_index[tp].add(offset)
+        assert consumer._new_offset(tp) is None  # nothing read again yet
+        commits: list[int | None] = []
+        consumer.batch = [(tp, Message(o, tp)) for o in range(10, 16)]
+        async for _tp, message in consumer.getmany(timeout=1.0):
+            sensor.on_message_start(message)
+            commits.append(consumer._new_offset(tp))  # a commit while it is being handled
+            if commits[-1] is not None:
+                consumer._committed_offset[tp] = commits[-1]
+            if message.offset >= consumer._committed_offset[tp]:  # Faust's ack
+                consumer._acked[tp].append(message.offset)
+                consumer._acked_index[tp].add(message.offset)
+        # Each commit covers only the records done again: while 12 is handled, up to 11.
+        assert commits == [None, 11, 12, 13, 14, 15]
+        assert consumer._new_offset(tp) == 16
 
     asyncio.run(go())
