@@ -31,7 +31,12 @@ from workers.core.rejects import Reject, RejectReason
 from workers.core.retention import admit, advance
 from workers.stream.app import WireApp
 from workers.stream.delivery import DeliveryFailedError
-from workers.stream.fatal import EXIT_FAULT_INJECTION, EXIT_STATE_FORMAT, stop
+from workers.stream.fatal import (
+    EXIT_DEAD_LETTER_FAILED,
+    EXIT_FAULT_INJECTION,
+    EXIT_STATE_FORMAT,
+    stop,
+)
 from workers.stream.positions import InputPositions, Replays
 from workers.stream.records import (
     Forwarded,
@@ -435,10 +440,7 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
                 "%s agent error at %s; dead-lettering the message", agent, event.message.tp
             )
             wire.metrics.agent_errors.labels(agent).inc()
-            value = event.value if isinstance(event.value, bytes) else b""
-            raw, source, headers = _failed_input(wire, event.message, value)
-            reject = Reject(RejectReason.INTERNAL_ERROR, f"{agent} agent error")
-            await dead_letter(wire, reject, raw, source, headers)
+            await _dead_letter_failed(wire, event, agent)
         finally:
             progress.in_flight -= 1
         progress.mark(message)
@@ -447,6 +449,29 @@ async def run_guarded(wire: WireApp, stream: Any, agent: str, handle: Handler) -
             progress.crashed.pop(agent, None)
         committed = getattr(consumer, "_committed_offset", {}).get(message.tp)
         progress.replays.add(message.topic, message.partition, message.offset, committed)
+
+
+async def _dead_letter_failed(wire: WireApp, event: Any, agent: str) -> None:
+    """Dead-letter the message an agent failed on, or stop the worker at once.
+
+    An error escaping here would end the agent, and Faust would ack the message on its way
+    out: committed, neither handled nor dead-lettered. Stopping without a commit reads it
+    again at the next start.
+    """
+    try:
+        value = event.value if isinstance(event.value, bytes) else b""
+        raw, source, headers = _failed_input(wire, event.message, value)
+        reject = Reject(RejectReason.INTERNAL_ERROR, f"{agent} agent error")
+        await dead_letter(wire, reject, raw, source, headers)
+    except DeliveryFailedError:
+        raise  # the delivery tracker stops the worker
+    except Exception as exc:  # noqa: BLE001 - any error here would lose the message
+        stop(
+            f"cannot dead-letter the message the {agent} agent failed on at "
+            f"{event.message.tp}:{event.message.offset} ({type(exc).__name__}: {exc}); "
+            "stopping without committing it",
+            EXIT_DEAD_LETTER_FAILED,
+        )
 
 
 def _failed_input(

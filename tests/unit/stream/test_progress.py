@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, NoReturn
+
+import pytest
 
 from workers.stream.agents import Progress, run_guarded
 
@@ -102,3 +104,38 @@ def test_a_replay_skipped_after_a_rebalance_counts_as_done() -> None:
     lags = list(progress.lag([(RAW, 0)], lambda _t, _p: 13))
     assert lags == [(RAW, 0, 0)]
     assert progress.seconds_behind(lags, now=1000.0 + HOUR) == 0.0
+
+
+def test_a_message_that_cannot_be_dead_lettered_stops_the_worker_unacked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The handler fails, and so does its dead letter: an error leaving the agent would have
+    Faust ack the message, so the worker stops at once, before it is done or committed."""
+    from workers.stream import agents
+
+    stopped: list[tuple[str, int]] = []
+
+    class StoppedError(Exception):
+        pass
+
+    def fake_stop(reason: str, code: int) -> NoReturn:
+        stopped.append((reason, code))
+        raise StoppedError
+
+    async def handle(_wire: Any, _event: Any) -> None:
+        raise ValueError("a bug")
+
+    progress = Progress()
+    counter = SimpleNamespace(inc=lambda: None)
+    wire = SimpleNamespace(  # no DLQ to send to: dead-lettering fails too
+        progress=progress,
+        app=SimpleNamespace(consumer=SimpleNamespace(_committed_offset={})),
+        metrics=SimpleNamespace(agent_errors=SimpleNamespace(labels=lambda _a: counter)),
+    )
+    monkeypatch.setattr(agents, "stop", fake_stop)
+    with pytest.raises(StoppedError):
+        asyncio.run(run_guarded(wire, _Stream([7]), "merge", handle))  # type: ignore[arg-type]
+    ((reason, code),) = stopped
+    assert code == agents.EXIT_DEAD_LETTER_FAILED
+    assert reason.startswith("cannot dead-letter the message the merge agent failed on at ")
+    assert progress.done == {}  # never marked done
