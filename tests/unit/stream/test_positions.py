@@ -250,6 +250,15 @@ async def _read_and_ack(
             consumer._acked_index[tp].add(message.offset)
 
 
+async def _repositioned(committed: int, earliest: int) -> tuple[TP, FakeConsumer, InputPositions]:
+    """One raw partition with Faust's own commit logic, after a rebalance's repositioning."""
+    tp = TP(RAW, 0)
+    consumer = _with_fausts_commit_logic(tp, committed=committed, earliest=earliest)
+    sensor = _sensor(FakeApp(consumer), {RAW})
+    await _rebalance(sensor, sensor._app)
+    return tp, consumer, sensor
+
+
 def test_a_partition_whose_committed_records_expired_commits_again() -> None:
     """Committed at 3, retained from 10: read from 10, and Faust's own commit logic (not a
     stand-in) commits past 10 once those records are done, at this rebalance and the next."""
@@ -275,11 +284,7 @@ def test_records_gone_between_the_seek_and_the_fetch_do_not_stop_the_commits() -
     12. Faust's own commit logic commits past it once it is done."""
 
     async def go() -> None:
-        tp = TP(RAW, 0)
-        consumer = _with_fausts_commit_logic(tp, committed=3, earliest=10)
-        app = FakeApp(consumer)
-        sensor = _sensor(app, {RAW})
-        await _rebalance(sensor, app)
+        tp, consumer, sensor = await _repositioned(committed=3, earliest=10)
         await _read_and_ack(consumer, sensor, tp, range(12, 15))
         assert consumer._new_offset(tp) == 15
 
@@ -478,11 +483,7 @@ def test_a_partition_committed_past_its_log_end_commits_again_once_past_it() -> 
     read never counts as done; commits must go on, as Faust's own would, once past 50."""
 
     async def go() -> None:
-        tp = TP(RAW, 0)
-        consumer = _with_fausts_commit_logic(tp, committed=50, earliest=0)
-        app = FakeApp(consumer)
-        sensor = _sensor(app, {RAW})
-        await _rebalance(sensor, app)
+        tp, consumer, sensor = await _repositioned(committed=50, earliest=0)
         assert consumer.sought[tp] == 50  # out of range: aiokafka resets it to the earliest
         await _read_and_ack(consumer, sensor, tp, range(0, 20))
         assert consumer._new_offset(tp) is None  # nothing past 50 done yet
@@ -534,11 +535,7 @@ def test_acks_of_records_handled_before_the_seek_never_carry_a_commit_past_a_dro
     which steps over one missing offset, would commit past 12 before 12 was ever handled."""
 
     async def go() -> None:
-        tp = TP(RAW, 0)
-        consumer = _with_fausts_commit_logic(tp, committed=10, earliest=0)
-        app = FakeApp(consumer)
-        sensor = _sensor(app, {RAW})
-        await _rebalance(sensor, app)
+        tp, consumer, sensor = await _repositioned(committed=10, earliest=0)
         for offset in (10, 11, 13, 14):  # handled from the buffer after the seek
             consumer._acked[tp].append(offset)
             consumer._acked_index[tp].add(offset)
