@@ -10,7 +10,8 @@ At the end of a rebalance's table recovery, faust-streaming 0.15:
    nothing was committed), so a dropped record is lost once a later one is committed.
    So no input offset is committed from the start of a rebalance until its inputs are
    back: at its end the fetch is stopped, the sensor waits until no fetch is in flight and
-   no fetched batch is still being handed to the agents, puts EVERY input partition back at
+   no fetched batch is still being handed to the agents, drops what waits in the agents'
+   buffers (it comes again), puts EVERY input partition back at
    its committed offset (the earliest when it has none, as ``auto_offset_reset=earliest``
    promises), forgets what Faust noted there since (last read offset, acks, gaps), and
    resumes. Each partition's commits stay held until the first record read there again is
@@ -226,7 +227,9 @@ class InputPositions(faust.Sensor):
         # until every partition is back where it must be read from.
         app.consumer.stop_flow()
         # Held here: the loop keeps only a weak reference to a task.
-        self.repositioning = app.loop.create_task(self.reposition(assigned, self._rebalances))
+        # The count read at this end's start: a rebalance that started since (on the consumer's
+        # thread, during stop_flow, say) supersedes this repositioning before it seeks.
+        self.repositioning = app.loop.create_task(self.reposition(assigned, rebalance))
 
     async def reposition(self, tps: list[Any], rebalance: int) -> None:
         """Seek ``tps`` to their committed (else earliest) offsets, then resume the fetch.
@@ -303,6 +306,10 @@ class InputPositions(faust.Sensor):
     ) -> None:
         consumer = self._app.consumer
         await self._watch.quiet()
+        # What waits in the agents' buffers was fetched before the seek and comes again
+        # from it. Dropped here, with the hand-overs still waiting for room, none of it is
+        # handled after a record read again (its ack would outlive on_message_start's).
+        self._app.flow_control.clear()
         earliest = await consumer.earliest_offsets(*tps)
         if superseded():
             return

@@ -91,12 +91,23 @@ class FakeConsumer:
             yield item
 
 
+class FakeFlowControl:
+    """The app's flow control: clearing it empties the agents' buffers."""
+
+    def __init__(self, consumer: FakeConsumer) -> None:
+        self._consumer = consumer
+
+    def clear(self) -> None:
+        self._consumer.calls.append("flow_control.clear")
+
+
 class FakeApp:
     def __init__(self, consumer: FakeConsumer) -> None:
         self.consumer = consumer
         self.loop = asyncio.get_running_loop()
         self.rebalancing = False
         self.should_stop = False
+        self.flow_control = FakeFlowControl(consumer)
 
 
 def _tps(topic: str) -> list[TP]:
@@ -164,7 +175,15 @@ def test_every_input_partition_is_read_again_from_its_committed_or_earliest_offs
             repartition[2]: 0,
             repartition[3]: 0,
         }
-        assert consumer.calls == ["stop_flow", "earliest_offsets", "seek_wait", "resume_flow"]
+        # What the agents' buffers held (fetched before the seek) is dropped before the seek:
+        # it comes again, and none of it may be handled after a record read again.
+        assert consumer.calls == [
+            "stop_flow",
+            "flow_control.clear",
+            "earliest_offsets",
+            "seek_wait",
+            "resume_flow",
+        ]
         # What Faust noted since the rebalance is forgotten: its last read offset (it would
         # discard the re-read records below it), acks and gaps (a commit could step over a
         # dropped record).
@@ -357,6 +376,33 @@ def test_a_rebalance_during_the_repositioning_keeps_the_fetch_stopped() -> None:
         assert "resume_flow" not in consumer.calls
         assert not consumer.flow_active
         assert sensor.holding_commits  # until that rebalance puts the inputs back
+
+    asyncio.run(go())
+
+
+def test_a_rebalance_that_starts_as_the_fetch_stops_supersedes_the_repositioning() -> None:
+    """The next rebalance starts (on the consumer's thread) while this one's end stops the
+    fetch: this end's repositioning must not seek, resume or release anything."""
+
+    async def go() -> None:
+        consumer = _consumer()
+        app = FakeApp(consumer)
+        sensor = _sensor(app, {RAW})
+        state = sensor.on_rebalance_start(app)
+        stop_flow = consumer.stop_flow
+
+        def stop_flow_as_the_next_rebalance_starts() -> None:
+            stop_flow()
+            app.rebalancing = True
+            sensor.on_rebalance_start(app)
+
+        consumer.stop_flow = stop_flow_as_the_next_rebalance_starts  # type: ignore[method-assign]
+        sensor.on_rebalance_end(app, state)
+        assert sensor.repositioning is not None
+        await sensor.repositioning
+        assert "seek_wait" not in consumer.calls
+        assert "resume_flow" not in consumer.calls
+        assert sensor.holding_commits
 
     asyncio.run(go())
 
