@@ -10,8 +10,10 @@ The contract of a format module is in :mod:`workers.core.formats.types`.
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime
+from operator import itemgetter
 
 import orjson
 
@@ -51,7 +53,47 @@ def parse_input(
                 RejectReason.NO_HEADLINE,
                 f"the headline {item.headline[:40]!r} holds no letter or digit",
             )
-    return parsed
+    if all(map(_each_starts_with_a_glyph, parsed)):
+        return parsed
+    return _without_blank_paragraphs(parsed)
+
+
+# Formats whose items always have a body (their parsers refuse one without); a NewsML-G2 or
+# ninjs item may be a flash, a headline alone.
+_BODY_REQUIRED = frozenset({bta.NAME, iptc7901.NAME, anpa1312.NAME})
+
+
+_first = itemgetter(0)
+
+
+def _each_starts_with_a_glyph(item: WireItem) -> bool:
+    """Whether every paragraph's first character is a letter, digit, sign or punctuation
+    mark (the common case: one pass in C over the first characters, whose general
+    categories start with a capital only in their first letter)."""
+    try:
+        kinds = "".join(map(unicodedata.category, map(_first, item.paragraphs)))
+    except IndexError:  # an empty paragraph
+        return False
+    return "M" not in kinds and "C" not in kinds and "Z" not in kinds
+
+
+def _has_glyph(paragraph: str) -> bool:
+    """Whether a reader sees anything in a paragraph: not only format characters (U+200B,
+    U+FEFF, soft hyphens) or combining marks with nothing to sit on. Signs count: a "***"
+    between sections is the writer's."""
+    return any(unicodedata.category(ch)[0] in "LNPS" for ch in paragraph)
+
+
+def _without_blank_paragraphs(parsed: tuple[WireItem, ...]) -> tuple[WireItem, ...] | Reject:
+    """The items without the paragraphs a reader cannot see; refused if a format that needs
+    a body is left without one."""
+    items = []
+    for item in parsed:
+        paragraphs = tuple(filter(_has_glyph, item.paragraphs))
+        if not paragraphs and (item.wire_format or bta.NAME) in _BODY_REQUIRED:
+            return Reject(RejectReason.NO_BODY, "no body paragraph a reader can see")
+        items.append(replace(item, paragraphs=paragraphs))
+    return tuple(items)
 
 
 def _parse(
@@ -68,7 +110,7 @@ def _parse(
             return inner
         # Not an envelope around another format: a ninjs item, or BTA's envelope.
     if hint is not None:
-        return FORMATS[hint].parse(raw, received_at)
+        return FORMATS[hint].parse(body, received_at)  # as detected ones: without any BOM
     for candidate in DETECTED:
         if candidate.detect(body):
             return candidate.parse(body, received_at)

@@ -461,9 +461,16 @@ class _Paragraphs(HTMLParser):
 
 
 def _html_paragraphs(markup: str) -> tuple[str, ...]:
-    """The paragraphs of an HTML body; () if it is no news body or html.parser gives up."""
-    if markup.count("<") > _MAX_TAGS:
-        return ()  # html.parser takes microseconds a tag: no story has this many
+    """The paragraphs of an HTML body; () if it is no news body or html.parser gives up.
+
+    Refused (``too_large``) over :data:`_MAX_TAGS`: html.parser takes microseconds a tag, and
+    an item whose text was left out would read as one without."""
+    tags = markup.count("<")
+    if tags > _MAX_TAGS:
+        raise _RefusedError(
+            RejectReason.TOO_LARGE,
+            f"an HTML text of {tags} tags, over the {_MAX_TAGS} a story's may have",
+        )
     collector = _Paragraphs()
     try:
         collector.feed(_defuse(markup))

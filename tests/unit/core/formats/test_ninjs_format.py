@@ -456,9 +456,14 @@ def test_html_parser_failure_is_no_text_not_an_error(monkeypatch: pytest.MonkeyP
     assert item(minimal(body_text=None, body_html="<![foo bar")).paragraphs == ()
 
 
-def test_html_with_too_many_tags_is_no_text() -> None:
+def test_html_with_too_many_tags_is_refused_not_read_as_an_item_without_text() -> None:
     html = "<b>x</b>" * 10_001
-    assert item(minimal(body_text=None, body_html=html)).paragraphs == ()
+    refused = rejected(minimal(body_text=None, body_html=html))
+    assert refused.reason is RejectReason.TOO_LARGE
+    assert refused.detail == "an HTML text of 20002 tags, over the 20000 a story's may have"
+    assert item(minimal(body_text=None, body_html="<b>x</b>" * 10_000)).paragraphs == (
+        "x" * 10_000,
+    )
 
 
 def test_html_comments_declarations_and_scripts_hold_no_text() -> None:

@@ -184,3 +184,36 @@ def test_a_headline_without_a_letter_or_digit_is_no_headline(blank: str) -> None
         got = parse_input(raw)
         assert isinstance(got, Reject), got
         assert got.reason is RejectReason.NO_HEADLINE
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_every_leading_byte_order_mark_is_dropped_with_a_format_hint_too(name: str) -> None:
+    """A replay of a dead letter sends its ``wire-format`` header again: what detection read
+    must read the same with the hint."""
+    raw = SAMPLES[name].read_bytes()
+    doubled = b"\xef\xbb\xbf" * 2 + raw
+    detected = items(parse_input(doubled, received_at=FORMATS_RECEIVED_AT))
+    assert items(parse_input(doubled, received_at=FORMATS_RECEIVED_AT, hint=name)) == detected
+
+
+@pytest.mark.parametrize("blank", ["\u200b", "\ufeff\u200d", "\u0301", "\u00ad", "\u034f"])
+def test_a_paragraph_a_reader_cannot_see_is_dropped(blank: str) -> None:
+    """Only format characters or a lone combining mark: a BTA item left without a body is
+    refused; a ninjs item (which may be a flash) keeps its visible paragraphs."""
+    bta_item = f"Заглавие\nСофия, 12.08.2025 20:57 (БТА)\n{blank}\n".encode()
+    got = parse_input(bta_item)
+    assert isinstance(got, Reject), got
+    assert (got.reason, got.detail) == (RejectReason.NO_BODY, "no body paragraph a reader can see")
+    ninjs_item = {"uri": "urn:x:1", "versionCreated": "2026-01-01T10:00:00Z", "headline": "H"}
+    flash = items(parse_input(orjson.dumps({**ninjs_item, "body_text": blank})))
+    assert flash[0].paragraphs == ()
+    kept = items(parse_input(orjson.dumps({**ninjs_item, "body_text": f"One.\n\n{blank}\n\nTwo."})))
+    assert kept[0].paragraphs == ("One.", "Two.")
+
+
+@pytest.mark.parametrize("visible", ["***", "—", "\u00adсофт", "а\u0301"])
+def test_a_paragraph_of_signs_or_with_a_hidden_character_stays(visible: str) -> None:
+    """Signs are the writer's ("***" between sections); a letter after a soft hyphen is
+    seen, and a combining mark sits on the letter before it."""
+    text = f"Заглавие\nСофия, 12.08.2025 20:57 (БТА)\nТекст.\n{visible}\n".encode()
+    assert items(parse_input(text))[0].paragraphs == ("Текст.", visible)
