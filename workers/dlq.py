@@ -3,14 +3,14 @@
 Every DLQ record carries the original bytes of what was refused (``rawBase64``) and why
 (``reason``). After the cause is fixed (a parser change, a larger limit), ``dlq replay``
 sends those bytes back to the raw topic, exactly as they first arrived, with the input
-headers they came with (``wire-format``) and their first arrival time (``wire-received-at``),
-so the worker reads them as it read them first, and in the order they first arrived. The DLQ
-topic is read up to its end offsets at the start of the command (records dead-lettered
-meanwhile wait for the next run), partition by partition, only where the selection can match
-(``--partition``, ``--offset``, ``--since``), and one record at a time: memory holds what a
-replay sends, not the topic. Only whole wire inputs go (their ``rawSha256`` and ``rawSize``
-checked), each once per run; a record the broker refuses is named and stays on the DLQ
-(exit 5).
+headers they came with (``wire-format``) and their first arrival time
+(``wire-received-at``), so the worker reads them as it read them first, in the order they
+first arrived and on the partitions they came on. The DLQ topic is read up to its end
+offsets at the start of the command (records dead-lettered meanwhile wait for the next run),
+partition by partition, only where the selection can match (``--partition``, ``--offset``,
+``--since``), and one record at a time: memory holds what a replay sends, not the topic.
+Only whole wire inputs go (their ``rawSha256`` and ``rawSize`` checked), each once per run;
+a record the broker refuses is named and stays on the DLQ (exit 5).
 """
 
 from __future__ import annotations
@@ -314,11 +314,13 @@ class _Resend:
     first_arrival_ms: int
     raw: bytes
     headers: list[tuple[str, bytes]]
+    partition: int | None  # where it first arrived, when that was the topic sent to
 
 
 def _replay(settings: Settings, selection: Selection, source: str, target: str) -> int:
     """Send the original bytes of each selected record to ``target``, in the order the
-    inputs first arrived (so that an original goes before its update, as it first came).
+    inputs first arrived, each to the partition it first came on when ``target`` is the
+    topic it came from (so that an original goes before its update, as it first came).
 
     Records that would send the same bytes with the same headers again (an input whose
     several items were each refused, a value dead-lettered twice) go once. Nothing is kept
@@ -343,7 +345,17 @@ def _replay(settings: Settings, selection: Selection, source: str, target: str) 
             repeats += 1
             return
         seen.add(same)
-        resends.append(_Resend(letter.position, letter.first_arrival_ms, raw, input_headers))
+        source = letter.source
+        partition = source.get("partition") if source.get("topic") == target else None
+        resends.append(
+            _Resend(
+                letter.position,
+                letter.first_arrival_ms,
+                raw,
+                input_headers,
+                partition if isinstance(partition, int) else None,
+            )
+        )
 
     asyncio.run(read_dead_letters(settings, source, selection, each))
     if not selected:
@@ -353,7 +365,11 @@ def _replay(settings: Settings, selection: Selection, source: str, target: str) 
     outcomes = (
         asyncio.run(
             send_values(
-                settings, target, [(None, r.raw) for r in resends], [r.headers for r in resends]
+                settings,
+                target,
+                [(None, r.raw) for r in resends],
+                [r.headers for r in resends],
+                [r.partition for r in resends],
             )
         )
         if resends

@@ -30,13 +30,15 @@ async def send_values(
     topic: str,
     values: Iterable[tuple[bytes | None, bytes]],
     headers: Sequence[list[tuple[str, bytes]]] | None = None,
+    partitions: Sequence[int | None] | None = None,
 ) -> list[KafkaError | None]:
     """Send (key, value) pairs in order with acks=all; for each, None once the broker has
     acknowledged it, or the error that kept it out.
 
     A value the broker refuses does not stop the others: the caller names each failure (a
     batch the broker refuses fails all of its values). ``headers[i]``, if given, are the Kafka
-    headers of value i."""
+    headers of value i; ``partitions[i]`` its partition, if the topic has it (else, and when
+    None, the producer's partitioner chooses)."""
     producer = AIOKafkaProducer(
         acks="all",
         enable_idempotence=True,
@@ -49,14 +51,20 @@ async def send_values(
         metadata = await producer.client.fetch_all_metadata()
         if topic not in metadata.topics():
             raise MissingTopicError(topic)
+        existing = metadata.partitions_for_topic(topic) or set()
         # Queue everything, then wait: the idempotent producer keeps per-partition order.
         outcomes: list[KafkaError | None] = []
         pending: list[tuple[int, asyncio.Future[Any]]] = []
         for index, (key, value) in enumerate(values):
             outcomes.append(None)
+            partition = partitions[index] if partitions else None
             try:
                 future = await producer.send(
-                    topic, value=value, key=key, headers=headers[index] if headers else None
+                    topic,
+                    value=value,
+                    key=key,
+                    headers=headers[index] if headers else None,
+                    partition=partition if partition in existing else None,
                 )
             except KafkaError as exc:  # refused before it was queued (too large, ...)
                 outcomes[index] = exc

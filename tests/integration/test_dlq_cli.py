@@ -277,3 +277,47 @@ def test_reading_is_narrowed_to_the_selection_and_odd_records_are_listed(
     assert json.loads(capsys.readouterr().out)["reason"] == "bad_timestamp"
     assert main(["dlq", "list", "--partition", "5"]) == 0
     assert capsys.readouterr().err == f"dlq: 0 records selected on {names.dlq}\n"
+
+
+def test_replay_sends_each_input_to_the_partition_it_first_came_on(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The newsroom's partitioning is kept (its keys are not in the DLQ record): an original
+    and its update that came on one partition go back to it, in the order they came. A
+    partition the topic lacks now leaves the choice to the producer."""
+    update = "ОБНОВЕНА Заглавие\nТекст.".encode()
+
+    def refused(raw: bytes, partition: int, first_arrival_ms: int) -> bytes:
+        source = Source(
+            raw_sha256(raw),
+            topic=names.raw,
+            partition=partition,
+            offset=3,
+            timestamp_ms=first_arrival_ms,
+        )
+        reject = Reject(RejectReason.INTERNAL_ERROR, "a bug, fixed since")
+        return orjson.dumps(dlq_record(reject, raw, source, "test"))
+
+    create_topic(kafka_bootstrap, names.dlq, 1)
+    create_topic(kafka_bootstrap, names.raw, 3)
+    produce(
+        kafka_bootstrap,
+        names.dlq,
+        [
+            refused(update, 2, 1_763_640_060_000),
+            refused(NO_BODY, 2, 1_763_640_000_000),
+            refused(BAD_TIME, 1, 1_763_640_030_000),
+            refused(b"gone", 7, 1_763_640_090_000),  # the raw topic has 3 partitions now
+        ],
+    )
+    _use(kafka_bootstrap, names, monkeypatch)
+    assert main(["dlq", "replay"]) == 0
+    capsys.readouterr()
+    sent = read_all(kafka_bootstrap, names.raw)
+    by_partition = {p: [r.value for r in sent if r.partition == p] for p in (0, 1, 2)}
+    assert by_partition[2][:2] == [NO_BODY, update]
+    assert BAD_TIME in by_partition[1]
+    assert sorted(r.value for r in sent) == sorted([NO_BODY, update, BAD_TIME, b"gone"])
