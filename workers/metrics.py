@@ -161,6 +161,12 @@ class Metrics:
             "Unix time this worker last finished an input message (either agent; 0: none yet).",
             registry=r,
         )
+        self.last_commit = Gauge(
+            f"{PREFIX}_last_commit_timestamp_seconds",
+            "Unix time this worker's last commit round ended (one a second, committed or not; "
+            "0: none yet). It stops when commits hang.",
+            registry=r,
+        )
         self.rebalance_seconds = Histogram(
             f"{PREFIX}_rebalance_seconds",
             "From the start of a rebalance to the end of its table recovery.",

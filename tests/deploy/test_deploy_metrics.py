@@ -24,6 +24,7 @@ from tests.deploy.deployfiles import (
     metric_names,
 )
 from tests.support.broker import free_port
+from tests.support.waiting import wait_until
 from tests.support.worker import WorkerProcess
 
 pytestmark = pytest.mark.integration
@@ -78,6 +79,26 @@ def test_dashboard_and_alert_metrics_exist(busy_worker: WorkerProcess):
         "wire_ingest_events_emitted_total",
     ):
         assert name in present, f"{name} has no samples after the worker processed input"
+
+
+def _gauge(text: str, name: str) -> float:
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name:
+                return float(sample.value)
+    raise AssertionError(f"{name} is not in the worker's /metrics")
+
+
+def test_the_last_commit_time_moves_with_every_commit_round(busy_worker: WorkerProcess):
+    """What WireIngestCommitsStalled reads: a running worker ends a commit round a second."""
+    name = "wire_ingest_last_commit_timestamp_seconds"
+    first = _gauge(busy_worker.metrics_text(), name)
+    assert first > 0
+    wait_until(
+        lambda: _gauge(busy_worker.metrics_text(), name) > first,
+        timeout=15,
+        what="another commit round",
+    )
 
 
 def test_every_exported_metric_is_on_the_dashboard(busy_worker: WorkerProcess):

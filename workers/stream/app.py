@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -12,6 +13,7 @@ from workers import __version__
 from workers.metrics import Metrics
 from workers.settings import Settings
 from workers.stream.batch_builds import install as install_batch_builds
+from workers.stream.commits import CommitRounds
 from workers.stream.delivery import DeliveryTracker
 from workers.stream.delivery import install as install_delivery_proof
 from workers.stream.expiry import Expiry
@@ -154,6 +156,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     install_publish_path(app)
     install_handoff(app.consumer, below_ebb_mark(app.producer.buffer))
     install_table_flushes(app, table, settings.store_flush_s)
+    app.sensors.add(CommitRounds(lambda: metrics.last_commit.set(time.time())))
     wire.progress = Progress()
     register_agents(wire)
     register_pages(wire)
