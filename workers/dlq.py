@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import heapq
 import sys
 import time
 from collections.abc import Callable, Collection
@@ -64,6 +65,19 @@ class DeadLetter:
         """Where the refused input was read (``{}`` for a record that names no readable one)."""
         source = self.record.get("source")
         return source if isinstance(source, dict) else {}
+
+    @property
+    def origin(self) -> tuple[str, int, int] | None:
+        """The topic, partition and offset the input was read at (None: not from Kafka)."""
+        source = self.source
+        topic, partition, offset = (
+            source.get("topic"),
+            source.get("partition"),
+            source.get("offset"),
+        )
+        if isinstance(topic, str) and isinstance(partition, int) and isinstance(offset, int):
+            return topic, partition, offset
+        return None
 
     @property
     def first_arrival_ms(self) -> int:
@@ -156,8 +170,9 @@ class Selection:
 
 
 # A partition that gives no record for this long although its end is ahead (no leader, say)
-# ends the command rather than hang it.
-READ_STALL_S = 30.0
+# ends the command rather than hang it: three times the client's request timeout (40 s),
+# within which a healthy broker answers a fetch of the largest records.
+READ_STALL_S = 120.0
 
 
 class DlqReadError(RuntimeError):
@@ -192,7 +207,6 @@ async def read_dead_letters(
         ]
         if not tps:
             return
-        consumer.assign(tps)
         ends = await consumer.end_offsets(tps)
         starts = await _first_offsets(consumer, tps, selection)
         for tp in tps:
@@ -201,6 +215,9 @@ async def read_dead_letters(
                 end = min(end, selection.offset + 1)
             if start is None or start >= end:
                 continue
+            # One partition at a time: an assigned partition is fetched in the background
+            # from wherever it stands, and its records would be held until they are read.
+            consumer.assign([tp])
             consumer.seek(tp, start)
             await _read_partition(consumer, tp, end, selection, each)
     finally:
@@ -216,7 +233,7 @@ async def _first_offsets(
     if selection.offset is not None:
         firsts = {tp: selection.offset for tp, first in firsts.items() if selection.offset >= first}
     if selection.since is not None:
-        since_ms = int(selection.since.timestamp() * 1000)
+        since_ms = max(int(selection.since.timestamp() * 1000), 0)  # the broker takes no earlier
         found = await consumer.offsets_for_times(dict.fromkeys(firsts, since_ms))
         firsts = {
             tp: max(first, at.offset)
@@ -290,7 +307,11 @@ def run(action: str, selection: Selection, topic: str | None, to_topic: str | No
                 doc = {"partition": letter.partition, "offset": letter.offset, **letter.record}
                 sys.stdout.buffer.write(orjson.dumps(doc, option=orjson.OPT_INDENT_2) + b"\n")
 
-        asyncio.run(read_dead_letters(settings, source, selection, each))
+        try:
+            asyncio.run(read_dead_letters(settings, source, selection, each))
+        except BrokenPipeError:  # `wire-ingest dlq list | head` is fine
+            sys.stderr.close()
+            return 0
         if action == "list":
             print(f"dlq: {selected} records selected on {source}", file=sys.stderr)
             return 0
@@ -308,13 +329,32 @@ def run(action: str, selection: Selection, topic: str | None, to_topic: str | No
 
 @dataclass(frozen=True, slots=True)
 class _Resend:
-    """What a replay sends for one record: its bytes and headers, and when it first came."""
+    """What a replay sends for one record: its bytes and headers, and where and when it
+    first came."""
 
     position: str
     first_arrival_ms: int
     raw: bytes
     headers: list[tuple[str, bytes]]
     partition: int | None  # where it first arrived, when that was the topic sent to
+    origin: tuple[str, int] | None  # its source topic and partition
+    origin_offset: int
+
+
+def _in_first_arrival_order(resends: list[_Resend]) -> list[_Resend]:
+    """The inputs of each source partition in their offset order (what the worker first
+    read), the partitions merged by first arrival time (producers' clocks may disagree
+    within a partition, its offsets never do); inputs without a Kafka source by time."""
+    by_origin: dict[tuple[str, int] | None, list[_Resend]] = {}
+    for resend in resends:
+        by_origin.setdefault(resend.origin, []).append(resend)
+    for origin, group in by_origin.items():
+        group.sort(key=(lambda r: r.first_arrival_ms) if origin is None else _offset)
+    return list(heapq.merge(*by_origin.values(), key=lambda r: r.first_arrival_ms))
+
+
+def _offset(resend: _Resend) -> int:
+    return resend.origin_offset
 
 
 def _replay(settings: Settings, selection: Selection, source: str, target: str) -> int:
@@ -345,15 +385,16 @@ def _replay(settings: Settings, selection: Selection, source: str, target: str) 
             repeats += 1
             return
         seen.add(same)
-        source = letter.source
-        partition = source.get("partition") if source.get("topic") == target else None
+        origin = letter.origin
         resends.append(
             _Resend(
                 letter.position,
                 letter.first_arrival_ms,
                 raw,
                 input_headers,
-                partition if isinstance(partition, int) else None,
+                origin[1] if origin is not None and origin[0] == target else None,
+                origin[:2] if origin is not None else None,
+                origin[2] if origin is not None else 0,
             )
         )
 
@@ -361,7 +402,7 @@ def _replay(settings: Settings, selection: Selection, source: str, target: str) 
     if not selected:
         print(f"dlq: no records selected on {source}; nothing re-produced", file=sys.stderr)
         return 0
-    resends.sort(key=lambda r: r.first_arrival_ms)  # stable: DLQ order among equal times
+    resends = _in_first_arrival_order(resends)
     outcomes = (
         asyncio.run(
             send_values(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -277,6 +278,27 @@ def test_reading_is_narrowed_to_the_selection_and_odd_records_are_listed(
     assert json.loads(capsys.readouterr().out)["reason"] == "bad_timestamp"
     assert main(["dlq", "list", "--partition", "5"]) == 0
     assert capsys.readouterr().err == f"dlq: 0 records selected on {names.dlq}\n"
+    assert main(["dlq", "list", "--since", "1969-12-31"]) == 0  # before the broker's times
+    assert len(capsys.readouterr().out.splitlines()) == 2
+
+
+def test_list_into_a_closed_pipe_ends_quietly(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``wire-ingest dlq list | head -1``: the reader goes away, the command ends with 0."""
+
+    class ClosedPipe:
+        def write(self, _text: str) -> int:
+            raise BrokenPipeError
+
+    create_topic(kafka_bootstrap, names.dlq, 1)
+    produce(kafka_bootstrap, names.dlq, [_record(RejectReason.NO_BODY, NO_BODY, 1)])
+    _use(kafka_bootstrap, names, monkeypatch)
+    monkeypatch.setattr("sys.stdout", ClosedPipe())
+    monkeypatch.setattr("sys.stderr", io.StringIO())
+    assert main(["dlq", "list"]) == 0
 
 
 def test_replay_sends_each_input_to_the_partition_it_first_came_on(
@@ -290,12 +312,12 @@ def test_replay_sends_each_input_to_the_partition_it_first_came_on(
     partition the topic lacks now leaves the choice to the producer."""
     update = "ОБНОВЕНА Заглавие\nТекст.".encode()
 
-    def refused(raw: bytes, partition: int, first_arrival_ms: int) -> bytes:
+    def refused(raw: bytes, partition: int, offset: int, first_arrival_ms: int) -> bytes:
         source = Source(
             raw_sha256(raw),
             topic=names.raw,
             partition=partition,
-            offset=3,
+            offset=offset,
             timestamp_ms=first_arrival_ms,
         )
         reject = Reject(RejectReason.INTERNAL_ERROR, "a bug, fixed since")
@@ -307,10 +329,10 @@ def test_replay_sends_each_input_to_the_partition_it_first_came_on(
         kafka_bootstrap,
         names.dlq,
         [
-            refused(update, 2, 1_763_640_060_000),
-            refused(NO_BODY, 2, 1_763_640_000_000),
-            refused(BAD_TIME, 1, 1_763_640_030_000),
-            refused(b"gone", 7, 1_763_640_090_000),  # the raw topic has 3 partitions now
+            refused(update, 2, 4, 1_763_640_060_000),
+            refused(NO_BODY, 2, 3, 1_763_640_000_000),
+            refused(BAD_TIME, 1, 3, 1_763_640_030_000),
+            refused(b"gone", 7, 3, 1_763_640_090_000),  # the raw topic has 3 partitions now
         ],
     )
     _use(kafka_bootstrap, names, monkeypatch)

@@ -111,3 +111,23 @@ def test_a_replay_sends_in_the_order_the_inputs_first_arrived() -> None:
     assert letter().first_arrival_ms == FIRST_ARRIVAL_MS
     no_time = letter(source={"rawSha256": "x"})
     assert no_time.first_arrival_ms == FIRST_ARRIVAL_MS + 1000  # the dead letter's own time
+
+
+def test_a_partitions_inputs_go_back_in_their_offset_order_whatever_their_times() -> None:
+    """Producers' clocks may disagree within a partition; its offsets never do. Partitions
+    are merged by first arrival, and inputs from files by time."""
+    from workers.dlq import _in_first_arrival_order, _Resend
+
+    def resend(name: str, origin: tuple[str, int] | None, offset: int, at: int) -> _Resend:
+        return _Resend(name, at, b"", [], None, origin, offset)
+
+    order = _in_first_arrival_order(
+        [
+            resend("p0@11", ("raw", 0), 11, 1500),
+            resend("p0@10", ("raw", 0), 10, 2000),
+            resend("p1@4", ("raw", 1), 4, 1800),
+            resend("file-b", None, 0, 1900),
+            resend("file-a", None, 0, 1000),
+        ]
+    )
+    assert [r.position for r in order] == ["file-a", "p1@4", "file-b", "p0@10", "p0@11"]
