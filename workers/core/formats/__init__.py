@@ -19,6 +19,7 @@ import orjson
 
 from workers.core.decode import DEFAULT_MAX_BYTES, without_bom
 from workers.core.formats import anpa1312, bta, iptc7901, newsml_g2, ninjs
+from workers.core.formats.text import has_glyph
 from workers.core.formats.types import EARLIEST_YEAR, WireFormat
 from workers.core.model import Envelope, WireItem
 from workers.core.rejects import Reject, RejectReason
@@ -68,8 +69,9 @@ _first = itemgetter(0)
 
 def _each_starts_with_a_glyph(item: WireItem) -> bool:
     """Whether every paragraph's first character is a letter, digit, sign or punctuation
-    mark (the common case: one pass in C over the first characters, whose general
-    categories start with a capital only in their first letter)."""
+    mark: then each has a glyph (:func:`has_glyph`). The common case, in one pass in C over
+    the first characters, whose general categories start with a capital only in their first
+    letter; any other first character takes the exact check."""
     try:
         kinds = "".join(map(unicodedata.category, map(_first, item.paragraphs)))
     except IndexError:  # an empty paragraph
@@ -77,19 +79,12 @@ def _each_starts_with_a_glyph(item: WireItem) -> bool:
     return "M" not in kinds and "C" not in kinds and "Z" not in kinds
 
 
-def _has_glyph(paragraph: str) -> bool:
-    """Whether a reader sees anything in a paragraph: not only format characters (U+200B,
-    U+FEFF, soft hyphens) or combining marks with nothing to sit on. Signs count: a "***"
-    between sections is the writer's."""
-    return any(unicodedata.category(ch)[0] in "LNPS" for ch in paragraph)
-
-
 def _without_blank_paragraphs(parsed: tuple[WireItem, ...]) -> tuple[WireItem, ...] | Reject:
     """The items without the paragraphs a reader cannot see; refused if a format that needs
     a body is left without one."""
     items = []
     for item in parsed:
-        paragraphs = tuple(filter(_has_glyph, item.paragraphs))
+        paragraphs = tuple(filter(has_glyph, item.paragraphs))
         if not paragraphs and (item.wire_format or bta.NAME) in _BODY_REQUIRED:
             return Reject(RejectReason.NO_BODY, "no body paragraph a reader can see")
         items.append(replace(item, paragraphs=paragraphs))

@@ -20,6 +20,7 @@ import orjson
 from workers.core.formats.text import (
     ParagraphCollector,
     flat,
+    has_glyph,
     plain_paragraphs,
     provider_slug,
     strip_by,
@@ -324,8 +325,9 @@ def _description(doc: dict[str, Any]) -> str | None:
 
 
 def _body(doc: dict[str, Any]) -> tuple[str, ...]:
-    """The first body that holds text: HTML (its markup says where paragraphs end), then
-    plain text; ``body_html``/``body_text`` before ``bodies``."""
+    """The first body that holds text a reader can see: HTML (its markup says where
+    paragraphs end), then plain text; ``body_html``/``body_text`` before ``bodies``. An HTML
+    body over the tag cap is refused (``too_large``) only if no other body serves."""
     html: list[str] = []
     plain: list[str] = []
     for key in ("body_html", "body_text"):
@@ -345,15 +347,28 @@ def _body(doc: dict[str, Any]) -> tuple[str, ...]:
             html.append(value)
         elif kind == "text/plain":
             plain.append(value)
+    too_large: _RefusedError | None = None
     for markup in html:
-        paragraphs = _html_paragraphs(markup)
+        try:
+            paragraphs = _visible(_html_paragraphs(markup))
+        except _RefusedError as refused:  # over the tag cap: another body may serve
+            too_large = too_large or refused
+            continue
         if paragraphs:
             return paragraphs
     for text in plain:
-        paragraphs = plain_paragraphs(text)
+        paragraphs = _visible(plain_paragraphs(text))
         if paragraphs:
             return paragraphs
+    if too_large is not None:
+        raise too_large
     return ()
+
+
+def _visible(paragraphs: tuple[str, ...]) -> tuple[str, ...]:
+    """Without the paragraphs a reader cannot see: a body of only those is no body, and the
+    next one is read."""
+    return tuple(filter(has_glyph, paragraphs))
 
 
 def _authors(doc: dict[str, Any]) -> tuple[str, ...]:

@@ -25,6 +25,19 @@ def _without_controls(text: str) -> str:
     return text if text.isprintable() else text.translate(_CONTROLS)
 
 
+# General categories that show nothing on their own: controls, format characters (U+200B,
+# U+FEFF, soft hyphens), surrogates, combining marks that sit on another character, blanks.
+# Everything else is a glyph: letters, digits, punctuation, signs, spacing marks (a Devanagari
+# vowel sign), private use, and code points this Python does not know yet (newer emoji).
+_SHOWS_NOTHING = frozenset({"Cc", "Cf", "Cs", "Mn", "Me", "Zs", "Zl", "Zp"})
+
+
+def has_glyph(text: str) -> bool:
+    """Whether a reader sees anything in ``text``. Signs count: "***" between sections is
+    the writer's."""
+    return any(unicodedata.category(ch) not in _SHOWS_NOTHING for ch in text)
+
+
 def flat(text: str) -> str:
     """Text on one line, normalised: source line breaks in markup are layout, not meaning."""
     return normalise_text(" ".join(_without_controls(text).split()))

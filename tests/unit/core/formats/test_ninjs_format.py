@@ -466,6 +466,14 @@ def test_html_with_too_many_tags_is_refused_not_read_as_an_item_without_text() -
     )
 
 
+def test_a_body_a_reader_cannot_see_gives_way_to_the_next_one() -> None:
+    """An HTML body of invisible paragraphs, or one over the tag cap, is no body: the plain
+    text serves."""
+    for html in ("<p>\u200b</p><p>\u00ad</p>", "<b>x</b>" * 10_001):
+        doc = item(minimal(body_text="The text.", body_html=html))
+        assert doc.paragraphs == ("The text.",)
+
+
 def test_html_comments_declarations_and_scripts_hold_no_text() -> None:
     html = (
         "<!DOCTYPE html><?xml version='1.0'?><!-- <p>old</p> --><![CDATA[x]]>"

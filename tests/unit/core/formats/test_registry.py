@@ -211,9 +211,12 @@ def test_a_paragraph_a_reader_cannot_see_is_dropped(blank: str) -> None:
     assert kept[0].paragraphs == ("One.", "Two.")
 
 
-@pytest.mark.parametrize("visible", ["***", "—", "\u00adсофт", "а\u0301"])
+@pytest.mark.parametrize(
+    "visible", ["***", "—", "\u00adсофт", "а\u0301", "\U0001fae8", "\uf8ff", "\u093e"]
+)
 def test_a_paragraph_of_signs_or_with_a_hidden_character_stays(visible: str) -> None:
     """Signs are the writer's ("***" between sections); a letter after a soft hyphen is
-    seen, and a combining mark sits on the letter before it."""
+    seen, and a combining mark sits on the letter before it. So are an emoji newer than
+    this Python's Unicode tables, a private-use character and a spacing vowel sign."""
     text = f"Заглавие\nСофия, 12.08.2025 20:57 (БТА)\nТекст.\n{visible}\n".encode()
     assert items(parse_input(text))[0].paragraphs == ("Текст.", visible)
