@@ -31,6 +31,7 @@ from datetime import UTC, datetime
 from string import ascii_lowercase, digits
 
 from workers.core.decode import normalise_text
+from workers.core.formats.text import has_glyph
 from workers.core.formats.types import EARLIEST_YEAR, LATEST_YEAR
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
@@ -434,7 +435,9 @@ def _is_rule(line: str) -> bool:
 def read_dateline(
     paragraphs: tuple[str, ...], pattern: re.Pattern[str]
 ) -> tuple[str | None, str | None, tuple[str, ...]]:
-    """The dateline's place and agency, and the paragraphs with it cut off the first one."""
+    """The dateline's place and agency, and the paragraphs (those a reader can see) with it
+    cut off the first one."""
+    paragraphs = tuple(filter(has_glyph, paragraphs))
     if not paragraphs:
         return None, None, paragraphs
     match = pattern.match(paragraphs[0][:_MAX_DATELINE])

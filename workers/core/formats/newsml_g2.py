@@ -21,6 +21,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 from workers.core.formats.text import (
     ParagraphCollector,
     flat,
+    has_glyph,
     plain_paragraphs,
     provider_slug,
     strip_by,
@@ -404,7 +405,8 @@ def _places(content: Element | None) -> tuple[str, ...]:
 
 
 def _paragraphs(content_set: Element | None) -> tuple[str, ...]:
-    """The first inlineXML or inlineData rendition that holds text; remoteContent is ignored."""
+    """The first inlineXML or inlineData rendition that holds text a reader can see (its
+    invisible paragraphs dropped); remoteContent is ignored."""
     for rendition in content_set if content_set is not None else ():
         kind = _local(rendition.tag)
         if kind == "inlineXML":
@@ -413,6 +415,7 @@ def _paragraphs(content_set: Element | None) -> tuple[str, ...]:
             paragraphs = plain_paragraphs("".join(rendition.itertext()))
         else:
             continue
+        paragraphs = tuple(filter(has_glyph, paragraphs))
         if paragraphs:
             return paragraphs
     return ()

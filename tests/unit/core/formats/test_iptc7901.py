@@ -379,3 +379,11 @@ def test_arbitrary_bytes_after_a_header_never_raise(data: bytes, received: datet
 def test_mangled_fixtures_never_raise(data: bytes, received: datetime | None) -> None:
     assert isinstance(detect(data), bool)
     check(parse(data, received))
+
+
+def test_a_paragraph_a_reader_cannot_see_hides_no_dateline() -> None:
+    """A soft hyphen alone above the dateline: the dateline is still read off the first
+    paragraph a reader sees."""
+    data = raw("01-original.txt").replace(b"\r\n\r\nZ", b"\r\n\r\n\xad\r\n\r\nZ", 1)
+    assert item_of(data, RECEIVED).places == item("01-original.txt").places
+    assert item("01-original.txt").places != ()

@@ -486,6 +486,15 @@ def test_first_rendition_with_text_wins() -> None:
     assert item(news_item(body=body)).paragraphs == ("From the data.",)
 
 
+def test_a_rendition_a_reader_cannot_see_gives_way_to_the_next_one() -> None:
+    body = (
+        '<inlineXML contenttype="application/xhtml+xml"><html xmlns="x"><p>\u200b</p>'
+        "<p>\u00ad</p></html></inlineXML>"
+        '<inlineData contenttype="text/plain">From the data.</inlineData>'
+    )
+    assert item(news_item(body=body)).paragraphs == ("From the data.",)
+
+
 @pytest.mark.parametrize(
     ("content", "authors"),
     [
