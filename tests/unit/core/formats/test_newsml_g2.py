@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from workers.core.decode import normalise_text
 from workers.core.formats import newsml_g2
 from workers.core.formats.newsml_g2 import MAX_DEPTH, MAX_ELEMENTS, NAME, detect, parse
+from workers.core.formats.text import has_glyph
 from workers.core.formats.types import start_of_day
 from workers.core.model import StoryLink, WireItem
 from workers.core.rejects import Reject, RejectReason
@@ -729,8 +730,10 @@ def test_generated_items(
     result = parse(data, None)
     check(result)
     flat_headline = normalise_text(" ".join(headline.split()))
-    flat_paragraphs = tuple(
-        filter(None, (normalise_text(" ".join(p.replace("\r", "\n").split())) for p in paragraphs))
+    flat_paragraphs = tuple(  # those a reader can see
+        filter(
+            has_glyph, (normalise_text(" ".join(p.replace("\r", "\n").split())) for p in paragraphs)
+        )
     )
     if not flat_headline:
         assert isinstance(result, Reject)
