@@ -336,25 +336,20 @@ class _Resend:
     first_arrival_ms: int
     raw: bytes
     headers: list[tuple[str, bytes]]
-    partition: int | None  # where it first arrived, when that was the topic sent to
-    origin: tuple[str, int] | None  # its source topic and partition
-    origin_offset: int
+    origin: tuple[str, int, int] | None  # its source topic, partition and offset
 
 
 def _in_first_arrival_order(resends: list[_Resend]) -> list[_Resend]:
     """The inputs of each source partition in their offset order (what the worker first
     read), the partitions merged by first arrival time (producers' clocks may disagree
     within a partition, its offsets never do); inputs without a Kafka source by time."""
-    by_origin: dict[tuple[str, int] | None, list[_Resend]] = {}
+    by_partition: dict[tuple[str, int] | None, list[_Resend]] = {}
     for resend in resends:
-        by_origin.setdefault(resend.origin, []).append(resend)
-    for origin, group in by_origin.items():
-        group.sort(key=(lambda r: r.first_arrival_ms) if origin is None else _offset)
-    return list(heapq.merge(*by_origin.values(), key=lambda r: r.first_arrival_ms))
-
-
-def _offset(resend: _Resend) -> int:
-    return resend.origin_offset
+        where = resend.origin[:2] if resend.origin is not None else None
+        by_partition.setdefault(where, []).append(resend)
+    for group in by_partition.values():
+        group.sort(key=lambda r: r.origin[2] if r.origin is not None else r.first_arrival_ms)
+    return list(heapq.merge(*by_partition.values(), key=lambda r: r.first_arrival_ms))
 
 
 def _replay(settings: Settings, selection: Selection, source: str, target: str) -> int:
@@ -385,17 +380,8 @@ def _replay(settings: Settings, selection: Selection, source: str, target: str) 
             repeats += 1
             return
         seen.add(same)
-        origin = letter.origin
         resends.append(
-            _Resend(
-                letter.position,
-                letter.first_arrival_ms,
-                raw,
-                input_headers,
-                origin[1] if origin is not None and origin[0] == target else None,
-                origin[:2] if origin is not None else None,
-                origin[2] if origin is not None else 0,
-            )
+            _Resend(letter.position, letter.first_arrival_ms, raw, input_headers, letter.origin)
         )
 
     asyncio.run(read_dead_letters(settings, source, selection, each))
@@ -410,7 +396,8 @@ def _replay(settings: Settings, selection: Selection, source: str, target: str) 
                 target,
                 [(None, r.raw) for r in resends],
                 [r.headers for r in resends],
-                [r.partition for r in resends],
+                # Each to the partition it came on, when sent back to the topic it came from.
+                [r.origin[1] if r.origin and r.origin[0] == target else None for r in resends],
             )
         )
         if resends

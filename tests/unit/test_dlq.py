@@ -119,7 +119,7 @@ def test_a_partitions_inputs_go_back_in_their_offset_order_whatever_their_times(
     from workers.dlq import _in_first_arrival_order, _Resend
 
     def resend(name: str, origin: tuple[str, int] | None, offset: int, at: int) -> _Resend:
-        return _Resend(name, at, b"", [], None, origin, offset)
+        return _Resend(name, at, b"", [], (*origin, offset) if origin else None)
 
     order = _in_first_arrival_order(
         [
