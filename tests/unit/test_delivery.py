@@ -21,13 +21,15 @@ from workers.stream.records import Forwarded, encode_forwarded
 SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 
 
-def tracker() -> tuple[DeliveryTracker, list[tuple[str, str]]]:
+def tracker(
+    settle_limit_s: float | None = None,
+) -> tuple[DeliveryTracker, list[tuple[str, str]]]:
     failures: list[tuple[str, str]] = []
 
     def on_failure(topic: str, exc: BaseException) -> None:
         failures.append((topic, type(exc).__name__))
 
-    return DeliveryTracker(on_failure), failures
+    return DeliveryTracker(on_failure, settle_limit_s), failures
 
 
 def test_settle_waits_for_every_pending_record_then_passes() -> None:
@@ -45,7 +47,7 @@ def test_settle_waits_for_every_pending_record_then_passes() -> None:
         assert not settling.done()
         second.set_result("meta")
         await settling
-        assert deliveries.pending == set()
+        assert deliveries.pending == {}
         assert failures == []
 
     asyncio.run(go())
@@ -67,6 +69,33 @@ def test_a_failed_record_stops_once_and_refuses_every_later_commit() -> None:
                 await deliveries.settle()
 
     asyncio.run(go())
+
+
+def test_records_that_never_settle_fail_the_commit_at_the_limit_instead_of_holding_it() -> None:
+    async def go() -> None:
+        deliveries, failures = tracker(settle_limit_s=0.05)
+        loop = asyncio.get_running_loop()
+        acknowledged, lost = loop.create_future(), loop.create_future()
+        deliveries.track(acknowledged, "stories.events")
+        deliveries.track(lost, "wire-ingest-buckets-changelog")  # nothing will ever send it
+        acknowledged.set_result("meta")
+        with pytest.raises(DeliveryFailedError, match=r"1 records were neither acknowledged"):
+            await asyncio.wait_for(deliveries.settle(), timeout=5)
+        assert failures == [("wire-ingest-buckets-changelog", "DeliveryStalledError")]
+        with pytest.raises(DeliveryFailedError):  # and so is every later commit
+            await deliveries.settle()
+        assert failures == [("wire-ingest-buckets-changelog", "DeliveryStalledError")]
+
+    asyncio.run(go())
+
+
+def test_the_settle_limit_lies_past_the_producers_own_expiry_of_a_batch(tmp_path: Path) -> None:
+    from workers.stream.app import create_app
+
+    wire = create_app(Settings(state_dir=tmp_path))
+    timeout = wire.app.conf.producer_request_timeout
+    assert wire.delivery.settle_limit_s is not None
+    assert wire.delivery.settle_limit_s > timeout >= 60  # a broker away is failed by aiokafka
 
 
 def test_a_send_that_raised_before_it_had_a_future_fails_too() -> None:

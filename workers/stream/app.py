@@ -124,6 +124,13 @@ def bucket_table(app: faust.App, settings: Settings) -> Any:
     )
 
 
+def settle_limit_s(app: faust.App) -> float:
+    """How long a commit waits for the records sent before it: past the producer's request
+    timeout, after which aiokafka fails a batch it could not deliver, and a minute for the
+    retries in flight then (delivery.py)."""
+    return float(app.conf.producer_request_timeout) + 60.0
+
+
 def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     """Build the app with its topics, table, agents and pages; nothing connects yet."""
     from workers.stream.agents import Progress, register_agents
@@ -148,7 +155,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
         latest=app.topic(settings.topic_latest, key_type=bytes, value_type=bytes),
         dlq=app.topic(settings.topic_dlq, key_type=bytes, value_type=bytes),
         table=table,
-        delivery=DeliveryTracker(),
+        delivery=DeliveryTracker(settle_limit_s=settle_limit_s(app)),
         expiry=Expiry(table, timedelta(days=settings.state_retention_days), settings.partitions),
     )
     install_delivery_proof(app.producer, wire.delivery)

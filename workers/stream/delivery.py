@@ -27,27 +27,34 @@ class DeliveryFailedError(RuntimeError):
     """A record was not delivered; committing past its input would lose it."""
 
 
+class DeliveryStalledError(TimeoutError):
+    """Records were neither acknowledged nor failed in time: their futures may never settle."""
+
+
 class DeliveryTracker:
     """The futures of every record sent and not yet acknowledged, and the first failure.
 
     ``on_failure`` runs once, at the first failed record: by default it logs and ends the
-    process at once, so that no commit can follow the loss.
+    process at once, so that no commit can follow the loss. ``settle_limit_s`` bounds a
+    settle: records still unsettled then count as failed (``None``: no bound).
     """
 
     def __init__(
         self,
         on_failure: Callable[[str, BaseException], None] | None = None,
+        settle_limit_s: float | None = None,
     ) -> None:
-        self.pending: set[asyncio.Future[Any]] = set()
+        self.pending: dict[asyncio.Future[Any], str] = {}
         self.failure: tuple[str, BaseException] | None = None
         self._on_failure = on_failure or _stop_process
+        self.settle_limit_s = settle_limit_s
 
     def track(self, future: asyncio.Future[Any], topic: str) -> None:
         """Watch one record's delivery future."""
         if future.done():
             self._settled(topic, future)
             return
-        self.pending.add(future)
+        self.pending[future] = topic
         future.add_done_callback(lambda done: self._settled(topic, done))
 
     def fail(self, topic: str, exc: BaseException) -> None:
@@ -57,7 +64,7 @@ class DeliveryTracker:
             self._on_failure(topic, exc)
 
     def _settled(self, topic: str, future: asyncio.Future[Any]) -> None:
-        self.pending.discard(future)
+        self.pending.pop(future, None)
         if future.cancelled():
             self.fail(topic, asyncio.CancelledError("send cancelled"))
         elif future.exception() is not None:
@@ -73,13 +80,25 @@ class DeliveryTracker:
     async def settle(self) -> None:
         """Wait until every record sent so far is settled; raise if one was not delivered.
 
-        No time limit of its own: aiokafka expires a batch after the producer's request
-        timeout, and that settles its future as failed.
+        aiokafka expires a batch after the producer's request timeout, and that settles its
+        future as failed, so ``settle_limit_s`` (set above that timeout) is only reached when
+        a future will never settle: a record queued where nothing sends it any more (Faust's
+        producer-buffer task gone). Waiting on would hold every later commit forever; the
+        stalled records are failed instead, which stops the worker without a commit.
         """
         self.check()
-        waiting = set(self.pending)
+        waiting = dict(self.pending)
         if waiting:
-            await asyncio.wait(waiting)
+            _, stalled = await asyncio.wait(waiting, timeout=self.settle_limit_s)
+            if stalled and self.failure is None:
+                topics = sorted({waiting[future] for future in stalled})
+                self.fail(
+                    ", ".join(topics),
+                    DeliveryStalledError(
+                        f"{len(stalled)} records were neither acknowledged nor refused within "
+                        f"{self.settle_limit_s:g} s"
+                    ),
+                )
         self.check()
 
 
