@@ -9,6 +9,13 @@ cache="${WIRE_INGEST_CACHE:-$root/.cache}"
 export WIRE_WEB_PORT="${WIRE_WEB_PORT:-9108}"
 export WIRE_WEB_HOST="${WIRE_WEB_HOST:-127.0.0.1}"
 
+# Another worker answering there would pass for ours below: refuse to start beside it.
+if curl -fsS -o /dev/null "http://$WIRE_WEB_HOST:$WIRE_WEB_PORT/health" 2>/dev/null; then
+  echo "run: something already answers on $WIRE_WEB_HOST:$WIRE_WEB_PORT (another worker?);" \
+    "stop it or set WIRE_WEB_PORT" >&2
+  exit 1
+fi
+
 own_broker=0
 worker_pid=""
 follow_pid=""
@@ -36,13 +43,13 @@ fi
 export KAFKA_BOOTSTRAP
 echo "run: broker at $KAFKA_BOOTSTRAP" >&2
 
+health="http://$WIRE_WEB_HOST:$WIRE_WEB_PORT/health/ready"
 log="$cache/run-worker.log"
 mkdir -p "$cache"
 "$bin/wire-ingest" worker >"$log" 2>&1 &
 worker_pid=$!
 echo "run: worker pid $worker_pid, log $log" >&2
 
-health="http://$WIRE_WEB_HOST:$WIRE_WEB_PORT/health/ready"
 deadline=$((SECONDS + 120))
 until curl -fsS "$health" >/dev/null 2>&1; do
   if ! kill -0 "$worker_pid" 2>/dev/null; then
@@ -53,10 +60,16 @@ until curl -fsS "$health" >/dev/null 2>&1; do
   fi
   sleep 0.5
 done
+if ! kill -0 "$worker_pid" 2>/dev/null; then
+  echo "run: the worker exited; last log lines:" >&2; tail -n 40 "$log" >&2; exit 1
+fi
 echo "run: worker ready; metrics at http://$WIRE_WEB_HOST:$WIRE_WEB_PORT/metrics" >&2
 
 "$bin/wire-ingest" follow --from-beginning &
 follow_pid=$!
-"$bin/wire-ingest" produce seeds/*.txt
+# The original before its update, as the wire sent them: a story.created, then a story.updated.
+seeds=(seeds/000_original.txt)
+for seed in seeds/*.txt; do [ "$seed" = seeds/000_original.txt ] || seeds+=("$seed"); done
+"$bin/wire-ingest" produce "${seeds[@]}"
 echo "run: seeds fed; events follow (Ctrl-C to stop) ..." >&2
 wait "$follow_pid"

@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 
@@ -126,9 +127,30 @@ async def _ensure_topics_when_reachable(settings: Settings) -> None:
             pause = min(pause * 2, 30.0)
 
 
+def web_address_problem(settings: Settings) -> str | None:
+    """Why the health and metrics server could not listen where the settings say, if so.
+
+    Checked before anything starts: Faust would find out only while starting its services,
+    with a traceback and exit code 1. The probe binds as the server does (SO_REUSEADDR on
+    POSIX, so a port in TIME_WAIT counts as free) and lets go at once.
+    """
+    try:
+        with socket.create_server((settings.web_host, settings.web_port)):
+            return None
+    except OSError as exc:
+        return (
+            f"WIRE_WEB_HOST:WIRE_WEB_PORT {settings.web_host}:{settings.web_port} cannot be "
+            f"listened on ({exc.strerror or exc}); another worker there? Set WIRE_WEB_PORT"
+        )
+
+
 def run_worker(settings: Settings | None = None) -> int:
     settings = settings or load_or_report()
     if settings is None:
+        return 2
+    problem = web_address_problem(settings)
+    if problem is not None:
+        print(f"wire-ingest: {problem}", file=sys.stderr)
         return 2
     logging.basicConfig(
         level=settings.log_level.upper(),

@@ -1,12 +1,18 @@
-"""The graceful stop: no commit covers a message that was only buffered."""
+"""The worker's start and stop: the web address checked first; no commit covers a message
+that was only buffered."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from workers.stream.runner import drain_and_commit
+import pytest
+
+from workers.settings import Settings
+from workers.stream.runner import drain_and_commit, run_worker, web_address_problem
 
 
 def test_a_graceful_stop_empties_the_stream_buffers_before_it_commits() -> None:
@@ -51,3 +57,23 @@ def test_a_graceful_stop_empties_the_stream_buffers_before_it_commits() -> None:
         "commit",
         "commit",
     ]
+
+
+def test_a_web_port_in_use_stops_the_worker_with_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        settings = Settings(web_host="127.0.0.1", web_port=port, state_dir=tmp_path / "state")
+        assert run_worker(settings) == 2  # before any broker is asked for anything
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"127.0.0.1:{port} cannot be listened on" in err
+    assert "WIRE_WEB_PORT" in err
+    assert not (tmp_path / "state").exists()
+
+
+def test_a_free_web_port_is_no_problem() -> None:
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    assert web_address_problem(Settings(web_host="127.0.0.1", web_port=port)) is None
