@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 import orjson
 
@@ -28,9 +29,29 @@ def _notice(command: str) -> Callable[[str], None]:
     return say
 
 
+def _core_limits(args: argparse.Namespace) -> bool:
+    """Fill the options left unset from the worker's settings (the environment), so that
+    ``replay`` and ``parse`` judge items as the worker does; False after one stderr line
+    when the environment holds a bad setting."""
+    if args.max_bytes is not None and getattr(args, "retention_days", 0) is not None:
+        return True
+    from workers.settings import load_or_report
+
+    settings = load_or_report()
+    if settings is None:
+        return False
+    if args.max_bytes is None:
+        args.max_bytes = settings.max_item_bytes
+    if getattr(args, "retention_days", 0) is None:
+        args.retention_days = settings.state_retention_days
+    return True
+
+
 def cmd_replay(args: argparse.Namespace) -> int:
     from workers.replay import Replayer, expand_paths
 
+    if not _core_limits(args):
+        return 2
     replayer = Replayer(
         max_bytes=args.max_bytes,
         retention=timedelta(days=args.retention_days),
@@ -70,10 +91,39 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0
 
 
+def _iso_time(text: str) -> datetime:
+    """An option's ISO 8601 time (UTC when no zone is given), refused in argparse's terms."""
+    from workers.dlq import parse_time
+
+    try:
+        return parse_time(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"not an ISO 8601 time: {text!r} (e.g. 2026-12-05T14:30 or 2026-12-05T14:30+02:00)"
+        ) from None
+
+
+Number = TypeVar("Number", int, float)
+
+
+def _at_least(least: Number, kind: Callable[[str], Number]) -> Callable[[str], Number]:
+    """A number option that may not go below ``least``."""
+
+    def read(text: str) -> Number:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"must be at least {least:g}, not {text}")
+        return value
+
+    return read
+
+
 def _format_options(command: argparse.ArgumentParser) -> None:
     """--format and --received-at: what the worker takes from Kafka headers and timestamps."""
     from workers.core.formats import FORMATS
-    from workers.dlq import parse_time
 
     command.add_argument(
         "--format",
@@ -82,22 +132,23 @@ def _format_options(command: argparse.ArgumentParser) -> None:
     )
     command.add_argument(
         "--received-at",
-        type=parse_time,
+        type=_iso_time,
         help="when the inputs were received (ISO 8601, UTC), for formats whose times lack a "
         "year (IPTC 7901, ANPA 1312); default: each file's modification time",
     )
 
 
 def cmd_parse(args: argparse.Namespace) -> int:
-    from datetime import UTC, datetime
+    from datetime import UTC
 
     from workers.core import keys
     from workers.core.pipeline import parse_input, route_key
     from workers.core.rejects import Reject
-
-    status = 0
     from workers.replay import expand_paths
 
+    if not _core_limits(args):
+        return 2
+    status = 0
     for path in expand_paths(args.paths, _notice("parse")):
         try:
             raw = path.read_bytes()
@@ -147,6 +198,9 @@ def cmd_follow(args: argparse.Namespace) -> int:
 def cmd_dlq(args: argparse.Namespace) -> int:
     from workers.dlq import Selection, run
 
+    if args.to_topic is not None and args.action != "replay":
+        print(f"dlq: --to-topic goes with replay, not {args.action}", file=sys.stderr)
+        return 2
     if args.offset is not None and args.partition is None:
         print(
             "dlq: --offset needs --partition (an offset names a record in one partition)",
@@ -163,10 +217,16 @@ def cmd_dlq(args: argparse.Namespace) -> int:
     return run(args.action, selection, args.topic, args.to_topic)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from workers.core.decode import DEFAULT_MAX_BYTES
-    from workers.core.retention import DEFAULT_RETENTION
+def _max_bytes_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--max-bytes",
+        type=_at_least(1, int),
+        help="refuse items larger than this as too_large (default: WIRE_MAX_ITEM_BYTES, "
+        "else 1 MiB)",
+    )
 
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wire-ingest",
         description="Parse news-wire items, merge story versions, emit IPTC ninjs events.",
@@ -182,19 +242,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("paths", nargs="+", type=Path, help="files or directories (name order)")
     replay.add_argument("--dlq", type=Path, help="write rejected items here as JSON lines")
-    replay.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    _max_bytes_option(replay)
     replay.add_argument(
         "--retention-days",
-        type=float,
-        default=DEFAULT_RETENTION.total_seconds() / 86400,
-        help="a story's bucket expires after this many days of stream time without a version",
+        type=_at_least(1 / 24, float),
+        help="a story's bucket expires after this many days of stream time without a version "
+        "(default: WIRE_STATE_RETENTION_DAYS, else 7)",
     )
     _format_options(replay)
     replay.set_defaults(func=cmd_replay)
 
     parse = sub.add_parser("parse", help="print the parsed fields of raw items as JSON")
     parse.add_argument("paths", nargs="+", type=Path)
-    parse.add_argument("--max-bytes", type=int, default=DEFAULT_MAX_BYTES)
+    _max_bytes_option(parse)
     _format_options(parse)
     parse.set_defaults(func=cmd_parse)
 
@@ -209,7 +269,7 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("--from-beginning", action="store_true")
     follow.set_defaults(func=cmd_follow)
 
-    from workers.dlq import parse_time
+    from workers.core.rejects import RejectReason
 
     dlq = sub.add_parser(
         "dlq",
@@ -218,11 +278,18 @@ def build_parser() -> argparse.ArgumentParser:
         "each selected record's original bytes to the raw topic again, after a fix.",
     )
     dlq.add_argument("action", choices=("list", "show", "replay"))
-    dlq.add_argument("--reason", action="append", help="only this reason (repeatable)")
-    dlq.add_argument("--since", type=parse_time, help="dead-lettered at or after (ISO 8601, UTC)")
-    dlq.add_argument("--until", type=parse_time, help="dead-lettered before (ISO 8601, UTC)")
-    dlq.add_argument("--partition", type=int, help="only this DLQ partition")
-    dlq.add_argument("--offset", type=int, help="only this DLQ offset (with --partition)")
+    dlq.add_argument(
+        "--reason",
+        action="append",
+        choices=[reason.value for reason in RejectReason],
+        help="only this reason (repeatable)",
+    )
+    dlq.add_argument("--since", type=_iso_time, help="dead-lettered at or after (ISO 8601, UTC)")
+    dlq.add_argument("--until", type=_iso_time, help="dead-lettered before (ISO 8601, UTC)")
+    dlq.add_argument("--partition", type=_at_least(0, int), help="only this DLQ partition")
+    dlq.add_argument(
+        "--offset", type=_at_least(0, int), help="only this DLQ offset (with --partition)"
+    )
     dlq.add_argument("--topic", help="the DLQ topic (default: WIRE_TOPIC_DLQ)")
     dlq.add_argument("--to-topic", help="replay to this topic (default: WIRE_TOPIC_RAW)")
     dlq.set_defaults(func=cmd_dlq)
@@ -231,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.func is not cmd_worker:
+        # The client's own log lines (e.g. "Unable connect to ...") would reach stderr through
+        # logging's last resort; these commands say what failed in one line of their own.
+        logging.getLogger("aiokafka").addHandler(logging.NullHandler())
     status: int = args.func(args)
     return status
 

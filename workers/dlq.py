@@ -175,6 +175,10 @@ class Selection:
 READ_STALL_S = 120.0
 
 
+class NoSuchPartitionError(LookupError):
+    """``--partition`` names a partition the DLQ topic does not have."""
+
+
 class DlqReadError(RuntimeError):
     """The DLQ could not be read up to its end offsets."""
 
@@ -206,7 +210,9 @@ async def read_dead_letters(
             if selection.partition is None or p == selection.partition
         ]
         if not tps:
-            return
+            raise NoSuchPartitionError(
+                f"{topic} has partitions 0-{max(partitions)}, not {selection.partition}"
+            )
         ends = await consumer.end_offsets(tps)
         starts = await _first_offsets(consumer, tps, selection)
         for tp in tps:
@@ -280,6 +286,10 @@ def _letter(message: Any) -> DeadLetter:
     return DeadLetter(message.partition, message.offset, message.timestamp, record)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def parse_time(text: str) -> datetime:
     """An ISO 8601 time; without a zone it is UTC."""
     when = datetime.fromisoformat(text)
@@ -313,9 +323,15 @@ def run(action: str, selection: Selection, topic: str | None, to_topic: str | No
             sys.stderr.close()
             return 0
         if action == "list":
-            print(f"dlq: {selected} records selected on {source}", file=sys.stderr)
+            print(f"dlq: {_count(selected, 'record')} selected on {source}", file=sys.stderr)
             return 0
-        return 0 if selected else 1
+        if not selected:
+            print(f"dlq: no records selected on {source}", file=sys.stderr)
+            return 1
+        return 0
+    except NoSuchPartitionError as exc:
+        print(f"dlq: {exc}", file=sys.stderr)
+        return 2
     except MissingTopicError as exc:
         print(f"dlq: the topic {exc} does not exist at {settings.kafka_bootstrap}", file=sys.stderr)
         return 3
@@ -422,8 +438,8 @@ def _replay(settings: Settings, selection: Selection, source: str, target: str) 
         if count
     ]
     print(
-        f"dlq: {len(outcomes) - failed} records re-produced to {target} with their original bytes"
-        + "".join(f"; {note}" for note in notes),
+        f"dlq: {_count(len(outcomes) - failed, 'record')} re-produced to {target} with their "
+        "original bytes" + "".join(f"; {note}" for note in notes),
         file=sys.stderr,
     )
     if failed:

@@ -12,6 +12,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaConnectionError
 
+from workers.produce import MissingTopicError
 from workers.settings import Settings, load_or_report
 from workers.stream.kafka_client import client_kwargs, unreachable
 
@@ -43,13 +44,13 @@ async def _follow(settings: Settings, topic: str, as_json: bool, from_beginning:
         loop.add_signal_handler(sig, stop.set)
     try:
         await consumer.start()  # inside: a client that cannot start is closed all the same
-        partitions: set[int] | None = None
-        while not partitions and not stop.is_set():
+        partitions = consumer.partitions_for_topic(topic)
+        if not partitions:
+            await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic)
-            if not partitions:
-                await asyncio.sleep(0.5)
-                await consumer._client.force_metadata_update()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions or ())]
+        if not partitions:
+            raise MissingTopicError(topic)
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
@@ -72,9 +73,17 @@ def follow(topic: str | None, as_json: bool, from_beginning: bool) -> int:
     settings = load_or_report()
     if settings is None:
         return 2
+    target = topic or settings.topic_events
     try:
         with contextlib.suppress(BrokenPipeError):
-            asyncio.run(_follow(settings, topic or settings.topic_events, as_json, from_beginning))
+            asyncio.run(_follow(settings, target, as_json, from_beginning))
+    except MissingTopicError:
+        print(
+            f"follow: the topic {target} does not exist at {settings.kafka_bootstrap} "
+            "(the worker creates its topics when it starts)",
+            file=sys.stderr,
+        )
+        return 3
     except KafkaConnectionError as exc:
         print(f"follow: {unreachable(settings, exc)}", file=sys.stderr)
         return 4

@@ -105,13 +105,24 @@ def produce_files(paths: list[Path], topic: str | None = None) -> int:
     except KafkaConnectionError as exc:
         print(f"produce: {unreachable(settings, exc)}", file=sys.stderr)
         return 4
-    failed = [(path, error) for path, error in zip(files, outcomes, strict=True) if error]
-    for path, error in failed:
-        print(f"produce: the broker did not take {path}: {describe(error)}", file=sys.stderr)
+    failed = [
+        (path, len(value), error)
+        for path, (_key, value), error in zip(files, values, outcomes, strict=True)
+        if error
+    ]
+    for path, size, error in failed:
+        if size > MAX_MESSAGE_BYTES:  # refused here, before any broker saw it
+            print(
+                f"produce: {path} was not sent: {size} bytes, over the {MAX_MESSAGE_BYTES} a "
+                "record of the worker's topics may have",
+                file=sys.stderr,
+            )
+        else:
+            print(f"produce: the broker did not take {path}: {describe(error)}", file=sys.stderr)
     sent = len(outcomes) - len(failed)
     print(
-        f"produce: {sent} items sent to {target} at {settings.kafka_bootstrap}"
-        + (f"; {len(failed)} not taken" if failed else ""),
+        f"produce: {sent} item{'' if sent == 1 else 's'} sent to {target} at "
+        f"{settings.kafka_bootstrap}" + (f"; {len(failed)} not taken" if failed else ""),
         file=sys.stderr,
     )
     return EXIT_NOT_TAKEN if failed else 0

@@ -32,12 +32,14 @@ def expand_paths(
     say = notice or (lambda _text: None)
     for path in paths:
         if not path.is_dir():
+            if path.is_file() and path.stat().st_size == 0:
+                say(f"{path} is empty: it goes as an empty item (rejected as 'empty')")
             yield path
             continue
         for entry in sorted(path.iterdir()):
             if entry.name.startswith("."):
-                continue
-            if entry.is_dir():
+                say(f"skipping the hidden {'folder' if entry.is_dir() else 'file'} {entry}")
+            elif entry.is_dir():
                 say(f"skipping the subfolder {entry} (folders are not searched)")
             elif not entry.is_file():
                 say(f"skipping {entry}: not a regular file")

@@ -276,8 +276,10 @@ def test_reading_is_narrowed_to_the_selection_and_odd_records_are_listed(
     assert capsys.readouterr().out == ""
     assert main(["dlq", "show", "--partition", "1", "--offset", "0"]) == 0
     assert json.loads(capsys.readouterr().out)["reason"] == "bad_timestamp"
-    assert main(["dlq", "list", "--partition", "5"]) == 0
-    assert capsys.readouterr().err == f"dlq: 0 records selected on {names.dlq}\n"
+    assert main(["dlq", "list", "--partition", "5"]) == 2  # a typo, not an empty partition
+    assert capsys.readouterr().err == f"dlq: {names.dlq} has partitions 0-1, not 5\n"
+    assert main(["dlq", "show", "--partition", "1", "--offset", "7"]) == 1
+    assert capsys.readouterr().err == f"dlq: no records selected on {names.dlq}\n"
     assert main(["dlq", "list", "--since", "1969-12-31"]) == 0  # before the broker's times
     assert len(capsys.readouterr().out.splitlines()) == 2
 
@@ -343,3 +345,39 @@ def test_replay_sends_each_input_to_the_partition_it_first_came_on(
     assert by_partition[2][:2] == [NO_BODY, update]
     assert BAD_TIME in by_partition[1]
     assert sorted(r.value for r in sent) == sorted([NO_BODY, update, BAD_TIME, b"gone"])
+
+
+def test_follow_of_a_missing_topic_is_one_line_and_exit_3(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A typo in --topic, or no worker started yet: said at once, not a silent wait."""
+    _use(kafka_bootstrap, names, monkeypatch)
+    assert main(["follow", "--topic", f"{names.events}-missing"]) == 3
+    assert capsys.readouterr().err == (
+        f"follow: the topic {names.events}-missing does not exist at {kafka_bootstrap} "
+        "(the worker creates its topics when it starts)\n"
+    )
+
+
+def test_a_file_over_the_record_limit_is_named_as_refused_before_any_broker(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    from workers.stream.topics import MAX_MESSAGE_BYTES
+
+    create_topic(kafka_bootstrap, names.raw, 1)
+    _use(kafka_bootstrap, names, monkeypatch)
+    huge = tmp_path / "huge.txt"
+    huge.write_bytes(b"x" * (MAX_MESSAGE_BYTES + 1))
+    assert main(["produce", str(huge)]) == 5
+    assert capsys.readouterr().err.splitlines() == [
+        f"produce: {huge} was not sent: {MAX_MESSAGE_BYTES + 1} bytes, over the "
+        f"{MAX_MESSAGE_BYTES} a record of the worker's topics may have",
+        f"produce: 0 items sent to {names.raw} at {kafka_bootstrap}; 1 not taken",
+    ]

@@ -179,7 +179,59 @@ def test_directory_order_skips_hidden_files_documentation_and_subdirectories(
     for name in ("README.md", "LICENSE", "notes.md"):
         assert f"skipping {tmp_path / name}: documentation" in said
     assert f"{tmp_path / 'empty.txt'} is empty" in said
-    assert len(notices) == 5
+    assert f"skipping the hidden file {tmp_path / '.hidden.txt'}" in said
+    assert len(notices) == 6
+
+
+def test_an_empty_file_named_on_the_command_line_is_named_too(tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_bytes(b"")
+    notices: list[str] = []
+    assert list(expand_paths([empty], notices.append)) == [empty]
+    assert notices == [f"{empty} is empty: it goes as an empty item (rejected as 'empty')"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "wanted"),
+    [
+        (["dlq", "list", "--reason", "no_bdy"], "invalid choice: 'no_bdy'"),
+        (["dlq", "list", "--partition", "-1"], "must be at least 0, not -1"),
+        (["dlq", "show", "--since", "tomorrow"], "not an ISO 8601 time: 'tomorrow'"),
+        (["replay", "seeds", "--retention-days", "0"], "must be at least 0.0416667, not 0"),
+        (["parse", "seeds", "--max-bytes", "0"], "must be at least 1, not 0"),
+    ],
+)
+def test_options_out_of_their_range_are_refused_with_exit_2(
+    capsys: pytest.CaptureFixture[str], argv: list[str], wanted: str
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert wanted in capsys.readouterr().err
+
+
+def test_to_topic_goes_with_replay_only(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["dlq", "list", "--to-topic", "wire.raw"]) == 2
+    assert capsys.readouterr().err == "dlq: --to-topic goes with replay, not list\n"
+
+
+def test_replay_and_parse_take_the_workers_item_limit_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    monkeypatch.setenv("WIRE_MAX_ITEM_BYTES", "2000")  # under the seed original's size
+    assert main(["parse", str(fx.SEED_ORIGINAL)]) == 1
+    assert b'"too_large"' in capsysbinary.readouterr().out
+    assert main(["replay", str(fx.SEED_ORIGINAL)]) == 0
+    assert b"1 rejected" in capsysbinary.readouterr().err
+    assert main(["parse", str(fx.SEED_ORIGINAL), "--max-bytes", "100000"]) == 0
+
+
+def test_replay_refuses_to_run_on_a_bad_environment(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    monkeypatch.setenv("WIRE_STATE_RETENTION_DAYS", "0")
+    assert main(["replay", str(fx.SEED_ORIGINAL)]) == 2
+    assert b"WIRE_STATE_RETENTION_DAYS" in capsysbinary.readouterr().err
 
 
 @pytest.mark.parametrize("kind", ["missing", "dangling link"])
@@ -275,3 +327,26 @@ def test_parse_of_a_reject_exits_1_but_prints_every_file(
     assert first["rejected"]["reason"] == "bad_timestamp"
     assert "32.13.2025" in first["rejected"]["detail"]
     assert second["fields"]["headline"] == fx.SEED_ORIGINAL_HEADLINE
+
+
+@pytest.mark.parametrize("command", ["produce", "follow", "dlq"])
+def test_without_a_broker_stderr_holds_one_line_outside_pytest_too(command: str) -> None:
+    """Outside pytest's log capture the client's own log lines would reach stderr too."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.support.broker import free_port
+
+    args = {"produce": ["produce", str(fx.SEED_ORIGINAL)], "follow": ["follow"]}
+    env = {**os.environ, "KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}"}
+    done = subprocess.run(
+        [sys.executable, "-m", "workers.cli", *args.get(command, ["dlq", "list"])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 4
+    assert done.stderr.count("\n") == 1, done.stderr
