@@ -774,3 +774,25 @@ def test_the_article_id_is_the_numeric_start_of_the_url_s_last_path_segment(
     assert isinstance(item, WireItem)
     assert item.envelope == Envelope(url=url, provider_id=provider_id)
     assert item.provider_id == provider_id
+
+
+@pytest.mark.parametrize(
+    ("dateline", "places"),
+    [
+        ("В. Търново,\n05.12.2026 09:30", ("В. Търново",)),
+        ("гр. Велико Търново, 05.12.2026 09:30", ("гр. Велико Търново",)),
+        ("Ст. Загора/В.Търново,\n05.12.2026 09:30", ("Ст. Загора", "В.Търново")),
+        ("с. Лозен, 05.12.2026 09:30", ("с. Лозен",)),
+    ],
+)
+def test_a_dateline_with_an_abbreviated_name_is_a_place_not_a_caption(
+    dateline: str, places: tuple[str, ...]
+) -> None:
+    item = item_of(f"Заглавие\nАни Маринова\n{dateline}\n(БТА)\n{FIRST}")
+    assert (item.places, item.photo, item.authors) == (places, None, ("Ани Маринова",))
+
+
+@pytest.mark.parametrize("line", ["Виж повече на сайта.", "Край на съобщението. Следва,"])
+def test_a_line_with_a_sentences_full_stop_is_still_no_dateline(line: str) -> None:
+    item = item_of(f"Заглавие\n{line}\n05.12.2026 09:30\n(БТА)\n{FIRST}")
+    assert item.places == ()

@@ -75,6 +75,9 @@ _SIGNOFF = re.compile(r"^/\s*(?P<initials>[^\s/][^/]{0,30}?)\s*/$")
 _CAPTION_CREDIT = re.compile(r"\bСнимка\s*:\s*", re.IGNORECASE)
 _AUTHOR_NAME = re.compile(r"^[^\W\d_][\w.'’\-]*(?: [^\W\d_][\w.'’\-]*){0,4}$")
 _NOT_IN_PLACE = re.compile(r'[.:;!?"]')
+# An abbreviated word of a place name: one to three letters and a dot, another word after it
+# ("В. Търново", "Ст. Загора", "гр. Пловдив", "с. Лозен"). Its dot is no sentence's end.
+_ABBREVIATION_DOT = re.compile(r"(?<!\w)([^\W\d_]{1,3})\.(?=\s*[^\W\d_])")
 
 
 def detect(data: bytes) -> bool:  # noqa: ARG001 - the interface's signature
@@ -247,8 +250,11 @@ def _looks_like_dateline(text: str) -> bool:
 @lru_cache(maxsize=4096)
 def _are_place_names(names: str) -> bool:
     """Whether '/' joins one to a few short names; cached, as datelines ("София,") recur."""
-    # No name may hold punctuation; "/" and blanks are none, so the whole text can be searched.
-    if _NOT_IN_PLACE.search(names) is not None:
+    # No name may hold punctuation but an abbreviation's dot; "/" and blanks are none, so the
+    # whole text can be searched.
+    if _NOT_IN_PLACE.search(names) is not None and (
+        "." not in names or _NOT_IN_PLACE.search(_ABBREVIATION_DOT.sub(r"\1", names)) is not None
+    ):
         return False
     for name in names.split("/"):
         words = name.split()
