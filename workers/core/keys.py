@@ -172,7 +172,34 @@ def paragraph_ids(item: WireItem) -> tuple[str, ...]:
 
 
 def first_place(item: WireItem) -> str | None:
+    """The first dateline place as story keys name it (case folded, spelling kept)."""
     return item.places[0].casefold() if item.places else None
+
+
+def matching_place(item: WireItem) -> str | None:
+    """The first dateline place as the merge compares it: see :func:`place_identity`."""
+    return place_identity(item.places[0]) if item.places else None
+
+
+# Words that say what kind of settlement follows ("гр. Пловдив", "с. Лозен", "град Бургас").
+_SETTLEMENT_WORDS = frozenset({"гр", "гр.", "град", "с", "с.", "село"})
+
+
+@lru_cache(maxsize=4096)
+def place_identity(place: str) -> str:
+    """A place name with what varies between deliveries of one dateline taken out.
+
+    Case, hyphens and dots; a settlement word in front ("гр. Пловдив" is "Пловдив"); and how
+    far the words before the last are spelt out ("В. Търново", "В.Търново" and "Велико
+    Търново" all give "в търново"). Not a key (story keys keep :func:`first_place`), only
+    what decides whether two datelines name one place.
+    """
+    words = place.casefold().replace(".", ". ").replace("-", " ").split()
+    if len(words) > 1 and words[0] in _SETTLEMENT_WORDS:
+        words = words[1:]
+    if not words:
+        return ""
+    return " ".join([*(word[0] for word in words[:-1]), words[-1].rstrip(".")])
 
 
 def _minute(item: WireItem) -> str:

@@ -17,6 +17,8 @@ The rules, in the order they decide:
    the same sign-off, then shared authors, then the earliest original.
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
+   Places compare as :func:`keys.place_identity` gives them: "В. Търново", "гр. Велико
+   Търново" and "Велико Търново" are one place.
 4. An update no original claims by place joins by text when it keeps at least two paragraphs
    of a story (a story whose first place changed), else waits in a story of its own place
    until its original arrives.
@@ -138,7 +140,8 @@ class Version:
 
     @property
     def first_place(self) -> str | None:
-        return keys.first_place(self.item)
+        """The first dateline place as the merge compares it (:func:`keys.place_identity`)."""
+        return keys.matching_place(self.item)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -381,7 +384,7 @@ def _bigrams(item: WireItem) -> frozenset[tuple[str, str]]:
 
 def near_duplicate(a: WireItem, b: WireItem) -> bool:
     """One original sent twice with small edits: same first place, nearly the same words."""
-    if keys.first_place(a) != keys.first_place(b):
+    if keys.matching_place(a) != keys.matching_place(b):
         return False
     return _same_words(a, _bigrams(a), b, _bigrams(b))
 
@@ -508,7 +511,7 @@ def _group_originals(originals: list[Version]) -> list[list[Version]]:
         return i
 
     # What near_duplicate compares, worked out once per original, and only for a shared place.
-    places = [keys.first_place(v.item) for v in originals]
+    places = [v.first_place for v in originals]
 
     @cache
     def bigrams(i: int) -> frozenset[tuple[str, str]]:
@@ -664,7 +667,7 @@ def _join_the_only_story(bucket: Bucket, arriving: Version, record: VersionRecor
     if not originals or len(versions) - len(originals) + 1 > KEEP_UPDATES:
         return None
     anchor = originals[0]
-    if keys.first_place(arriving.item) != anchor.first_place:
+    if arriving.first_place != anchor.first_place:
         return None
     if keys.plain_key(entry.key) != keys.base_story_key(anchor.item):
         return None

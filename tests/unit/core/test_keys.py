@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.fixtures import REPO_ROOT, SEED_ORIGINAL, SEED_STORY, SEED_UPDATED
-from tests.unit.core.items import seed_updated
+from tests.unit.core.items import seed_updated, wire_item
 from workers.core import keys
 from workers.core.formats.bta import SOFIA
 from workers.core.model import Envelope, Photo, StoryLink, WireItem
@@ -283,3 +283,23 @@ def test_wire_punctuation_holds_no_word_character() -> None:
 def test_fold_is_the_word_runs_single_spaced(text: str) -> None:
     """Both paths of ``keys.fold``: text of words and wire punctuation, and anything else."""
     assert keys.fold(text) == " ".join(_WORD_RUNS.findall(text.casefold()))
+
+
+@pytest.mark.parametrize(
+    ("spellings", "identity"),
+    [
+        (("Велико Търново", "В. Търново", "В.Търново", "гр. Велико Търново"), "в търново"),
+        (("София", "СОФИЯ", "гр. София", "град София"), "софия"),
+        (("Санкт Петербург", "Санкт-Петербург"), "с петербург"),
+        (("с. Лозен", "село Лозен", "Лозен"), "лозен"),
+    ],
+)
+def test_spellings_of_one_place_have_one_identity(
+    spellings: tuple[str, ...], identity: str
+) -> None:
+    assert {keys.place_identity(name) for name in spellings} == {identity}
+
+
+def test_story_keys_keep_the_place_as_spelt() -> None:
+    """Keys published before the place identity existed stay as they were."""
+    assert keys.first_place(wire_item(("Текст.",), places=("В. Търново",))) == "в. търново"

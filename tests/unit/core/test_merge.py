@@ -150,6 +150,34 @@ def test_an_update_from_another_place_without_shared_text_is_another_story() -> 
     assert partition(bucket) == {frozenset({"Оригинал"}), frozenset({"Друго"})}
 
 
+@pytest.mark.parametrize(
+    ("original_place", "update_place"),
+    [
+        ("Велико Търново", "В. Търново"),
+        ("В.Търново", "велико търново"),
+        ("Пловдив", "гр. Пловдив"),
+        ("Санкт Петербург", "Санкт-Петербург"),
+    ],
+)
+def test_a_flash_and_its_update_spelling_the_place_another_way_are_one_story(
+    original_place: str, update_place: str
+) -> None:
+    """The one-paragraph flash shares no text with its rewrite: the place is all there is."""
+    flash = wire_item(SENTENCES[:1], headline="Светкавица", places=(original_place,))
+    rewrite = wire_item(SENTENCES[5:8], headline="Нов текст", places=(update_place,), updated=LATER)
+    for order in ([flash, rewrite], [rewrite, flash]):
+        bucket, _ = merged_all(order)
+        assert partition(bucket) == {frozenset({"Светкавица", "Нов текст"})}
+        assert only_story(bucket).key == keys.base_story_key(flash)
+
+
+def test_places_that_share_only_their_last_word_stay_apart() -> None:
+    stara = wire_item(SENTENCES[:1], headline="Стара", places=("Стара Загора",))
+    nova = wire_item(SENTENCES[5:8], headline="Нова", places=("Нова Загора",), updated=LATER)
+    bucket, _ = merged_all([stara, nova])
+    assert partition(bucket) == {frozenset({"Стара"}), frozenset({"Нова"})}
+
+
 def test_an_update_whose_first_place_changed_joins_by_text() -> None:
     original = wire_item(SENTENCES[:4], headline="Оригинал", places=("Москва",))
     moved = wire_item(
