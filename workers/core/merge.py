@@ -14,7 +14,8 @@ The rules, in the order they decide:
 2. An update joins the story that shares its provider id. Otherwise it joins the only story of
    the bucket whose original has its first dateline place, even with no text in common (a flash
    and its rewritten update). When several do, the most shared non-boilerplate text wins, then
-   the same sign-off, then shared authors, then the earliest original.
+   the most headline words no other competing story's headlines have, then the same sign-off,
+   then shared authors, then the earliest original.
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
    Places compare as :func:`keys.place_identity` gives them: "В. Търново", "гр. Велико
@@ -42,7 +43,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -552,7 +553,8 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         return same_place[0]
     text = _text(update, boilerplate)
     if same_place:
-        return max(same_place, key=lambda g: _rank(g, update, text))
+        headline = _distinct_headline_words(same_place, update)
+        return max(same_place, key=lambda g: _rank(g, update, text, headline(g)))
     best: _Group | None = None
     best_rank: tuple[Any, ...] = ()
     for group in groups:
@@ -576,8 +578,41 @@ def _kept_paragraphs(update: Version, story_text: set[int], boilerplate: frozens
     return kept
 
 
-def _rank(group: _Group, update: Version, text: set[int]) -> tuple[Any, ...]:
-    """Higher is better: shared text, same sign-off, shared authors, then the earliest original."""
+def _headline_stems(headline: str) -> frozenset[str]:
+    """A headline's words of four letters or more, cut to five: Bulgarian adds its articles
+    and endings at a word's end ("Народният", "Народния": "народ")."""
+    return frozenset(word[:5] for word in keys.words(headline) if len(word) >= 4 and word.isalpha())
+
+
+def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[[_Group], int]:
+    """How many headline words the update shares with one story's headlines and no other's.
+
+    A rewritten update shares no sentence with its twin-less original, but it mostly keeps
+    what its headline is about ("Хамлет", "театър"). Words the headlines of several
+    competing stories share ("София", "община") tell them apart no better than boilerplate.
+    """
+    own = _headline_stems(update.item.headline)
+    if not own:
+        return lambda _group: 0
+    stems = [
+        frozenset().union(*(_headline_stems(v.item.headline) for v in g.members)) for g in groups
+    ]
+    seen: dict[str, int] = {}
+    for group_stems in stems:
+        for stem in group_stems & own:
+            seen[stem] = seen.get(stem, 0) + 1
+    distinct = {
+        id(group): sum(1 for stem in group_stems & own if seen[stem] == 1)
+        for group, group_stems in zip(groups, stems, strict=True)
+    }
+    return lambda group: distinct[id(group)]
+
+
+def _rank(
+    group: _Group, update: Version, text: set[int], headline_words: int = 0
+) -> tuple[Any, ...]:
+    """Higher is better: shared text, then headline words only this story's headlines have,
+    same sign-off, shared authors, then the earliest original."""
     item = update.item
     shared_text = len(text & group.text)
     same_signoff = any(
@@ -585,7 +620,13 @@ def _rank(group: _Group, update: Version, text: set[int]) -> tuple[Any, ...]:
     )
     authors = set(item.authors)
     shared_authors = max((len(authors & set(v.item.authors)) for v in group.members), default=0)
-    return (shared_text, same_signoff, shared_authors, _Descending(version_order(group.anchor)))
+    return (
+        shared_text,
+        headline_words,
+        same_signoff,
+        shared_authors,
+        _Descending(version_order(group.anchor)),
+    )
 
 
 @dataclass(frozen=True, slots=True, order=False)

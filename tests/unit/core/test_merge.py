@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import timedelta
 
 import orjson
@@ -226,6 +227,54 @@ def test_a_boilerplate_line_alone_does_not_choose_between_twins() -> None:
     update = wire_item((SENTENCES[6], line), headline="обнова", updated=LATER)
     bucket, _ = merged_all([later, earliest, update])
     assert frozenset({earliest.headline, "обнова"}) in partition(bucket)
+
+
+def test_twins_rewritten_updates_find_their_stories_by_headline_words() -> None:
+    """Two originals of one minute and place, each update rewritten: no shared sentence, and
+    the sign-off is the same desk's. The words of the headline tell them apart, articles and
+    endings aside ("Народният"/"Народния"); words both stories' headlines have do not."""
+    roads = wire_item((SENTENCES[0],), headline="Общината започва ремонт на булеварда в София")
+    theatre = wire_item(
+        (SENTENCES[1],), headline="Народният театър в София обяви премиера на „Хамлет“"
+    )
+    roads_update = wire_item(
+        (SENTENCES[2], SENTENCES[3]),
+        headline="Ремонтът на булеварда ще продължи четири месеца",
+        updated=LATER,
+    )
+    theatre_update = wire_item(
+        (SENTENCES[4], SENTENCES[5]),
+        headline="Новият „Хамлет“ на Народния театър е с млад режисьор",
+        updated=LATEST,
+    )
+    versions = [roads, theatre, roads_update, theatre_update]
+    for order in itertools.permutations(versions):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {
+            frozenset({roads.headline, roads_update.headline}),
+            frozenset({theatre.headline, theatre_update.headline}),
+        }, [v.headline for v in order]
+
+
+def test_headline_words_that_several_competing_stories_have_are_no_evidence() -> None:
+    """ "общината" is in two of the three stories' headlines: it tells none of them apart, and
+    the sign-off decides, as it did before headlines counted."""
+    first = dataclasses.replace(
+        wire_item((SENTENCES[0],), headline="Решение на общината"), signoff="АА"
+    )
+    second = dataclasses.replace(
+        wire_item((SENTENCES[1],), headline="Съобщение на общината"), signoff="АА"
+    )
+    third = dataclasses.replace(wire_item((SENTENCES[2],), headline="Нова наредба"), signoff="ББ")
+    update = dataclasses.replace(
+        wire_item((SENTENCES[3],), headline="Общината уточни", updated=LATER), signoff="ББ"
+    )
+    bucket, _ = merged_all([first, second, third, update])
+    assert partition(bucket) == {
+        frozenset({first.headline}),
+        frozenset({second.headline}),
+        frozenset({third.headline, update.headline}),
+    }
 
 
 def test_several_candidates_text_then_signoff_then_authors_then_earliest() -> None:
