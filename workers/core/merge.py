@@ -14,7 +14,8 @@ The rules, in the order they decide:
 2. An update joins the story that shares its provider id. Otherwise it joins the only story of
    the bucket whose original has its first dateline place, even with no text in common (a flash
    and its rewritten update). When several do, the most shared non-boilerplate text wins, then
-   the most headline words no other competing story's headlines have, then the same sign-off,
+   the most headline words its original's headline shares with the update and no other
+   competing story's does, then the same sign-off,
    then shared authors, then the earliest original.
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
@@ -585,17 +586,20 @@ def _headline_stems(headline: str) -> frozenset[str]:
 
 
 def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[[_Group], int]:
-    """How many headline words the update shares with one story's headlines and no other's.
+    """How many headline words the update shares with one story's original headlines and no
+    other's.
 
-    A rewritten update shares no sentence with its twin-less original, but it mostly keeps
-    what its headline is about ("Хамлет", "театър"). Words the headlines of several
-    competing stories share ("София", "община") tell them apart no better than boilerplate.
+    A rewritten update shares no sentence with its original, but it mostly keeps what its
+    headline is about ("Хамлет", "театър"). Words the headlines of several competing stories
+    share ("София", "община") tell them apart no better than boilerplate. Only originals
+    count: the updates that joined a story first would lend it the words that updates'
+    headlines share with one another ("продължава"), and evidence would grow with them.
     """
     own = _headline_stems(update.item.headline)
     if not own:
         return lambda _group: 0
     stems = [
-        frozenset().union(*(_headline_stems(v.item.headline) for v in g.members)) for g in groups
+        frozenset().union(*(_headline_stems(v.item.headline) for v in g.originals)) for g in groups
     ]
     seen: dict[str, int] = {}
     for group_stems in stems:

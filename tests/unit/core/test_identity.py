@@ -157,6 +157,8 @@ def test_expanded_update_parses_as_the_readme_says() -> None:
 MINUTE = datetime(2026, 12, 3, 15, 31, tzinfo=SOFIA)
 STANDING = "Пътната полиция напомня на шофьорите да карат внимателно при зимни условия."
 PLACES = ("София", "Пловдив", "Варна")
+# What each generated story is about: a word its headlines keep, and no other story's have.
+TOPICS = ("театърът", "пристанището", "болницата")
 
 
 def sentence(story: int, index: int) -> str:
@@ -178,10 +180,12 @@ class StoryPlan:
 def bucket_plans(draw: st.DrawFn) -> tuple[list[StoryPlan], list[WireItem]]:
     """One minute of wire: 1-3 stories, their versions, and re-deliveries to add anywhere.
 
-    A story whose place another story of the minute shares (a twin) gets updates that share
-    text with it: with no text, no sign-off and no article id nothing could tell twins apart,
-    and an editor could not either. A story alone at its place may get a flash-and-rewrite
-    update with no text in common, and may lack its original.
+    Every headline of a story names its topic (:data:`TOPICS`). A story whose place another
+    story of the minute shares (a twin) may get a rewritten update that shares no text with it
+    and only its topic with its headline: with no text, no headline word, no sign-off and no
+    article id nothing could tell twins apart, and an editor could not either. A story alone
+    at its place may get a flash-and-rewrite update with no text in common, and may lack its
+    original.
     """
     count = draw(st.integers(1, 3))
     places = [draw(st.sampled_from(PLACES)) for _ in range(count)]
@@ -198,7 +202,7 @@ def bucket_plans(draw: st.DrawFn) -> tuple[list[StoryPlan], list[WireItem]]:
             base = (*base, STANDING)
         original = WireItem(
             provider="bta",
-            headline=f"Първа новина {index}",
+            headline=f"Първа новина {index}: {TOPICS[index]}",
             is_update=False,
             first_created=MINUTE,
             updated=None,
@@ -214,8 +218,6 @@ def bucket_plans(draw: st.DrawFn) -> tuple[list[StoryPlan], list[WireItem]]:
         kept = base
         for step in range(draw(st.integers(0, 3))):
             kind = draw(st.sampled_from(("extend", "rewrite", "correction", "resend")))
-            if kind == "rewrite" and twin:
-                kind = "extend"
             if kind == "resend" and not versions:
                 kind = "extend"
             if kind == "correction":
@@ -223,7 +225,7 @@ def bucket_plans(draw: st.DrawFn) -> tuple[list[StoryPlan], list[WireItem]]:
                 versions.append(
                     dataclasses.replace(
                         original,
-                        headline=f"Поправка {index}.{step}",
+                        headline=f"Поправка {index}.{step}: {TOPICS[index]}",
                         is_update=True,
                         updated=MINUTE,
                         paragraphs=(first, *kept[1:]),
@@ -242,7 +244,7 @@ def bucket_plans(draw: st.DrawFn) -> tuple[list[StoryPlan], list[WireItem]]:
             versions.append(
                 dataclasses.replace(
                     original,
-                    headline=f"Нова версия {index}.{step}",
+                    headline=f"Нова версия {index}.{step}: {TOPICS[index]}",
                     is_update=True,
                     updated=when,
                     paragraphs=kept,
