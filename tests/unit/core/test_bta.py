@@ -796,3 +796,22 @@ def test_a_dateline_with_an_abbreviated_name_is_a_place_not_a_caption(
 def test_a_line_with_a_sentences_full_stop_is_still_no_dateline(line: str) -> None:
     item = item_of(f"Заглавие\n{line}\n05.12.2026 09:30\n(БТА)\n{FIRST}")
     assert item.places == ()
+
+
+@pytest.mark.parametrize(
+    ("headline_line", "is_update", "headline"),
+    [
+        ("Обновена детска градина отвори врати", False, "Обновена детска градина отвори врати"),
+        ("обновена зала посреща първите зрители", False, "обновена зала посреща първите зрители"),
+        ("Разширена болница приема пациенти", False, "Разширена болница приема пациенти"),
+        ("Разширена Столичната болница приема", True, "Столичната болница приема"),
+        ("ОБНОВЕНА детска градина отвори врати", True, "детска градина отвори врати"),
+        ("Обновена: детска градина отвори врати", True, "детска градина отвори врати"),
+        ("Обновена - детска градина отвори врати", True, "детска градина отвори врати"),
+    ],
+)
+def test_a_marker_word_in_lower_case_before_a_lower_case_word_is_the_headlines_own(
+    headline_line: str, is_update: bool, headline: str
+) -> None:
+    item = item_of(f"{headline_line}\nШумен, 05.12.2026 09:30 (БТА)\n{FIRST}")
+    assert (item.is_update, item.headline) == (is_update, headline)

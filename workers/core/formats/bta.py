@@ -189,7 +189,7 @@ def _read_headline(lines: Sequence[str], nonblank: list[int]) -> tuple[int, str,
     while True:
         line = lines[nonblank[position]]
         marker = _MARKER.match(line)
-        if marker is None:
+        if marker is None or _opens_as_an_adjective(line, marker):
             return position, line, is_update
         headline = line[marker.end() :].strip()
         last = position + 1 == len(nonblank)
@@ -197,6 +197,23 @@ def _read_headline(lines: Sequence[str], nonblank: list[int]) -> tuple[int, str,
             return position, headline, True
         is_update = True
         position += 1
+
+
+def _opens_as_an_adjective(line: str, marker: re.Match[str]) -> bool:
+    """Whether the marker word is the headline's own first word: "Обновена детска градина
+    отвори врати" (a renovated kindergarten) is no update.
+
+    A marker is written in capitals, or set off by punctuation, or stands alone, or comes
+    before a headline that starts with a capital; a word in lower or mixed case followed by a
+    space and a lower-case word is an adjective.
+    """
+    word_end = len("РАЗШИРЕНА") if line[:1] in "Рр" else len("ОБНОВЕНА")
+    rest = line[marker.end() :]
+    return (
+        not line[:word_end].isupper()
+        and not line[word_end : marker.end()].strip()
+        and rest[:1].islower()
+    )
 
 
 def _stamp_line(line: str) -> re.Match[str] | None:
