@@ -699,12 +699,21 @@ def test_identity_twins_share_only_the_boilerplate_line() -> None:
 def test_every_identity_file_is_pinned() -> None:
     names = {p.name for p in IDENTITY_DIR.glob("*.txt")}
     assert names == {
+        "abbreviated-place-flash.txt",
+        "abbreviated-place-update.txt",
+        "adjective-fortress-update.txt",
+        "adjective-fortress.txt",
+        "adjective-kindergarten.txt",
         "correction-original.txt",
         "correction-update.txt",
         "expanded-original.txt",
         "expanded-update.txt",
         "flash-original.txt",
         "flash-update.txt",
+        "rewritten-twin-roads-update.txt",
+        "rewritten-twin-roads.txt",
+        "rewritten-twin-theatre-update.txt",
+        "rewritten-twin-theatre.txt",
         "twin-a-update.txt",
         "twin-a.txt",
         "twin-b.txt",

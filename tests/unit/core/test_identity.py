@@ -56,6 +56,32 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         {frozenset({"correction-original", "correction-update"})},
         {"correction-update"},
     ),
+    "abbreviated-place": (
+        ("abbreviated-place-flash", "abbreviated-place-update"),
+        {frozenset({"abbreviated-place-flash", "abbreviated-place-update"})},
+        {"abbreviated-place-update"},
+    ),
+    "rewritten-twins": (
+        (
+            "rewritten-twin-roads",
+            "rewritten-twin-roads-update",
+            "rewritten-twin-theatre",
+            "rewritten-twin-theatre-update",
+        ),
+        {
+            frozenset({"rewritten-twin-roads", "rewritten-twin-roads-update"}),
+            frozenset({"rewritten-twin-theatre", "rewritten-twin-theatre-update"}),
+        },
+        {"rewritten-twin-roads-update", "rewritten-twin-theatre-update"},
+    ),
+    "adjective": (
+        ("adjective-kindergarten", "adjective-fortress", "adjective-fortress-update"),
+        {
+            frozenset({"adjective-kindergarten"}),
+            frozenset({"adjective-fortress", "adjective-fortress-update"}),
+        },
+        {"adjective-kindergarten", "adjective-fortress-update"},
+    ),
 }
 
 
