@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import logging
+import math
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -35,10 +35,16 @@ def _core_limits(args: argparse.Namespace) -> bool:
     when the environment holds a bad setting."""
     if args.max_bytes is not None and getattr(args, "retention_days", 0) is not None:
         return True
-    from workers.settings import load_or_report
+    import os
 
-    settings = load_or_report()
-    if settings is None:
+    from workers.settings import ENV_NAMES, Settings, SettingsError
+
+    # Only these two: a bad worker-only setting (a web port) is no reason to refuse a parse.
+    names = (ENV_NAMES["max_item_bytes"], ENV_NAMES["state_retention_days"])
+    try:
+        settings = Settings.from_env({n: os.environ[n] for n in names if n in os.environ})
+    except SettingsError as exc:
+        print(f"wire-ingest: configuration error: {exc}", file=sys.stderr)
         return False
     if args.max_bytes is None:
         args.max_bytes = settings.max_item_bytes
@@ -106,16 +112,19 @@ def _iso_time(text: str) -> datetime:
 Number = TypeVar("Number", int, float)
 
 
-def _at_least(least: Number, kind: Callable[[str], Number]) -> Callable[[str], Number]:
-    """A number option that may not go below ``least``."""
+def _at_least(
+    least: Number, kind: Callable[[str], Number], most: Number | None = None
+) -> Callable[[str], Number]:
+    """A number option that may not go below ``least`` (nor above ``most``)."""
 
     def read(text: str) -> Number:
         try:
             value = kind(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-        if value < least:
-            raise argparse.ArgumentTypeError(f"must be at least {least:g}, not {text}")
+        if not math.isfinite(value) or value < least or (most is not None and value > most):
+            limits = f"at least {least:g}" + (f" and at most {most:g}" if most is not None else "")
+            raise argparse.ArgumentTypeError(f"must be {limits}, not {text}")
         return value
 
     return read
@@ -220,7 +229,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 def _max_bytes_option(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--max-bytes",
-        type=_at_least(1, int),
+        type=_at_least(1024, int),  # as WIRE_MAX_ITEM_BYTES
         help="refuse items larger than this as too_large (default: WIRE_MAX_ITEM_BYTES, "
         "else 1 MiB)",
     )
@@ -245,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     _max_bytes_option(replay)
     replay.add_argument(
         "--retention-days",
-        type=_at_least(1 / 24, float),
+        type=_at_least(1 / 24, float, 36600.0),  # a century: replays of old archives
         help="a story's bucket expires after this many days of stream time without a version "
         "(default: WIRE_STATE_RETENTION_DAYS, else 7)",
     )
@@ -270,6 +279,7 @@ def build_parser() -> argparse.ArgumentParser:
     follow.set_defaults(func=cmd_follow)
 
     from workers.core.rejects import RejectReason
+    from workers.dlq import UNREADABLE
 
     dlq = sub.add_parser(
         "dlq",
@@ -281,7 +291,7 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument(
         "--reason",
         action="append",
-        choices=[reason.value for reason in RejectReason],
+        choices=[*(reason.value for reason in RejectReason), UNREADABLE],
         help="only this reason (repeatable)",
     )
     dlq.add_argument("--since", type=_iso_time, help="dead-lettered at or after (ISO 8601, UTC)")
@@ -299,9 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.func is not cmd_worker:
-        # The client's own log lines (e.g. "Unable connect to ...") would reach stderr through
-        # logging's last resort; these commands say what failed in one line of their own.
-        logging.getLogger("aiokafka").addHandler(logging.NullHandler())
+        from workers.stream.kafka_client import keep_client_errors_for_the_one_line
+
+        keep_client_errors_for_the_one_line()
     status: int = args.func(args)
     return status
 

@@ -32,10 +32,13 @@ from aiokafka.errors import KafkaConnectionError, KafkaError
 
 from workers.core.formats import INPUT_HEADERS, RECEIVED_AT_HEADER, received_time
 from workers.core.keys import raw_sha256
-from workers.produce import EXIT_NOT_TAKEN, MissingTopicError, send_values
+from workers.produce import EXIT_NOT_TAKEN, MissingTopicError, NotSentError, send_values
 from workers.settings import Settings, load_or_report
 from workers.stream.delivery import describe
 from workers.stream.kafka_client import client_kwargs, unreachable
+
+# The reason ``list`` and ``show`` give a record that is not a DLQ record of wire-ingest.
+UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,9 +283,9 @@ def _letter(message: Any) -> DeadLetter:
     try:
         record = orjson.loads(message.value or b"")
     except orjson.JSONDecodeError:
-        record = {"reason": "unreadable", "detail": "not a DLQ record of wire-ingest"}
+        record = {"reason": UNREADABLE, "detail": "not a DLQ record of wire-ingest"}
     if not isinstance(record, dict):
-        record = {"reason": "unreadable", "detail": "not a DLQ record of wire-ingest"}
+        record = {"reason": UNREADABLE, "detail": "not a DLQ record of wire-ingest"}
     return DeadLetter(message.partition, message.offset, message.timestamp, record)
 
 
@@ -423,9 +426,13 @@ def _replay(settings: Settings, selection: Selection, source: str, target: str) 
     for resend, error in zip(resends, outcomes, strict=True):
         if error is not None:
             failed += 1
+            refused = (
+                "it was not sent"
+                if isinstance(error, NotSentError)
+                else "the broker did not take it"
+            )
             print(
-                f"dlq: the broker did not take {resend.position} ({describe(error)}); "
-                "it stays on the DLQ",
+                f"dlq: {resend.position}: {refused} ({describe(error)}); it stays on the DLQ",
                 file=sys.stderr,
             )
     notes = [

@@ -16,6 +16,9 @@ from workers.produce import MissingTopicError
 from workers.settings import Settings, load_or_report
 from workers.stream.kafka_client import client_kwargs, unreachable
 
+# How many times, half a second apart, follow asks for a topic before it says it is missing.
+TOPIC_LOOKS = 6
+
 
 def describe(event: dict[str, Any]) -> str:
     """One readable line per event."""
@@ -45,7 +48,12 @@ async def _follow(settings: Settings, topic: str, as_json: bool, from_beginning:
     try:
         await consumer.start()  # inside: a client that cannot start is closed all the same
         partitions = consumer.partitions_for_topic(topic)
-        if not partitions:
+        # A topic being created has no leaders for a moment, and its metadata shows no
+        # partitions yet: look a few times before calling it missing.
+        for _ in range(TOPIC_LOOKS):
+            if partitions or stop.is_set():
+                break
+            await asyncio.sleep(0.5)
             await consumer._client.force_metadata_update()
             partitions = consumer.partitions_for_topic(topic)
         if not partitions:
@@ -79,8 +87,8 @@ def follow(topic: str | None, as_json: bool, from_beginning: bool) -> int:
             asyncio.run(_follow(settings, target, as_json, from_beginning))
     except MissingTopicError:
         print(
-            f"follow: the topic {target} does not exist at {settings.kafka_bootstrap} "
-            "(the worker creates its topics when it starts)",
+            f"follow: the topic {target} does not exist at {settings.kafka_bootstrap}, or "
+            "this client may not read it (the worker creates its topics when it starts)",
             file=sys.stderr,
         )
         return 3

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError, KafkaError
+from aiokafka.errors import KafkaConnectionError, KafkaError, MessageSizeTooLargeError
 
 from workers.replay import expand_paths
 from workers.settings import Settings, load_or_report
@@ -19,6 +19,10 @@ from workers.stream.topics import MAX_MESSAGE_BYTES
 
 # ``produce`` and ``dlq replay``: the broker refused some records (each named on stderr).
 EXIT_NOT_TAKEN = 5
+
+
+class NotSentError(Exception):
+    """The client refused a record before any broker saw it (too large, producer closed)."""
 
 
 class MissingTopicError(LookupError):
@@ -31,7 +35,7 @@ async def send_values(
     values: Iterable[tuple[bytes | None, bytes]],
     headers: Sequence[list[tuple[str, bytes]]] | None = None,
     partitions: Sequence[int | None] | None = None,
-) -> list[KafkaError | None]:
+) -> list[Exception | None]:
     """Send (key, value) pairs in order with acks=all; for each, None once the broker has
     acknowledged it, or the error that kept it out.
 
@@ -53,7 +57,7 @@ async def send_values(
             raise MissingTopicError(topic)
         existing = metadata.partitions_for_topic(topic) or set()
         # Queue everything, then wait: the idempotent producer keeps per-partition order.
-        outcomes: list[KafkaError | None] = []
+        outcomes: list[Exception | None] = []
         pending: list[tuple[int, asyncio.Future[Any]]] = []
         for index, (key, value) in enumerate(values):
             outcomes.append(None)
@@ -66,8 +70,13 @@ async def send_values(
                     headers=headers[index] if headers else None,
                     partition=partition if partition in existing else None,
                 )
-            except KafkaError as exc:  # refused before it was queued (too large, ...)
-                outcomes[index] = exc
+            except MessageSizeTooLargeError:
+                outcomes[index] = NotSentError(
+                    f"{len(value)} bytes, over the {MAX_MESSAGE_BYTES} a record of the worker's "
+                    "topics may have with its key and headers"
+                )
+            except KafkaError as exc:  # refused before it was queued
+                outcomes[index] = NotSentError(describe(exc))
             else:
                 pending.append((index, future))
         # Every future settles: aiokafka fails a batch after its delivery timeout at the latest.
@@ -105,18 +114,10 @@ def produce_files(paths: list[Path], topic: str | None = None) -> int:
     except KafkaConnectionError as exc:
         print(f"produce: {unreachable(settings, exc)}", file=sys.stderr)
         return 4
-    failed = [
-        (path, len(value), error)
-        for path, (_key, value), error in zip(files, values, outcomes, strict=True)
-        if error
-    ]
-    for path, size, error in failed:
-        if size > MAX_MESSAGE_BYTES:  # refused here, before any broker saw it
-            print(
-                f"produce: {path} was not sent: {size} bytes, over the {MAX_MESSAGE_BYTES} a "
-                "record of the worker's topics may have",
-                file=sys.stderr,
-            )
+    failed = [(path, error) for path, error in zip(files, outcomes, strict=True) if error]
+    for path, error in failed:
+        if isinstance(error, NotSentError):
+            print(f"produce: {path} was not sent: {error}", file=sys.stderr)
         else:
             print(f"produce: the broker did not take {path}: {describe(error)}", file=sys.stderr)
     sent = len(outcomes) - len(failed)

@@ -174,7 +174,7 @@ def test_records_the_broker_refuses_are_named_one_line_each_and_exit_5(
     assert main(["dlq", "replay"]) == 5
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 2
-    assert lines[0].startswith("dlq: the broker did not take 0:0 (MessageSizeTooLargeError")
+    assert lines[0].startswith("dlq: 0:0: the broker did not take it (MessageSizeTooLargeError")
     assert lines[0].endswith("it stays on the DLQ")
     assert lines[1] == (
         f"dlq: 0 records re-produced to {names.raw} with their original bytes; "
@@ -357,8 +357,8 @@ def test_follow_of_a_missing_topic_is_one_line_and_exit_3(
     _use(kafka_bootstrap, names, monkeypatch)
     assert main(["follow", "--topic", f"{names.events}-missing"]) == 3
     assert capsys.readouterr().err == (
-        f"follow: the topic {names.events}-missing does not exist at {kafka_bootstrap} "
-        "(the worker creates its topics when it starts)\n"
+        f"follow: the topic {names.events}-missing does not exist at {kafka_bootstrap}, or "
+        "this client may not read it (the worker creates its topics when it starts)\n"
     )
 
 
@@ -374,10 +374,10 @@ def test_a_file_over_the_record_limit_is_named_as_refused_before_any_broker(
     create_topic(kafka_bootstrap, names.raw, 1)
     _use(kafka_bootstrap, names, monkeypatch)
     huge = tmp_path / "huge.txt"
-    huge.write_bytes(b"x" * (MAX_MESSAGE_BYTES + 1))
+    huge.write_bytes(b"x" * (MAX_MESSAGE_BYTES + 1))  # MAX_MESSAGE_BYTES - 80 is refused too
     assert main(["produce", str(huge)]) == 5
     assert capsys.readouterr().err.splitlines() == [
         f"produce: {huge} was not sent: {MAX_MESSAGE_BYTES + 1} bytes, over the "
-        f"{MAX_MESSAGE_BYTES} a record of the worker's topics may have",
+        f"{MAX_MESSAGE_BYTES} a record of the worker's topics may have with its key and headers",
         f"produce: 0 items sent to {names.raw} at {kafka_bootstrap}; 1 not taken",
     ]

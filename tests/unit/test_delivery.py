@@ -79,7 +79,7 @@ def test_records_that_never_settle_fail_the_commit_at_the_limit_instead_of_holdi
         deliveries.track(acknowledged, "stories.events")
         deliveries.track(lost, "wire-ingest-buckets-changelog")  # nothing will ever send it
         acknowledged.set_result("meta")
-        with pytest.raises(DeliveryFailedError, match=r"1 records were neither acknowledged"):
+        with pytest.raises(DeliveryFailedError, match=r"1 record was neither acknowledged"):
             await asyncio.wait_for(deliveries.settle(), timeout=5)
         assert failures == [("wire-ingest-buckets-changelog", "DeliveryStalledError")]
         with pytest.raises(DeliveryFailedError):  # and so is every later commit
@@ -95,7 +95,8 @@ def test_the_settle_limit_lies_past_the_producers_own_expiry_of_a_batch(tmp_path
     wire = create_app(Settings(state_dir=tmp_path))
     timeout = wire.app.conf.producer_request_timeout
     assert wire.delivery.settle_limit_s is not None
-    assert wire.delivery.settle_limit_s > timeout >= 60  # a broker away is failed by aiokafka
+    # aiokafka fails an old batch when an attempt ends, and an attempt may take a timeout more.
+    assert wire.delivery.settle_limit_s > 2 * timeout >= 120
 
 
 def test_a_send_that_raised_before_it_had_a_future_fails_too() -> None:

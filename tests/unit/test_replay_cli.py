@@ -101,7 +101,7 @@ def test_replay_without_dlq_file_still_reports_rejects(
 
 def test_replay_max_bytes(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     dlq = tmp_path / "dlq.jsonl"
-    assert main(["replay", str(fx.SEED_UPDATED), "--max-bytes", "100", "--dlq", str(dlq)]) == 0
+    assert main(["replay", str(fx.SEED_UPDATED), "--max-bytes", "1024", "--dlq", str(dlq)]) == 0
     assert capsysbinary.readouterr().out == b""
     (record,) = json_lines(dlq.read_bytes())
     assert record["reason"] == "too_large"
@@ -197,8 +197,11 @@ def test_an_empty_file_named_on_the_command_line_is_named_too(tmp_path: Path) ->
         (["dlq", "list", "--reason", "no_bdy"], "invalid choice: 'no_bdy'"),
         (["dlq", "list", "--partition", "-1"], "must be at least 0, not -1"),
         (["dlq", "show", "--since", "tomorrow"], "not an ISO 8601 time: 'tomorrow'"),
-        (["replay", "seeds", "--retention-days", "0"], "must be at least 0.0416667, not 0"),
-        (["parse", "seeds", "--max-bytes", "0"], "must be at least 1, not 0"),
+        (["replay", "seeds", "--retention-days", "0"], "at least 0.0416667 and at most 36600"),
+        (["replay", "seeds", "--retention-days", "nan"], "at most 36600, not nan"),
+        (["replay", "seeds", "--retention-days", "inf"], "at most 36600, not inf"),
+        (["replay", "seeds", "--retention-days", "1e9"], "at most 36600, not 1e9"),
+        (["parse", "seeds", "--max-bytes", "1000"], "must be at least 1024, not 1000"),
     ],
 )
 def test_options_out_of_their_range_are_refused_with_exit_2(
@@ -224,6 +227,21 @@ def test_replay_and_parse_take_the_workers_item_limit_from_the_environment(
     assert main(["replay", str(fx.SEED_ORIGINAL)]) == 0
     assert b"1 rejected" in capsysbinary.readouterr().err
     assert main(["parse", str(fx.SEED_ORIGINAL), "--max-bytes", "100000"]) == 0
+
+
+def test_parse_and_replay_mind_only_their_own_settings(
+    monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
+) -> None:
+    monkeypatch.setenv("WIRE_WEB_PORT", "99999")  # the worker's alone
+    assert main(["parse", str(fx.SEED_ORIGINAL)]) == 0
+    assert main(["replay", str(fx.SEED_ORIGINAL)]) == 0
+
+
+def test_the_unreadable_records_dlq_list_names_can_be_selected() -> None:
+    from workers.cli import build_parser
+
+    args = build_parser().parse_args(["dlq", "list", "--reason", "unreadable"])
+    assert args.reason == ["unreadable"]
 
 
 def test_replay_refuses_to_run_on_a_bad_environment(
@@ -350,3 +368,4 @@ def test_without_a_broker_stderr_holds_one_line_outside_pytest_too(command: str)
     )
     assert done.returncode == 4
     assert done.stderr.count("\n") == 1, done.stderr
+    assert "(last: Unable connect to" in done.stderr  # the client's cause, in the one line

@@ -125,10 +125,13 @@ def bucket_table(app: faust.App, settings: Settings) -> Any:
 
 
 def settle_limit_s(app: faust.App) -> float:
-    """How long a commit waits for the records sent before it: past the producer's request
-    timeout, after which aiokafka fails a batch it could not deliver, and a minute for the
-    retries in flight then (delivery.py)."""
-    return float(app.conf.producer_request_timeout) + 60.0
+    """How long a commit waits for the records sent before it (delivery.py).
+
+    aiokafka fails a batch older than the producer's request timeout, but only when a send
+    attempt ends, and an attempt begun just before that age may wait one more request timeout
+    for its answer: twice the timeout, and a minute, is past any record aiokafka will settle.
+    """
+    return 2 * float(app.conf.producer_request_timeout) + 60.0
 
 
 def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:

@@ -81,7 +81,7 @@ class DeliveryTracker:
         """Wait until every record sent so far is settled; raise if one was not delivered.
 
         aiokafka expires a batch after the producer's request timeout, and that settles its
-        future as failed, so ``settle_limit_s`` (set above that timeout) is only reached when
+        future as failed, so ``settle_limit_s`` (set past that, app.py) is only reached when
         a future will never settle: a record queued where nothing sends it any more (Faust's
         producer-buffer task gone). Waiting on would hold every later commit forever; the
         stalled records are failed instead, which stops the worker without a commit.
@@ -95,8 +95,8 @@ class DeliveryTracker:
                 self.fail(
                     ", ".join(topics),
                     DeliveryStalledError(
-                        f"{len(stalled)} records were neither acknowledged nor refused within "
-                        f"{self.settle_limit_s:g} s"
+                        f"{len(stalled)} record{' was' if len(stalled) == 1 else 's were'} "
+                        f"neither acknowledged nor refused within {self.settle_limit_s:g} s"
                     ),
                 )
         self.check()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import ssl
 from typing import Any
 
@@ -14,9 +15,40 @@ def bootstrap_servers(settings: Settings) -> list[str]:
     return [host.strip() for host in settings.kafka_bootstrap.split(",") if host.strip()]
 
 
+class _LastClientError(logging.Handler):
+    """Keeps aiokafka's last warning or error instead of letting it reach stderr on its own.
+
+    aiokafka logs why a connection failed (refused, a TLS certificate, SASL) and then raises a
+    bare "Unable to bootstrap"; the commands' one line names the logged cause instead.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.message: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.message = record.getMessage()
+
+
+_last_client_error = _LastClientError()
+
+
+def keep_client_errors_for_the_one_line() -> None:
+    """For the commands (not the worker, which logs): the client's log lines go into
+    :func:`unreachable`'s line, not to stderr beside it."""
+    logger = logging.getLogger("aiokafka")
+    if _last_client_error not in logger.handlers:
+        logger.addHandler(_last_client_error)
+        logger.propagate = False
+
+
 def unreachable(settings: Settings, exc: BaseException) -> str:
     """What every command says when the broker cannot be reached (its exit code is 4)."""
-    return f"cannot reach Kafka at {settings.kafka_bootstrap} ({settings.security_protocol}): {exc}"
+    cause = _last_client_error.message
+    return (
+        f"cannot reach Kafka at {settings.kafka_bootstrap} ({settings.security_protocol}): {exc}"
+        + (f" (last: {cause})" if cause else "")
+    )
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

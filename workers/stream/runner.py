@@ -134,14 +134,29 @@ def web_address_problem(settings: Settings) -> str | None:
     with a traceback and exit code 1. The probe binds as the server does (SO_REUSEADDR on
     POSIX, so a port in TIME_WAIT counts as free) and lets go at once.
     """
+    where = f"WIRE_WEB_HOST:WIRE_WEB_PORT {settings.web_host}:{settings.web_port}"
     try:
-        with socket.create_server((settings.web_host, settings.web_port)):
-            return None
-    except OSError as exc:
-        return (
-            f"WIRE_WEB_HOST:WIRE_WEB_PORT {settings.web_host}:{settings.web_port} cannot be "
-            f"listened on ({exc.strerror or exc}); another worker there? Set WIRE_WEB_PORT"
+        # Every address the host name gives ("localhost": 127.0.0.1 and ::1), as aiohttp binds.
+        addresses = socket.getaddrinfo(
+            settings.web_host, settings.web_port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )
+    except OSError as exc:
+        return f"{where} does not resolve ({exc.strerror or exc})"
+    for family, kind, protocol, _name, address in addresses:
+        try:
+            with socket.socket(family, kind, protocol) as probe:
+                if os.name == "posix":
+                    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                if family == socket.AF_INET6:
+                    probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                probe.bind(address)
+                probe.listen()
+        except OSError as exc:
+            return (
+                f"{where} cannot be listened on ({exc.strerror or exc}); another worker "
+                "there? Set WIRE_WEB_PORT"
+            )
+    return None
 
 
 def run_worker(settings: Settings | None = None) -> int:

@@ -79,7 +79,8 @@ def test_every_fixture_bucket_round_trips_with_its_outbox_byte_for_byte() -> Non
         assert decode_state(value) == state
         assert decode_state(_format_3(state)) == state  # an upgrade keeps the state
         for entry in state.outbox:
-            assert b"".join(data for _, data in entry.events) in value  # embedded as sent
+            for _story, data in entry.events:  # an input that regroups has several
+                assert data in value  # embedded as sent
 
 
 @settings(max_examples=30, deadline=None)
