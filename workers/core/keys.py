@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 
@@ -176,30 +177,73 @@ def first_place(item: WireItem) -> str | None:
     return item.places[0].casefold() if item.places else None
 
 
-def matching_place(item: WireItem) -> str | None:
-    """The first dateline place as the merge compares it: see :func:`place_identity`."""
-    return place_identity(item.places[0]) if item.places else None
+@dataclass(frozen=True, slots=True)
+class PlaceName:
+    """A dateline place as the merge compares it: its words case folded (an abbreviated one,
+    "в.", keeps its dot) and the kind of settlement a lower-case word in front named."""
+
+    words: tuple[str, ...]
+    settlement: str | None = None
 
 
-# Words that say what kind of settlement follows ("гр. Пловдив", "с. Лозен", "град Бургас").
-_SETTLEMENT_WORDS = frozenset({"гр", "гр.", "град", "с", "с.", "село"})
+def matching_place(item: WireItem) -> PlaceName | None:
+    """The first dateline place as the merge compares it (:func:`same_place`)."""
+    return place_name(item.places[0]) if item.places else None
+
+
+# Lower-case words that say what kind of settlement follows ("гр. Пловдив", "с. Лозен");
+# "С. Петербург" is an abbreviated name, not a village.
+_SETTLEMENTS = {"гр.": "гр", "гр": "гр", "град": "гр", "с.": "с", "село": "с"}
+# An abbreviated word of a name: one to three letters and a dot ("В.", "Ст.", "Г.").
+_ABBREVIATED = re.compile(r"^[^\W\d_]{1,3}\.$")
 
 
 @lru_cache(maxsize=4096)
-def place_identity(place: str) -> str:
-    """A place name with what varies between deliveries of one dateline taken out.
+def place_name(place: str) -> PlaceName:
+    """The words of a place name: case, hyphens and spacing do not count ("Санкт-Петербург" is
+    "Санкт Петербург"; "В.Търново" is "В. Търново")."""
+    tokens = place.replace(".", ". ").replace("-", " ").split()
+    settlement = None
+    if len(tokens) > 1 and tokens[0] in _SETTLEMENTS:
+        settlement = _SETTLEMENTS[tokens[0]]
+        tokens = tokens[1:]
+    words = tuple(
+        token.casefold() if _ABBREVIATED.match(token) else token.casefold().rstrip(".")
+        for token in tokens
+    )
+    return PlaceName(words, settlement)
 
-    Case, hyphens and dots; a settlement word in front ("гр. Пловдив" is "Пловдив"); and how
-    far the words before the last are spelt out ("В. Търново", "В.Търново" and "Велико
-    Търново" all give "в търново"). Not a key (story keys keep :func:`first_place`), only
-    what decides whether two datelines name one place.
-    """
-    words = place.casefold().replace(".", ". ").replace("-", " ").split()
-    if len(words) > 1 and words[0] in _SETTLEMENT_WORDS:
-        words = words[1:]
-    if not words:
-        return ""
-    return " ".join([*(word[0] for word in words[:-1]), words[-1].rstrip(".")])
+
+def same_place(a: PlaceName | None, b: PlaceName | None) -> bool:
+    """The same words; a settlement word on one side only does not count ("гр. Пловдив" is
+    "Пловдив"), two different ones do ("с. Бяла" is not "гр. Бяла"). No place is no place."""
+    if a is None or b is None:
+        return a is b
+    return a.words == b.words and _settlements_agree(a, b)
+
+
+def abbreviated_place(a: PlaceName | None, b: PlaceName | None) -> bool:
+    """The same place with a word abbreviated on one side: "В. Търново" and "Велико Търново";
+    not "Стара Загора" and "Нова Загора", nor "Кувейт Сити" and "Канзас Сити"."""
+    if a is None or b is None or len(a.words) != len(b.words) or not _settlements_agree(a, b):
+        return False
+    shortened = False
+    for left, right in zip(a.words, b.words, strict=True):
+        if left == right:
+            continue
+        short, full = (left, right) if left.endswith(".") else (right, left)
+        if not short.endswith(".") or full.endswith(".") or not full.startswith(short[:-1]):
+            return False
+        shortened = True
+    return shortened
+
+
+def places_match(a: PlaceName | None, b: PlaceName | None) -> bool:
+    return same_place(a, b) or abbreviated_place(a, b)
+
+
+def _settlements_agree(a: PlaceName, b: PlaceName) -> bool:
+    return a.settlement is None or b.settlement is None or a.settlement == b.settlement
 
 
 def _minute(item: WireItem) -> str:

@@ -14,13 +14,14 @@ The rules, in the order they decide:
 2. An update joins the story that shares its provider id. Otherwise it joins the only story of
    the bucket whose original has its first dateline place, even with no text in common (a flash
    and its rewritten update). When several do, the most shared non-boilerplate text wins, then
-   the most headline words its original's headline shares with the update and no other
-   competing story's does, then the same sign-off,
+   the most headline words (at least two) its originals' headlines share with the update and
+   no other competing story's do, then the same sign-off,
    then shared authors, then the earliest original.
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
-   Places compare as :func:`keys.place_identity` gives them: "В. Търново", "гр. Велико
-   Търново" and "Велико Търново" are one place.
+   Places compare by their words (:func:`keys.same_place`): "гр. Пловдив" is "Пловдив". Only
+   where no original has the same words does a spelling with an abbreviated word match
+   (:func:`keys.abbreviated_place`: "В. Търново" and "Велико Търново").
 4. An update no original claims by place joins by text when it keeps at least two paragraphs
    of a story (a story whose first place changed), else waits in a story of its own place
    until its original arrives.
@@ -141,8 +142,8 @@ class Version:
         return cls(item, keys.content_hash(item), ids)
 
     @property
-    def first_place(self) -> str | None:
-        """The first dateline place as the merge compares it (:func:`keys.place_identity`)."""
+    def first_place(self) -> keys.PlaceName | None:
+        """The first dateline place as the merge compares it (:func:`keys.same_place`)."""
         return keys.matching_place(self.item)
 
     def to_dict(self) -> dict[str, Any]:
@@ -386,7 +387,7 @@ def _bigrams(item: WireItem) -> frozenset[tuple[str, str]]:
 
 def near_duplicate(a: WireItem, b: WireItem) -> bool:
     """One original sent twice with small edits: same first place, nearly the same words."""
-    if keys.matching_place(a) != keys.matching_place(b):
+    if not keys.places_match(keys.matching_place(a), keys.matching_place(b)):
         return False
     return _same_words(a, _bigrams(a), b, _bigrams(b))
 
@@ -461,7 +462,7 @@ class _Group:
         return min(self.originals or self.updates, key=version_order)
 
     @property
-    def place(self) -> str | None:
+    def place(self) -> keys.PlaceName | None:
         return self.anchor.first_place
 
 
@@ -481,7 +482,7 @@ def group_versions(versions: Iterable[Version]) -> list[frozenset[str]]:
         if target is None:
             target = next((g for g in orphans if g.ids & update.provider_ids), None)
         if target is None:
-            target = next((g for g in orphans if g.place == update.first_place), None)
+            target = _same_or_abbreviated_place(orphans, update)
         if target is None:
             target = _Group([], boilerplate)
             orphans.append(target)
@@ -523,7 +524,8 @@ def _group_originals(originals: list[Version]) -> list[list[Version]]:
         for j in range(i):
             b = originals[j]
             if (a.provider_ids & b.provider_ids) or (
-                places[i] == places[j] and _same_words(a.item, bigrams(i), b.item, bigrams(j))
+                keys.places_match(places[i], places[j])
+                and _same_words(a.item, bigrams(i), b.item, bigrams(j))
             ):
                 parent[root(i)] = root(j)
     groups: dict[int, list[Version]] = {}
@@ -543,13 +545,22 @@ def _boilerplate(groups: Sequence[list[Version]]) -> frozenset[str]:
     return BOILERPLATE_IDS | {pid for pid, count in stories_with.items() if count > 1}
 
 
+def _same_or_abbreviated_place(groups: list[_Group], update: Version) -> _Group | None:
+    """The first group of the update's place: spelt the same, else abbreviated."""
+    place = update.first_place
+    found = next((g for g in groups if keys.same_place(g.place, place)), None)
+    return found or next((g for g in groups if keys.abbreviated_place(g.place, place)), None)
+
+
 def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -> _Group | None:
     """The story an update belongs to, or None when no original claims it yet."""
     if update.provider_ids:
         by_id = [g for g in groups if g.ids & update.provider_ids]
         if by_id:
             return min(by_id, key=lambda g: version_order(g.anchor))
-    same_place = [g for g in groups if g.place == update.first_place]
+    same_place = [g for g in groups if keys.same_place(g.place, update.first_place)] or [
+        g for g in groups if keys.abbreviated_place(g.place, update.first_place)
+    ]
     if len(same_place) == 1:
         return same_place[0]
     text = _text(update, boilerplate)
@@ -579,24 +590,62 @@ def _kept_paragraphs(update: Version, story_text: set[int], boilerplate: frozens
     return kept
 
 
+# Words of five letters or more that say nothing of what a headline is about.
+_HEADLINE_STOPWORDS = frozenset(
+    [
+        "срещу",
+        "между",
+        "според",
+        "заради",
+        "около",
+        "преди",
+        "после",
+        "докато",
+        "вместо",
+        "въпреки",
+        "относно",
+        "поради",
+        "отново",
+        "всички",
+        "всеки",
+        "всяка",
+        "всяко",
+        "който",
+        "която",
+        "което",
+        "които",
+        "много",
+        "повече",
+        "вече",
+        "също",
+    ]
+)
+# Fewer shared headline words than this are chance ("Премиерът", "Премиерата": "преми").
+MIN_HEADLINE_WORDS = 2
+
+
 def _headline_stems(headline: str) -> frozenset[str]:
-    """A headline's words of four letters or more, cut to five: Bulgarian adds its articles
-    and endings at a word's end ("Народният", "Народния": "народ")."""
-    return frozenset(word[:5] for word in keys.words(headline) if len(word) >= 4 and word.isalpha())
+    """A headline's words of five letters or more, cut to five, stopwords left out: Bulgarian
+    adds its articles and endings at a word's end ("Народният", "Народния": "народ")."""
+    return frozenset(
+        word[:5]
+        for word in keys.words(headline)
+        if len(word) >= 5 and word.isalpha() and word not in _HEADLINE_STOPWORDS
+    )
 
 
 def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[[_Group], int]:
     """How many headline words the update shares with one story's original headlines and no
-    other's.
+    other's; 0 below :data:`MIN_HEADLINE_WORDS`.
 
     A rewritten update shares no sentence with its original, but it mostly keeps what its
-    headline is about ("Хамлет", "театър"). Words the headlines of several competing stories
-    share ("София", "община") tell them apart no better than boilerplate. Only originals
-    count: the updates that joined a story first would lend it the words that updates'
-    headlines share with one another ("продължава"), and evidence would grow with them.
+    headline is about ("Хамлет", "театър", "постановка"). Words the headlines of several
+    competing stories share ("община") tell them apart no better than boilerplate. Only
+    originals count: the updates that joined a story first would lend it the words that
+    updates' headlines share with one another, and evidence would grow with them.
     """
     own = _headline_stems(update.item.headline)
-    if not own:
+    if len(own) < MIN_HEADLINE_WORDS:
         return lambda _group: 0
     stems = [
         frozenset().union(*(_headline_stems(v.item.headline) for v in g.originals)) for g in groups
@@ -605,10 +654,10 @@ def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[
     for group_stems in stems:
         for stem in group_stems & own:
             seen[stem] = seen.get(stem, 0) + 1
-    distinct = {
-        id(group): sum(1 for stem in group_stems & own if seen[stem] == 1)
-        for group, group_stems in zip(groups, stems, strict=True)
-    }
+    distinct = {}
+    for group, group_stems in zip(groups, stems, strict=True):
+        shared = sum(1 for stem in group_stems & own if seen[stem] == 1)
+        distinct[id(group)] = shared if shared >= MIN_HEADLINE_WORDS else 0
     return lambda group: distinct[id(group)]
 
 
@@ -712,7 +761,7 @@ def _join_the_only_story(bucket: Bucket, arriving: Version, record: VersionRecor
     if not originals or len(versions) - len(originals) + 1 > KEEP_UPDATES:
         return None
     anchor = originals[0]
-    if arriving.first_place != anchor.first_place:
+    if not keys.places_match(arriving.first_place, anchor.first_place):
         return None
     if keys.plain_key(entry.key) != keys.base_story_key(anchor.item):
         return None

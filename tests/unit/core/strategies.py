@@ -379,15 +379,16 @@ STAMP_LAYOUTS = (
 # headline (on its line, or on a line of its own above it: MARKER_POSITIONS) and after the "|"
 # of the publication line (on that line, or on a line of its own: the "update-own-line" layout).
 MARKER_WORDS = ("ОБНОВЕНА", "РАЗШИРЕНА")
+# Not in capitals, a marker is set off by punctuation: "Обновена детска градина" is a headline.
 MARKERS = (
     "ОБНОВЕНА ",
-    "Обновена ",
-    "обновена ",
+    "Обновена: ",
+    "обновена - ",
     "ОБНОВЕНА: ",
     "оБнОвЕнА - ",
     "ОБНОВЕНА, ",
     "РАЗШИРЕНА ",
-    "Разширена ",
+    "Разширена, ",
     "разширена: ",
     "РАЗШИРЕНА – ",
     "РаЗшИрЕнА, ",
@@ -464,7 +465,10 @@ def marked_updates(draw: st.DrawFn) -> tuple[Fields, Layout]:
     place = draw(st.sampled_from((*MARKER_POSITIONS, "publication-line", "update-line")))
     if place in MARKER_POSITIONS:
         item = replace(fields.item, is_update=True, updated=None)
-        punctuation = draw(st.sampled_from(("", ":", " -", " –", ",")))
+        # Opening the headline in lower or mixed case, a marker is set off by punctuation: with
+        # a space alone, it is the headline's adjective ("Обновена детска градина").
+        set_off = place == "prefix" and not word.isupper()
+        punctuation = draw(st.sampled_from(("", ":", " -", " –", ",")[set_off:]))
         return Fields(item, marker=True), replace(
             layout, marker=f"{word}{punctuation} ", marker_position=place
         )

@@ -286,18 +286,36 @@ def test_fold_is_the_word_runs_single_spaced(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("spellings", "identity"),
+    ("left", "right", "same", "abbreviated"),
     [
-        (("Велико Търново", "В. Търново", "В.Търново", "гр. Велико Търново"), "в търново"),
-        (("София", "СОФИЯ", "гр. София", "град София"), "софия"),
-        (("Санкт Петербург", "Санкт-Петербург"), "с петербург"),
-        (("с. Лозен", "село Лозен", "Лозен"), "лозен"),
+        ("София", "СОФИЯ", True, False),
+        ("Пловдив", "гр. Пловдив", True, False),
+        ("град Бургас", "Бургас", True, False),
+        ("Санкт Петербург", "Санкт-Петербург", True, False),
+        ("Ню Йорк", "Ню-Йорк", True, False),
+        ("Велико Търново", "В. Търново", False, True),
+        ("В.Търново", "велико търново", False, True),
+        ("Санкт Петербург", "С. Петербург", False, True),  # a capital "С." is no village
+        ("Стара Загора", "Ст. Загора", False, True),
+        ("Стара Загора", "Нова Загора", False, False),
+        ("Кувейт Сити", "Канзас Сити", False, False),
+        ("Златен бряг", "Западен бряг", False, False),
+        ("Голямо Дряново", "Горно Дряново", False, False),
+        ("с. Бяла", "гр. Бяла", False, False),  # a village and a town
+        ("Търново", "Велико Търново", False, False),
+        ("Ст. Загора", "С. Загора", False, False),  # two abbreviations: nothing to go by
     ],
 )
-def test_spellings_of_one_place_have_one_identity(
-    spellings: tuple[str, ...], identity: str
-) -> None:
-    assert {keys.place_identity(name) for name in spellings} == {identity}
+def test_two_spellings_of_a_place(left: str, right: str, same: bool, abbreviated: bool) -> None:
+    a, b = keys.place_name(left), keys.place_name(right)
+    assert (keys.same_place(a, b), keys.abbreviated_place(a, b)) == (same, abbreviated)
+    assert (keys.same_place(b, a), keys.abbreviated_place(b, a)) == (same, abbreviated)
+
+
+def test_no_place_is_the_same_as_no_place_only() -> None:
+    assert keys.same_place(None, None)
+    assert not keys.same_place(None, keys.place_name("София"))
+    assert not keys.places_match(keys.place_name("София"), None)
 
 
 def test_story_keys_keep_the_place_as_spelt() -> None:

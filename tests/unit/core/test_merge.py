@@ -172,6 +172,29 @@ def test_a_flash_and_its_update_spelling_the_place_another_way_are_one_story(
         assert only_story(bucket).key == keys.base_story_key(flash)
 
 
+def test_places_sharing_initials_and_a_last_word_stay_apart() -> None:
+    kansas = wire_item(SENTENCES[:1], headline="Канзас", places=("Канзас Сити",))
+    kuwait = wire_item(SENTENCES[1:2], headline="Кувейт", places=("Кувейт Сити",))
+    update = wire_item(SENTENCES[5:8], headline="Нов текст", places=("Кувейт Сити",), updated=LATER)
+    for order in itertools.permutations([kansas, update]):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {frozenset({"Канзас"}), frozenset({"Нов текст"})}
+    for order in itertools.permutations([kansas, kuwait, update]):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {frozenset({"Канзас"}), frozenset({"Кувейт", "Нов текст"})}
+
+
+def test_a_place_spelt_the_same_wins_over_an_abbreviated_one() -> None:
+    short = wire_item(SENTENCES[:1], headline="Кратко", places=("В. Търново",))
+    full = wire_item(SENTENCES[1:2], headline="Цяло", places=("Велико Търново",))
+    update = wire_item(
+        SENTENCES[5:8], headline="Нов текст", places=("Велико Търново",), updated=LATER
+    )
+    for order in itertools.permutations([short, full, update]):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {frozenset({"Кратко"}), frozenset({"Цяло", "Нов текст"})}
+
+
 def test_places_that_share_only_their_last_word_stay_apart() -> None:
     stara = wire_item(SENTENCES[:1], headline="Стара", places=("Стара Загора",))
     nova = wire_item(SENTENCES[5:8], headline="Нова", places=("Нова Загора",), updated=LATER)
@@ -254,6 +277,33 @@ def test_twins_rewritten_updates_find_their_stories_by_headline_words() -> None:
             frozenset({roads.headline, roads_update.headline}),
             frozenset({theatre.headline, theatre_update.headline}),
         }, [v.headline for v in order]
+
+
+@pytest.mark.parametrize(
+    "update_headline",
+    [
+        "Премиерата събра стотици зрители",  # "Премиерът" of the other story: one stem, chance
+        "Билетите са разпродадени срещу аванс",  # "срещу": a stopword
+    ],
+)
+def test_one_shared_headline_word_is_chance_and_the_sign_off_decides(update_headline: str) -> None:
+    roads = dataclasses.replace(
+        wire_item((SENTENCES[0],), headline="Премиерът посети ремонта срещу блока"),
+        signoff="АА",
+    )
+    theatre = dataclasses.replace(
+        wire_item((SENTENCES[1],), headline="Народният театър показва „Хамлет“"), signoff="ББ"
+    )
+    update = dataclasses.replace(
+        wire_item((SENTENCES[2], SENTENCES[3]), headline=update_headline, updated=LATER),
+        signoff="ББ",
+    )
+    for order in itertools.permutations([roads, theatre, update]):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {
+            frozenset({roads.headline}),
+            frozenset({theatre.headline, update_headline}),
+        }
 
 
 def test_headline_words_that_several_competing_stories_have_are_no_evidence() -> None:

@@ -14,7 +14,9 @@ The layout, top to bottom (optional parts in brackets)::
 MARKER is either update marker, "ОБНОВЕНА" (updated) or "РАЗШИРЕНА" (expanded), in any case. It
 may open the headline line (then it is cut off the headline, with any ":" or dash after it),
 stand on a line of its own above the headline (then the headline is the next non-blank line), or
-follow the "|" of the publication line; anywhere, it makes the item an update. The sign-off is
+follow the "|" of the publication line; anywhere, it makes the item an update. Opening the
+headline in lower or mixed case with only a space after it, the word is the headline's own
+adjective ("Обновена детска градина ...": renovated), not a marker. The sign-off is
 any editor's initials ("/ИТ/", "/ДИ/", "/ПГ/"); the photo line may be a credit alone
 ("Снимка: Name/БТА").
 
@@ -75,9 +77,11 @@ _SIGNOFF = re.compile(r"^/\s*(?P<initials>[^\s/][^/]{0,30}?)\s*/$")
 _CAPTION_CREDIT = re.compile(r"\bСнимка\s*:\s*", re.IGNORECASE)
 _AUTHOR_NAME = re.compile(r"^[^\W\d_][\w.'’\-]*(?: [^\W\d_][\w.'’\-]*){0,4}$")
 _NOT_IN_PLACE = re.compile(r'[.:;!?"]')
-# An abbreviated word of a place name: one to three letters and a dot, another word after it
-# ("В. Търново", "Ст. Загора", "гр. Пловдив", "с. Лозен"). Its dot is no sentence's end.
+# An abbreviated word of a place name, another word after it: a capital and at most two small
+# letters ("В. Търново", "Ст. Загора"), or the settlement words "гр." and "с." ("гр. Пловдив",
+# "с. Лозен"). Its dot is no sentence's end; "МВР.", "го." or "т.е." stay full stops.
 _ABBREVIATION_DOT = re.compile(r"(?<!\w)([^\W\d_]{1,3})\.(?=\s*[^\W\d_])")
+_SETTLEMENT_ABBREVIATIONS = frozenset({"гр", "с"})
 
 
 def detect(data: bytes) -> bool:  # noqa: ARG001 - the interface's signature
@@ -201,18 +205,17 @@ def _read_headline(lines: Sequence[str], nonblank: list[int]) -> tuple[int, str,
 
 def _opens_as_an_adjective(line: str, marker: re.Match[str]) -> bool:
     """Whether the marker word is the headline's own first word: "Обновена детска градина
-    отвори врати" (a renovated kindergarten) is no update.
+    отвори врати" (a renovated kindergarten) or "Обновена Столична библиотека ..." is no update.
 
-    A marker is written in capitals, or set off by punctuation, or stands alone, or comes
-    before a headline that starts with a capital; a word in lower or mixed case followed by a
-    space and a lower-case word is an adjective.
+    A marker is written in capitals ("ОБНОВЕНА ..."), or set off by punctuation ("Обновена:
+    ...", "обновена - ..."), or stands on a line of its own. A word in lower or mixed case with
+    only a space before the next word is the headline's adjective.
     """
     word_end = len("РАЗШИРЕНА") if line[:1] in "Рр" else len("ОБНОВЕНА")
-    rest = line[marker.end() :]
     return (
         not line[:word_end].isupper()
         and not line[word_end : marker.end()].strip()
-        and rest[:1].islower()
+        and marker.end() < len(line)
     )
 
 
@@ -264,13 +267,21 @@ def _looks_like_dateline(text: str) -> bool:
     return text.endswith(",") and len(text) <= 80 and _are_place_names(text[:-1])
 
 
+def _without_an_abbreviations_dot(match: re.Match[str]) -> str:
+    word = match.group(1)
+    short = word[0].isupper() and word[1:] == word[1:].lower()  # "В", "Ст"; not "МВР"
+    return word if short or word in _SETTLEMENT_ABBREVIATIONS else match.group(0)
+
+
 @lru_cache(maxsize=4096)
 def _are_place_names(names: str) -> bool:
     """Whether '/' joins one to a few short names; cached, as datelines ("София,") recur."""
     # No name may hold punctuation but an abbreviation's dot; "/" and blanks are none, so the
     # whole text can be searched.
     if _NOT_IN_PLACE.search(names) is not None and (
-        "." not in names or _NOT_IN_PLACE.search(_ABBREVIATION_DOT.sub(r"\1", names)) is not None
+        "." not in names
+        or _NOT_IN_PLACE.search(_ABBREVIATION_DOT.sub(_without_an_abbreviations_dot, names))
+        is not None
     ):
         return False
     for name in names.split("/"):
