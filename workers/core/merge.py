@@ -15,13 +15,12 @@ The rules, in the order they decide:
    the bucket whose original has its first dateline place, even with no text in common (a flash
    and its rewritten update). When several do, the most shared non-boilerplate text wins, then
    the most headline words (at least two) its originals' headlines share with the update and
-   no other competing story's do, then the same sign-off,
-   then shared authors, then the earliest original.
+   no other competing story's do, then the same sign-off, then shared authors, then the
+   earliest original. Places compare by their words (:func:`keys.same_place`: "гр. Пловдив"
+   is "Пловдив"); only where no original has the same words does a spelling with an
+   abbreviated word match (:func:`keys.abbreviated_place`: "В. Търново", "Велико Търново").
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
-   Places compare by their words (:func:`keys.same_place`): "гр. Пловдив" is "Пловдив". Only
-   where no original has the same words does a spelling with an abbreviated word match
-   (:func:`keys.abbreviated_place`: "В. Търново" and "Велико Търново").
 4. An update no original claims by place joins by text when it keeps at least two paragraphs
    of a story (a story whose first place changed), else waits in a story of its own place
    until its original arrives.
@@ -482,7 +481,7 @@ def group_versions(versions: Iterable[Version]) -> list[frozenset[str]]:
         if target is None:
             target = next((g for g in orphans if g.ids & update.provider_ids), None)
         if target is None:
-            target = _same_or_abbreviated_place(orphans, update)
+            target = next(iter(_of_its_place(orphans, update)), None)
         if target is None:
             target = _Group([], boilerplate)
             orphans.append(target)
@@ -545,11 +544,12 @@ def _boilerplate(groups: Sequence[list[Version]]) -> frozenset[str]:
     return BOILERPLATE_IDS | {pid for pid, count in stories_with.items() if count > 1}
 
 
-def _same_or_abbreviated_place(groups: list[_Group], update: Version) -> _Group | None:
-    """The first group of the update's place: spelt the same, else abbreviated."""
+def _of_its_place(groups: list[_Group], update: Version) -> list[_Group]:
+    """The groups of the update's first place: spelt the same, else abbreviated."""
     place = update.first_place
-    found = next((g for g in groups if keys.same_place(g.place, place)), None)
-    return found or next((g for g in groups if keys.abbreviated_place(g.place, place)), None)
+    return [g for g in groups if keys.same_place(g.place, place)] or [
+        g for g in groups if keys.abbreviated_place(g.place, place)
+    ]
 
 
 def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -> _Group | None:
@@ -558,9 +558,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         by_id = [g for g in groups if g.ids & update.provider_ids]
         if by_id:
             return min(by_id, key=lambda g: version_order(g.anchor))
-    same_place = [g for g in groups if keys.same_place(g.place, update.first_place)] or [
-        g for g in groups if keys.abbreviated_place(g.place, update.first_place)
-    ]
+    same_place = _of_its_place(groups, update)
     if len(same_place) == 1:
         return same_place[0]
     text = _text(update, boilerplate)
