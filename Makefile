@@ -5,9 +5,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test lint unit integration chaos bench soak kafka-start kafka-stop clean promtool
+.PHONY: setup test-setup run test lint unit integration chaos bench soak kafka-start kafka-stop clean promtool
 
-setup: $(STAMP) kafka-jars promtool ## .venv with the wire-ingest console script; broker jars; promtool
+setup: $(STAMP) kafka-jars ## .venv with the wire-ingest console script; the broker's jars
+
+# What only the tests need beside it: the other Kafka line's jars, and promtool (a system package).
+test-setup: setup kafka-jars-other-line promtool
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -19,9 +22,11 @@ $(STAMP): pyproject.toml
 # The integration tests run on two Kafka lines: kafka.sh's default (the newest 4.x) and this one.
 KAFKA_OTHER_LINE ?= 3.9.1
 
-.PHONY: kafka-jars
+.PHONY: kafka-jars kafka-jars-other-line
 kafka-jars:
 	@deploy/local/kafka.sh fetch
+
+kafka-jars-other-line:
 	@KAFKA_VERSION=$(KAFKA_OTHER_LINE) deploy/local/kafka.sh fetch
 
 # promtool (Debian package `prometheus`) checks and unit-tests deploy/prometheus/alerts.yml in
@@ -44,11 +49,11 @@ lint: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-test: setup lint ## every test: lint, types, unit, integration and reliability, then integration on the other Kafka line
+test: test-setup lint ## every test: lint, types, unit, integration and reliability, then integration on the other Kafka line
 	$(BIN)/pytest
 	KAFKA_VERSION=$(KAFKA_OTHER_LINE) $(BIN)/pytest tests/integration
 
-integration: setup ## the integration tests on both Kafka lines
+integration: test-setup ## the integration tests on both Kafka lines
 	$(BIN)/pytest tests/integration
 	KAFKA_VERSION=$(KAFKA_OTHER_LINE) $(BIN)/pytest tests/integration
 

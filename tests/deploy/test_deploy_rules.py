@@ -20,7 +20,7 @@ from tests.deploy.deployfiles import (
 )
 
 NO_PROMTOOL = (
-    "promtool is not on PATH: `make setup` installs it (Debian package `prometheus`: "
+    "promtool is not on PATH: `make test-setup` installs it (Debian package `prometheus`: "
     "apt-get install -y --no-install-recommends prometheus)"
 )
 
