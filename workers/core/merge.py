@@ -22,8 +22,8 @@ The rules, in the order they decide:
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
 4. An update no original claims by place joins by text when it keeps at least two paragraphs
-   of a story (a story whose first place changed), else waits in a story of its own place
-   until its original arrives.
+   of a story (a story whose first place changed), or the one paragraph a flash has, else
+   waits in a story of its own place until its original arrives.
 5. A story's canonical version is its newest by :func:`version_order`: a kill (pubStatus
    canceled) over any other version, then the format's version number
    where it has one (NewsML-G2, ninjs; compared as numbers), version time, then an
@@ -59,7 +59,8 @@ from workers.core.model import WireItem
 NEAR_DUPLICATE = 0.8
 # An update whose first place no original has joins a story only on text: at least
 # MIN_KEPT_PARAGRAPHS of its paragraphs must be kept, each with at least KEPT_PARAGRAPH of its
-# word trigrams in the story. One shared paragraph (a standing notice) is not enough.
+# word trigrams in the story. One shared paragraph (a standing notice) is not enough, unless
+# it is all the story has: a one-paragraph flash whose update keeps its lead.
 KEPT_PARAGRAPH = 0.5
 MIN_KEPT_PARAGRAPHS = 2
 
@@ -568,12 +569,25 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     best: _Group | None = None
     best_rank: tuple[Any, ...] = ()
     for group in groups:
-        if _kept_paragraphs(update, group.text, boilerplate) < MIN_KEPT_PARAGRAPHS:
+        needed = min(MIN_KEPT_PARAGRAPHS, _paragraphs_of(group, boilerplate))
+        if not needed or _kept_paragraphs(update, group.text, boilerplate) < needed:
             continue
         rank = _rank(group, update, text)
         if best is None or rank > best_rank:
             best, best_rank = group, rank
     return best
+
+
+def _paragraphs_of(group: _Group, boilerplate: frozenset[str]) -> int:
+    """How many different paragraphs, boilerplate aside, the story's versions have."""
+    return len(
+        {
+            pid
+            for version in group.members
+            for paragraph in version.item.paragraphs
+            if (pid := keys.paragraph_id(paragraph)) not in boilerplate
+        }
+    )
 
 
 def _kept_paragraphs(update: Version, story_text: set[int], boilerplate: frozenset[str]) -> int:

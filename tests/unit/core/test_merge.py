@@ -212,6 +212,33 @@ def test_an_update_whose_first_place_changed_joins_by_text() -> None:
     assert only_story(bucket).key == keys.base_story_key(original)
 
 
+@pytest.mark.parametrize("update_places", [(), ("Veliko Tarnovo",), ("Русе/Велико Търново",)])
+def test_an_update_keeping_a_one_paragraph_flashs_lead_joins_it_from_another_place(
+    update_places: tuple[str, ...],
+) -> None:
+    """No place in common, and the flash has one paragraph: keeping it is all the text there
+    is to keep."""
+    flash = wire_item(SENTENCES[:1], headline="Светкавица", places=("Велико Търново",))
+    update = wire_item(
+        (SENTENCES[2], SENTENCES[0], SENTENCES[3]),
+        headline="Нов текст",
+        places=update_places,
+        updated=LATER,
+    )
+    for order in ([flash, update], [update, flash]):
+        bucket, _ = merged_all(order)
+        assert partition(bucket) == {frozenset({"Светкавица", "Нов текст"})}
+
+
+def test_a_one_paragraph_story_of_boilerplate_only_is_no_text_to_join() -> None:
+    notice = wire_item((BOILERPLATE[0],), headline="Съобщение", places=("Варна",))
+    update = wire_item(
+        (BOILERPLATE[0], SENTENCES[3]), headline="Друго", places=("Бургас",), updated=LATER
+    )
+    bucket, _ = merged_all([notice, update])
+    assert partition(bucket) == {frozenset({"Съобщение"}), frozenset({"Друго"})}
+
+
 def test_two_originals_of_one_minute_and_place_are_two_stories() -> None:
     twin_a = wire_item((SENTENCES[0], BOILERPLATE[0]), headline="А")
     twin_b = wire_item((SENTENCES[1], BOILERPLATE[0]), headline="Б")
