@@ -284,7 +284,8 @@ def _letter(message: Any) -> DeadLetter:
         record = orjson.loads(message.value or b"")
     except orjson.JSONDecodeError:
         record = {"reason": UNREADABLE, "detail": "not a DLQ record of wire-ingest"}
-    if not isinstance(record, dict):
+    # A JSON value without a reason (an event, on a topic named by mistake) is none either.
+    if not isinstance(record, dict) or "reason" not in record:
         record = {"reason": UNREADABLE, "detail": "not a DLQ record of wire-ingest"}
     return DeadLetter(message.partition, message.offset, message.timestamp, record)
 

@@ -131,3 +131,18 @@ def test_a_partitions_inputs_go_back_in_their_offset_order_whatever_their_times(
         ]
     )
     assert [r.position for r in order] == ["file-a", "p1@4", "file-b", "p0@10", "p0@11"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [b"not json", b"[1, 2]", b'{"eventType": "story.created", "storyKey": "bta-x"}'],
+)
+def test_a_value_that_is_no_dlq_record_is_listed_as_unreadable(value: bytes) -> None:
+    """An event read from a topic named by mistake says so, not '? ?' columns."""
+    from types import SimpleNamespace
+
+    from workers.dlq import _letter
+
+    read = _letter(SimpleNamespace(partition=0, offset=3, timestamp=FIRST_ARRIVAL_MS, value=value))
+    assert read.reason == "unreadable"
+    assert "not a DLQ record of wire-ingest" in read.line()

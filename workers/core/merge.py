@@ -955,7 +955,9 @@ def _assign_keys(
     its plain key unless a story, live or retired, ever had it; else the plain key with a
     suffix. Live keys left without a group are retired into the group
     that holds most of their versions (``story.merged``). Groups come out in version order, so
-    the stored state does not depend on arrival order.
+    the order of the stored stories does not depend on arrival order; which key a story keeps
+    does, where stories of one minute and place compete for the plain key (README, "Story
+    keys and merging").
     """
 
     def originals(members: frozenset[str]) -> int:
