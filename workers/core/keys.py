@@ -193,7 +193,7 @@ def matching_place(item: WireItem) -> PlaceName | None:
 
 # Lower-case words that say what kind of settlement follows ("гр. Пловдив", "с. Лозен");
 # "С. Петербург" is an abbreviated name, not a village.
-_SETTLEMENTS = {"гр.": "гр", "гр": "гр", "град": "гр", "с.": "с", "село": "с"}
+SETTLEMENTS = {"гр.": "гр", "гр": "гр", "град": "гр", "с.": "с", "село": "с"}
 # An abbreviated word of a name: one to three letters and a dot ("В.", "Ст.", "Г.").
 _ABBREVIATED = re.compile(r"^[^\W\d_]{1,3}\.$")
 
@@ -204,8 +204,8 @@ def place_name(place: str) -> PlaceName:
     "Санкт Петербург"; "В.Търново" is "В. Търново")."""
     tokens = place.replace(".", ". ").replace("-", " ").split()
     settlement = None
-    if len(tokens) > 1 and tokens[0] in _SETTLEMENTS:
-        settlement = _SETTLEMENTS[tokens[0]]
+    if len(tokens) > 1 and tokens[0] in SETTLEMENTS:
+        settlement = SETTLEMENTS[tokens[0]]
         tokens = tokens[1:]
     words = tuple(
         token.casefold() if _ABBREVIATED.match(token) else token.casefold().rstrip(".")

@@ -35,6 +35,7 @@ from functools import lru_cache
 from itertools import compress
 from zoneinfo import ZoneInfo
 
+from workers.core import keys
 from workers.core.decode import DEFAULT_MAX_BYTES, Decoded, decode, text_lines
 from workers.core.formats.types import EARLIEST_YEAR, LATEST_YEAR
 from workers.core.model import Envelope, Photo, RelatedItem, WireItem
@@ -81,7 +82,6 @@ _NOT_IN_PLACE = re.compile(r'[.:;!?"]')
 # letters ("В. Търново", "Ст. Загора"), or the settlement words "гр." and "с." ("гр. Пловдив",
 # "с. Лозен"). Its dot is no sentence's end; "МВР.", "го." or "т.е." stay full stops.
 _ABBREVIATION_DOT = re.compile(r"(?<!\w)([^\W\d_]{1,3})\.(?=\s*[^\W\d_])")
-_SETTLEMENT_ABBREVIATIONS = frozenset({"гр", "с"})
 
 
 def detect(data: bytes) -> bool:  # noqa: ARG001 - the interface's signature
@@ -270,7 +270,7 @@ def _looks_like_dateline(text: str) -> bool:
 def _without_an_abbreviations_dot(match: re.Match[str]) -> str:
     word = match.group(1)
     short = word[0].isupper() and word[1:] == word[1:].lower()  # "В", "Ст"; not "МВР"
-    return word if short or word in _SETTLEMENT_ABBREVIATIONS else match.group(0)
+    return word if short or f"{word}." in keys.SETTLEMENTS else match.group(0)
 
 
 @lru_cache(maxsize=4096)
