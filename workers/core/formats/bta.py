@@ -56,7 +56,16 @@ _MAX_HEADER_LINES = 12
 
 # The two update markers: "ОБНОВЕНА" (updated) and "РАЗШИРЕНА" (expanded).
 _MARKER_WORD = r"(?:ОБНОВЕНА|РАЗШИРЕНА)"
-_MARKER = re.compile(r"^" + _MARKER_WORD + r"(?:\b|$)[\s:.,\-–—]*", re.IGNORECASE)
+# A headline's marker, the two words joined too ("ОБНОВЕНА И РАЗШИРЕНА", "ОБНОВЕНА/РАЗШИРЕНА"),
+# and the punctuation that sets it off.
+_MARKER = re.compile(
+    r"^" + _MARKER_WORD + r"(?:\b|$)"
+    r"(?:[\s:.,/\-–—]*(?:и\s+)?" + _MARKER_WORD + r"(?:\b|$))*"
+    r"[\s:.,\-–—]*",
+    re.IGNORECASE,
+)
+# Punctuation between or after the marker words: a marker set off by it is no adjective.
+_MARKER_PUNCTUATION = re.compile(r"[:.,/\-–—]")
 _STAMP = r"(\d{1,2})\.(\d{1,2})\.(\d{4}),?\s+(\d{1,2}):(\d{2})"
 _STAMP_LINE = re.compile(
     r"^(?P<place>[^|()\d]{0,200}?)[,\s]*"
@@ -209,12 +218,13 @@ def _opens_as_an_adjective(line: str, marker: re.Match[str]) -> bool:
 
     A marker is written in capitals ("ОБНОВЕНА ..."), or set off by punctuation ("Обновена:
     ...", "обновена - ..."), or stands on a line of its own. A word in lower or mixed case with
-    only a space before the next word is the headline's adjective.
+    only spaces before the next word is the headline's adjective, and so are both marker words
+    joined by "и" ("Обновена и разширена детска градина").
     """
     word_end = len("РАЗШИРЕНА") if line[:1] in "Рр" else len("ОБНОВЕНА")
     return (
         not line[:word_end].isupper()
-        and not line[word_end : marker.end()].strip()
+        and _MARKER_PUNCTUATION.search(line, word_end, marker.end()) is None
         and marker.end() < len(line)
     )
 
