@@ -374,7 +374,9 @@ def test_marker_line_above_a_marked_headline_and_without_authors_or_photo() -> N
     )
 
 
-@pytest.mark.parametrize("word", ["ОБНОВЕНА", "РАЗШИРЕНА", "Разширена", "разширена:"])
+@pytest.mark.parametrize(
+    "word", ["ОБНОВЕНА", "РАЗШИРЕНА", "Разширена", "разширена:", "ОБНОВЕНА И РАЗШИРЕНА"]
+)
 @pytest.mark.parametrize(
     "layout",
     [

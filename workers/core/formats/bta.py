@@ -56,27 +56,23 @@ _MAX_HEADER_LINES = 12
 
 # The two update markers: "ОБНОВЕНА" (updated) and "РАЗШИРЕНА" (expanded).
 _MARKER_WORD = r"(?:ОБНОВЕНА|РАЗШИРЕНА)"
-# A headline's marker, the two words joined too ("ОБНОВЕНА И РАЗШИРЕНА", "ОБНОВЕНА/РАЗШИРЕНА"),
-# and the punctuation that sets it off.
-_MARKER = re.compile(
-    r"^" + _MARKER_WORD + r"(?:\b|$)"
-    r"(?:[\s:.,/\-–—]*(?:и\s+)?" + _MARKER_WORD + r"(?:\b|$))*"
-    r"[\s:.,\-–—]*",
-    re.IGNORECASE,
-)
+# Either marker, or the two joined ("ОБНОВЕНА И РАЗШИРЕНА", "ОБНОВЕНА/РАЗШИРЕНА").
+_MARKER_WORDS = _MARKER_WORD + r"(?:\b|$)(?:[\s:.,/\-–—]*(?:и\s+)?" + _MARKER_WORD + r"(?:\b|$))*"
+# A headline's marker and the punctuation that sets it off.
+_MARKER = re.compile(r"^" + _MARKER_WORDS + r"[\s:.,\-–—]*", re.IGNORECASE)
 # Punctuation between or after the marker words: a marker set off by it is no adjective.
 _MARKER_PUNCTUATION = re.compile(r"[:.,/\-–—]")
 _STAMP = r"(\d{1,2})\.(\d{1,2})\.(\d{4}),?\s+(\d{1,2}):(\d{2})"
 _STAMP_LINE = re.compile(
     r"^(?P<place>[^|()\d]{0,200}?)[,\s]*"
     r"(?P<d>\d{1,2})\.(?P<m>\d{1,2})\.(?P<y>\d{4}),?\s+(?P<hh>\d{1,2}):(?P<mm>\d{2})"
-    r"(?:\s*\|\s*" + _MARKER_WORD + r":?\s*(?P<upd>\d{1,2}\.\d{1,2}\.\d{4},?\s+\d{1,2}:\d{2}))?"
+    r"(?:\s*\|\s*" + _MARKER_WORDS + r":?\s*(?P<upd>\d{1,2}\.\d{1,2}\.\d{4},?\s+\d{1,2}:\d{2}))?"
     r"\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
 # The "| MARKER <stamp>" part of the publication line when it takes a line of its own.
 _UPDATE_LINE = re.compile(
-    r"^\|\s*" + _MARKER_WORD + r":?\s*"
+    r"^\|\s*" + _MARKER_WORDS + r":?\s*"
     r"(?P<upd>\d{1,2}\.\d{1,2}\.\d{4},?\s+\d{1,2}:\d{2})\s*(?P<rest>.*)$",
     re.IGNORECASE,
 )
