@@ -191,9 +191,28 @@ def matching_place(item: WireItem) -> PlaceName | None:
     return place_name(item.places[0]) if item.places else None
 
 
-# Lower-case words that say what kind of settlement follows ("гр. Пловдив", "с. Лозен");
-# "С. Петербург" is an abbreviated name, not a village.
-SETTLEMENTS = {"гр.": "гр", "гр": "гр", "град": "гр", "с.": "с", "село": "с"}
+# Lower-case words that say what kind of place follows: a town or a village ("гр. Пловдив",
+# "с. Лозен"), a resort, a housing estate or a quarter ("к.к. Слънчев бряг", "ж.к. Люлин",
+# "кв. Лозенец"), a locality, an island ("м. Пампорово", "о. Крит"), a province or a
+# municipality ("обл. Бургас", "общ. Созопол"). "С. Петербург" is an abbreviated name.
+SETTLEMENTS = {
+    "гр.": "гр",
+    "гр": "гр",
+    "град": "гр",
+    "с.": "с",
+    "село": "с",
+    "к.к.": "кк",
+    "кк": "кк",
+    "ж.к.": "жк",
+    "жк": "жк",
+    "кв.": "кв",
+    "м.": "м",
+    "о.": "о",
+    "обл.": "обл",
+    "общ.": "общ",
+}
+# Quotes around a part of a name ('Летище "Васил Левски"', „Васил Левски“): not its words.
+_QUOTES = dict.fromkeys(map(ord, '"„“”«»'))
 # An abbreviated word of a name: one to three letters and a dot ("В.", "Ст.", "Г.").
 _ABBREVIATED = re.compile(r"^[^\W\d_]{1,3}\.$")
 
@@ -202,9 +221,12 @@ _ABBREVIATED = re.compile(r"^[^\W\d_]{1,3}\.$")
 def place_name(place: str) -> PlaceName:
     """The words of a place name: case, hyphens and spacing do not count ("Санкт-Петербург" is
     "Санкт Петербург"; "В.Търново" is "В. Търново")."""
-    tokens = place.replace(".", ". ").replace("-", " ").split()
     settlement = None
-    if len(tokens) > 1 and tokens[0] in SETTLEMENTS:
+    kind, _, rest = place.strip().partition(" ")
+    if kind in SETTLEMENTS and rest.strip():  # "к.к. Слънчев бряг": its dots split it below
+        settlement, place = SETTLEMENTS[kind], rest
+    tokens = place.translate(_QUOTES).replace(".", ". ").replace("-", " ").split()
+    if settlement is None and len(tokens) > 1 and tokens[0] in SETTLEMENTS:
         settlement = SETTLEMENTS[tokens[0]]
         tokens = tokens[1:]
     words = tuple(

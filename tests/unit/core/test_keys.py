@@ -302,6 +302,11 @@ def test_fold_is_the_word_runs_single_spaced(text: str) -> None:
         ("Златен бряг", "Западен бряг", False, False),
         ("Голямо Дряново", "Горно Дряново", False, False),
         ("с. Бяла", "гр. Бяла", False, False),  # a village and a town
+        ("к.к. Слънчев бряг", "Слънчев бряг", True, False),
+        ("м. Пампорово", "Пампорово", True, False),
+        ("кв. Лозенец", "Лозенец", True, False),
+        ("кв. Лозенец", "гр. Лозенец", False, False),  # a quarter and a town
+        ('Летище "Васил Левски"', "Летище „Васил Левски“", True, False),
         ("Търново", "Велико Търново", False, False),
         ("Ст. Загора", "С. Загора", False, False),  # two abbreviations: nothing to go by
     ],

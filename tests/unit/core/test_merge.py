@@ -158,6 +158,8 @@ def test_an_update_from_another_place_without_shared_text_is_another_story() -> 
         ("В.Търново", "велико търново"),
         ("Пловдив", "гр. Пловдив"),
         ("Санкт Петербург", "Санкт-Петербург"),
+        ("м. Пампорово", "Пампорово"),
+        ("Слънчев бряг", "к.к. Слънчев бряг"),
     ],
 )
 def test_a_flash_and_its_update_spelling_the_place_another_way_are_one_story(

@@ -281,18 +281,28 @@ def _without_an_abbreviations_dot(match: re.Match[str]) -> str:
 
 @lru_cache(maxsize=4096)
 def _are_place_names(names: str) -> bool:
-    """Whether '/' joins one to a few short names; cached, as datelines ("София,") recur."""
-    # No name may hold punctuation but an abbreviation's dot; "/" and blanks are none, so the
-    # whole text can be searched.
-    if _NOT_IN_PLACE.search(names) is not None and (
-        "." not in names
-        or _NOT_IN_PLACE.search(_ABBREVIATION_DOT.sub(_without_an_abbreviations_dot, names))
-        is not None
-    ):
-        return False
+    """Whether '/' joins one to a few short names; cached, as datelines ("София,") recur.
+
+    A name holds no punctuation but an abbreviation's dot ("В. Търново") and quotes around a
+    part of it ('Летище "Васил Левски"'); a lower-case word in front may say what kind of
+    place it is ("к.к. Слънчев бряг", "м. Пампорово": :data:`keys.SETTLEMENTS`).
+    """
     for name in names.split("/"):
         words = name.split()
+        if len(words) > 1 and words[0] in keys.SETTLEMENTS:
+            words = words[1:]
         if not words or len(words) > 4:
+            return False
+        rest = " ".join(words)
+        if '"' in rest:
+            if rest.count('"') % 2:
+                return False
+            rest = rest.replace('"', "")
+        if _NOT_IN_PLACE.search(rest) is not None and (
+            "." not in rest
+            or _NOT_IN_PLACE.search(_ABBREVIATION_DOT.sub(_without_an_abbreviations_dot, rest))
+            is not None
+        ):
             return False
     return True
 
