@@ -39,7 +39,8 @@ _DATE = re.compile(rb"\b(\d{2})\.(\d{2})\.(\d{4})\b")
 # The groups' files are first published on 03.12, 04.12 and 05.12.2026 (two days apart at
 # most). Shifting permutation n by 3 * (n + 1) days gives every permutation a date no other
 # permutation of any group has, so each is a bucket (provider + first-published minute) of
-# its own. December/January only: Sofia stays on winter time, the minutes map one to one.
+# its own. Their times are daytime, never in an hour Sofia's clocks skip or repeat, so the
+# minutes map one to one.
 _SHIFT_DAYS = 3
 
 

@@ -13,10 +13,11 @@ The rules, in the order they decide:
    first dateline place and word-bigram Jaccard similarity >= :data:`NEAR_DUPLICATE`).
 2. An update joins the story that shares its provider id. Otherwise it joins the only story of
    the bucket whose original has its first dateline place, even with no text in common (a flash
-   and its rewritten update). When several do, the most shared non-boilerplate text wins, then
-   the most headline words (at least two) its originals' headlines share with the update and
-   no other competing story's do, then the same sign-off, then shared authors, then the
-   earliest original. Places compare by their words (:func:`keys.same_place`: "гр. Пловдив"
+   and its rewritten update). When several do, the most evidence wins: shared non-boilerplate
+   text (word trigrams), and the headline words (at least two) its originals' headlines share
+   with the update and no other competing story's do, each worth
+   :data:`HEADLINE_WORD_WEIGHT` trigrams; then the same sign-off, then shared authors, then
+   the earliest original. Places compare by their words (:func:`keys.same_place`: "гр. Пловдив"
    is "Пловдив"); only where no original has the same words does a spelling with an
    abbreviated word match (:func:`keys.abbreviated_place`: "В. Търново", "Велико Търново").
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
@@ -634,6 +635,11 @@ _HEADLINE_STOPWORDS = frozenset(
 )
 # Fewer shared headline words than this are chance ("Премиерът", "Премиерата": "преми").
 MIN_HEADLINE_WORDS = 2
+# What a headline word only one story's headlines share with the update weighs, in shared word
+# trigrams. The stock phrases of a wire ("съобщиха от пресцентъра на министерството на") make
+# a few trigrams that stories of one minute share by chance; a headline's words say what the
+# story is about. A kept sentence (a dozen trigrams and more) still outweighs a headline.
+HEADLINE_WORD_WEIGHT = 3
 
 
 def _headline_stems(headline: str) -> frozenset[str]:
@@ -676,8 +682,9 @@ def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[
 def _rank(
     group: _Group, update: Version, text: set[int], headline_words: int = 0
 ) -> tuple[Any, ...]:
-    """Higher is better: shared text, then headline words only this story's headlines have,
-    same sign-off, shared authors, then the earliest original."""
+    """Higher is better: the evidence (shared trigrams, and :data:`HEADLINE_WORD_WEIGHT` for
+    each headline word only this story's headlines have), same sign-off, shared authors,
+    then the earliest original."""
     item = update.item
     shared_text = len(text & group.text)
     same_signoff = any(
@@ -686,8 +693,7 @@ def _rank(
     authors = set(item.authors)
     shared_authors = max((len(authors & set(v.item.authors)) for v in group.members), default=0)
     return (
-        shared_text,
-        headline_words,
+        shared_text + HEADLINE_WORD_WEIGHT * headline_words,
         same_signoff,
         shared_authors,
         _Descending(version_order(group.anchor)),

@@ -74,6 +74,14 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"rewritten-twin-roads-update", "rewritten-twin-theatre-update"},
     ),
+    "stock-phrase": (
+        ("stock-phrase-police", "stock-phrase-health", "stock-phrase-health-update"),
+        {
+            frozenset({"stock-phrase-police"}),
+            frozenset({"stock-phrase-health", "stock-phrase-health-update"}),
+        },
+        {"stock-phrase-police", "stock-phrase-health-update"},
+    ),
     "adjective": (
         ("adjective-kindergarten", "adjective-fortress", "adjective-fortress-update"),
         {
