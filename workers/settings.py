@@ -5,6 +5,7 @@ The README's configuration table is this module in prose; keep the two in step.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 from dataclasses import dataclass, field, fields
@@ -27,6 +28,11 @@ STORES = ("rocksdb://", "memory://")
 # records); "none" writes them as they are. Every consumer of the worker's topics must read
 # the codec chosen (zstd: Kafka clients 2.1+, librdkafka 1.0+, aiokafka with cramjam).
 COMPRESSIONS = ("none", "gzip", "snappy", "lz4", "zstd")
+
+
+# Faust's broker_request_timeout (its default, which the worker keeps): a consumer group's
+# session may not outlast a request, or Faust refuses to start.
+MAX_SESSION_TIMEOUT_S = 90.0
 
 
 class SettingsError(ValueError):
@@ -99,9 +105,12 @@ class Settings:
                     raise SettingsError(f"{name}={raw!r} is not a whole number") from exc
             elif f.type == "float":
                 try:
-                    values[f.name] = float(raw)
+                    number = float(raw)
                 except ValueError as exc:
                     raise SettingsError(f"{name}={raw!r} is not a number") from exc
+                if not math.isfinite(number):  # "nan" and "inf" would pass every bound
+                    raise SettingsError(f"{name}={raw!r} is not a finite number")
+                values[f.name] = number
             elif f.type == "Path":
                 values[f.name] = Path(raw)
             else:
@@ -152,8 +161,14 @@ class Settings:
         ):
             if days != -1 and days < 1:
                 raise SettingsError(f"{variable} must be at least 1 (days), or -1 for forever")
-        if self.session_timeout_s < 6:
-            raise SettingsError("WIRE_SESSION_TIMEOUT_S must be at least 6 (seconds)")
+        if not 6 <= self.session_timeout_s <= MAX_SESSION_TIMEOUT_S:
+            raise SettingsError(
+                f"WIRE_SESSION_TIMEOUT_S must be between 6 and {MAX_SESSION_TIMEOUT_S:.0f} "
+                "(seconds; no more than the client's request timeout)"
+            )
+        problem = _bootstrap_problem(self.kafka_bootstrap)
+        if problem is not None:
+            raise SettingsError(f"KAFKA_BOOTSTRAP={self.kafka_bootstrap!r}: {problem}")
         if self.fault_injection not in (None, *FAULTS):
             raise SettingsError(f"WIRE_FAULT_INJECTION must be one of {FAULTS}")
         if self.security_protocol not in SECURITY_PROTOCOLS:
@@ -181,6 +196,31 @@ class Settings:
     @property
     def created_topics(self) -> tuple[str, ...]:
         return (self.topic_raw, self.topic_events, self.topic_dlq)
+
+
+def _bootstrap_problem(bootstrap: str) -> str | None:
+    """What is wrong with a "host:port,host:port" list as the Kafka client reads it, if anything.
+
+    The client parses it only when it first connects, where a bad port is a traceback.
+    """
+    for entry in bootstrap.split(","):
+        address = entry.strip()
+        if not address:
+            return "an empty address in the list"
+        if address.startswith("["):  # an IPv6 literal, "[::1]:9092"
+            host, bracket, port = address[1:].partition("]")
+            if not bracket or (port and not port.startswith(":")):
+                return f"{address!r} is not [IPv6 address]:port"
+            port = port[1:]
+        elif address.count(":") == 1:
+            host, _, port = address.partition(":")
+        else:  # a host alone (port 9092), or an IPv6 literal without brackets
+            host, port = address, ""
+        if not host:
+            return f"{address!r} names no host"
+        if port and not (port.isdecimal() and 1 <= int(port) <= 65535):
+            return f"{address!r}: the port must be a number from 1 to 65535"
+    return None
 
 
 def load_or_report() -> Settings | None:

@@ -24,6 +24,20 @@ from workers.stream.runner import run_worker
         ({"WIRE_PARTITIONS": "four"}, "WIRE_PARTITIONS"),
         ({"WIRE_COMPRESSION": "brotli"}, "WIRE_COMPRESSION"),
         ({"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "KAFKA_SSL_CAFILE"),
+        # "nan" and "inf" are floats that pass every bound, and fail later with a traceback.
+        ({"WIRE_RAW_RETENTION_DAYS": "nan"}, "WIRE_RAW_RETENTION_DAYS"),
+        ({"WIRE_DLQ_RETENTION_DAYS": "inf"}, "WIRE_DLQ_RETENTION_DAYS"),
+        ({"WIRE_START_TIMEOUT_S": "nan"}, "WIRE_START_TIMEOUT_S"),
+        ({"WIRE_SHUTDOWN_GRACE_S": "NaN"}, "WIRE_SHUTDOWN_GRACE_S"),
+        ({"WIRE_SESSION_TIMEOUT_S": "nan"}, "WIRE_SESSION_TIMEOUT_S"),
+        # Faust refuses a session longer than its request timeout (90 s), with tracebacks.
+        ({"WIRE_SESSION_TIMEOUT_S": "91"}, "WIRE_SESSION_TIMEOUT_S"),
+        ({"WIRE_SESSION_TIMEOUT_S": "5"}, "WIRE_SESSION_TIMEOUT_S"),
+        ({"KAFKA_BOOTSTRAP": "127.0.0.1:notaport"}, "KAFKA_BOOTSTRAP"),
+        ({"KAFKA_BOOTSTRAP": "127.0.0.1:9092,"}, "KAFKA_BOOTSTRAP"),
+        ({"KAFKA_BOOTSTRAP": "127.0.0.1:70000"}, "KAFKA_BOOTSTRAP"),
+        ({"KAFKA_BOOTSTRAP": ":9092"}, "KAFKA_BOOTSTRAP"),
+        ({"KAFKA_BOOTSTRAP": "[::1]9092"}, "KAFKA_BOOTSTRAP"),
     ],
 )
 def test_an_unusable_setting_is_refused_by_name(env: dict[str, str], named: str) -> None:
@@ -44,6 +58,18 @@ def test_usable_settings_pass(tmp_path: Path) -> None:
         }
     )
     assert (settings.web_port, settings.store, settings.ssl_cafile) == (65535, "memory://", str(ca))
+
+
+@pytest.mark.parametrize(
+    "bootstrap",
+    ["127.0.0.1:9092", "kafka-0.kafka:9092, kafka-1.kafka:9093", "broker", "[::1]:9092", "[::1]"],
+)
+def test_bootstrap_lists_the_kafka_client_reads_pass(bootstrap: str) -> None:
+    assert Settings.from_env({"KAFKA_BOOTSTRAP": bootstrap}).kafka_bootstrap == bootstrap
+
+
+def test_the_longest_session_the_client_allows_passes() -> None:
+    assert Settings.from_env({"WIRE_SESSION_TIMEOUT_S": "90"}).session_timeout_s == 90.0
 
 
 def test_the_worker_refuses_them_in_one_line_with_exit_code_2(
@@ -72,6 +98,7 @@ def test_topic_settings_follow_replication_and_retention() -> None:
 
 
 def test_a_starting_worker_waits_for_the_broker_then_gives_up_with_exit_4(
+    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
@@ -82,6 +109,7 @@ def test_a_starting_worker_waits_for_the_broker_then_gives_up_with_exit_4(
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")  # nothing listens there
     monkeypatch.setenv("WIRE_START_TIMEOUT_S", "2.5")
+    monkeypatch.setenv("WIRE_STATE_DIR", str(tmp_path / "state"))
     started = time.monotonic()
     assert run_worker() == 4
     assert time.monotonic() - started >= 2.5

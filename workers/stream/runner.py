@@ -127,6 +127,53 @@ async def _ensure_topics_when_reachable(settings: Settings) -> None:
             pause = min(pause * 2, 30.0)
 
 
+async def _wait_for_the_broker_unless_stopped(settings: Settings) -> bool:
+    """:func:`_ensure_topics_when_reachable`, or False if SIGTERM or SIGINT came first.
+
+    The worker's own signal handlers are installed only once it starts; a pod stopped while
+    it waits for the broker would otherwise die of the signal (exit 143) instead of exiting 0.
+    """
+    loop = asyncio.get_running_loop()
+    waiting = asyncio.current_task()
+    assert waiting is not None  # always inside asyncio.run()
+    stopped = False
+
+    def stop() -> None:
+        nonlocal stopped
+        stopped = True
+        waiting.cancel()
+
+    signals = (signal.SIGTERM, signal.SIGINT)
+    for signum in signals:
+        loop.add_signal_handler(signum, stop)
+    try:
+        await _ensure_topics_when_reachable(settings)
+    except asyncio.CancelledError:
+        if not stopped:
+            raise
+        return False
+    finally:
+        for signum in signals:
+            loop.remove_signal_handler(signum)
+    return True
+
+
+def state_dir_problem(settings: Settings) -> str | None:
+    """Why the table's RocksDB could not live in WIRE_STATE_DIR, if so (made when missing).
+
+    Checked before the worker waits for the broker: Faust would find out only when it opens
+    the table, with a traceback.
+    """
+    where = f"WIRE_STATE_DIR={str(settings.state_dir)!r}"
+    try:
+        settings.state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"{where} cannot be made ({exc.strerror or exc})"
+    if not os.access(settings.state_dir, os.W_OK | os.X_OK):
+        return f"{where} is not writable by this user"
+    return None
+
+
 def web_address_problem(settings: Settings) -> str | None:
     """Why the health and metrics server could not listen where the settings say, if so.
 
@@ -163,7 +210,7 @@ def run_worker(settings: Settings | None = None) -> int:
     settings = settings or load_or_report()
     if settings is None:
         return 2
-    problem = web_address_problem(settings)
+    problem = web_address_problem(settings) or state_dir_problem(settings)
     if problem is not None:
         print(f"wire-ingest: {problem}", file=sys.stderr)
         return 2
@@ -172,7 +219,9 @@ def run_worker(settings: Settings | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        asyncio.run(_ensure_topics_when_reachable(settings))
+        if not asyncio.run(_wait_for_the_broker_unless_stopped(settings)):
+            print("wire-ingest: stopped by a signal while waiting for the broker", file=sys.stderr)
+            return 0
     except TopicConflictError as exc:
         print(f"wire-ingest: refusing to start: {exc}", file=sys.stderr)
         return 3
@@ -182,7 +231,6 @@ def run_worker(settings: Settings | None = None) -> int:
             file=sys.stderr,
         )
         return 4
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
     fix_mmap_threshold()  # before the worker allocates its batches and fetches
     wire = create_app(settings)
     # Everything built so far (modules, the app, its topics) lives as long as the process:

@@ -1,18 +1,29 @@
-"""The worker's start and stop: the web address checked first; no commit covers a message
-that was only buffered."""
+"""The worker's start and stop: the web address and the state directory checked first; a stop
+while it waits for the broker; no commit covers a message that was only buffered."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
+from tests.support.broker import free_port
 from workers.settings import Settings
-from workers.stream.runner import drain_and_commit, run_worker, web_address_problem
+from workers.stream.runner import (
+    drain_and_commit,
+    run_worker,
+    state_dir_problem,
+    web_address_problem,
+)
 
 
 def test_a_graceful_stop_empties_the_stream_buffers_before_it_commits() -> None:
@@ -77,3 +88,56 @@ def test_a_free_web_port_is_no_problem() -> None:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
     assert web_address_problem(Settings(web_host="127.0.0.1", web_port=port)) is None
+
+
+def test_a_state_dir_that_cannot_be_made_stops_the_worker_with_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    settings = Settings(web_host="127.0.0.1", web_port=port, state_dir=blocker / "state")
+    assert run_worker(settings) == 2  # before any broker is asked for anything
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(f"wire-ingest: WIRE_STATE_DIR='{blocker / 'state'}' cannot be made")
+
+
+def test_a_state_dir_is_made_when_missing(tmp_path: Path) -> None:
+    assert state_dir_problem(Settings(state_dir=tmp_path / "new" / "state")) is None
+    assert (tmp_path / "new" / "state").is_dir()
+
+
+def test_a_signal_while_waiting_for_the_broker_stops_the_worker_with_exit_0(tmp_path: Path) -> None:
+    """Kubernetes stops a pod with SIGTERM; one that still waits for the broker must not die
+    of it (exit 143), as the worker's own handlers come only once it starts."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # nothing listens there
+        "WIRE_START_TIMEOUT_S": "60",
+        "WIRE_STATE_DIR": str(tmp_path / "state"),
+        "WIRE_WEB_PORT": str(free_port()),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "from workers.cli import main; main()", "worker"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stderr is not None
+        deadline = time.monotonic() + 30
+        for line in worker.stderr:  # waiting: its first retry warning says so
+            if "retrying in" in line:
+                break
+            assert time.monotonic() < deadline, "no retry warning"
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 0
+        rest = worker.stderr.read()
+    finally:
+        worker.kill()
+        worker.wait()
+    assert rest.strip().splitlines()[-1] == (
+        "wire-ingest: stopped by a signal while waiting for the broker"
+    )
