@@ -152,6 +152,26 @@ def test_statefulset_shape():
     assert {"secretRef": {"name": secret["metadata"]["name"], "optional": True}} in env_from
 
 
+def test_the_startup_probe_outlasts_the_workers_wait_for_the_broker():
+    """Nothing answers on the web port while a starting worker waits for the broker
+    (WIRE_START_TIMEOUT_S): a shorter startup budget would kill pods in a crash loop during
+    broker maintenance, which the wait is there to ride out."""
+    from workers.settings import Settings
+
+    objects = k8s_objects()
+    config = objects["ConfigMap"]["data"]
+    container = _container(objects)
+    env = {e["name"]: e.get("value") for e in container["env"] if "value" in e}
+    wait_s = float(
+        env.get("WIRE_START_TIMEOUT_S")
+        or config.get("WIRE_START_TIMEOUT_S")
+        or Settings().start_timeout_s
+    )
+    probe = container["startupProbe"]
+    assert probe["httpGet"] == {"path": "/health", "port": "metrics"}
+    assert probe["periodSeconds"] * probe["failureThreshold"] >= wait_s + 60
+
+
 def test_service_pdb_and_servicemonitor_select_the_workers():
     objects = k8s_objects()
     service = objects["Service"]
