@@ -127,6 +127,13 @@ class Metrics:
             "Consumer-group rebalances this worker went through.",
             registry=r,
         )
+        self.kafka_client_errors = Counter(
+            f"{PREFIX}_kafka_client_errors",
+            "ERROR lines of the Kafka client (failed connections, fetches, metadata updates, "
+            "coordinator lookups), by logger: dozens a second while a broker is away.",
+            ["logger"],
+            registry=r,
+        )
         self.agent_errors = Counter(
             f"{PREFIX}_agent_errors",
             "Unexpected errors caught at an agent boundary (each also became a DLQ record).",

@@ -17,6 +17,7 @@ from aiokafka.errors import KafkaConnectionError
 from workers.settings import Settings, load_or_report
 from workers.stream.allocator import fix_mmap_threshold
 from workers.stream.app import WireApp, create_app
+from workers.stream.client_logs import hold_back_repeated_client_lines
 from workers.stream.kafka_client import unreachable
 from workers.stream.topics import TopicConflictError, ensure_topics
 
@@ -233,6 +234,9 @@ def run_worker(settings: Settings | None = None) -> int:
         return 4
     fix_mmap_threshold()  # before the worker allocates its batches and fetches
     wire = create_app(settings)
+    hold_back_repeated_client_lines(
+        lambda logger: wire.metrics.kafka_client_errors.labels(logger).inc()
+    )
     # Everything built so far (modules, the app, its topics) lives as long as the process:
     # keep it out of the collector's generations, so each collection scans only new objects.
     gc.freeze()

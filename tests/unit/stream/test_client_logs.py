@@ -1,0 +1,95 @@
+"""The Kafka client's repeated lines: one of each kind per interval, every ERROR counted."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+
+import aiokafka.client
+import aiokafka.consumer.fetcher
+import pytest
+
+from workers.stream.client_logs import RepeatedLines, hold_back_repeated_client_lines
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def record(
+    msg: str, *args: object, level: int = logging.ERROR, name: str = "aiokafka"
+) -> logging.LogRecord:
+    return logging.LogRecord(name, level, __file__, 1, msg, args, None)
+
+
+def counting(errors: Counter[str]) -> Callable[[str], None]:
+    return lambda logger: errors.update([logger])
+
+
+def test_a_kind_of_line_goes_through_once_per_interval_saying_how_many_were_held_back() -> None:
+    errors: Counter[str] = Counter()
+    clock = Clock()
+    lines = RepeatedLines(counting(errors), every_s=30, clock=clock)
+    first = record("Unable connect to node with id %s: %s", 1, "refused")
+    assert lines.filter(first)
+    assert first.getMessage() == "Unable connect to node with id 1: refused"
+    for _second in range(1, 30):
+        clock.now += 1
+        assert not lines.filter(record("Unable connect to node with id %s: %s", 1, "refused"))
+    clock.now += 1  # 30 s after the first
+    again = record("Unable connect to node with id %s: %s", 2, "refused")
+    assert lines.filter(again)
+    assert again.getMessage() == (
+        "Unable connect to node with id 2: refused (29 more like it in the last 30 s)"
+    )
+    clock.now += 1
+    assert not lines.filter(record("Unable connect to node with id %s: %s", 1, "refused"))
+    assert errors == {"aiokafka": 32}  # every one counted, held back or not
+
+
+def test_kinds_are_apart_by_template_logger_and_level() -> None:
+    errors: Counter[str] = Counter()
+    lines = RepeatedLines(counting(errors), clock=Clock())
+    assert lines.filter(record("Unable to update metadata from %s", [1]))
+    assert lines.filter(record("Failed fetch messages from %s: %s", 1, "x"))
+    assert lines.filter(record("Failed fetch messages from %s: %s", 1, "x", name="aiokafka.x"))
+    assert lines.filter(record("Unable to update metadata from %s", [1], level=logging.WARNING))
+    assert not lines.filter(record("Unable to update metadata from %s", [2]))
+    assert errors == {"aiokafka": 3, "aiokafka.x": 1}  # warnings are not counted
+
+
+def test_info_and_debug_lines_are_never_held_back() -> None:
+    errors: Counter[str] = Counter()
+    lines = RepeatedLines(counting(errors), clock=Clock())
+    for _ in range(3):
+        assert lines.filter(record("Joined group", level=logging.INFO))
+        assert lines.filter(record("Sending request", level=logging.DEBUG))
+    assert not errors
+
+
+def test_lines_formatted_before_logging_do_not_grow_the_memory_without_bound() -> None:
+    lines = RepeatedLines(lambda _name: None, clock=Clock())
+    for n in range(5000):
+        assert lines.filter(record(f"failed at offset {n}"))
+    assert len(lines._kinds) <= 512
+
+
+def test_the_client_loggers_hold_back_their_repeats(caplog: pytest.LogCaptureFixture) -> None:
+    errors: Counter[str] = Counter()
+    lines = hold_back_repeated_client_lines(counting(errors))
+    try:
+        with caplog.at_level(logging.ERROR):
+            for _ in range(50):  # the way aiokafka logs them, on its modules' own loggers
+                aiokafka.client.log.error("Unable connect to node with id %s: %s", 1, "refused")
+                aiokafka.consumer.fetcher.log.error("Failed fetch messages from %s: %s", 1, "x")
+    finally:
+        for name in ("aiokafka", *logging.root.manager.loggerDict):
+            if name.startswith("aiokafka"):
+                logging.getLogger(name).removeFilter(lines)
+    assert len(caplog.records) == 2
+    assert errors == {"aiokafka": 50, "aiokafka.consumer.fetcher": 50}
