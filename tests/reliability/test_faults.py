@@ -10,10 +10,12 @@ from __future__ import annotations
 import random
 import re
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.reliability.corpus import hostile_corpus, small_stories_corpus, stories_corpus
 from tests.reliability.harness import (
@@ -94,8 +96,29 @@ def test_broker_restart_mid_stream(names: Names, spawn: Spawn, tmp_path: Path) -
         accounting = account(bootstrap, names, corpus.values, replayer)
         report("broker restart", accounting, recovered)
         accounting.assert_nothing_lost()
+        _assert_the_outage_was_counted_and_not_flooded(worker)
     finally:
         broker.stop()
+
+
+def _assert_the_outage_was_counted_and_not_flooded(worker: WorkerProcess) -> None:
+    """The Kafka client fails dozens of times a second while the broker is away: each failure
+    is counted for the alert, and each kind of line reaches the log once per 30 s."""
+    errors = sum(
+        sample.value
+        for family in text_string_to_metric_families(worker.metrics_text())
+        if family.name == "wire_ingest_kafka_client_errors"
+        for sample in family.samples
+    )
+    assert errors > 0, "the outage left no count of the client's errors"
+    kinds = Counter(  # the worker's log lines are "[time] [pid] [LEVEL] message"
+        re.sub(r"\d+", "N", line.split("] [ERROR] ", 1)[1])[:60]
+        for line in worker.log_path.read_text(errors="replace").splitlines()
+        if "] [ERROR] " in line
+    )
+    assert kinds, "no client error in the log"
+    assert max(kinds.values()) <= 3, f"repeated lines flood the log: {kinds.most_common(3)}"
+    assert sum(kinds.values()) < errors, "every error line went to the log"
 
 
 def test_a_worker_started_while_the_broker_is_away_waits_for_it(names: Names, spawn: Spawn) -> None:
