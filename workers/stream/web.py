@@ -20,7 +20,12 @@ def health_state(wire: WireApp) -> dict[str, Any]:
     crashed = dict(wire.progress.crashed) if wire.progress is not None else {}
     ready = started and recovered and not recovering and not rebalancing and not crashed
     wire.metrics.ready.set(int(ready))
-    status = "ready" if ready else ("agent crashed" if crashed else "starting")
+    status = _status(
+        ready=ready,
+        crashed=bool(crashed),
+        started=started,
+        rebalancing=rebalancing,
+    )
     return {
         "assigned": _assigned(wire) if started else {},
         "status": status,
@@ -31,6 +36,17 @@ def health_state(wire: WireApp) -> dict[str, Any]:
         "crashed": crashed,
         "version": wire.version,
     }
+
+
+def _status(*, ready: bool, crashed: bool, started: bool, rebalancing: bool) -> str:
+    """One word for on-call: what keeps the worker from being ready, the gravest first."""
+    if ready:
+        return "ready"
+    if crashed:
+        return "agent crashed"
+    if not started:
+        return "starting"
+    return "rebalancing" if rebalancing else "recovering"
 
 
 def _assigned(wire: WireApp) -> dict[str, list[int]]:
