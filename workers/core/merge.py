@@ -11,15 +11,18 @@ The rules, in the order they decide:
 1. Originals (versions without an update marker) anchor stories. Two originals are one story
    only when they share a provider id, or one is a near-duplicate re-send of the other (same
    first dateline place and word-bigram Jaccard similarity >= :data:`NEAR_DUPLICATE`).
-2. An update joins the story that shares its provider id. Otherwise it joins the only story of
-   the bucket whose original has its first dateline place, even with no text in common (a flash
-   and its rewritten update). When several do, the most evidence wins: shared non-boilerplate
-   text (word trigrams), and the headline words (at least two) its originals' headlines share
-   with the update and no other competing story's do, each worth
-   :data:`HEADLINE_WORD_WEIGHT` trigrams; then the same sign-off, then shared authors, then
-   the earliest original. Places compare by their words (:func:`keys.same_place`: "гр. Пловдив"
-   is "Пловдив"); only where no original has the same words does a spelling with an
-   abbreviated word match (:func:`keys.abbreviated_place`: "В. Търново", "Велико Търново").
+2. An update joins the story that shares its provider id. Otherwise, if it keeps paragraphs
+   (rule 4's test) of a story of another place and none of the stories of its own place, it
+   joins that story (an update datelined anew). Otherwise it joins the only story of the
+   bucket whose original has its first dateline place, or none (a flash datelined nowhere),
+   even with no text in common (a flash and its rewritten update). When several do, the most
+   evidence wins: shared non-boilerplate text (word trigrams), and the headline words (at
+   least two) its originals' headlines share with the update and no other competing story's
+   do, each worth :data:`HEADLINE_WORD_WEIGHT` trigrams; then a story of the update's place
+   over one datelined nowhere, then the same sign-off, then shared authors, then the earliest
+   original. Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is
+   "Пловдив"); only where no original has the same words does a spelling with an abbreviated
+   word match (:func:`keys.abbreviated_place`: "В. Търново", "Велико Търново").
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
 4. An update no original claims by place joins by text when it keeps at least two paragraphs
@@ -561,12 +564,46 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         if by_id:
             return min(by_id, key=lambda g: version_order(g.anchor))
     same_place = _of_its_place(groups, update)
-    if len(same_place) == 1:
-        return same_place[0]
+    # An original datelined nowhere (a flash sent before its place was known) may be of any
+    # place: it competes, though the place wins where nothing else tells them apart.
+    placeless = [g for g in groups if g.place is None] if update.first_place is not None else []
+    competing = same_place + placeless
+    moved = _kept_elsewhere(groups, competing, update, boilerplate)
+    if moved is not None:
+        return moved
+    if len(competing) == 1:
+        return competing[0]
     text = _text(update, boilerplate)
-    if same_place:
-        headline = _distinct_headline_words(same_place, update)
-        return max(same_place, key=lambda g: _rank(g, update, text, headline(g)))
+    if competing:
+        headline = _distinct_headline_words(competing, update)
+        return max(
+            competing,
+            key=lambda g: _rank(g, update, text, headline(g), placed=g.place is not None),
+        )
+    return _by_kept_text(groups, update, boilerplate)
+
+
+def _kept_elsewhere(
+    groups: list[_Group], competing: list[_Group], update: Version, boilerplate: frozenset[str]
+) -> _Group | None:
+    """A story of another place whose text the update keeps, when it keeps none of the
+    competing stories': an update datelined anew ("Асеновград/Пловдив" for a story first
+    datelined "Пловдив") that keeps two paragraphs of its story goes with them, not with
+    whichever story the new place has."""
+    others = [g for g in groups if g not in competing]
+    if not competing or not others:  # most buckets: the one story, or none of another place
+        return None
+    if any(_kept_paragraphs(update, g.text, boilerplate) for g in competing):
+        return None
+    return _by_kept_text(others, update, boilerplate)
+
+
+def _by_kept_text(
+    groups: list[_Group], update: Version, boilerplate: frozenset[str]
+) -> _Group | None:
+    """The story that already has at least two of the update's paragraphs (or the one
+    paragraph a flash has), the most evidence first; None if none has."""
+    text = _text(update, boilerplate)
     best: _Group | None = None
     best_rank: tuple[Any, ...] = ()
     for group in groups:
@@ -680,11 +717,11 @@ def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[
 
 
 def _rank(
-    group: _Group, update: Version, text: set[int], headline_words: int = 0
+    group: _Group, update: Version, text: set[int], headline_words: int = 0, *, placed: bool = True
 ) -> tuple[Any, ...]:
     """Higher is better: the evidence (shared trigrams, and :data:`HEADLINE_WORD_WEIGHT` for
-    each headline word only this story's headlines have), same sign-off, shared authors,
-    then the earliest original."""
+    each headline word only this story's headlines have), a story with the update's place over
+    one datelined nowhere, same sign-off, shared authors, then the earliest original."""
     item = update.item
     shared_text = len(text & group.text)
     same_signoff = any(
@@ -694,6 +731,7 @@ def _rank(
     shared_authors = max((len(authors & set(v.item.authors)) for v in group.members), default=0)
     return (
         shared_text + HEADLINE_WORD_WEIGHT * headline_words,
+        placed,
         same_signoff,
         shared_authors,
         _Descending(version_order(group.anchor)),

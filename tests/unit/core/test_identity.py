@@ -82,6 +82,14 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"stock-phrase-police", "stock-phrase-health-update"},
     ),
+    "placeless-flash": (
+        ("placeless-flash", "placeless-sofia", "placeless-flash-update"),
+        {
+            frozenset({"placeless-flash", "placeless-flash-update"}),
+            frozenset({"placeless-sofia"}),
+        },
+        {"placeless-flash-update", "placeless-sofia"},
+    ),
     "adjective": (
         ("adjective-kindergarten", "adjective-fortress", "adjective-fortress-update"),
         {

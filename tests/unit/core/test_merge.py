@@ -232,6 +232,67 @@ def test_an_update_keeping_a_one_paragraph_flashs_lead_joins_it_from_another_pla
         assert partition(bucket) == {frozenset({"Светкавица", "Нов текст"})}
 
 
+@pytest.mark.parametrize("update_places", [("Асеновград", "Пловдив"), ("Асеновград",)])
+def test_an_update_datelined_anew_goes_with_the_paragraphs_it_keeps_not_with_the_new_place(
+    update_places: tuple[str, ...],
+) -> None:
+    """The new place has a story of its own, of which the update keeps nothing."""
+    fire = wire_item(SENTENCES[:3], headline="Пожар", places=("Пловдив",))
+    water = wire_item(SENTENCES[5:7], headline="Вода", places=("Асеновград",))
+    fire_update = wire_item(
+        (SENTENCES[8], *SENTENCES[:2]), headline="Пожар 2", places=update_places, updated=LATER
+    )
+    for order in itertools.permutations([fire, water, fire_update]):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {frozenset({"Пожар", "Пожар 2"}), frozenset({"Вода"})}
+
+
+def test_an_update_keeping_text_of_both_its_place_and_another_stays_with_its_place() -> None:
+    here = wire_item(SENTENCES[:2], headline="Тук", places=("Пловдив",))
+    there = wire_item(SENTENCES[3:6], headline="Там", places=("Асеновград",))
+    update = wire_item(
+        (SENTENCES[0], SENTENCES[3], SENTENCES[4]),
+        headline="Тук 2",
+        places=("Пловдив",),
+        updated=LATER,
+    )
+    bucket, _ = merged_all([here, there, update])
+    assert partition(bucket) == {frozenset({"Тук", "Тук 2"}), frozenset({"Там"})}
+
+
+def test_an_original_datelined_nowhere_competes_for_an_update_of_any_place() -> None:
+    """A flash sent before its place was known; its update names the place, which a story of
+    the same minute has too: the headline decides. Without evidence, the place does."""
+    flash = wire_item(SENTENCES[:1], headline="Земетресение разлюля Южна България", places=())
+    trams = wire_item(SENTENCES[3:5], headline="Нови трамваи по линия 5", places=("София",))
+    rewrite = wire_item(
+        SENTENCES[6:8],
+        headline="Земетресението край Кърджали разлюля България",
+        places=("София",),
+        updated=LATER,
+    )
+    silent = dataclasses.replace(rewrite, headline="Нещо друго")
+    for order in itertools.permutations([flash, trams, rewrite]):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {
+            frozenset({"Земетресение разлюля Южна България", rewrite.headline}),
+            frozenset({"Нови трамваи по линия 5"}),
+        }
+    bucket, _ = merged_all([flash, trams, silent])
+    assert partition(bucket) == {
+        frozenset({"Земетресение разлюля Южна България"}),
+        frozenset({"Нови трамваи по линия 5", "Нещо друго"}),
+    }
+
+
+def test_an_update_of_a_place_joins_the_only_original_datelined_nowhere() -> None:
+    flash = wire_item(SENTENCES[:1], headline="Светкавица", places=())
+    rewrite = wire_item(SENTENCES[6:8], headline="Нов текст", places=("София",), updated=LATER)
+    for order in ([flash, rewrite], [rewrite, flash]):
+        bucket, _ = merged_all(order)
+        assert partition(bucket) == {frozenset({"Светкавица", "Нов текст"})}
+
+
 def test_a_one_paragraph_story_of_boilerplate_only_is_no_text_to_join() -> None:
     notice = wire_item((BOILERPLATE[0],), headline="Съобщение", places=("Варна",))
     update = wire_item(
