@@ -56,8 +56,15 @@ _MAX_HEADER_LINES = 12
 
 # The two update markers: "ОБНОВЕНА" (updated) and "РАЗШИРЕНА" (expanded).
 _MARKER_WORD = r"(?:ОБНОВЕНА|РАЗШИРЕНА)"
-# Either marker, or the two joined ("ОБНОВЕНА И РАЗШИРЕНА", "ОБНОВЕНА/РАЗШИРЕНА").
-_MARKER_WORDS = _MARKER_WORD + r"(?:\b|$)(?:[\s:.,/\-–—]*(?:и\s+)?" + _MARKER_WORD + r"(?:\b|$))*"
+# Either marker, or the two joined: by "и" or "/" in any case ("ОБНОВЕНА И РАЗШИРЕНА",
+# "обновена/разширена"), by a comma or a space only in capitals ("РАЗШИРЕНА, ОБНОВЕНА"): in
+# "ОБНОВЕНА Разширена зона за паркиране" the second word is the headline's own.
+_MARKER_WORDS = (
+    _MARKER_WORD
+    + r"(?:\b|$)(?:(?:\s*/\s*|\s+и\s+)"
+    + _MARKER_WORD
+    + r"(?:\b|$)|\s*,?\s+(?-i:ОБНОВЕНА|РАЗШИРЕНА)(?:\b|$))*"
+)
 # A headline's marker and the punctuation that sets it off.
 _MARKER = re.compile(r"^" + _MARKER_WORDS + r"[\s:.,\-–—]*", re.IGNORECASE)
 # Punctuation between or after the marker words: a marker set off by it is no adjective.
@@ -276,7 +283,15 @@ def _looks_like_dateline(text: str) -> bool:
 def _without_an_abbreviations_dot(match: re.Match[str]) -> str:
     word = match.group(1)
     short = word[0].isupper() and word[1:] == word[1:].lower()  # "В", "Ст"; not "МВР"
-    return word if short or f"{word}." in keys.SETTLEMENTS else match.group(0)
+    return word if short or word in _TOWN_OR_VILLAGE else match.group(0)
+
+
+# The settlement words whose dot a name may hold anywhere ("Москва, гр. Подолск"); the other
+# kinds of place only open a name (:func:`_are_place_names`): "През м. май," is no dateline.
+_TOWN_OR_VILLAGE = frozenset({"гр", "с"})
+# A quoted part of a name opens with a capital ('Летище "Васил Левски"'); 'Той каза "да"' is
+# a sentence.
+_QUOTED = re.compile(r'"([^"]*)"')
 
 
 @lru_cache(maxsize=4096)
@@ -295,7 +310,8 @@ def _are_place_names(names: str) -> bool:
             return False
         rest = " ".join(words)
         if '"' in rest:
-            if rest.count('"') % 2:
+            quoted = _QUOTED.findall(rest)
+            if rest.count('"') % 2 or not all(part[:1].isupper() for part in quoted):
                 return False
             rest = rest.replace('"', "")
         if _NOT_IN_PLACE.search(rest) is not None and (
