@@ -11,23 +11,22 @@ The rules, in the order they decide:
 1. Originals (versions without an update marker) anchor stories. Two originals are one story
    only when they share a provider id, or one is a near-duplicate re-send of the other (same
    first dateline place and word-bigram Jaccard similarity >= :data:`NEAR_DUPLICATE`).
-2. An update joins the story that shares its provider id. Otherwise, if it keeps paragraphs
-   (rule 4's test) of a story of another place and none of the stories of its own place, it
-   joins that story (an update datelined anew). Otherwise it joins the only story of the
-   bucket whose original has its first dateline place, or none (a flash datelined nowhere),
-   even with no text in common (a flash and its rewritten update). When several do, the most
-   evidence wins: shared non-boilerplate text (word trigrams), and the headline words (at
-   least two) its originals' headlines share with the update and no other competing story's
-   do, each worth :data:`HEADLINE_WORD_WEIGHT` trigrams; then a story of the update's place
-   over one datelined nowhere, then the same sign-off, then shared authors, then the earliest
-   original. Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is
-   "Пловдив"); only where no original has the same words does a spelling with an abbreviated
-   word match (:func:`keys.abbreviated_place`: "В. Търново", "Велико Търново").
+2. An update joins the story that shares its provider id. Otherwise the bucket's one story
+   when its original has the update's first dateline place, even with no text in common (a
+   flash and its rewritten update). Among several stories of that place, the one with the most
+   evidence: the update's paragraphs it already has, then shared non-boilerplate text (word
+   trigrams) plus :data:`HEADLINE_WORD_WEIGHT` for each headline word (at least two) its
+   originals' headlines share with the update and no other competing story's do; then the
+   same sign-off, shared authors, the earliest original. Places compare by their words
+   (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only where no original has the same
+   words does a spelling with an abbreviated word match (:func:`keys.abbreviated_place`).
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
-4. An update no original claims by place joins by text when it keeps at least two paragraphs
-   of a story (a story whose first place changed), or the one paragraph a flash has, else
-   waits in a story of its own place until its original arrives.
+4. When no story of its place has evidence, the update joins the story with the most evidence
+   among those datelined nowhere (a flash sent before its place was known) and those of
+   another place of which it keeps at least two paragraphs, or the one their originals have
+   (an update datelined anew); else the story of its place, if any; else it waits in a story
+   of its own place until its original arrives.
 5. A story's canonical version is its newest by :func:`version_order`: a kill (pubStatus
    canceled) over any other version, then the format's version number
    where it has one (NewsML-G2, ninjs; compared as numbers), version time, then an
@@ -565,63 +564,65 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
             return min(by_id, key=lambda g: version_order(g.anchor))
     same_place = _of_its_place(groups, update)
     # An original datelined nowhere (a flash sent before its place was known) may be of any
-    # place: it competes, though the place wins where nothing else tells them apart.
+    # place, but only evidence joins an update to it.
     placeless = [g for g in groups if g.place is None] if update.first_place is not None else []
-    competing = same_place + placeless
-    moved = _kept_elsewhere(groups, competing, update, boilerplate)
-    if moved is not None:
-        return moved
-    if len(competing) == 1:
-        return competing[0]
+    others = [g for g in groups if g not in same_place and g not in placeless]
+    if len(same_place) == 1 and not placeless and not others:
+        return same_place[0]  # the bucket's one story, of the update's place
     text = _text(update, boilerplate)
-    if competing:
-        headline = _distinct_headline_words(competing, update)
-        return max(
-            competing,
-            key=lambda g: _rank(g, update, text, headline(g), placed=g.place is not None),
-        )
-    return _by_kept_text(groups, update, boilerplate)
+    told = _told(same_place, update, text, boilerplate)
+    if told is not None:
+        return told
+    # No story of its place tells: one datelined nowhere that does, or one of another place
+    # whose text it keeps (an update datelined anew), wins over the place alone.
+    kept = [g for g in others if _keeps_enough_of(g, update, boilerplate)]
+    told = _told([*placeless, *kept], update, text, boilerplate)
+    if told is not None:
+        return told
+    if same_place:  # nothing tells them apart: the place does, then the tie-breaks
+        return max(same_place, key=lambda g: _rank(g, update, (0, 0)))
+    return None
 
 
-def _kept_elsewhere(
-    groups: list[_Group], competing: list[_Group], update: Version, boilerplate: frozenset[str]
+def _told(
+    groups: list[_Group], update: Version, text: set[int], boilerplate: frozenset[str]
 ) -> _Group | None:
-    """A story of another place whose text the update keeps, when it keeps none of the
-    competing stories': an update datelined anew ("Асеновград/Пловдив" for a story first
-    datelined "Пловдив") that keeps two paragraphs of its story goes with them, not with
-    whichever story the new place has."""
-    others = [g for g in groups if g not in competing]
-    if not competing or not others:  # most buckets: the one story, or none of another place
+    """The story of ``groups`` with the most evidence for the update, if any has some."""
+    if not groups:
         return None
-    if any(_kept_paragraphs(update, g.text, boilerplate) for g in competing):
-        return None
-    return _by_kept_text(others, update, boilerplate)
-
-
-def _by_kept_text(
-    groups: list[_Group], update: Version, boilerplate: frozenset[str]
-) -> _Group | None:
-    """The story that already has at least two of the update's paragraphs (or the one
-    paragraph a flash has), the most evidence first; None if none has."""
-    text = _text(update, boilerplate)
+    headline = _distinct_headline_words(groups, update)
     best: _Group | None = None
     best_rank: tuple[Any, ...] = ()
     for group in groups:
-        needed = min(MIN_KEPT_PARAGRAPHS, _paragraphs_of(group, boilerplate))
-        if not needed or _kept_paragraphs(update, group.text, boilerplate) < needed:
+        evidence = (
+            _kept_paragraphs(update, group.text, boilerplate),
+            len(text & group.text) + HEADLINE_WORD_WEIGHT * headline(group),
+        )
+        if evidence == (0, 0):
             continue
-        rank = _rank(group, update, text)
+        rank = _rank(group, update, evidence)
         if best is None or rank > best_rank:
             best, best_rank = group, rank
     return best
 
 
+def _keeps_enough_of(group: _Group, update: Version, boilerplate: frozenset[str]) -> bool:
+    """Whether the update keeps at least two of the story's paragraphs, or the one its
+    originals have (a one-paragraph flash): enough to follow it to another place."""
+    needed = min(MIN_KEPT_PARAGRAPHS, _paragraphs_of(group, boilerplate))
+    return bool(needed) and _kept_paragraphs(update, group.text, boilerplate) >= needed
+
+
 def _paragraphs_of(group: _Group, boilerplate: frozenset[str]) -> int:
-    """How many different paragraphs, boilerplate aside, the story's versions have."""
+    """How many different paragraphs, boilerplate aside, the story's originals have.
+
+    Originals only: the updates that joined before would raise the bar for the next one, and
+    an update that joined the bucket's one story would push out another that joined by text.
+    """
     return len(
         {
             pid
-            for version in group.members
+            for version in group.originals
             for paragraph in version.item.paragraphs
             if (pid := keys.paragraph_id(paragraph)) not in boilerplate
         }
@@ -675,7 +676,8 @@ MIN_HEADLINE_WORDS = 2
 # What a headline word only one story's headlines share with the update weighs, in shared word
 # trigrams. The stock phrases of a wire ("съобщиха от пресцентъра на министерството на") make
 # a few trigrams that stories of one minute share by chance; a headline's words say what the
-# story is about. A kept sentence (a dozen trigrams and more) still outweighs a headline.
+# story is about. A kept sentence (a dozen trigrams and more) still outweighs a headline, and
+# a kept paragraph outweighs both (:func:`_told`).
 HEADLINE_WORD_WEIGHT = 3
 
 
@@ -716,22 +718,18 @@ def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[
     return lambda group: distinct[id(group)]
 
 
-def _rank(
-    group: _Group, update: Version, text: set[int], headline_words: int = 0, *, placed: bool = True
-) -> tuple[Any, ...]:
-    """Higher is better: the evidence (shared trigrams, and :data:`HEADLINE_WORD_WEIGHT` for
-    each headline word only this story's headlines have), a story with the update's place over
-    one datelined nowhere, same sign-off, shared authors, then the earliest original."""
+def _rank(group: _Group, update: Version, evidence: tuple[int, int]) -> tuple[Any, ...]:
+    """Higher is better: the evidence (paragraphs kept, then shared trigrams plus
+    :data:`HEADLINE_WORD_WEIGHT` for each headline word only this story's headlines have), same
+    sign-off, shared authors, then the earliest original."""
     item = update.item
-    shared_text = len(text & group.text)
     same_signoff = any(
         item.signoff is not None and v.item.signoff == item.signoff for v in group.members
     )
     authors = set(item.authors)
     shared_authors = max((len(authors & set(v.item.authors)) for v in group.members), default=0)
     return (
-        shared_text + HEADLINE_WORD_WEIGHT * headline_words,
-        placed,
+        evidence,
         same_signoff,
         shared_authors,
         _Descending(version_order(group.anchor)),
@@ -799,7 +797,8 @@ def _join_the_only_story(bucket: Bucket, arriving: Version, record: VersionRecor
     The common arrival after a bucket's first. When the bucket holds exactly one live story
     (no retired key), with an original, every version in it, and room for one more update
     (nothing to fold), an update of the original's first place is claimed by it (rule 2), and
-    joining only adds ids and text, so no other version moves. The result is what
+    joining only adds ids and text, so no other version moves (the bar for joining by text
+    counts the originals' paragraphs alone: :func:`_paragraphs_of`). The result is what
     :func:`_regroup` gives (``test_properties.py`` checks that it stays so); anything else
     returns None and takes the full grouping.
     """

@@ -285,12 +285,95 @@ def test_an_original_datelined_nowhere_competes_for_an_update_of_any_place() -> 
     }
 
 
-def test_an_update_of_a_place_joins_the_only_original_datelined_nowhere() -> None:
-    flash = wire_item(SENTENCES[:1], headline="Светкавица", places=())
-    rewrite = wire_item(SENTENCES[6:8], headline="Нов текст", places=("София",), updated=LATER)
-    for order in ([flash, rewrite], [rewrite, flash]):
+def test_an_original_datelined_nowhere_takes_an_update_only_on_evidence() -> None:
+    """An official notice has no dateline: an update of some place that has no original in
+    the bucket yet is not its (it waits for its own), unless its headline or text says so."""
+    notice = wire_item(SENTENCES[:1], headline="Министерството съобщава", places=())
+    silent = wire_item(SENTENCES[6:8], headline="Нов текст", places=("Варна",), updated=LATER)
+    told = dataclasses.replace(silent, headline="Министерството съобщава подробности")
+    for order in ([notice, silent], [silent, notice]):
         bucket, _ = merged_all(order)
-        assert partition(bucket) == {frozenset({"Светкавица", "Нов текст"})}
+        assert partition(bucket) == {
+            frozenset({"Министерството съобщава"}),
+            frozenset({"Нов текст"}),
+        }
+    for order in ([notice, told], [told, notice]):
+        bucket, _ = merged_all(order)
+        assert partition(bucket) == {frozenset({"Министерството съобщава", told.headline})}
+
+
+def test_a_notice_datelined_nowhere_does_not_take_an_update_its_own_story_tells() -> None:
+    """The update's headline names the ministry of a notice of the same minute, and shares
+    less with its own story's headline: its own place's story has evidence, so it wins."""
+    fire = wire_item(SENTENCES[:1], headline="Пожар в Пловдив", places=("Пловдив",))
+    notice = wire_item(
+        SENTENCES[3:4], headline="Министерството на вътрешните работи съобщава", places=()
+    )
+    update = wire_item(
+        SENTENCES[6:8],
+        headline="Пожарът в Пловдив е овладян, съобщи Министерството на вътрешните работи",
+        places=("Пловдив",),
+        updated=LATER,
+    )
+    for order in itertools.permutations([fire, notice, update]):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {
+            frozenset({"Пожар в Пловдив", update.headline}),
+            frozenset({notice.headline}),
+        }
+
+
+def test_paragraphs_of_another_place_do_not_take_an_update_its_own_story_tells() -> None:
+    """The update rewrote its flash's lead and added two paragraphs another place's story
+    has (only one original has them: no boilerplate); its headline still tells its story."""
+    flash = wire_item(SENTENCES[:1], headline="Грипна епидемия в Пловдив", places=("Пловдив",))
+    other = wire_item(SENTENCES[3:6], headline="Ръст на заболелите в София", places=("София",))
+    update = wire_item(
+        (SENTENCES[7], SENTENCES[4], SENTENCES[5]),
+        headline="Грипна епидемия в Пловдивска област от понеделник",
+        places=("Пловдив",),
+        updated=LATER,
+    )
+    for order in itertools.permutations([flash, other, update]):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {
+            frozenset({flash.headline, update.headline}),
+            frozenset({other.headline}),
+        }
+
+
+def test_a_kept_paragraph_outweighs_headline_words_another_twin_shares() -> None:
+    playground = wire_item(("Кметът откри новата площадка в Младост.",), headline="Площадка")
+    buses = wire_item(SENTENCES[3:5], headline="Столичната община пуска нови автобуси")
+    update = wire_item(
+        ("Кметът откри новата площадка в Младост.", SENTENCES[8]),
+        headline="Столичната община с нова придобивка",
+        updated=LATER,
+    )
+    for order in itertools.permutations([playground, buses, update]):
+        bucket, _ = merged_all(list(order))
+        assert partition(bucket) == {
+            frozenset({"Площадка", update.headline}),
+            frozenset({buses.headline}),
+        }
+
+
+def test_an_update_joining_the_only_story_moves_no_other_update_out() -> None:
+    """The bar for joining by text counts the originals' paragraphs: an update of the flash's
+    place that adds a paragraph does not raise it for one of another place."""
+    flash = wire_item(SENTENCES[:1], headline="Светкавица", places=("София",))
+    elsewhere = wire_item(
+        (SENTENCES[0], SENTENCES[1]),
+        headline="От Пловдив",
+        places=("Пловдив",),
+        updated=LATER + timedelta(minutes=10),
+    )
+    here = wire_item(SENTENCES[2:3], headline="От София", places=("София",), updated=LATER)
+    partitions = set()
+    for order in itertools.permutations([flash, elsewhere, here]):
+        bucket, _ = merged_all(list(order))
+        partitions.add(frozenset(partition(bucket)))
+    assert partitions == {frozenset({frozenset({"Светкавица", "От Пловдив", "От София"})})}
 
 
 def test_a_one_paragraph_story_of_boilerplate_only_is_no_text_to_join() -> None:
