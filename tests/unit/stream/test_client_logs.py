@@ -79,7 +79,11 @@ def test_lines_formatted_before_logging_do_not_grow_the_memory_without_bound() -
     assert len(lines._kinds) <= 512
 
 
-def test_the_client_loggers_hold_back_their_repeats(caplog: pytest.LogCaptureFixture) -> None:
+def test_the_client_loggers_hold_back_their_repeats(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The commands keep the client's lines to themselves (kafka_client): let them reach caplog.
+    monkeypatch.setattr(logging.getLogger("aiokafka"), "propagate", True)
     errors: Counter[str] = Counter()
     lines = hold_back_repeated_client_lines(counting(errors))
     try:
