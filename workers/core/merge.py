@@ -13,20 +13,19 @@ The rules, in the order they decide:
    first dateline place and word-bigram Jaccard similarity >= :data:`NEAR_DUPLICATE`).
 2. An update joins the story that shares its provider id. Otherwise the bucket's one story
    when its original has the update's first dateline place, even with no text in common (a
-   flash and its rewritten update). Among several stories of that place, the one with the most
-   evidence: the update's paragraphs it already has, then shared non-boilerplate text (word
-   trigrams) plus :data:`HEADLINE_WORD_WEIGHT` for each headline word (at least two) its
-   originals' headlines share with the update and no other competing story's do; then the
-   same sign-off, shared authors, the earliest original. Places compare by their words
-   (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only where no original has the same
-   words does a spelling with an abbreviated word match (:func:`keys.abbreviated_place`).
+   flash and its rewritten update). Otherwise the evidence decides, in tiers (:func:`_claim`):
+   paragraphs of the update a story already has (for a story datelined nowhere or of another
+   place that the update names too, at least two, or the one its originals have); then any
+   shared non-boilerplate text (word trigrams) or headline words (at least two, each worth
+   :data:`HEADLINE_WORD_WEIGHT` trigrams) of a story of its place; then
+   :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then the place alone. Within
+   a tier: the most evidence, the same sign-off, shared authors, the earliest original.
+   Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only
+   where no original has the same words does a spelling with an abbreviated word match
+   (:func:`keys.abbreviated_place`).
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
-4. When no story of its place has evidence, the update joins the story with the most evidence
-   among those datelined nowhere (a flash sent before its place was known) and those of
-   another place of which it keeps at least two paragraphs, or the one their originals have
-   (an update datelined anew); else the story of its place, if any; else it waits in a story
-   of its own place until its original arrives.
+4. An update no story claims waits in a story of its own place until its original arrives.
 5. A story's canonical version is its newest by :func:`version_order`: a kill (pubStatus
    canceled) over any other version, then the format's version number
    where it has one (NewsML-G2, ninjs; compared as numbers), version time, then an
@@ -557,53 +556,57 @@ def _of_its_place(groups: list[_Group], update: Version) -> list[_Group]:
 
 
 def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -> _Group | None:
-    """The story an update belongs to, or None when no original claims it yet."""
+    """The story an update belongs to, or None when no original claims it yet.
+
+    After a provider id, the evidence decides in tiers, the strongest first: paragraphs of
+    the update a story already has; any text or headline words a story of its place shares;
+    three headline words' worth shared with a story datelined nowhere; the place alone.
+    """
     if update.provider_ids:
         by_id = [g for g in groups if g.ids & update.provider_ids]
         if by_id:
             return min(by_id, key=lambda g: version_order(g.anchor))
     same_place = _of_its_place(groups, update)
-    # An original datelined nowhere (a flash sent before its place was known) may be of any
-    # place, but only evidence joins an update to it.
-    placeless = [g for g in groups if g.place is None] if update.first_place is not None else []
-    others = [g for g in groups if g not in same_place and g not in placeless]
-    if len(same_place) == 1 and not placeless and not others:
+    if len(same_place) == 1 and len(groups) == 1:
         return same_place[0]  # the bucket's one story, of the update's place
     text = _text(update, boilerplate)
-    told = _told(same_place, update, text, boilerplate)
-    if told is not None:
-        return told
-    # No story of its place tells: one datelined nowhere that does, or one of another place
-    # whose text it keeps (an update datelined anew), wins over the place alone.
-    kept = [g for g in others if _keeps_enough_of(g, update, boilerplate)]
-    told = _told([*placeless, *kept], update, text, boilerplate)
-    if told is not None:
-        return told
-    if same_place:  # nothing tells them apart: the place does, then the tie-breaks
-        return max(same_place, key=lambda g: _rank(g, update, (0, 0)))
+    headline = _distinct_headline_words(groups, update)
+
+    @cache
+    def evidence(index: int) -> tuple[int, int]:
+        group = groups[index]
+        kept = _kept_paragraphs(update, group.text, boilerplate)
+        return kept, len(text & group.text) + HEADLINE_WORD_WEIGHT * headline(group)
+
+    placed = [i for i, g in enumerate(groups) if g in same_place]
+    # Stories of another place count only if the update names their place too ("Асеновград/
+    # Пловдив"), or no story has its place (a story whose first place changed); stories
+    # datelined nowhere (a flash sent before its place was known, a notice) may be of any.
+    nowhere = [i for i, g in enumerate(groups) if g.place is None and i not in placed]
+    elsewhere = [
+        i
+        for i, g in enumerate(groups)
+        if i not in placed and (g.place is None or not placed or _names_the_place_of(update, g))
+    ]
+    tiers: tuple[Callable[[], list[int]], ...] = (
+        lambda: (
+            [i for i in placed if evidence(i)[0]]
+            + [i for i in elsewhere if _keeps_enough_of(groups[i], update, boilerplate)]
+        ),
+        lambda: [i for i in placed if evidence(i)[1]],
+        lambda: [i for i in nowhere if evidence(i)[1] >= STRONG_EVIDENCE],
+        lambda: placed,
+    )
+    for tier in tiers:
+        told = tier()
+        if told:
+            return groups[max(told, key=lambda i: _rank(groups[i], update, evidence(i)))]
     return None
 
 
-def _told(
-    groups: list[_Group], update: Version, text: set[int], boilerplate: frozenset[str]
-) -> _Group | None:
-    """The story of ``groups`` with the most evidence for the update, if any has some."""
-    if not groups:
-        return None
-    headline = _distinct_headline_words(groups, update)
-    best: _Group | None = None
-    best_rank: tuple[Any, ...] = ()
-    for group in groups:
-        evidence = (
-            _kept_paragraphs(update, group.text, boilerplate),
-            len(text & group.text) + HEADLINE_WORD_WEIGHT * headline(group),
-        )
-        if evidence == (0, 0):
-            continue
-        rank = _rank(group, update, evidence)
-        if best is None or rank > best_rank:
-            best, best_rank = group, rank
-    return best
+def _names_the_place_of(update: Version, group: _Group) -> bool:
+    """Whether one of the update's dateline places is the story's first place."""
+    return any(keys.places_match(keys.place_name(p), group.place) for p in update.item.places)
 
 
 def _keeps_enough_of(group: _Group, update: Version, boilerplate: frozenset[str]) -> bool:
@@ -679,6 +682,9 @@ MIN_HEADLINE_WORDS = 2
 # story is about. A kept sentence (a dozen trigrams and more) still outweighs a headline, and
 # a kept paragraph outweighs both (:func:`_told`).
 HEADLINE_WORD_WEIGHT = 3
+# The evidence a story datelined nowhere needs to take an update of a place (:func:`_claim`):
+# three headline words' worth. A stock phrase or two headline words are met by chance.
+STRONG_EVIDENCE = 3 * HEADLINE_WORD_WEIGHT
 
 
 def _headline_stems(headline: str) -> frozenset[str]:
