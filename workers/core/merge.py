@@ -566,47 +566,55 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         by_id = [g for g in groups if g.ids & update.provider_ids]
         if by_id:
             return min(by_id, key=lambda g: version_order(g.anchor))
-    same_place = _of_its_place(groups, update)
-    if len(same_place) == 1 and len(groups) == 1:
-        return same_place[0]  # the bucket's one story, of the update's place
-    text = _text(update, boilerplate)
-    headline = _distinct_headline_words(groups, update)
-
-    @cache
-    def evidence(index: int) -> tuple[int, int]:
-        group = groups[index]
-        kept = _kept_paragraphs(update, group.text, boilerplate)
-        return kept, len(text & group.text) + HEADLINE_WORD_WEIGHT * headline(group)
-
-    placed = [i for i, g in enumerate(groups) if g in same_place]
+    place = update.first_place
+    places = [g.place for g in groups]
+    placed = [i for i, p in enumerate(places) if keys.same_place(p, place)] or [
+        i for i, p in enumerate(places) if keys.abbreviated_place(p, place)
+    ]
     # Stories of another place count only if the update names their place too ("Асеновград/
     # Пловдив"), or no story has its place (a story whose first place changed); stories
     # datelined nowhere (a flash sent before its place was known, a notice) may be of any.
-    nowhere = [i for i, g in enumerate(groups) if g.place is None and i not in placed]
+    named = [keys.place_name(p) for p in update.item.places[1:]]
     elsewhere = [
         i
-        for i, g in enumerate(groups)
-        if i not in placed and (g.place is None or not placed or _names_the_place_of(update, g))
+        for i, p in enumerate(places)
+        if i not in placed
+        and (p is None or not placed or any(keys.places_match(n, p) for n in named))
     ]
+    if len(placed) == 1 and not elsewhere:
+        return groups[placed[0]]  # the one story of the update's place, nothing to weigh
+    nowhere = [i for i in elsewhere if places[i] is None]
+    text = _text(update, boilerplate)
+    headline = _distinct_headline_words(groups, update)
+    kept_of: dict[int, int] = {}
+    shared_of: dict[int, int] = {}
+
+    def kept(index: int) -> int:
+        if index not in kept_of:
+            kept_of[index] = _kept_paragraphs(update, groups[index].text, boilerplate)
+        return kept_of[index]
+
+    def shared(index: int) -> int:
+        if index not in shared_of:
+            group = groups[index]
+            shared_of[index] = len(text & group.text) + HEADLINE_WORD_WEIGHT * headline(group)
+        return shared_of[index]
+
     tiers: tuple[Callable[[], list[int]], ...] = (
         lambda: (
-            [i for i in placed if evidence(i)[0]]
+            [i for i in placed if kept(i)]
             + [i for i in elsewhere if _keeps_enough_of(groups[i], update, boilerplate)]
         ),
-        lambda: [i for i in placed if evidence(i)[1]],
-        lambda: [i for i in nowhere if evidence(i)[1] >= STRONG_EVIDENCE],
+        lambda: [i for i in placed if shared(i)],
+        lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
         lambda: placed,
     )
     for tier in tiers:
         told = tier()
         if told:
-            return groups[max(told, key=lambda i: _rank(groups[i], update, evidence(i)))]
+            best = max(told, key=lambda i: _rank(groups[i], update, (kept(i), shared(i))))
+            return groups[best]
     return None
-
-
-def _names_the_place_of(update: Version, group: _Group) -> bool:
-    """Whether one of the update's dateline places is the story's first place."""
-    return any(keys.places_match(keys.place_name(p), group.place) for p in update.item.places)
 
 
 def _keeps_enough_of(group: _Group, update: Version, boilerplate: frozenset[str]) -> bool:
@@ -687,6 +695,7 @@ HEADLINE_WORD_WEIGHT = 3
 STRONG_EVIDENCE = 3 * HEADLINE_WORD_WEIGHT
 
 
+@lru_cache(maxsize=4096)
 def _headline_stems(headline: str) -> frozenset[str]:
     """A headline's words of five letters or more, cut to five, stopwords left out: Bulgarian
     adds its articles and endings at a word's end ("Народният", "Народния": "народ")."""
