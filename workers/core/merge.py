@@ -549,9 +549,13 @@ def _boilerplate(groups: Sequence[list[Version]]) -> frozenset[str]:
 
 def _of_its_place(groups: list[_Group], update: Version) -> list[_Group]:
     """The groups of the update's first place: spelt the same, else abbreviated."""
-    place = update.first_place
-    return [g for g in groups if keys.same_place(g.place, place)] or [
-        g for g in groups if keys.abbreviated_place(g.place, place)
+    return [groups[i] for i in _at(update.first_place, [g.place for g in groups])]
+
+
+def _at(place: keys.PlaceName | None, places: list[keys.PlaceName | None]) -> list[int]:
+    """The indexes of ``places`` that are ``place``: spelt the same, else abbreviated."""
+    return [i for i, p in enumerate(places) if keys.same_place(p, place)] or [
+        i for i, p in enumerate(places) if keys.abbreviated_place(p, place)
     ]
 
 
@@ -566,11 +570,8 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         by_id = [g for g in groups if g.ids & update.provider_ids]
         if by_id:
             return min(by_id, key=lambda g: version_order(g.anchor))
-    place = update.first_place
     places = [g.place for g in groups]
-    placed = [i for i, p in enumerate(places) if keys.same_place(p, place)] or [
-        i for i, p in enumerate(places) if keys.abbreviated_place(p, place)
-    ]
+    placed = _at(update.first_place, places)
     # Stories of another place count only if the update names their place too ("Асеновград/
     # Пловдив"), or no story has its place (a story whose first place changed); stories
     # datelined nowhere (a flash sent before its place was known, a notice) may be of any.
@@ -688,7 +689,7 @@ MIN_HEADLINE_WORDS = 2
 # trigrams. The stock phrases of a wire ("съобщиха от пресцентъра на министерството на") make
 # a few trigrams that stories of one minute share by chance; a headline's words say what the
 # story is about. A kept sentence (a dozen trigrams and more) still outweighs a headline, and
-# a kept paragraph outweighs both (:func:`_told`).
+# a kept paragraph outweighs both (:func:`_claim`).
 HEADLINE_WORD_WEIGHT = 3
 # The evidence a story datelined nowhere needs to take an update of a place (:func:`_claim`):
 # three headline words' worth. A stock phrase or two headline words are met by chance.
