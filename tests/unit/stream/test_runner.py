@@ -95,9 +95,7 @@ def test_a_state_dir_that_cannot_be_made_stops_the_worker_with_one_line_and_exit
 ) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a directory")
-    with socket.create_server(("127.0.0.1", 0)) as probe:
-        port = probe.getsockname()[1]
-    settings = Settings(web_host="127.0.0.1", web_port=port, state_dir=blocker / "state")
+    settings = Settings(web_host="127.0.0.1", web_port=free_port(), state_dir=blocker / "state")
     assert run_worker(settings) == 2  # before any broker is asked for anything
     err = capsys.readouterr().err
     assert err.count("\n") == 1
