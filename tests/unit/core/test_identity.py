@@ -90,6 +90,14 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"placeless-flash-update", "placeless-sofia"},
     ),
+    "templated-warnings": (
+        ("templated-warning-vidin", "templated-warning-montana", "templated-warning-vidin-update"),
+        {
+            frozenset({"templated-warning-vidin", "templated-warning-vidin-update"}),
+            frozenset({"templated-warning-montana"}),
+        },
+        {"templated-warning-vidin-update", "templated-warning-montana"},
+    ),
     "adjective": (
         ("adjective-kindergarten", "adjective-fortress", "adjective-fortress-update"),
         {

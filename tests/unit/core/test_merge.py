@@ -19,6 +19,7 @@ from workers.core.merge import (
     Outcome,
     Story,
     Version,
+    _name_other_things,
     group_versions,
     merge,
     near_duplicate,
@@ -544,6 +545,47 @@ def test_near_duplicate_originals_are_one_story() -> None:
         Outcome.UPDATED,
     ]
     assert len(only_story(bucket).versions) == 2
+
+
+def test_one_template_filled_in_twice_is_two_stories() -> None:
+    """Two originals that differ only in the name they are about are no re-send."""
+    text = (
+        "Жълт код за опасно време заради силен вятър е обявен в област {} за утре, "
+        "съобщиха от Националния институт по метеорология и хидрология."
+    )
+    headline = "Жълт код за силен вятър в област {}"
+    ruse = wire_item((text.format("Русе"),), headline=headline.format("Русе"))
+    silistra = wire_item((text.format("Силистра"),), headline=headline.format("Силистра"))
+    assert not near_duplicate(ruse, silistra)
+    bucket, _ = merged_all([ruse, silistra])
+    assert partition(bucket) == {
+        frozenset({headline.format("Русе")}),
+        frozenset({headline.format("Силистра")}),
+    }
+    # A name spelt anew, inflected, or added on one side is still one item sent twice.
+    for other in ("Руси", "Русенска", "Русе и Силистра"):
+        resend = dataclasses.replace(ruse, headline=headline.format(other))
+        assert near_duplicate(ruse, resend), other
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "other_things"),
+    [
+        ("Пожар в Пловдвив", "Пожар в Пловдив", False),  # a typo fixed
+        ("Пожар в Бургас", "Пожар в Бургаска област", False),  # the same stem
+        ("Пожар в Бургас", "Пожар в Бургас и Ямбол", False),  # a name added
+        ("Пожар в Бургас", "Пожар в Ямбол", True),
+        ("Петров подаде оставка", "Иванов подаде оставка", False),  # a headline's first word
+        ("НСИ: Безработицата е 4 на сто", "НСИ: Заетостта е 70 на сто", False),  # a clause's
+        ("Министър Петров подаде оставка", "Министър Петкова подаде оставка", True),
+        ("Среща на НАТО в Брюксел", "Среща на ЕС в Брюксел", True),
+    ],
+)
+def test_headlines_name_other_things_when_each_has_a_name_the_other_lacks(
+    first: str, second: str, other_things: bool
+) -> None:
+    assert _name_other_things(first, second) is other_things
+    assert _name_other_things(second, first) is other_things
 
 
 def test_at_equal_times_an_update_wins_over_the_original() -> None:
