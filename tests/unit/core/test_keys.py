@@ -317,6 +317,29 @@ def test_two_spellings_of_a_place(left: str, right: str, same: bool, abbreviated
     assert (keys.same_place(b, a), keys.abbreviated_place(b, a)) == (same, abbreviated)
 
 
+@pytest.mark.parametrize(
+    ("left", "right", "respelt"),
+    [
+        ("Йерусалим", "Ерусалим", True),  # a transliteration
+        ("Санкт Петербург", "Санкт Питербург", True),
+        ("Пловдив", "Пловдвив", True),  # a typo
+        ("гр. Пловдив", "Пловдвив", True),
+        ("Левски", "Лески", False),  # two towns: a word under six letters must agree
+        ("Бяла", "Бела", False),
+        ("Кишинев", "Кишиньов", False),  # two edits
+        ("Стара Загора", "Нова Загора", False),
+        ("Нова Загора", "Нови Загори", False),  # two words differ
+        ("Пловдив", "Пловдив", False),  # the same place, not another spelling of it
+        ("с. Калояново", "гр. Калоянова", False),  # a village and a town
+    ],
+)
+def test_a_place_respelt(left: str, right: str, respelt: bool) -> None:
+    a, b = keys.place_name(left), keys.place_name(right)
+    assert keys.respelt_place(a, b) is respelt
+    assert keys.respelt_place(b, a) is respelt
+    assert keys.places_match(a, b) is (respelt or keys.same_place(a, b))
+
+
 def test_no_place_is_the_same_as_no_place_only() -> None:
     assert keys.same_place(None, None)
     assert not keys.same_place(None, keys.place_name("София"))
