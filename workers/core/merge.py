@@ -19,7 +19,8 @@ The rules, in the order they decide:
    place that the update names too, at least two, or the one its originals have); then any
    shared non-boilerplate text (word trigrams) or headline words (at least two, each worth
    :data:`HEADLINE_WORD_WEIGHT` trigrams) of a story of its place; then
-   :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then the place alone. Within
+   :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then one kept paragraph of a
+   story of a place the update's dateline names after its own; then the place alone. Within
    a tier: the most evidence, the same sign-off, shared authors, the earliest original.
    Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only
    where no original has the same words does another spelling match (:func:`keys.spelt_otherwise`:
@@ -614,7 +615,8 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
 
     After a provider id, the evidence decides in tiers, the strongest first: paragraphs of
     the update a story already has; any text or headline words a story of its place shares;
-    three headline words' worth shared with a story datelined nowhere; the place alone.
+    three headline words' worth shared with a story datelined nowhere; one paragraph kept from
+    a story of a place its dateline names after its own; the place alone.
     """
     if update.provider_ids:
         by_id = [g for g in groups if g.ids & update.provider_ids]
@@ -635,6 +637,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     if len(placed) == 1 and not elsewhere:
         return groups[placed[0]]  # the one story of the update's place, nothing to weigh
     nowhere = [i for i in elsewhere if places[i] is None]
+    named_at = {i for i in elsewhere if any(keys.places_match(n, places[i]) for n in named)}
     text = _text(update, boilerplate)
     headline = _distinct_headline_words(groups, update)
     kept_of: dict[int, int] = {}
@@ -658,6 +661,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         ),
         lambda: [i for i in placed if shared(i)],
         lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
+        lambda: [i for i in elsewhere if i in named_at and kept(i)],
         lambda: placed,
     )
     for tier in tiers:

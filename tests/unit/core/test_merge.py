@@ -221,6 +221,38 @@ def test_a_place_spelt_the_same_wins_over_one_spelt_anew() -> None:
     }
 
 
+def test_an_update_keeping_a_paragraph_follows_it_to_a_place_its_dateline_names() -> None:
+    """A story of the update's own place that shares nothing is only the place; a story of a
+    place the update's dateline names, of which it keeps a paragraph, is evidence."""
+    crews = "В гасенето на пожара участват шест екипа на пожарната и десетки доброволци."
+    fire = wire_item(
+        ("Горски пожар гори в местността край Пловдив, съобщиха пожарникарите.", crews),
+        headline="Горски пожар край Пловдив",
+        places=("Пловдив",),
+    )
+    water = wire_item(
+        ("Част от Асеновград остава без вода до вечерта заради авария на водопровода.",),
+        headline="Авария остави без вода част от Асеновград",
+        places=("Асеновград",),
+    )
+    fire_update = wire_item(
+        ("Огънят се разрасна към землището на съседната община през нощта.", crews),
+        headline="Пожарът се разрасна",
+        places=("Асеновград", "Пловдив"),
+        updated=LATER,
+    )
+    assert partition_in_every_order([fire, water, fire_update]) == {
+        frozenset({"Горски пожар край Пловдив", "Пожарът се разрасна"}),
+        frozenset({"Авария остави без вода част от Асеновград"}),
+    }
+    # Its own place alone, naming no other: the place's story takes it (README, limits).
+    alone = dataclasses.replace(fire_update, places=("Асеновград",))
+    assert partition_in_every_order([fire, water, alone]) == {
+        frozenset({"Горски пожар край Пловдив"}),
+        frozenset({"Авария остави без вода част от Асеновград", "Пожарът се разрасна"}),
+    }
+
+
 def test_places_that_share_only_their_last_word_stay_apart() -> None:
     stara = wire_item(SENTENCES[:1], headline="Стара", places=("Стара Загора",))
     nova = wire_item(SENTENCES[5:8], headline="Нова", places=("Нова Загора",), updated=LATER)
