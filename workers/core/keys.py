@@ -218,14 +218,30 @@ _QUOTES = dict.fromkeys(map(ord, '"„“”«»'))
 _ABBREVIATED = re.compile(r"^[^\W\d_]{1,3}\.$")
 
 
+# The kind words written with a dot, longest first: they may be glued to the name they open
+# ("к.к.Слънчев бряг", "гр.Пловдив").
+_DOTTED_SETTLEMENTS = sorted((word for word in SETTLEMENTS if word.endswith(".")), key=len)[::-1]
+
+
+def split_settlement(place: str) -> tuple[str | None, str]:
+    """The kind of place a lower-case word in front names, and the name after it: "к.к.
+    Слънчев бряг" and "к.к.Слънчев бряг" are ("кк", "Слънчев бряг"); "Пловдив" is (None,
+    "Пловдив"). A kind word alone names no place ("к.к." is (None, "к.к."))."""
+    place = place.strip()
+    kind, _, rest = place.partition(" ")
+    if kind in SETTLEMENTS and rest.strip():
+        return SETTLEMENTS[kind], rest.strip()
+    for word in _DOTTED_SETTLEMENTS:
+        if place.startswith(word) and place[len(word) : len(word) + 1].isupper():
+            return SETTLEMENTS[word], place[len(word) :]
+    return None, place
+
+
 @lru_cache(maxsize=4096)
 def place_name(place: str) -> PlaceName:
     """The words of a place name: case, hyphens and spacing do not count ("Санкт-Петербург" is
     "Санкт Петербург"; "В.Търново" is "В. Търново")."""
-    settlement = None
-    kind, _, rest = place.strip().partition(" ")
-    if kind in SETTLEMENTS and rest.strip():  # "к.к. Слънчев бряг": its dots split it below
-        settlement, place = SETTLEMENTS[kind], rest
+    settlement, place = split_settlement(place)  # "к.к. Слънчев бряг": its dots split it below
     tokens = place.translate(_QUOTES).replace(".", ". ").replace("-", " ").split()
     if settlement is None and len(tokens) > 1 and tokens[0] in SETTLEMENTS:
         settlement = SETTLEMENTS[tokens[0]]

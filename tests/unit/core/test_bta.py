@@ -810,6 +810,9 @@ def test_the_article_id_is_the_numeric_start_of_the_url_s_last_path_segment(
         ("Ст. Загора/В.Търново,\n05.12.2026 09:30", ("Ст. Загора", "В.Търново")),
         ("с. Лозен, 05.12.2026 09:30", ("с. Лозен",)),
         ("к.к. Слънчев бряг, 05.12.2026 09:30", ("к.к. Слънчев бряг",)),
+        ("к.к.Слънчев бряг,\n05.12.2026 09:30", ("к.к.Слънчев бряг",)),  # the kind word glued
+        ("к.к.Слънчев бряг, 05.12.2026 09:30", ("к.к.Слънчев бряг",)),
+        ("кв.Лозенец/м.Пампорово,\n05.12.2026 09:30", ("кв.Лозенец", "м.Пампорово")),
         ("м. Пампорово,\n05.12.2026 09:30", ("м. Пампорово",)),
         ("кв. Лозенец,\n05.12.2026 09:30", ("кв. Лозенец",)),
         ("София/ж.к. Люлин, 05.12.2026 09:30", ("София", "ж.к. Люлин")),
@@ -836,6 +839,8 @@ def test_a_dateline_with_an_abbreviated_name_is_a_place_not_a_caption(
         'Той каза "Не,',
         'Той каза "да",',  # quotes around a name's part open with a capital
         "През м. май,",  # a kind of place opens a name, "гр." and "с." aside
+        "През м.май,",
+        "к.к.слънчев бряг,",  # a name glued to the kind word opens with a capital
     ],
 )
 def test_a_line_with_a_sentences_full_stop_is_still_no_dateline(line: str) -> None:

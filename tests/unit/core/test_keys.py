@@ -303,6 +303,9 @@ def test_fold_is_the_word_runs_single_spaced(text: str) -> None:
         ("Голямо Дряново", "Горно Дряново", False, False),
         ("с. Бяла", "гр. Бяла", False, False),  # a village and a town
         ("к.к. Слънчев бряг", "Слънчев бряг", True, False),
+        ("к.к.Слънчев бряг", "к.к. Слънчев бряг", True, False),
+        ("гр.Пловдив", "Пловдив", True, False),
+        ("кв.Лозенец", "гр. Лозенец", False, False),
         ("м. Пампорово", "Пампорово", True, False),
         ("кв. Лозенец", "Лозенец", True, False),
         ("кв. Лозенец", "гр. Лозенец", False, False),  # a quarter and a town

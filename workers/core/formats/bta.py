@@ -300,12 +300,11 @@ def _are_place_names(names: str) -> bool:
 
     A name holds no punctuation but an abbreviation's dot ("В. Търново") and quotes around a
     part of it ('Летище "Васил Левски"'); a lower-case word in front may say what kind of
-    place it is ("к.к. Слънчев бряг", "м. Пампорово": :data:`keys.SETTLEMENTS`).
+    place it is ("к.к. Слънчев бряг", "к.к.Слънчев бряг", "м. Пампорово":
+    :func:`keys.split_settlement`).
     """
     for name in names.split("/"):
-        words = name.split()
-        if len(words) > 1 and words[0] in keys.SETTLEMENTS:
-            words = words[1:]
+        words = keys.split_settlement(name)[1].split()
         if not words or len(words) > 4:
             return False
         rest = " ".join(words)
