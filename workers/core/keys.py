@@ -14,7 +14,6 @@ from functools import lru_cache
 
 import orjson
 
-from workers.core import spelling
 from workers.core.isotime import isoformat
 from workers.core.model import WireItem
 
@@ -277,32 +276,8 @@ def abbreviated_place(a: PlaceName | None, b: PlaceName | None) -> bool:
     return shortened
 
 
-# A place's word of six letters or more may be spelt one letter otherwise ("Йерусалим",
-# "Ерусалим"); shorter words must agree ("Бяла" and "Бела", "Левски" and "Лески" are places
-# of their own).
-MIN_RESPELT_WORD = 6
-
-
-def respelt_place(a: PlaceName | None, b: PlaceName | None) -> bool:
-    """The same place spelt anew: the same number of words, one of them an edit apart
-    (a transliteration, a typo) and at least six letters long, the others the same."""
-    if a is None or b is None or len(a.words) != len(b.words) or not _settlements_agree(a, b):
-        return False
-    differing = [(x, y) for x, y in zip(a.words, b.words, strict=True) if x != y]
-    if len(differing) != 1:
-        return False
-    left, right = differing[0]
-    return min(len(left), len(right)) >= MIN_RESPELT_WORD and spelling.within_edits(left, right, 1)
-
-
-def spelt_otherwise(a: PlaceName | None, b: PlaceName | None) -> bool:
-    """One place in two spellings: a word abbreviated (:func:`abbreviated_place`) or spelt
-    anew (:func:`respelt_place`)."""
-    return abbreviated_place(a, b) or respelt_place(a, b)
-
-
 def places_match(a: PlaceName | None, b: PlaceName | None) -> bool:
-    return same_place(a, b) or spelt_otherwise(a, b)
+    return same_place(a, b) or abbreviated_place(a, b)
 
 
 def _settlements_agree(a: PlaceName, b: PlaceName) -> bool:

@@ -23,8 +23,8 @@ The rules, in the order they decide:
    story of a place the update's dateline names after its own; then the place alone. Within
    a tier: the most evidence, the same sign-off, shared authors, the earliest original.
    Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only
-   where no original has the same words does another spelling match (:func:`keys.spelt_otherwise`:
-   a word abbreviated, "В. Търново", or spelt one letter otherwise, "Ерусалим").
+   where no original has the same words does a spelling with an abbreviated word match
+   (:func:`keys.abbreviated_place`).
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
 4. An update no story claims waits in a story of its own place until its original arrives.
@@ -56,7 +56,7 @@ from enum import StrEnum
 from functools import cache, lru_cache
 from typing import Any
 
-from workers.core import keys, spelling
+from workers.core import keys
 from workers.core.model import WireItem
 
 # Two originals whose word bigrams agree this much are one original sent twice (a typo fixed,
@@ -452,7 +452,21 @@ def _spelled_alike(name: str, word: str) -> bool:
     stem = max(MIN_NAME_STEM, min(NAME_STEM, len(name), len(word)))
     if name[:stem] == word[:stem]:
         return True
-    return spelling.within_edits(name, word, max(1, min(len(name), len(word)) // 4))
+    allowed = max(1, min(len(name), len(word)) // 4)
+    return abs(len(name) - len(word)) <= allowed and _edits(name, word) <= allowed
+
+
+def _edits(a: str, b: str) -> int:
+    """The Levenshtein distance of two words (insertions, deletions, substitutions)."""
+    previous = list(range(len(b) + 1))
+    for i, char in enumerate(a, 1):
+        current = [i]
+        for j, other in enumerate(b, 1):
+            current.append(
+                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
+            )
+        previous = current
+    return previous[-1]
 
 
 def _text(version: Version, boilerplate: frozenset[str]) -> set[int]:
@@ -599,14 +613,14 @@ def _boilerplate(groups: Sequence[list[Version]]) -> frozenset[str]:
 
 
 def _of_its_place(groups: list[_Group], update: Version) -> list[_Group]:
-    """The groups of the update's first place: spelt the same, else otherwise."""
+    """The groups of the update's first place: spelt the same, else abbreviated."""
     return [groups[i] for i in _at(update.first_place, [g.place for g in groups])]
 
 
 def _at(place: keys.PlaceName | None, places: list[keys.PlaceName | None]) -> list[int]:
-    """The indexes of ``places`` that are ``place``: spelt the same, else otherwise."""
+    """The indexes of ``places`` that are ``place``: spelt the same, else abbreviated."""
     return [i for i, p in enumerate(places) if keys.same_place(p, place)] or [
-        i for i, p in enumerate(places) if keys.spelt_otherwise(p, place)
+        i for i, p in enumerate(places) if keys.abbreviated_place(p, place)
     ]
 
 

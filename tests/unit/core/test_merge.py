@@ -205,22 +205,6 @@ def test_a_place_spelt_the_same_wins_over_an_abbreviated_one() -> None:
         assert partition(bucket) == {frozenset({"Кратко"}), frozenset({"Цяло", "Нов текст"})}
 
 
-def test_a_rewritten_update_of_a_place_spelt_anew_joins_its_flash() -> None:
-    flash = wire_item(SENTENCES[:1], headline="Светкавица", places=("Йерусалим",))
-    update = wire_item(SENTENCES[5:8], headline="Разказ", places=("Ерусалим",), updated=LATER)
-    assert partition_in_every_order([flash, update]) == {frozenset({"Светкавица", "Разказ"})}
-
-
-def test_a_place_spelt_the_same_wins_over_one_spelt_anew() -> None:
-    respelt = wire_item(SENTENCES[:1], headline="Другият", places=("Ерусалим",))
-    same = wire_item(SENTENCES[1:2], headline="Същият", places=("Йерусалим",))
-    update = wire_item(SENTENCES[5:8], headline="Нов текст", places=("Йерусалим",), updated=LATER)
-    assert partition_in_every_order([respelt, same, update]) == {
-        frozenset({"Другият"}),
-        frozenset({"Същият", "Нов текст"}),
-    }
-
-
 def test_an_update_keeping_a_paragraph_follows_it_to_a_place_its_dateline_names() -> None:
     """A story of the update's own place that shares nothing is only the place; a story of a
     place the update's dateline names, of which it keeps a paragraph, is evidence."""
