@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from faust.exceptions import ConsumerNotStarted
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from workers.stream.app import WireApp
@@ -55,7 +56,7 @@ def _assigned(wire: WireApp) -> dict[str, list[int]]:
     out: dict[str, list[int]] = {topic: [] for topic in sorted(wanted)}
     try:
         assignment = wire.app.consumer.assignment()
-    except (AttributeError, AssertionError):  # consumer not started yet
+    except (AttributeError, AssertionError, ConsumerNotStarted):  # its thread is starting
         return out
     for tp in assignment:
         if tp.topic in wanted:

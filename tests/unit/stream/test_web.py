@@ -6,6 +6,7 @@ import asyncio
 from types import SimpleNamespace
 
 import pytest
+from faust.exceptions import ConsumerNotStarted
 
 from workers.metrics import Metrics
 from workers.settings import Settings
@@ -51,3 +52,17 @@ def test_a_crashed_agent_outranks_the_rest() -> None:
         "agent crashed",
         {"merge": "RuntimeError: boom"},
     )
+
+
+def test_health_answers_while_the_consumer_thread_is_still_starting() -> None:
+    """Faust sets the app started before its consumer thread has a consumer: asking for the
+    assignment then raises ConsumerNotStarted, which /health must not turn into a 500."""
+
+    def not_yet() -> None:
+        raise ConsumerNotStarted("Consumer thread not yet started")
+
+    starting = wire(started=True)
+    starting.app.consumer = SimpleNamespace(assignment=not_yet)
+    health = health_state(starting)  # type: ignore[arg-type]
+    settings = starting.settings
+    assert health["assigned"] == {settings.topic_raw: [], settings.repartition_topic: []}
