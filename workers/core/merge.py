@@ -11,7 +11,7 @@ The rules, in the order they decide:
 1. Originals (versions without an update marker) anchor stories. Two originals are one story
    only when they share a provider id, or one is a near-duplicate re-send of the other (same
    first dateline place, word-bigram Jaccard similarity >= :data:`NEAR_DUPLICATE`, and
-   headlines that do not each name something the other lacks: :func:`_name_other_things`).
+   headlines that name the same things: :func:`_name_other_things`).
 2. An update joins the story that shares its provider id. Otherwise the bucket's one story
    when its original has the update's first dateline place, even with no text in common (a
    flash and its rewritten update). Otherwise the evidence decides, in tiers (:func:`_claim`):
@@ -19,8 +19,9 @@ The rules, in the order they decide:
    place that the update names too, at least two, or the one its originals have); then any
    shared non-boilerplate text (word trigrams) or headline words (at least two, each worth
    :data:`HEADLINE_WORD_WEIGHT` trigrams) of a story of its place; then
-   :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then one kept paragraph of a
-   story of a place the update's dateline names after its own; then the place alone. Within
+   :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then a kept paragraph and
+   headline words of a story of a place the update's dateline names after its own; then the
+   place alone. Within
    a tier: the most evidence, the same sign-off, shared authors, the earliest original.
    Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only
    where no original has the same words does a spelling with an abbreviated word match
@@ -406,67 +407,86 @@ def _same_words(
     shared = len(left & right)
     if shared / (len(left) + len(right) - shared) < NEAR_DUPLICATE:
         return False
-    return not _name_other_things(a.headline, b.headline)
+    return not _name_other_things(a, b)
 
 
-def _name_other_things(a: str, b: str) -> bool:
-    """Whether two headlines each name something the other does not: one template filled in
-    twice ("Червен код ... в област Бургас", "... в област Ямбол"), not one item sent twice.
+def _name_other_things(a: WireItem, b: WireItem) -> bool:
+    """Whether two originals are about different things: a name in one's headline that the
+    other never writes, in its headline or its text. One template filled in twice ("Червен
+    код ... в област Бургас", "... в област Ямбол"; "... Видин", "... Видин и Монтана").
 
-    A re-send fixes a typo ("Пловдвив"), a number or a comma, or adds a name; it does not put
-    one name in place of another. Where a correction does, two stories show both versions,
-    where one story would have hidden a region's warning behind the other's.
+    A re-send fixes a typo, a number or a comma, or rewrites its headline around the names its
+    text already has. One that changes a name (a typo in it, a name the other never wrote) is
+    taken for a story of its own: two stories show both versions, where one story would hide a
+    region's warning behind the other's.
     """
-    return _names_missing_from(a, b) and _names_missing_from(b, a)
+    return _names_missing_from(a.headline, b) or _names_missing_from(b.headline, a)
 
 
-def _names_missing_from(headline: str, other: str) -> bool:
-    """Whether ``headline`` names something that ``other`` has in no spelling."""
-    words = keys.words(other)
-    return any(not any(_spelled_alike(name, word) for word in words) for name in _names(headline))
+def _names_missing_from(headline: str, other: WireItem) -> bool:
+    """Whether ``headline`` has a name that no word of ``other`` is (in any inflection), nor
+    an abbreviation in its headline ("Стара" and "Ст.")."""
+    names = _names(headline)
+    if not names:
+        return False
+    words = set(keys.words(" ".join((other.headline, *other.paragraphs))))
+    shortened = _abbreviations(other.headline)
+    return any(
+        name not in words
+        and not any(_one_name(name, word) for word in words)
+        and not name.startswith(shortened)
+        for name in names
+    )
 
 
-# What ends a headline's clause; the word after it is capitalised as a clause's first word.
-_CLAUSE_END = re.compile(r"[:.!?]\s")
-_TOKEN = re.compile(r"\w+")
+# What ends a headline's clause, so that the next word is capitalised as the clause's first:
+# a colon, "!", "?", or a full stop after a word of four characters or more ("с. Лозен" and
+# "гр. Русе" go on).
+_CLAUSE_END = re.compile(r"(?:(?<=\w{4})\.|[:!?])\s")
+# A word, and the dot after it if any: "Ст." in "Ст. Загора" is an abbreviation, no name.
+_TOKEN = re.compile(r"(\w+)(\.?)")
+MAX_ABBREVIATION = 3
 
 
 @lru_cache(maxsize=4096)
 def _names(headline: str) -> tuple[str, ...]:
     """The capitalised words of a headline that open no clause (names, places, acronyms),
-    case-folded."""
+    case-folded. A headline in capitals has none that can be told from its other words."""
+    if headline.upper() == headline:
+        return ()
     names: list[str] = []
     for clause in _CLAUSE_END.split(headline):
-        names += [token.casefold() for token in _TOKEN.findall(clause)[1:] if token[0].isupper()]
+        names += [
+            word.casefold()
+            for word, dot in _TOKEN.findall(clause)[1:]
+            if word[0].isupper() and not (dot and len(word) <= MAX_ABBREVIATION)
+        ]
     return tuple(names)
 
 
-# Names that share their first five letters are one name inflected ("Бургас", "Бургаска"); a
-# shorter name of four letters or more, when the other word opens with it ("Русе", "Русенска").
-NAME_STEM = 5
-MIN_NAME_STEM = 4
+@lru_cache(maxsize=4096)
+def _abbreviations(headline: str) -> tuple[str, ...]:
+    """The capitalised words of a headline written short with a dot ("Ст." of "Ст. Загора"),
+    case-folded."""
+    return tuple(
+        word.casefold()
+        for word, dot in _TOKEN.findall(headline)
+        if dot and len(word) <= MAX_ABBREVIATION and word[0].isupper()
+    )
 
 
-def _spelled_alike(name: str, word: str) -> bool:
-    """One name in two spellings: the same stem, or a typo or two apart (one per four letters)."""
-    stem = max(MIN_NAME_STEM, min(NAME_STEM, len(name), len(word)))
-    if name[:stem] == word[:stem]:
+# A name inflected keeps all its letters but the last when it has six or more ("Бургас",
+# "Бургаска"; "Пловдив", "Пловдивска"); a shorter one, and an acronym, only as written
+# ("Нигер" is not "Нигерия", "НСИ" not "НОИ").
+MIN_INFLECTED_NAME = 6
+
+
+def _one_name(name: str, word: str) -> bool:
+    """Whether ``word`` is ``name`` or a form of it; not "Австрия" and "Австралия"."""
+    if name == word:
         return True
-    allowed = max(1, min(len(name), len(word)) // 4)
-    return abs(len(name) - len(word)) <= allowed and _edits(name, word) <= allowed
-
-
-def _edits(a: str, b: str) -> int:
-    """The Levenshtein distance of two words (insertions, deletions, substitutions)."""
-    previous = list(range(len(b) + 1))
-    for i, char in enumerate(a, 1):
-        current = [i]
-        for j, other in enumerate(b, 1):
-            current.append(
-                min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (char != other))
-            )
-        previous = current
-    return previous[-1]
+    shorter, longer = (name, word) if len(name) <= len(word) else (word, name)
+    return len(shorter) >= MIN_INFLECTED_NAME and longer.startswith(shorter[:-1])
 
 
 def _text(version: Version, boilerplate: frozenset[str]) -> set[int]:
@@ -629,8 +649,9 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
 
     After a provider id, the evidence decides in tiers, the strongest first: paragraphs of
     the update a story already has; any text or headline words a story of its place shares;
-    three headline words' worth shared with a story datelined nowhere; one paragraph kept from
-    a story of a place its dateline names after its own; the place alone.
+    three headline words' worth shared with a story datelined nowhere; a story of a place its
+    dateline names after its own, of which it keeps a paragraph and shares headline words; the
+    place alone.
     """
     if update.provider_ids:
         by_id = [g for g in groups if g.ids & update.provider_ids]
@@ -675,7 +696,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         ),
         lambda: [i for i in placed if shared(i)],
         lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
-        lambda: [i for i in elsewhere if i in named_at and kept(i)],
+        lambda: [i for i in elsewhere if i in named_at and kept(i) and headline(groups[i])],
         lambda: placed,
     )
     for tier in tiers:
@@ -751,7 +772,8 @@ _HEADLINE_STOPWORDS = frozenset(
         "също",
     ]
 )
-# Fewer shared headline words than this are chance ("Премиерът", "Премиерата": "преми").
+# Fewer shared headline words than this are chance ("Премиерът", "Премиерата": "преми"),
+# unless one is a name in the update's headline (:func:`_distinct_headline_words`).
 MIN_HEADLINE_WORDS = 2
 # What a headline word only one story's headlines share with the update weighs, in shared word
 # trigrams. The stock phrases of a wire ("съобщиха от пресцентъра на министерството на") make
@@ -777,7 +799,9 @@ def _headline_stems(headline: str) -> frozenset[str]:
 
 def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[[_Group], int]:
     """How many headline words the update shares with one story's original headlines and no
-    other's; 0 below :data:`MIN_HEADLINE_WORDS`.
+    other's; 0 below :data:`MIN_HEADLINE_WORDS`, unless one of them is a name in the update's
+    headline (:func:`_names`) other than its dateline's places: "Видин" tells one region's
+    warning from another's.
 
     A rewritten update shares no sentence with its original, but it mostly keeps what its
     headline is about ("Хамлет", "театър", "постановка"). Words the headlines of several
@@ -786,7 +810,11 @@ def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[
     updates' headlines share with one another, and evidence would grow with them.
     """
     own = _headline_stems(update.item.headline)
-    if len(own) < MIN_HEADLINE_WORDS:
+    # Its names, but not its datelines' places: every story of a place may name it.
+    names = own & _headline_stems(" ".join(_names(update.item.headline))) - _headline_stems(
+        " ".join(update.item.places)
+    )
+    if len(own) < MIN_HEADLINE_WORDS and not names:
         return lambda _group: 0
     stems = [
         frozenset().union(*(_headline_stems(v.item.headline) for v in g.originals)) for g in groups
@@ -797,8 +825,9 @@ def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[
             seen[stem] = seen.get(stem, 0) + 1
     distinct = {}
     for group, group_stems in zip(groups, stems, strict=True):
-        shared = sum(1 for stem in group_stems & own if seen[stem] == 1)
-        distinct[id(group)] = shared if shared >= MIN_HEADLINE_WORDS else 0
+        shared = {stem for stem in group_stems & own if seen[stem] == 1}
+        enough = len(shared) >= MIN_HEADLINE_WORDS or bool(shared & names)
+        distinct[id(group)] = len(shared) if enough else 0
     return lambda group: distinct[id(group)]
 
 
