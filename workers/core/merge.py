@@ -411,32 +411,37 @@ def _same_words(
 
 
 def _name_other_things(a: WireItem, b: WireItem) -> bool:
-    """Whether two originals are about different things: a name in one's headline that the
-    other never writes, in its headline or its text. One template filled in twice ("Червен
-    код ... в област Бургас", "... в област Ямбол"; "... Видин", "... Видин и Монтана").
+    """Whether two originals are about different things: a name that one's headline and text
+    both have and the other never writes, in its headline, text or dateline. One template
+    filled in twice ("Червен код ... в област Бургас", "... в област Ямбол"; "... Видин",
+    "... Видин и Монтана").
 
-    A re-send fixes a typo, a number or a comma, or rewrites its headline around the names its
-    text already has. One that changes a name (a typo in it, a name the other never wrote) is
-    taken for a story of its own: two stories show both versions, where one story would hide a
-    region's warning behind the other's.
+    A re-send fixes a typo, a number or a comma, or rewrites its headline: a name or a tag
+    its headline alone gains or loses ("... в Русе", "ОДМВР - Варна", "- ВИДЕО") is no other
+    story. One whose text too names another (a name fixed throughout, "Петров" as "Петкова")
+    is taken for a story of its own: two stories show both versions, where one story would
+    hide a region's warning behind the other's.
     """
-    return _names_missing_from(a.headline, b) or _names_missing_from(b.headline, a)
+    return _names_missing_from(a, b) or _names_missing_from(b, a)
 
 
-def _names_missing_from(headline: str, other: WireItem) -> bool:
-    """Whether ``headline`` has a name that no word of ``other`` is (in any inflection), nor
-    an abbreviation in its headline ("Стара" and "Ст.")."""
-    names = _names(headline)
+def _names_missing_from(item: WireItem, other: WireItem) -> bool:
+    """Whether a name of ``item``'s headline that its text has too is no word of ``other``
+    (in any inflection) nor an abbreviation in its headline ("Стара" and "Ст.")."""
+    names = _names(item.headline)
     if not names:
         return False
-    words = set(keys.words(" ".join((other.headline, *other.paragraphs))))
+    own = set(keys.words(" ".join(item.paragraphs)))
+    words = set(keys.words(" ".join((other.headline, *other.paragraphs, *other.places))))
     shortened = _abbreviations(other.headline)
     return any(
-        name not in words
-        and not any(_one_name(name, word) for word in words)
-        and not name.startswith(shortened)
+        _written_in(name, own) and not _written_in(name, words) and not name.startswith(shortened)
         for name in names
     )
+
+
+def _written_in(name: str, words: set[str]) -> bool:
+    return name in words or any(_one_name(name, word) for word in words)
 
 
 # What ends a headline's clause, so that the next word is capitalised as the clause's first:
@@ -446,6 +451,10 @@ _CLAUSE_END = re.compile(r"(?:(?<=\w{4})\.|[:!?])\s")
 # A word, and the dot after it if any: "Ст." in "Ст. Загора" is an abbreviation, no name.
 _TOKEN = re.compile(r"(\w+)(\.?)")
 MAX_ABBREVIATION = 3
+
+
+# A word in capitals this long is a tag or a shout ("ВИДЕО", "ИЗВЪНРЕДНО"), not an acronym.
+MIN_TAG = 5
 
 
 @lru_cache(maxsize=4096)
@@ -459,7 +468,9 @@ def _names(headline: str) -> tuple[str, ...]:
         names += [
             word.casefold()
             for word, dot in _TOKEN.findall(clause)[1:]
-            if word[0].isupper() and not (dot and len(word) <= MAX_ABBREVIATION)
+            if word[0].isupper()
+            and not (dot and len(word) <= MAX_ABBREVIATION)
+            and not (len(word) >= MIN_TAG and word.isupper())
         ]
     return tuple(names)
 
@@ -475,18 +486,32 @@ def _abbreviations(headline: str) -> tuple[str, ...]:
     )
 
 
-# A name inflected keeps all its letters but the last when it has six or more ("Бургас",
-# "Бургаска"; "Пловдив", "Пловдивска"); a shorter one, and an acronym, only as written
-# ("Нигер" is not "Нигерия", "НСИ" not "НОИ").
+# A name inflected: the name, or all its letters but the last, and one of these endings
+# ("Бургаска", "Пловдивска", "Софийска", "Варненски", "Петрова"), when it has six letters or
+# more; a shorter one, and an acronym, only as written ("Нигер" is not "Нигерия", "НСИ" not
+# "НОИ"). Not "Крумово" and "Крумовград", nor "Австрия" and "Австралия".
 MIN_INFLECTED_NAME = 6
+_NAME_ENDINGS = frozenset(
+    (
+        *("а", "я", "о", "е", "и", "ът", "ят", "та", "то", "те", "ия", "ци", "ец"),
+        *(f"{lead}{end}" for lead in ("", "й", "н", "ен") for end in ("ска", "ски", "ско")),
+        *(f"{lead}{end}" for lead in ("", "й", "н", "ен") for end in ("ския", "ският")),
+        *(f"{lead}{end}" for lead in ("", "й", "н", "ен") for end in ("ската", "ското", "ските")),
+    )
+)
 
 
 def _one_name(name: str, word: str) -> bool:
-    """Whether ``word`` is ``name`` or a form of it; not "Австрия" and "Австралия"."""
+    """Whether ``word`` is ``name`` or a form of it (:data:`_NAME_ENDINGS`)."""
     if name == word:
         return True
     shorter, longer = (name, word) if len(name) <= len(word) else (word, name)
-    return len(shorter) >= MIN_INFLECTED_NAME and longer.startswith(shorter[:-1])
+    if len(shorter) < MIN_INFLECTED_NAME:
+        return False
+    if longer.startswith(shorter) and longer[len(shorter) :] in _NAME_ENDINGS:
+        return True
+    stem = shorter[:-1]
+    return longer.startswith(stem) and longer[len(stem) :] in _NAME_ENDINGS
 
 
 def _text(version: Version, boilerplate: frozenset[str]) -> set[int]:
@@ -800,8 +825,8 @@ def _headline_stems(headline: str) -> frozenset[str]:
 def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[[_Group], int]:
     """How many headline words the update shares with one story's original headlines and no
     other's; 0 below :data:`MIN_HEADLINE_WORDS`, unless one of them is a name in the update's
-    headline (:func:`_names`) other than its dateline's places: "Видин" tells one region's
-    warning from another's.
+    headline (:func:`_names`) other than its dateline's places, that no other story's
+    originals write: "Видин" tells one region's warning from another's.
 
     A rewritten update shares no sentence with its original, but it mostly keeps what its
     headline is about ("Хамлет", "театър", "постановка"). Words the headlines of several
@@ -823,12 +848,33 @@ def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[
     for group_stems in stems:
         for stem in group_stems & own:
             seen[stem] = seen.get(stem, 0) + 1
+    text_stems: dict[int, frozenset[str]] = {}
+
+    def named_by_no_other(stem: str, group: _Group) -> bool:
+        """A name no other story's originals write, in their headlines or their text: a
+        name two stories' texts have ("Радев") tells them apart no better than chance."""
+        for other in groups:
+            if other is not group:
+                if id(other) not in text_stems:
+                    text_stems[id(other)] = _text_stems(other)
+                if stem in text_stems[id(other)]:
+                    return False
+        return True
+
     distinct = {}
     for group, group_stems in zip(groups, stems, strict=True):
         shared = {stem for stem in group_stems & own if seen[stem] == 1}
-        enough = len(shared) >= MIN_HEADLINE_WORDS or bool(shared & names)
+        enough = len(shared) >= MIN_HEADLINE_WORDS or any(
+            named_by_no_other(stem, group) for stem in shared & names
+        )
         distinct[id(group)] = len(shared) if enough else 0
     return lambda group: distinct[id(group)]
+
+
+def _text_stems(group: _Group) -> frozenset[str]:
+    """The first five letters of the words of five letters or more in a story's originals."""
+    words = keys.words(" ".join(p for v in group.originals for p in v.item.paragraphs))
+    return frozenset(word[:5] for word in words if len(word) >= 5)
 
 
 def _rank(group: _Group, update: Version, evidence: tuple[int, int]) -> tuple[Any, ...]:

@@ -626,10 +626,12 @@ def test_one_template_filled_in_twice_is_two_stories() -> None:
         frozenset({headline.format("Кюстендил")}),
         frozenset({headline.format("Благоевград и Кюстендил")}),
     }
-    # A name inflected is still one item sent twice; a typo in it is a name of its own.
-    for other, same in (("Благоевградска", True), ("Благоевгарад", False)):
+    # A name inflected, or misspelt in the headline alone, is still one item sent twice; one
+    # misspelt in the text too is a name of its own.
+    for other in ("Благоевградска", "Благоевгарад"):
         resend = dataclasses.replace(blagoevgrad, headline=headline.format(other))
-        assert near_duplicate(blagoevgrad, resend) is same, other
+        assert near_duplicate(blagoevgrad, resend), other
+    assert not near_duplicate(blagoevgrad, warning("Благоевгарад"))
 
 
 @pytest.mark.parametrize(
@@ -652,13 +654,16 @@ def test_one_template_filled_in_twice_is_two_stories() -> None:
         ("Доклад на НСИ", "Доклад на НОИ", True),
         ("ПОЖАР В БУРГАС, НЯМА ПОСТРАДАЛИ", "ПОЖАР В БУРГАС, НЯМА ЗАГИНАЛИ", False),  # capitals
         ("Министерски съвет заседава", "Министерски Съвет заседава", False),  # case only
+        ("Спират водата в с. Крумово", "Спират водата в Крумовград", True),  # no ending
+        ("Пожар в Пловдив", "Пожар в Пловдив - ВИДЕО", False),  # a tag, not an acronym
         ("Кметът на Стара Загора откри парка", "Кметът на Ст. Загора откри парка", False),
     ],
 )
 def test_headlines_name_other_things_when_one_has_a_name_the_other_lacks(
     first: str, second: str, other_things: bool
 ) -> None:
-    a, b = (wire_item(("Текст на новината.",), headline=h) for h in (first, second))
+    """Each text says what its headline says, names and all."""
+    a, b = (wire_item((f"{h}, съобщиха от БТА.",), headline=h) for h in (first, second))
     assert _name_other_things(a, b) is other_things
     assert _name_other_things(b, a) is other_things
 
@@ -668,7 +673,44 @@ def test_a_headline_rewritten_around_names_the_text_has_names_the_same_things() 
     first = wire_item(text, headline="Радев и Желязков обсъдиха бюджета")
     assert not _name_other_things(first, wire_item(text, headline="Среща за бюджета"))
     assert not _name_other_things(first, wire_item(text, headline="Среща на Радев за бюджета"))
-    assert _name_other_things(first, wire_item(text, headline="Среща на Йотова за бюджета"))
+    # A name the headline alone gains or loses is a rewrite; one its text has too, another story.
+    assert not _name_other_things(first, wire_item(text, headline="Среща на Йотова за бюджета"))
+    with_yotova = (f"{text[0]} Присъства и вицепрезидентът Йотова.",)
+    assert _name_other_things(first, wire_item(with_yotova, headline="Среща на Йотова"))
+
+
+def test_a_place_or_tag_the_resends_headline_alone_adds_is_one_story() -> None:
+    text = ("Пожар избухна в склад за дървен материал в индустриалната зона. Няма пострадали.",)
+    first = wire_item(text, headline="Пожар в склад за дървен материал", places=("Русе",))
+    for headline in (
+        "Пожар в склад за дървен материал в Русе",  # the dateline's place
+        "Пожар в склад за дървен материал - ВИДЕО",
+        "ОДМВР: Пожар в склад за дървен материал",
+    ):
+        resend = dataclasses.replace(first, headline=headline)
+        assert near_duplicate(first, resend), headline
+
+
+def test_a_name_both_stories_write_is_no_evidence_alone() -> None:
+    """The update's one distinct headline name is in the other story's text too."""
+    veto = wire_item(
+        ("Президентът Радев наложи вето на промените в Изборния кодекс.",),
+        headline="Президентът Радев наложи вето на Изборния кодекс",
+    )
+    budget_text = (
+        "Народното събрание прие на първо четене държавния бюджет за следващата година.",
+        "Президентът Румен Радев призова депутатите да преразгледат разходите за отбрана.",
+    )
+    budget = wire_item(budget_text, headline="Парламентът прие на първо четене бюджета")
+    update = wire_item(
+        ("Депутатите приеха на първо четене бюджета въпреки призива на държавния глава.",),
+        headline="Депутатите не се вслушаха в призива на Радев",
+        updated=LATER,
+    )
+    assert partition_in_every_order([veto, budget, update]) == {
+        frozenset({veto.headline}),
+        frozenset({budget.headline, update.headline}),
+    }
 
 
 def test_a_name_in_the_updates_headline_tells_one_templated_story_from_another() -> None:
