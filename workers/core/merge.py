@@ -21,8 +21,8 @@ The rules, in the order they decide:
    :data:`HEADLINE_WORD_WEIGHT` trigrams) of a story of its place; then
    :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then a kept paragraph and
    headline words of a story of a place the update's dateline names after its own; then the
-   place alone. Within
-   a tier: the most evidence, the same sign-off, shared authors, the earliest original.
+   place alone. Within a tier: the most evidence, the same sign-off, shared authors, the
+   earliest original.
    Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only
    where no original has the same words does a spelling with an abbreviated word match
    (:func:`keys.abbreviated_place`).
@@ -451,8 +451,6 @@ _CLAUSE_END = re.compile(r"(?:(?<=\w{4})\.|[:!?])\s")
 # A word, and the dot after it if any: "Ст." in "Ст. Загора" is an abbreviation, no name.
 _TOKEN = re.compile(r"(\w+)(\.?)")
 MAX_ABBREVIATION = 3
-
-
 # A word in capitals this long is a tag or a shout ("ВИДЕО", "ИЗВЪНРЕДНО"), not an acronym.
 MIN_TAG = 5
 
