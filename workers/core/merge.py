@@ -485,7 +485,7 @@ def _abbreviations(headline: str) -> tuple[str, ...]:
 
 
 # A name inflected: the name, or all its letters but the last, and one of these endings
-# ("Бургаска", "Пловдивска", "Софийска", "Варненски", "Петрова"), when it has six letters or
+# ("Бургаска", "Пловдивска", "Габровски", "Петрова"), when it has six letters or
 # more; a shorter one, and an acronym, only as written ("Нигер" is not "Нигерия", "НСИ" not
 # "НОИ"). Not "Крумово" and "Крумовград", nor "Австрия" and "Австралия".
 MIN_INFLECTED_NAME = 6
