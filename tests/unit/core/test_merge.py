@@ -18,6 +18,7 @@ from workers.core.merge import (
     Merged,
     Outcome,
     Story,
+    StoryEntry,
     Version,
     _name_other_things,
     group_versions,
@@ -655,6 +656,8 @@ def test_one_template_filled_in_twice_is_two_stories() -> None:
         ("ПОЖАР В БУРГАС, НЯМА ПОСТРАДАЛИ", "ПОЖАР В БУРГАС, НЯМА ЗАГИНАЛИ", False),  # capitals
         ("Министерски съвет заседава", "Министерски Съвет заседава", False),  # case only
         ("Спират водата в с. Крумово", "Спират водата в Крумовград", True),  # no ending
+        ("Пожар в Габрово", "Пожар в Габровска област", False),
+        ("Министър Петров ще говори", "Министър Петрова ще говори", False),  # one name
         ("Пожар в Пловдив", "Пожар в Пловдив - ВИДЕО", False),  # a tag, not an acronym
         ("Кметът на Стара Загора откри парка", "Кметът на Ст. Загора откри парка", False),
     ],
@@ -689,6 +692,39 @@ def test_a_place_or_tag_the_resends_headline_alone_adds_is_one_story() -> None:
     ):
         resend = dataclasses.replace(first, headline=headline)
         assert near_duplicate(first, resend), headline
+
+
+def test_a_bucket_stored_under_older_rules_is_regrouped_at_its_next_full_grouping() -> None:
+    """Two templated warnings that an older release stored as one story: the next arrival
+    that takes the full grouping splits them, keeping the published key (README, Upgrades)."""
+    text = "Жълт код за силен вятър е обявен в област {} за утре, съобщи институтът."
+    headline = "Жълт код за силен вятър в област {}"
+    gabrovo, lovech = (
+        wire_item((text.format(region),), headline=headline.format(region))
+        for region in ("Габрово", "Ловеч")
+    )
+    versions = tuple(Version.of(item) for item in (gabrovo, lovech))
+    key = keys.base_story_key(gabrovo)
+    joined = StoryEntry(key, frozenset(v.content_hash for v in versions), 2)
+    stored = Bucket(versions, (joined,))
+    assert partition(stored) == {frozenset({gabrovo.headline, lovech.headline})}
+    # An update of the one story takes the shortcut: nothing is regrouped yet.
+    update = wire_item((text.format("Габрово"), "Училищата няма да работят."), updated=LATER)
+    update = dataclasses.replace(update, headline="Габрово затваря училищата")
+    kept = merge(stored, update)
+    assert len(kept.bucket.views()) == 1
+    assert kept.others == ()
+    # Any other arrival groups the bucket in full, under today's rules.
+    other = wire_item(("Друга новина от същата минута.",), headline="Друго", places=("Варна",))
+    result = merge(kept.bucket, other)
+    assert partition(result.bucket) == {
+        frozenset({gabrovo.headline, update.headline}),
+        frozenset({lovech.headline}),
+        frozenset({other.headline}),
+    }
+    changes = {c.kind for c in result.others}
+    assert ChangeKind.REGROUPED in changes
+    assert key in {story.key for story in result.bucket.views()}
 
 
 def test_a_name_both_stories_write_is_no_evidence_alone() -> None:
