@@ -428,7 +428,7 @@ def _name_other_things(a: WireItem, b: WireItem) -> bool:
 def _names_missing_from(item: WireItem, other: WireItem) -> bool:
     """Whether a name of ``item``'s headline that its text has too is no word of ``other``
     (in any inflection) nor an abbreviation in its headline ("Стара" and "Ст.")."""
-    names = _names(item.headline)
+    names = _names(item.headline) + _names_opening_clauses(item)
     if not names:
         return False
     own = set(keys.words(" ".join(item.paragraphs)))
@@ -471,6 +471,35 @@ def _names(headline: str) -> tuple[str, ...]:
             and not (len(word) >= MIN_TAG and word.isupper())
         ]
     return tuple(names)
+
+
+def _names_opening_clauses(item: WireItem) -> tuple[str, ...]:
+    """The words opening a clause of the headline that its text writes capitalised where no
+    clause opens: a name, case-folded ("Кърджали остава без ток" with "Части от Кърджали";
+    "Бургас: Оранжев код" with "за област Бургас"). A headline in capitals has none."""
+    if item.headline.upper() == item.headline:
+        return ()
+    openers = [
+        word.casefold()
+        for clause in _CLAUSE_END.split(item.headline)
+        for word, dot in _TOKEN.findall(clause)[:1]
+        if word[0].isupper() and not (dot and len(word) <= MAX_ABBREVIATION)
+    ]
+    if not openers:
+        return ()
+    written = {name for paragraph in item.paragraphs for name in _names_inside_clauses(paragraph)}
+    return tuple(word for word in openers if _written_in(word, written))
+
+
+@lru_cache(maxsize=4096)
+def _names_inside_clauses(text: str) -> frozenset[str]:
+    """The capitalised words of a text that open no clause, case-folded."""
+    return frozenset(
+        word.casefold()
+        for clause in _CLAUSE_END.split(text)
+        for word, dot in _TOKEN.findall(clause)[1:]
+        if word[0].isupper() and not (dot and len(word) <= MAX_ABBREVIATION)
+    )
 
 
 @lru_cache(maxsize=4096)

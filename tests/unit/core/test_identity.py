@@ -98,6 +98,18 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"templated-warning-vidin-update", "templated-warning-montana"},
     ),
+    "town-first-notices": (
+        (
+            "town-first-notice-gabrovo",
+            "town-first-notice-lovech",
+            "town-first-notice-lovech-update",
+        ),
+        {
+            frozenset({"town-first-notice-gabrovo"}),
+            frozenset({"town-first-notice-lovech", "town-first-notice-lovech-update"}),
+        },
+        {"town-first-notice-gabrovo", "town-first-notice-lovech-update"},
+    ),
     "adjective": (
         ("adjective-kindergarten", "adjective-fortress", "adjective-fortress-update"),
         {

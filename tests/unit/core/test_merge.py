@@ -682,6 +682,36 @@ def test_a_headline_rewritten_around_names_the_text_has_names_the_same_things() 
     assert _name_other_things(first, wire_item(with_yotova, headline="Среща на Йотова"))
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Кърджали остава без ток в неделя", "Хасково остава без ток в неделя"),
+        ("Бургас: Оранжев код за силен вятър", "Варна: Оранжев код за силен вятър"),
+        ("Петров подаде оставка", "Иванов подаде оставка"),
+    ],
+)
+def test_a_name_opening_a_headline_counts_when_the_text_writes_it_mid_sentence(
+    first: str, second: str
+) -> None:
+    """A headline's first word is capitalised anyway; its text tells a name from a word."""
+
+    def notice(headline: str, opening_text: bool) -> WireItem:
+        name = headline.split(maxsplit=1)[0].rstrip(":")
+        text = (
+            f"{name} съобщи днес за промяната, съобщиха от БТА."
+            if opening_text
+            else f"Промяната засяга и {name}, съобщиха от БТА."
+        )
+        return wire_item((text,), headline=headline)
+
+    assert _name_other_things(notice(first, False), notice(second, False))
+    # Written only where a sentence opens, the word may be any word: no name.
+    assert not _name_other_things(notice(first, True), notice(second, True))
+    # A re-send that keeps the name is one story.
+    resend = notice(first, False)
+    assert not _name_other_things(resend, dataclasses.replace(resend, headline=first + " - ВИДЕО"))
+
+
 def test_a_place_or_tag_the_resends_headline_alone_adds_is_one_story() -> None:
     text = ("Пожар избухна в склад за дървен материал в индустриалната зона. Няма пострадали.",)
     first = wire_item(text, headline="Пожар в склад за дървен материал", places=("Русе",))
