@@ -1,7 +1,7 @@
 """Bytes to normalised text: encoding detection, the optional JSON envelope, hygiene.
 
-Real wire traffic arrives as UTF-8 (with or without BOM) or Windows-1251, with CRLF or CR line
-ends, trailing spaces and non-breaking spaces. Everything after this module sees LF-separated,
+Real wire traffic arrives as UTF-8 (with or without BOM) or Windows-1251 (sometimes a few of
+its bytes spliced into UTF-8 text by a legacy system), with CRLF or CR line ends, trailing spaces and non-breaking spaces. Everything after this module sees LF-separated,
 NFC-normalised lines with no leading or trailing blanks and single inner spaces.
 """
 
@@ -120,6 +120,7 @@ def _bytes_to_text(body: bytes) -> tuple[str, str, str | None] | Reject:
     if _OTHER_CONTROL in kinds:
         bad = next(i for i, byte in enumerate(body) if byte in _CONTROL_BYTES)
         return Reject(RejectReason.NOT_TEXT, f"control character 0x{body[bad]:02X} at byte {bad}")
+    mixed: str | None = None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -127,11 +128,16 @@ def _bytes_to_text(body: bytes) -> tuple[str, str, str | None] | Reject:
             # UTF-8 cut inside its last character (a truncated item): not Windows-1251.
             body = body[: exc.start]
         else:
-            return _cp1251(body)
-        text = body.decode("utf-8")
+            mixed = _utf8_with_stray_cp1251(body)
+            if mixed is None:
+                return _cp1251(body)
+        text = body.decode("utf-8") if mixed is None else mixed
+    # Valid UTF-8 of a C1 control (a stray 0xC2 before such a byte would be that too).
     c1 = _search_span(_UTF8_C1, body, b"\xc2") if _LEAD_C2 in kinds else None
     if c1 is not None:
         return Reject(RejectReason.NOT_TEXT, f"C1 control character at byte {c1.start()}")
+    if mixed is not None:
+        return mixed, "utf-8+cp1251", None  # normalised in full: NFC and blanks not checked
     if _CR in kinds:
         text = _lf(text)
     if _OTHER_SCRIPT in kinds or (
@@ -154,6 +160,42 @@ def _search_span(pattern: re.Pattern[bytes], body: bytes, lead: bytes) -> re.Mat
     regex engine would otherwise step through every byte of the body.
     """
     return pattern.search(body, body.find(lead), body.rfind(lead) + 3)
+
+
+# A UTF-8 item may carry a few Windows-1251 bytes that a legacy system spliced in (a dash
+# 0x96, quotes 0x93/0x94): more than this many invalid bytes make the whole item Windows-1251.
+MAX_STRAY_CP1251_BYTES = 8
+# ...and only text with this many characters beyond ASCII in valid UTF-8 is taken for UTF-8:
+# in Windows-1251 Cyrillic nearly every letter is an invalid UTF-8 byte.
+MIN_UTF8_LETTERS = 16
+
+
+def _utf8_with_stray_cp1251(body: bytes) -> str | None:
+    """UTF-8 text whose few invalid bytes are read as Windows-1251, or None when the item
+    is not that (too many such bytes, too little UTF-8 beyond ASCII, or a byte that
+    Windows-1251 does not define either). A UTF-8 character cut at the end is dropped."""
+    parts: list[str] = []
+    stray = 0
+    start = 0
+    while True:
+        try:
+            parts.append(body[start:].decode("utf-8"))
+            break
+        except UnicodeDecodeError as exc:
+            parts.append(body[start : start + exc.start].decode("utf-8"))
+            if exc.reason == "unexpected end of data":
+                break
+            stray += exc.end - exc.start
+            if stray > MAX_STRAY_CP1251_BYTES:
+                return None
+            try:
+                parts.append(body[start + exc.start : start + exc.end].decode("cp1251"))
+            except UnicodeDecodeError:
+                return None
+            start += exc.end
+    text = "".join(parts)
+    beyond_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    return text if beyond_ascii - stray >= MIN_UTF8_LETTERS else None
 
 
 def _cp1251(body: bytes) -> tuple[str, str, None] | Reject:

@@ -54,6 +54,36 @@ def test_windows_1251_is_detected() -> None:
     assert (result.text, result.encoding) == (ITEM, "cp1251")
 
 
+def test_a_few_windows_1251_bytes_in_utf8_text_are_read_as_windows_1251() -> None:
+    """A legacy system splices a dash (0x96) or quotes (0x93, 0x94) into UTF-8 text: the
+    item reads as the UTF-8 one, not as Windows-1251 mojibake ("Р‘Р°РЅРєР°")."""
+    raw = SEED_UPDATED.read_bytes()
+    text = decoded(raw).text
+    with_dash = decoded(raw.replace("Пхенян".encode(), "Пхенян –".encode(), 1)).text
+    result = decoded(raw.replace("Пхенян".encode(), "Пхенян".encode() + b" \x96", 1))
+    assert (result.text, result.encoding) == (with_dash, "utf-8+cp1251")
+    quoted = raw.replace("Пхенян".encode(), b"\x93\xcf\xf5\xe5\xed\xff\xed\x94", 1)
+    assert decoded(quoted).text == text.replace("Пхенян", "“Пхенян”", 1)
+
+
+@pytest.mark.parametrize("stray", [9, 40])
+def test_many_invalid_bytes_make_the_whole_item_windows_1251(stray: int) -> None:
+    text = "Заглавие\n" + "Първи абзац с текст. " * 10 + "ъ" * stray
+    raw = text.encode("utf-8")[: -2 * stray] + "ъ".encode("cp1251") * stray
+    result = decoded(raw)
+    assert result.encoding == "cp1251"
+    assert "Р" in result.text  # the UTF-8 part read as Windows-1251: mojibake, as sent
+
+
+def test_invalid_bytes_in_text_with_little_utf8_make_it_windows_1251() -> None:
+    assert decoded("Абв ".encode() + "Заглавие".encode("cp1251")).encoding == "cp1251"
+
+
+def test_a_c1_control_in_utf8_with_stray_bytes_is_refused() -> None:
+    raw = ("Първи абзац с текст. " * 3).encode() + b"\x96 \xc2\x85"
+    assert rejected(raw).reason is RejectReason.NOT_TEXT
+
+
 def test_seed_in_windows_1251_with_crlf_decodes_to_the_utf8_text() -> None:
     raw = SEED_UPDATED.read_bytes()
     text = raw.decode("utf-8")
