@@ -1,8 +1,9 @@
 """Bytes to normalised text: encoding detection, the optional JSON envelope, hygiene.
 
 Real wire traffic arrives as UTF-8 (with or without BOM) or Windows-1251 (sometimes a few of
-its bytes spliced into UTF-8 text by a legacy system), with CRLF or CR line ends, trailing spaces and non-breaking spaces. Everything after this module sees LF-separated,
-NFC-normalised lines with no leading or trailing blanks and single inner spaces.
+its bytes spliced into UTF-8 text by a legacy system), with CRLF or CR line ends, trailing
+spaces and non-breaking spaces. Everything after this module sees LF-separated, NFC-normalised
+lines with no leading or trailing blanks and single inner spaces.
 """
 
 from __future__ import annotations
