@@ -741,9 +741,23 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
             shared_of[index] = len(text & group.text) + HEADLINE_WORD_WEIGHT * headline(group)
         return shared_of[index]
 
+    def kept_counts(index: int) -> int:
+        """The paragraphs kept, unless they are one paragraph, not a lead of the story, and
+        no headline word, against another story of the place whose headline words the update
+        shares: a standing line that closes a desk's items ("Няма пострадали хора.",
+        "Определението подлежи на обжалване ...") is then weighed as its trigrams."""
+        if (
+            kept(index) == 1
+            and not headline(groups[index])
+            and any(headline(groups[j]) for j in placed if j != index)
+            and not _keeps_a_lead(groups[index], update, boilerplate)
+        ):
+            return 0
+        return kept(index)
+
     tiers: tuple[Callable[[], list[int]], ...] = (
         lambda: (
-            [i for i in placed if kept(i)]
+            [i for i in placed if kept_counts(i)]
             + [i for i in elsewhere if _keeps_enough_of(groups[i], update, boilerplate)]
         ),
         lambda: [i for i in placed if shared(i)],
@@ -754,7 +768,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     for tier in tiers:
         told = tier()
         if told:
-            best = max(told, key=lambda i: _rank(groups[i], update, (kept(i), shared(i))))
+            best = max(told, key=lambda i: _rank(groups[i], update, (kept_counts(i), shared(i))))
             return groups[best]
     return None
 
@@ -764,6 +778,15 @@ def _keeps_enough_of(group: _Group, update: Version, boilerplate: frozenset[str]
     originals have (a one-paragraph flash): enough to follow it to another place."""
     needed = min(MIN_KEPT_PARAGRAPHS, _paragraphs_of(group, boilerplate))
     return bool(needed) and _kept_paragraphs(update, group.text, boilerplate) >= needed
+
+
+def _keeps_a_lead(group: _Group, update: Version, boilerplate: frozenset[str]) -> bool:
+    """Whether the update keeps the first paragraph of one of the story's originals."""
+    leads: set[int] = set()
+    for version in group.originals:
+        if version.item.paragraphs:
+            leads |= _paragraph_trigrams(version.item.paragraphs[0])
+    return _kept_paragraphs(update, leads, boilerplate) > 0
 
 
 def _paragraphs_of(group: _Group, boilerplate: frozenset[str]) -> int:

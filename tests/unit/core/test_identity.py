@@ -110,6 +110,14 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"town-first-notice-gabrovo", "town-first-notice-lovech-update"},
     ),
+    "standing-line": (
+        ("standing-line-fire", "standing-line-crash", "standing-line-crash-update"),
+        {
+            frozenset({"standing-line-fire"}),
+            frozenset({"standing-line-crash", "standing-line-crash-update"}),
+        },
+        {"standing-line-fire", "standing-line-crash-update"},
+    ),
     "adjective": (
         ("adjective-kindergarten", "adjective-fortress", "adjective-fortress-update"),
         {

@@ -428,6 +428,22 @@ def test_a_kept_paragraph_outweighs_headline_words_another_twin_shares() -> None
     }
 
 
+def test_a_standing_line_kept_does_not_outweigh_headline_words_another_twin_shares() -> None:
+    """The update keeps only the other twin's closing line, no lead: its headline decides."""
+    standing = "Няма пострадали хора."
+    fire = wire_item((SENTENCES[7], standing), headline="Пожар край магистралата")
+    flash = wire_item(SENTENCES[3:4], headline="Футболният отбор спечели мача")
+    update = wire_item(
+        (SENTENCES[1], standing),
+        headline="Футболният отбор празнува след мача",
+        updated=LATER,
+    )
+    assert partition_in_every_order([fire, flash, update]) == {
+        frozenset({fire.headline}),
+        frozenset({flash.headline, update.headline}),
+    }
+
+
 def test_an_update_joining_the_only_story_moves_no_other_update_out() -> None:
     """The bar for joining by text counts the originals' paragraphs: an update of the flash's
     place that adds a paragraph does not raise it for one of another place."""
