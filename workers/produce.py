@@ -1,8 +1,13 @@
-"""``wire-ingest produce``: send raw item files to the raw topic, in order, byte for byte."""
+"""``wire-ingest produce``: send raw item files to the raw topic, in order, byte for byte.
+
+The files of one invocation go to one partition (a random one each time), so that the worker
+reads them in the order given: an original before its update gives ``story.created`` and then
+``story.updated``, as the newsroom sent them."""
 
 from __future__ import annotations
 
 import asyncio
+import random
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -35,6 +40,8 @@ async def send_values(
     values: Iterable[tuple[bytes | None, bytes]],
     headers: Sequence[list[tuple[str, bytes]]] | None = None,
     partitions: Sequence[int | None] | None = None,
+    *,
+    one_partition: bool = False,
 ) -> list[Exception | None]:
     """Send (key, value) pairs in order with acks=all; for each, None once the broker has
     acknowledged it, or the error that kept it out.
@@ -42,7 +49,8 @@ async def send_values(
     A value the broker refuses does not stop the others: the caller names each failure (a
     batch the broker refuses fails all of its values). ``headers[i]``, if given, are the Kafka
     headers of value i; ``partitions[i]`` its partition, if the topic has it (else, and when
-    None, the producer's partitioner chooses)."""
+    None, the producer's partitioner chooses); ``one_partition``: every value to one partition
+    of the topic, chosen at random, so that a consumer reads them in the order given."""
     producer = AIOKafkaProducer(
         acks="all",
         enable_idempotence=True,
@@ -56,12 +64,13 @@ async def send_values(
         if topic not in metadata.topics():
             raise MissingTopicError(topic)
         existing = metadata.partitions_for_topic(topic) or set()
+        everything_to = random.choice(sorted(existing)) if one_partition and existing else None  # noqa: S311
         # Queue everything, then wait: the idempotent producer keeps per-partition order.
         outcomes: list[Exception | None] = []
         pending: list[tuple[int, asyncio.Future[Any]]] = []
         for index, (key, value) in enumerate(values):
             outcomes.append(None)
-            partition = partitions[index] if partitions else None
+            partition = partitions[index] if partitions else everything_to
             try:
                 future = await producer.send(
                     topic,
@@ -103,7 +112,7 @@ def produce_files(paths: list[Path], topic: str | None = None) -> int:
         print(f"produce: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     try:
-        outcomes = asyncio.run(send_values(settings, target, values))
+        outcomes = asyncio.run(send_values(settings, target, values, one_partition=True))
     except MissingTopicError:
         print(
             f"produce: the topic {target} does not exist at {settings.kafka_bootstrap} "

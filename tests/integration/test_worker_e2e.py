@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
+from pathlib import Path
 
 import orjson
 import pytest
@@ -242,6 +243,39 @@ def test_produce_to_a_missing_topic_is_one_line_and_exit_3(
     create_topic(kafka_bootstrap, missing, 1)
     assert main(["produce", "--topic", missing, str(SEED_ORIGINAL)]) == 0
     assert len(read_all(kafka_bootstrap, missing)) == 1
+
+
+def test_produce_sends_the_files_of_one_call_to_one_partition_in_order(
+    kafka_bootstrap: str,
+    names: Names,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    """The worker reads them in the order given: an original before its update."""
+    from workers.cli import main
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", kafka_bootstrap)
+    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+    files = []
+    for n in range(12):
+        path = tmp_path / f"item-{n:02d}.txt"
+        path.write_bytes(f"item {n}".encode())
+        files.append(path)
+    assert main(["produce", "--topic", names.raw, *map(str, files)]) == 0
+    assert main(["produce", "--topic", names.raw, *map(str, reversed(files))]) == 0
+    records = read_all(kafka_bootstrap, names.raw)
+    assert len(records) == 2 * len(files)
+    for sent in (files, list(reversed(files))):
+        values = [path.read_bytes() for path in sent]
+        calls = [
+            [r for r in records if r.partition == partition]
+            for partition in {r.partition for r in records}
+        ]
+        assert any(
+            [r.value for r in call][i : i + len(values)] == values
+            for call in calls
+            for i in range(len(call))
+        ), "the files of one call are not on one partition in the order given"
 
 
 def test_a_topic_the_broker_refuses_stops_the_worker_with_the_broker_s_reason(
