@@ -75,4 +75,4 @@ kafka-stop:
 	@deploy/local/kafka.sh stop
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis state
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis state .cache/run-state-* .cache/run-worker-*.log

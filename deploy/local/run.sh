@@ -31,20 +31,39 @@ cleanup() {
   if [ "$own_broker" = 1 ]; then deploy/local/kafka.sh stop >&2 || true; fi
   echo "run: stopped." >&2
 }
-trap cleanup INT TERM EXIT
+trap cleanup EXIT
+trap 'cleanup; exit 0' INT TERM  # Ctrl-C is how this script is meant to end
 
 if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
-  KAFKA_BOOTSTRAP="$(deploy/local/kafka.sh start)"
-  own_broker=1
-  # A new broker has no changelog: start from empty local state as well.
-  export WIRE_STATE_DIR="${WIRE_STATE_DIR:-$cache/run-state}"
-  rm -rf "$WIRE_STATE_DIR"
+  # A local broker already running (a `make run` beside this one, or `kafka.sh start` by
+  # hand) is used and left running; only a broker this script starts is stopped at the end.
+  running="$(deploy/local/kafka.sh status 2>/dev/null)" || running=""
+  if [ -n "${WIRE_STATE_DIR:-}" ]; then
+    # The user's folder is never deleted; a new broker has no changelog for what it holds.
+    if [ -z "$running" ] && [ -n "$(ls -A "$WIRE_STATE_DIR" 2>/dev/null)" ]; then
+      echo "run: WIRE_STATE_DIR=$WIRE_STATE_DIR holds state, but a new broker would have no" \
+        "changelog for it; empty it or unset WIRE_STATE_DIR" >&2
+      exit 1
+    fi
+  else
+    # This script's own folder, one per web port (one per worker), emptied at each start: a
+    # new broker has no changelog, and a running one restores all of it.
+    export WIRE_STATE_DIR="$cache/run-state-$WIRE_WEB_PORT"
+    rm -rf "$WIRE_STATE_DIR"
+  fi
+  if [ -n "$running" ]; then
+    KAFKA_BOOTSTRAP="$running"
+    echo "run: using the local broker already running; it stays up after Ctrl-C" >&2
+  else
+    KAFKA_BOOTSTRAP="$(deploy/local/kafka.sh start)"
+    own_broker=1
+  fi
 fi
 export KAFKA_BOOTSTRAP
 echo "run: broker at $KAFKA_BOOTSTRAP" >&2
 
 health="http://$WIRE_WEB_HOST:$WIRE_WEB_PORT/health/ready"
-log="$cache/run-worker.log"
+log="$cache/run-worker-$WIRE_WEB_PORT.log"
 mkdir -p "$cache"
 "$bin/wire-ingest" worker >"$log" 2>&1 &
 worker_pid=$!
@@ -72,4 +91,19 @@ seeds=(seeds/000_original.txt)
 for seed in seeds/*.txt; do [ "$seed" = seeds/000_original.txt ] || seeds+=("$seed"); done
 "$bin/wire-ingest" produce "${seeds[@]}"
 echo "run: seeds fed; events follow (Ctrl-C to stop) ..." >&2
+# Until Ctrl-C, or until the worker or follow ends. A worker that exits on its own (5: the
+# broker refused a record; 6: state it cannot read; README, exit codes) is said so.
+# (`wait` on a background sleep: a builtin wait lets the trap run at once on a signal.)
+while kill -0 "$worker_pid" 2>/dev/null && kill -0 "$follow_pid" 2>/dev/null; do
+  sleep 1 &
+  wait $! || true
+done
+if ! kill -0 "$worker_pid" 2>/dev/null; then
+  code=0
+  wait "$worker_pid" || code=$?
+  worker_pid=""
+  echo "run: the worker exited with code $code; last log lines:" >&2
+  tail -n 40 "$log" >&2
+  exit 1
+fi
 wait "$follow_pid"

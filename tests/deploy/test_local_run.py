@@ -1,4 +1,5 @@
-"""``make run`` (deploy/local/run.sh): it never takes another worker's health page for its own."""
+"""``make run`` (deploy/local/run.sh): it never takes another worker's health page for its own,
+and never deletes a state folder the user named."""
 
 from __future__ import annotations
 
@@ -55,3 +56,30 @@ def test_make_run_refuses_to_start_beside_a_worker_answering_on_its_port(
         "stop it or set WIRE_WEB_PORT\n"
     )
     assert list(tmp_path.iterdir()) == []  # no broker, no worker, no log
+
+
+def test_make_run_never_deletes_a_state_dir_the_user_gave(tmp_path: Path) -> None:
+    """A new broker has no changelog for the state a user's WIRE_STATE_DIR holds: refused."""
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "precious").write_text("kept")
+    cache = tmp_path / "cache"
+    env = {
+        **os.environ,
+        "WIRE_WEB_HOST": "127.0.0.1",
+        "WIRE_WEB_PORT": "1",  # nothing answers there
+        "WIRE_INGEST_CACHE": str(cache),  # no broker of this cache is running
+        "WIRE_STATE_DIR": str(state),
+    }
+    env.pop("KAFKA_BOOTSTRAP", None)
+    done = subprocess.run(
+        ["bash", str(RUN)], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 1
+    assert (
+        f"run: WIRE_STATE_DIR={state} holds state, but a new broker would have no changelog "
+        "for it; empty it or unset WIRE_STATE_DIR\n"
+    ) in done.stderr
+    assert (state / "precious").read_text() == "kept"
+    assert "started pid" not in done.stderr  # refused before any broker was started
+    assert not list(cache.rglob("kafka.pid"))
