@@ -20,6 +20,22 @@ from workers.stream.kafka_client import client_kwargs, unreachable
 TOPIC_LOOKS = 6
 
 
+def describe_record(value: bytes) -> str:
+    """One readable line per record: an event, a DLQ record, or anything else (``--topic``
+    may name any topic, the raw one too)."""
+    try:
+        decoded = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        decoded = None
+    if isinstance(decoded, dict) and "eventType" in decoded:
+        return describe(decoded)
+    if isinstance(decoded, dict) and "reason" in decoded and "rawSha256" in decoded:
+        detail = str(decoded.get("detail") or "")
+        return f"{'dead letter':17} {decoded['reason']} | {detail[:90]}"
+    first_line = value[:400].decode("utf-8", "replace").strip().split("\n", 1)[0]
+    return f"{'record':17} {len(value)} bytes | {first_line[:90]}"
+
+
 def describe(event: dict[str, Any]) -> str:
     """One readable line per event."""
     item = event.get("item", {})
@@ -71,7 +87,7 @@ async def _follow(settings: Settings, topic: str, as_json: bool, from_beginning:
                     if as_json:
                         sys.stdout.buffer.write(record.value + b"\n")
                     else:
-                        sys.stdout.write(describe(orjson.loads(record.value)) + "\n")
+                        sys.stdout.write(describe_record(record.value) + "\n")
             sys.stdout.flush()
     finally:
         await consumer.stop()
