@@ -444,6 +444,33 @@ def test_a_standing_line_kept_does_not_outweigh_headline_words_another_twin_shar
     }
 
 
+def test_an_update_datelined_anew_joins_the_one_story_of_a_place_it_names() -> None:
+    """No story of its own place, and all its text new: the dateline's other place decides."""
+    flash = wire_item(SENTENCES[:1], headline="Земетресение край Кърджали", places=("Кърджали",))
+    update = wire_item(
+        SENTENCES[4:6],
+        headline="Трусът събуди жителите на Момчилград",
+        places=("Момчилград", "Кърджали"),
+        updated=LATER,
+    )
+    assert partition_in_every_order([flash, update]) == {
+        frozenset({flash.headline, update.headline})
+    }
+    # Its own original, datelined at its first place, takes it back from the flash.
+    own = wire_item(SENTENCES[2:3], headline="Трус в Момчилград", places=("Момчилград",))
+    assert partition_in_every_order([flash, update, own]) == {
+        frozenset({flash.headline}),
+        frozenset({own.headline, update.headline}),
+    }
+    # Two stories of the place it names: nothing tells which, so it waits on its own.
+    other = wire_item(SENTENCES[7:8], headline="Пожар в Кърджали", places=("Кърджали",))
+    assert partition_in_every_order([flash, other, update]) == {
+        frozenset({flash.headline}),
+        frozenset({other.headline}),
+        frozenset({update.headline}),
+    }
+
+
 def test_an_update_joining_the_only_story_moves_no_other_update_out() -> None:
     """The bar for joining by text counts the originals' paragraphs: an update of the flash's
     place that adds a paragraph does not raise it for one of another place."""
