@@ -586,6 +586,28 @@ def test_update_dated_before_its_first_publication_is_refused() -> None:
     assert "before first published" in result.detail
 
 
+def test_an_update_in_the_hour_the_clocks_repeat_is_the_second_reading_of_it() -> None:
+    """Clocks go back at 04:00 on 25.10.2026: "03:10" after "03:40" is 03:10 winter time,
+    half an hour later, not an update dated before its story."""
+    text = (
+        "ОБНОВЕНА Влакът е изтеглен\n\nМездра,\n25.10.2026 03:40 | ОБНОВЕНА 25.10.2026 03:10\n"
+        "(БТА)\nЛинията е свободна.\n"
+    )
+    item = parse_text(text)
+    assert isinstance(item, WireItem)
+    assert item.first_created.isoformat() == "2026-10-25T03:40:00+03:00"
+    assert item.updated is not None
+    assert item.updated.isoformat() == "2026-10-25T03:10:00+02:00"
+    assert item.updated > item.first_created  # by the instant, in every comparison
+    assert min(item.updated, item.first_created) == item.first_created
+    # Outside the repeated hour, an earlier stamp is still refused; so is one before its
+    # story in either reading.
+    before = text.replace("ОБНОВЕНА 25.10.2026 03:10", "ОБНОВЕНА 25.10.2026 02:50")
+    assert reject_of(before).reason is RejectReason.BAD_TIMESTAMP
+    later_first = text.replace("25.10.2026 03:40 |", "25.10.2026 04:30 |")
+    assert reject_of(later_first).reason is RejectReason.BAD_TIMESTAMP
+
+
 # --- the story-identity examples (tests/fixtures/identity/) --------------------------------
 
 IDENTITY_DIR = FIXTURES_DIR / "identity"

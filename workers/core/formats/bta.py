@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime, timezone
 from functools import lru_cache
 from itertools import compress
 from zoneinfo import ZoneInfo
@@ -159,6 +159,8 @@ def parse_decoded(decoded: Decoded) -> WireItem | Reject:
         upd = _stamp_from_text(upd_text)
         if isinstance(upd, Reject):
             return upd
+        if upd < first:
+            upd = _after_the_clocks_went_back(upd, first)
         if upd < first:
             return Reject(
                 RejectReason.BAD_TIMESTAMP,
@@ -344,6 +346,19 @@ def _to_sofia(day: str, month: str, year: str, hour: str, minute: str) -> dateti
             f"{day}.{month}.{year} {hour}:{minute} is not in {EARLIEST_YEAR}-{LATEST_YEAR}",
         )
     return value
+
+
+def _after_the_clocks_went_back(update: datetime, first: datetime) -> datetime:
+    """An update stamped in the hour the clocks repeat in autumn ("03:10" after "03:40") is
+    the second reading of that hour, if that one is not before the first publication: as a
+    fixed UTC offset (+02:00), which every comparison takes by the instant, not the wall
+    clock (two datetimes of one zone compare by wall time, the fold ignored)."""
+    later = update.replace(fold=1)
+    offset = later.utcoffset()
+    if offset is None or offset == update.utcoffset():
+        return update  # no repeated hour
+    fixed = later.astimezone(timezone(offset))
+    return fixed if fixed >= first.astimezone(UTC) else update
 
 
 def _stamp_from_text(text: str) -> datetime | Reject:
