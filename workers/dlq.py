@@ -144,7 +144,8 @@ class DeadLetter:
             if "topic" in source
             else source.get("file", "?")
         )
-        detail = str(self.record.get("detail", ""))[:100]
+        detail = str(self.record.get("detail", ""))
+        detail = detail if len(detail) <= 100 else detail[:99] + "…"
         size = self.record.get("rawSize")
         return (
             f"{self.partition}:{self.offset} {self.at:%Y-%m-%dT%H:%M:%SZ} {self.reason:18} "
@@ -446,8 +447,9 @@ def _replay(settings: Settings, selection: Selection, source: str, target: str) 
         if count
     ]
     print(
-        f"dlq: {_count(len(outcomes) - failed, 'record')} re-produced to {target} with their "
-        "original bytes" + "".join(f"; {note}" for note in notes),
+        f"dlq: {_count(len(outcomes) - failed, 'record')} re-produced to {target} with "
+        f"{'its' if len(outcomes) - failed == 1 else 'their'} original bytes"
+        + "".join(f"; {note}" for note in notes),
         file=sys.stderr,
     )
     if failed:

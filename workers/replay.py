@@ -177,8 +177,14 @@ class Replayer:
         merged = sum(1 for e in self.result.events if e["eventType"] == "story.merged")
         return (
             f"replay: {c['inputs']} inputs, {c['parsed']} parsed, {c['rejected']} rejected, "
-            f"{c['duplicate']} duplicates; {len(stories)} stories of {versions} versions "
+            f"{c['duplicate']} duplicates; {len(stories)} "
+            f"{_plural(len(stories), 'story', 'stories')} of {versions} "
+            f"{_plural(versions, 'version', 'versions')} "
             f"({sum(1 for s in stories if s.total > 1)} with updates, {twins} twins "
             f"sharing a minute and place); events: {c['created']} created, {c['updated']} "
             f"updated, {c['backfilled']} backfilled, {regrouped} regrouped, {merged} merged"
         )
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return one if count == 1 else many

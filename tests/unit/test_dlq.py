@@ -146,3 +146,10 @@ def test_a_value_that_is_no_dlq_record_is_listed_as_unreadable(value: bytes) -> 
     read = _letter(SimpleNamespace(partition=0, offset=3, timestamp=FIRST_ARRIVAL_MS, value=value))
     assert read.reason == "unreadable"
     assert "not a DLQ record of wire-ingest" in read.line()
+
+
+def test_a_long_detail_is_cut_with_an_ellipsis() -> None:
+    record = {"reason": "expired", "detail": "x" * 150, "source": {"file": "f"}, "rawSize": 3}
+    line = DeadLetter(0, 0, 0, record).line()
+    assert "x" * 99 + "…" in line
+    assert "x" * 100 not in line

@@ -369,3 +369,12 @@ def test_without_a_broker_stderr_holds_one_line_outside_pytest_too(command: str)
     assert done.returncode == 4
     assert done.stderr.count("\n") == 1, done.stderr
     assert "(last: Unable connect to" in done.stderr  # the client's cause, in the one line
+
+
+def test_the_summary_of_one_story_speaks_of_one() -> None:
+    from tests.support.fixtures import SEED_ORIGINAL
+    from workers.replay import Replayer
+
+    replayer = Replayer()
+    replayer.feed_file(SEED_ORIGINAL)
+    assert "; 1 story of 1 version (" in replayer.summary()
