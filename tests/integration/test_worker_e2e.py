@@ -21,11 +21,7 @@ from tests.support.kafka_io import (
 from tests.support.schemas import validate_dlq, validate_event
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
-from workers.core import keys
 from workers.core.events import EVENT_TYPE_NAMES
-from workers.core.model import WireItem
-from workers.core.pipeline import parse_raw
-from workers.core.rejects import Reject
 
 pytestmark = pytest.mark.integration
 
@@ -280,46 +276,6 @@ def test_produce_sends_the_files_of_one_call_to_one_partition_in_order(
             for call in calls
             for i in range(len(call))
         ), "the files of one call are not on one partition in the order given"
-
-
-def test_a_same_minute_resend_is_ordered_by_its_kafka_timestamp(
-    kafka_bootstrap: str, names: Names, spawn: Spawn
-) -> None:
-    """A re-send fixing a typo, of the same minute: the one sent later is canonical, though it
-    is read first and the content hash would pick the typo (the worker passes each raw
-    record's Kafka timestamp to the merge)."""
-    from tests.support.fixtures import SEED_ORIGINAL
-
-    fixed = SEED_ORIGINAL.read_bytes()
-    word = "телефона".encode()
-    assert word in fixed
-    misspelt = ("телфеона", "тлефона", "телеофна", "телфона", "телефнаа", "тeлефона")
-    typo = next(
-        candidate
-        for spelling in misspelt
-        if _hash_of(candidate := fixed.replace(word, spelling.encode(), 1)) > _hash_of(fixed)
-    )
-    create_topic(kafka_bootstrap, names.raw, 1)
-    worker = spawn().start()
-    worker.wait_ready()
-    sent = int(time.time() * 1000)
-    produce(kafka_bootstrap, names.raw, [fixed], partitions=1, timestamp_ms=sent)
-    produce(kafka_bootstrap, names.raw, [typo], partitions=1, timestamp_ms=sent - 60_000)
-    _wait_drained([worker], 2)
-    events = [orjson.loads(r.value) for r in read_all(kafka_bootstrap, names.events)]
-    assert [e["eventType"] for e in events] == ["story.created", "story.backfilled"]
-    latest = orjson.loads(read_all(kafka_bootstrap, names.latest)[-1].value)
-    assert latest["item"]["headlines"][0]["value"] == _parsed(fixed).headline
-
-
-def _parsed(raw: bytes) -> WireItem:
-    item = parse_raw(raw)
-    assert not isinstance(item, Reject)
-    return item
-
-
-def _hash_of(raw: bytes) -> str:
-    return keys.content_hash(_parsed(raw))
 
 
 def test_a_topic_the_broker_refuses_stops_the_worker_with_the_broker_s_reason(

@@ -60,9 +60,6 @@ from typing import Any
 from workers.core import keys
 from workers.core.model import WireItem
 
-# How versions sort, oldest first (:func:`version_order`).
-VersionOrder = tuple[bool, int, datetime, bool, int, str]
-
 # Two originals whose word bigrams agree this much are one original sent twice (a typo fixed,
 # a comma moved). One changed word in a 20-word flash still scores about 0.82.
 NEAR_DUPLICATE = 0.8
@@ -124,19 +121,15 @@ class Version:
     """One distinct version of the bucket: the parsed item and the provider ids it came with.
 
     ``provider_ids`` gathers the ids of every delivery of this content, so a re-delivery in an
-    envelope teaches the version (and its story) the article id. ``sent_ms`` is the earliest
-    Kafka timestamp of its deliveries (None: none had one, as in a replay of files): of two
-    versions of equal time and marker, the one sent later is the newer (a re-send that fixes
-    a typo in the same minute). The earliest, so that it is the same in every arrival order.
+    envelope teaches the version (and its story) the article id.
     """
 
     item: WireItem
     content_hash: str
     provider_ids: frozenset[str] = frozenset()
-    sent_ms: int | None = None
     # Derived once: every grouping sorts versions and lists their records many times over.
     record: VersionRecord = field(init=False, repr=False, compare=False)
-    order: VersionOrder = field(init=False, repr=False, compare=False)
+    order: tuple[bool, int, datetime, bool, str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         item = self.item
@@ -145,20 +138,14 @@ class Version:
         object.__setattr__(self, "record", record)
         # A kill outranks every other version (it ends the story, whatever came after it;
         # "withheld" does not: a later version lifts it); then a format's own version
-        # number (NewsML-G2, ninjs; 0 for BTA); the version time; at equal times an update
-        # after an original, then the one sent later.
-        sent = -1 if self.sent_ms is None else self.sent_ms
-        order = (item.canceled, item.version or 0, when, item.is_update, sent, self.content_hash)
+        # number (NewsML-G2, ninjs; 0 for BTA).
+        order = (item.canceled, item.version or 0, when, item.is_update, self.content_hash)
         object.__setattr__(self, "order", order)
 
     @classmethod
-    def of(cls, item: WireItem, sent_ms: int | None = None) -> Version:
+    def of(cls, item: WireItem) -> Version:
         ids = frozenset({item.provider_id}) if item.provider_id else frozenset()
-        return cls(item, keys.content_hash(item), ids, sent_ms)
-
-    def sent_earlier(self, sent_ms: int | None) -> bool:
-        """Whether a delivery sent at ``sent_ms`` is this version's earliest known one."""
-        return sent_ms is not None and (self.sent_ms is None or sent_ms < self.sent_ms)
+        return cls(item, keys.content_hash(item), ids)
 
     @property
     def first_place(self) -> keys.PlaceName | None:
@@ -166,14 +153,11 @@ class Version:
         return keys.matching_place(self.item)
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        return {
             "contentHash": self.content_hash,
             "providerIds": sorted(self.provider_ids),
             "item": self.item.to_dict(),
         }
-        if self.sent_ms is not None:
-            out["sentMs"] = self.sent_ms
-        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Version:
@@ -181,14 +165,12 @@ class Version:
             WireItem.from_dict(data["item"]),
             data["contentHash"],
             frozenset(data["providerIds"]),
-            data.get("sentMs"),
         )
 
 
-def version_order(version: Version) -> VersionOrder:
+def version_order(version: Version) -> tuple[bool, int, datetime, bool, str]:
     """Older first: a kill last of all, then by the format's version number, version
-    time, an original before an update, the send time (unknown first), and the content
-    hash."""
+    time, an original before an update, and the content hash."""
     return version.order
 
 
@@ -970,7 +952,7 @@ def _rank(group: _Group, update: Version, evidence: tuple[int, int]) -> tuple[An
 class _Descending:
     """Wraps a sort key so that max() prefers the smallest one."""
 
-    value: VersionOrder
+    value: tuple[bool, int, datetime, bool, str]
 
     def __lt__(self, other: _Descending) -> bool:
         return self.value > other.value
@@ -982,12 +964,9 @@ class _Descending:
 # --- one arrival: group again, keep the published keys, say what changed ----------------------
 
 
-def merge(bucket: Bucket | None, item: WireItem, sent_ms: int | None = None) -> Merged:
-    """Merge one parsed version into its bucket. Pure: same inputs, same result.
-
-    ``sent_ms``: the Kafka timestamp of this delivery (None when unknown).
-    """
-    arriving = Version.of(item, sent_ms)
+def merge(bucket: Bucket | None, item: WireItem) -> Merged:
+    """Merge one parsed version into its bucket. Pure: same inputs, same result."""
+    arriving = Version.of(item)
     record = arriving.record
     if bucket is None or not (bucket.versions or bucket.stories or bucket.retired):
         return _first_version(arriving, record)
@@ -998,19 +977,12 @@ def merge(bucket: Bucket | None, item: WireItem, sent_ms: int | None = None) -> 
             return Merged(bucket, Outcome.DUPLICATE, holder, holder, record, state_changed=False)
     if known is not None:
         learned = arriving.provider_ids - known.provider_ids
-        earlier = known.sent_earlier(sent_ms)
-        if not learned and not earlier:
+        if not learned:
             story = _story_of(bucket, arriving.content_hash)
             return Merged(bucket, Outcome.DUPLICATE, story, story, record, state_changed=False)
-        # A re-delivery that brings an article id (it may join stories), or that was sent
-        # before the copy that came first (it may reorder its story): remember it.
-        grown = replace(
-            known,
-            provider_ids=known.provider_ids | learned,
-            sent_ms=sent_ms if earlier else known.sent_ms,
-        )
+        # A re-delivery that brings an article id: remember it; it may join stories.
+        grown = replace(known, provider_ids=known.provider_ids | learned)
         versions = tuple(grown if v is known else v for v in bucket.versions)
-        arriving = grown
     else:
         joined = _join_the_only_story(bucket, arriving, record)
         if joined is not None:
@@ -1107,12 +1079,10 @@ def _regroup(
     live = {entry.key for entry in bucket.stories}
     old = {entry.key: entry for entry in (*bucket.retired, *bucket.stories)}
     # A retired key's versions may since have been folded by its survivor: no view then.
-    # The versions as they were: a re-delivery may have moved one (its send time).
-    old_by_hash = {v.content_hash: v for v in bucket.versions}
     old_views = {
-        key: _view(entry, old_by_hash)
+        key: _view(entry, by_hash)
         for key, entry in old.items()
-        if entry.members and entry.members <= old_by_hash.keys()
+        if entry.members and entry.members <= by_hash.keys()
     }
     own_key = next(key for key, members in keyed if arriving.content_hash in members)
     own_newest = max((by_hash[h] for h in dict(keyed)[own_key]), key=version_order)
@@ -1131,19 +1101,10 @@ def _regroup(
             or before.members != members
             or before.folded != folded
         )
-        before_view = old_views.get(key)
-        # A re-delivery sent before the copy that came first moves its version back: the
-        # story's newest version, and so its content, may change without any version moving.
-        reordered = (
-            key == own_key
-            and not is_new
-            and not changed
-            and before_view is not None
-            and own_newest.content_hash != before_view.newest_record.content_hash
-        )
-        revision = (before.revision if before else 0) + int(changed or reordered)
+        revision = (before.revision if before else 0) + int(changed)
         entry = StoryEntry(key, members, revision, None, folded)
         entries.append(entry)
+        before_view = old_views.get(key)
         if key == own_key and is_new:
             if before is None:
                 outcome = Outcome.CREATED
@@ -1151,8 +1112,6 @@ def _regroup(
                 outcome = Outcome.UPDATED
             else:
                 outcome = Outcome.BACKFILLED
-        elif reordered:
-            outcome = Outcome.UPDATED
         elif changed:
             kind = ChangeKind.CREATED if before is None else ChangeKind.REGROUPED
             others.append(Change(kind, key, entry.revision, _view(entry, by_hash), before_view))
@@ -1196,8 +1155,7 @@ def _regroup(
     new_bucket = Bucket(versions, tuple(entries), tuple(sorted(retired, key=lambda e: e.key)))
     own = live_views[own_key]
     if outcome is Outcome.DUPLICATE:
-        # Only a provider id or an earlier send time was learned, or it moved other stories:
-        # no event of its own.
+        # Only a provider id was learned, or it moved other stories: no event of its own.
         return Merged(new_bucket, outcome, own, own, record, tuple(others))
     previous = old_views.get(own_key) if outcome is not Outcome.CREATED else None
     return Merged(new_bucket, outcome, own, previous, record, tuple(others))

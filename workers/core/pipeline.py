@@ -85,12 +85,8 @@ class Applied:
 
 
 def apply(bucket: Bucket | None, item: WireItem, source: Source) -> Applied:
-    """Merge one version into its bucket and build the canonical events.
-
-    The source's Kafka timestamp is the delivery's send time: of two versions of equal time
-    and marker, the one sent later is the newer. A replay of files has none.
-    """
-    merged: Merged = merge(bucket, item, source.timestamp_ms)
+    """Merge one version into its bucket and build the canonical events."""
+    merged: Merged = merge(bucket, item)
     return Applied(
         merged.bucket,
         merged.outcome,

@@ -10,11 +10,10 @@ events byte for byte (same ``eventId``); a re-delivery stays a silent duplicate.
 dropped once their input offset is committed, and only then: an entry dropped earlier would
 turn a replay of our own uncommitted work into a silent duplicate whose event was never sent.
 
-The stored value (format 5) is one JSON array, written and read by msgspec straight from and
+The stored value (format 4) is one JSON array, written and read by msgspec straight from and
 into the core's dataclasses, with each outbox event embedded as the JSON it was sent as (not
-re-escaped into a string, and never parsed on the way back). Values of format 4 (the same
-without the versions' send times) and 3 (JSON objects) are still read, so an upgrade needs no
-state reset.
+re-escaped into a string, and never parsed on the way back). Values of format 3 (JSON objects,
+the release before) are still read, so an upgrade needs no state reset.
 """
 
 from __future__ import annotations
@@ -30,9 +29,9 @@ from workers.core.model import WireItem
 
 # The layout of a table value. A release that changes it raises the number, and refuses
 # (StateFormatError) values it cannot read instead of guessing.
-STATE_FORMAT = 5
-# What this release reads: its own format, and the ones before it (an upgrade keeps the state).
-READABLE_FORMATS = frozenset({3, 4, STATE_FORMAT})
+STATE_FORMAT = 4
+# What this release reads: its own format, and the one before it (an upgrade keeps the state).
+READABLE_FORMATS = frozenset({3, STATE_FORMAT})
 
 
 class StateFormatError(ValueError):
@@ -72,34 +71,28 @@ class BucketState:
         return BucketState(bucket, tuple(kept))
 
 
-# Format 5, field by field (arrays, not objects: the names would cost more than the values):
-# [5, versions, stories, retired, outbox] with
-#   version  [item, contentHash, [providerId, ...], sentMs]  (item: WireItem's fields by name;
-#            sentMs: the earliest Kafka timestamp of its deliveries, or null)
+# Format 4, field by field (arrays, not objects: the names would cost more than the values):
+# [4, versions, stories, retired, outbox] with
+#   version  [item, contentHash, [providerId, ...]]      (item: WireItem's fields by name)
 #   story    [key, [member, ...], revision, foldedCount, [foldedHash, ...]]
 #   retired  [key, [member, ...], revision, mergedInto, foldedCount, [foldedHash, ...]]
 #   outbox   [partition, offset, [[storyKey, event], ...]]  (event: the sent JSON, embedded)
-_VersionRow = tuple[WireItem, str, list[str], int | None]
+_VersionRow = tuple[WireItem, str, list[str]]
 _StoryRow = tuple[str, list[str], int, int, list[str]]
 _RetiredRow = tuple[str, list[str], int, str | None, int, list[str]]
 _OutboxRow = tuple[int, int, list[tuple[str, msgspec.Raw]]]
 _Value = tuple[int, list[_VersionRow], list[_StoryRow], list[_RetiredRow], list[_OutboxRow]]
-# Format 4: the same, each version without its send time.
-_Value4 = tuple[
-    int, list[tuple[WireItem, str, list[str]]], list[_StoryRow], list[_RetiredRow], list[_OutboxRow]
-]
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(_Value)
-_decoder_4 = msgspec.json.Decoder(_Value4)
 
 
 def encode_state(state: BucketState) -> bytes:
-    """The table value of a bucket (format 5). Outbox events must be JSON objects, as sent."""
+    """The table value of a bucket (format 4). Outbox events must be JSON objects, as sent."""
     bucket = state.bucket
     value: _Value = (
         STATE_FORMAT,
-        [(v.item, v.content_hash, sorted(v.provider_ids), v.sent_ms) for v in bucket.versions],
+        [(v.item, v.content_hash, sorted(v.provider_ids)) for v in bucket.versions],
         [
             (s.key, sorted(s.members), s.revision, s.folded.count, list(s.folded.hashes))
             for s in bucket.stories
@@ -130,22 +123,17 @@ def decode_state(data: bytes | None) -> BucketState | None:
     if data[:1] == b"{":  # format 3 or older: a JSON object
         return _decode_format_3(data)
     try:
-        if data[:3] == b"[4,":  # the release before: versions without their send times
-            found, old_rows, stories, retired, outbox = _decoder_4.decode(data)
-            versions: list[_VersionRow] = [(*row, None) for row in old_rows]
-        else:
-            found, versions, stories, retired, outbox = _decoder.decode(data)
+        found, versions, stories, retired, outbox = _decoder.decode(data)
     except msgspec.ValidationError as exc:
         raise _unreadable(data, exc) from exc
     except msgspec.DecodeError as exc:
         raise StateFormatError(f"a stored bucket is not valid JSON: {exc}") from exc
-    if found not in READABLE_FORMATS:
+    if found != STATE_FORMAT:
         raise _refused(found)
     return BucketState(
         Bucket(
             tuple(
-                Version(item, content_hash, frozenset(ids), sent)
-                for item, content_hash, ids, sent in versions
+                Version(item, content_hash, frozenset(ids)) for item, content_hash, ids in versions
             ),
             tuple(
                 StoryEntry(key, frozenset(members), revision, None, _folded(count, hashes))
@@ -168,17 +156,14 @@ def _folded(count: int, hashes: list[str]) -> Folded:
 
 
 def _unreadable(data: bytes, exc: msgspec.ValidationError) -> StateFormatError:
-    """A value that is JSON but not of a format it claims: name its format if it has one."""
+    """A value that is JSON but not of format 4: name its format if it has one."""
     try:
         doc: Any = msgspec.json.decode(data)
     except msgspec.DecodeError:
         doc = None
-    claimed = doc[0] if isinstance(doc, list) and doc and isinstance(doc[0], int) else None
-    if claimed is not None and claimed not in READABLE_FORMATS:
-        return _refused(claimed)
-    return StateFormatError(
-        f"a stored bucket of format {claimed or STATE_FORMAT} is unreadable: {exc}"
-    )
+    if isinstance(doc, list) and doc and isinstance(doc[0], int) and doc[0] != STATE_FORMAT:
+        return _refused(doc[0])
+    return StateFormatError(f"a stored bucket of format {STATE_FORMAT} is unreadable: {exc}")
 
 
 def _refused(found: object) -> StateFormatError:

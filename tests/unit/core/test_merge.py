@@ -5,12 +5,9 @@ from __future__ import annotations
 import dataclasses
 import itertools
 from datetime import timedelta
-from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from tests.support.fixtures import SEED_STORY
 from workers.core import keys
@@ -1037,91 +1034,3 @@ def test_a_merged_key_follows_its_survivor_when_that_is_merged_too() -> None:
     assert {e.merged_into for e in bucket.retired} == {survivor.key}
     last_pointers = {c.key: c.merged_into for r in results for c in r.others if c.merged_into}
     assert set(last_pointers.values()) == {survivor.key}
-
-
-# --- versions of equal time: the one sent later is the newer ----------------------------------
-
-
-def merged_sent(deliveries: list[tuple[WireItem, int | None]]) -> tuple[Bucket, list[Merged]]:
-    """Merge (item, Kafka timestamp) deliveries in this order."""
-    bucket: Bucket | None = None
-    results = []
-    for item, sent_ms in deliveries:
-        result = merge(bucket, item, sent_ms)
-        bucket = result.bucket
-        results.append(result)
-    assert bucket is not None
-    return bucket, results
-
-
-def test_a_resend_of_equal_time_sent_later_is_canonical_in_every_order() -> None:
-    """An unmarked re-send that fixes a typo in the same minute: the send time decides, not
-    the content hash (each delivery keeps its own Kafka timestamp in every order)."""
-    typo = wire_item(SENTENCES[:2], headline="Кабинетът одобри проекта на бюджет за 2028 гоидна")
-    fixed = dataclasses.replace(typo, headline="Кабинетът одобри проекта на бюджет за 2028 година")
-    for first, second in ((typo, fixed), (fixed, typo)):
-        deliveries = [(first, 1_000), (second, 2_000)]
-        for order in itertools.permutations(deliveries):
-            bucket, _ = merged_sent(list(order))
-            assert only_story(bucket).newest == second, order
-    # Without send times (a replay of files), the content hash decides, as before.
-    bucket, _ = merged_sent([(typo, None), (fixed, None)])
-    by_hash = max((typo, fixed), key=lambda item: Version.of(item).order)
-    assert only_story(bucket).newest == by_hash
-
-
-def test_an_earlier_copy_of_a_version_moves_it_back_with_an_event() -> None:
-    """The copy processed first may be a later re-delivery: the earliest send time counts, so
-    the story ends as it would have, and says so when its newest version changes."""
-    typo = wire_item(SENTENCES[:2], headline="Пожар в горящ хоетл")
-    fixed = dataclasses.replace(typo, headline="Пожар в горящ хотел")
-    in_order = [(typo, 1_000), (fixed, 2_000)]
-    expected, _ = merged_sent(in_order)
-    assert only_story(expected).newest == fixed
-    # The typo's re-delivery (sent at 3,000) is processed before its first delivery (1,000).
-    bucket, results = merged_sent([(fixed, 2_000), (typo, 3_000), (typo, 1_000)])
-    assert outcomes(results) == [Outcome.CREATED, Outcome.UPDATED, Outcome.UPDATED]
-    assert only_story(bucket).newest == fixed
-    assert only_story(bucket).revision == 3
-    assert bucket.version(Version.of(typo).content_hash).sent_ms == 1_000  # type: ignore[union-attr]
-    assert [v.content_hash for v in only_story(bucket).versions] == [
-        v.content_hash for v in only_story(expected).versions
-    ]
-    # A later copy changes nothing: a plain duplicate.
-    again = merge(bucket, typo, 5_000)
-    assert again.outcome is Outcome.DUPLICATE
-    assert not again.state_changed
-    # An earlier copy that keeps the order changes the state, and emits nothing.
-    earlier = merge(bucket, typo, 500)
-    assert (earlier.outcome, earlier.state_changed) == (Outcome.DUPLICATE, True)
-    assert earlier.bucket.version(Version.of(typo).content_hash).sent_ms == 500  # type: ignore[union-attr]
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.sampled_from(range(4)), min_size=2, max_size=6),
-    st.lists(st.integers(0, 5), min_size=6, max_size=6),
-    st.randoms(use_true_random=False),
-)
-def test_send_times_give_the_same_stories_in_every_arrival_order(
-    picks: list[int], times: list[int], rng: Any
-) -> None:
-    """Deliveries of four versions of equal time (copies too, each with its own timestamp):
-    any arrival order ends in the same stories, canonical versions and send times."""
-    typo = wire_item(SENTENCES[:2], headline="Пожар в горящ хоетл")
-    versions = [
-        typo,
-        dataclasses.replace(typo, headline="Пожар в горящ хотел"),
-        dataclasses.replace(typo, headline="Пожар в горящ хотел."),
-        dataclasses.replace(typo, is_update=True, updated=typo.first_created),
-    ]
-    deliveries = [(versions[p], times[i] * 1_000) for i, p in enumerate(picks)]
-    ends = set()
-    for _ in range(6):
-        rng.shuffle(deliveries)
-        bucket, _ = merged_sent(deliveries)
-        ends.add(
-            frozenset((frozenset(s.members), keys.content_hash(s.newest)) for s in bucket.views())
-            | frozenset((v.content_hash, v.sent_ms) for v in bucket.versions)
-        )
-    assert len(ends) == 1

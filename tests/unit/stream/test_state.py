@@ -1,8 +1,7 @@
-"""The table value's codec (format 5), and that the values of formats 3 and 4 stay readable."""
+"""The table value's codec (format 4), and that the values of format 3 stay readable."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +33,7 @@ def _states(items: list[Any]) -> list[BucketState]:
     states = []
     for offset, item in enumerate(items):
         key = route_key(item)
-        # Kafka timestamps of their own, some shared: versions keep their send times.
-        source = Source("0" * 64, "t", 0, offset, timestamp_ms=1_700_000_000_000 + offset // 2)
-        applied = apply(buckets.get(key), item, source)
+        applied = apply(buckets.get(key), item, Source("0" * 64, "t", 0, offset))
         buckets[key] = applied.bucket
         sent = tuple((event["storyKey"], dumps(event)) for event in applied.events)
         states.append(BucketState(applied.bucket, (Pending(1, offset, sent),) if sent else ()))
@@ -71,32 +68,16 @@ def _format_3(state: BucketState) -> bytes:
     )
 
 
-def _without_send_times(state: BucketState) -> BucketState:
-    bucket = state.bucket
-    versions = tuple(dataclasses.replace(v, sent_ms=None) for v in bucket.versions)
-    return BucketState(dataclasses.replace(bucket, versions=versions), state.outbox)
-
-
-def _format_4(state: BucketState) -> bytes:
-    """The value as the release before wrote it: versions without their send times."""
-    value = orjson.loads(encode_state(state))
-    assert value[0] == STATE_FORMAT
-    return orjson.dumps([4, [row[:3] for row in value[1]], *value[2:]])
-
-
 def test_every_fixture_bucket_round_trips_with_its_outbox_byte_for_byte() -> None:
     states = _states(_fixture_items())
     assert len(states) > 30
     formats = {v.item.wire_format for s in states for v in s.bucket.versions}
     assert {None, "newsml-g2", "ninjs", "iptc7901", "anpa1312"} <= formats
-    assert all(v.sent_ms for s in states for v in s.bucket.versions)
     for state in states:
         value = encode_state(state)
         assert value.startswith(f"[{STATE_FORMAT},".encode())
         assert decode_state(value) == state
-        without_send_times = _without_send_times(state)
-        assert decode_state(_format_3(without_send_times)) == without_send_times  # an upgrade
-        assert decode_state(_format_4(state)) == without_send_times  # keeps the state
+        assert decode_state(_format_3(state)) == state  # an upgrade keeps the state
         for entry in state.outbox:
             for _story, data in entry.events:  # an input that regroups has several
                 assert data in value  # embedded as sent
@@ -131,9 +112,8 @@ def test_a_restored_bucket_merges_as_the_one_it_was_stored_from() -> None:
 @pytest.mark.parametrize(
     ("value", "message"),
     [
-        (b"[6,[],[],[],[]]", "state format 6"),
-        (b'[6,"another layout"]', "state format 6"),
-        (b'[5,"another layout"]', "format 5 is unreadable"),
+        (b"[5,[],[],[],[]]", "state format 5"),
+        (b'[5,"another layout"]', "state format 5"),
         (b'{"format":2,"bucket":{}}', "state format 2"),
         (b'{"bucket":{"stories":[]},"outbox":[]}', "state format 1"),
         (b"[4,[],[]]", "format 4 is unreadable"),
