@@ -58,8 +58,15 @@ from workers.stream.table_store import flush_partition
 log = logging.getLogger(__name__)
 
 
-def _source_of(message: Any, raw: bytes) -> Source:
+def kafka_time(message: Any) -> float | None:
+    """The message's Kafka timestamp in seconds, or None when it has none: a record without
+    one (-1, which Faust gives as -0.001 s) would otherwise read as 1970."""
     timestamp = getattr(message, "timestamp", None)
+    return float(timestamp) if timestamp is not None and timestamp > 0 else None
+
+
+def _source_of(message: Any, raw: bytes) -> Source:
+    timestamp = kafka_time(message)
     return Source(
         raw_sha256=keys.raw_sha256(raw),
         topic=message.topic,
@@ -101,9 +108,9 @@ class Progress:
     def mark(self, message: Any) -> None:
         where = (message.topic, message.partition)
         self.done[where] = message.offset
-        timestamp = getattr(message, "timestamp", None)
+        timestamp = kafka_time(message)
         if timestamp:
-            self.done_at[where] = float(timestamp)
+            self.done_at[where] = timestamp
 
     def read_from(self, topic: str, partition: int, offset: int, now: float) -> None:
         """Reading of an input partition starts (again) at ``offset`` after a rebalance: what
@@ -157,7 +164,7 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
     source = _source_of(message, raw)
     metrics.consumed.inc()
     started = time.perf_counter()
-    timestamp = getattr(message, "timestamp", None)
+    timestamp = kafka_time(message)
     headers = input_headers(message)
     try:
         parsed = parse_input(
