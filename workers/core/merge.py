@@ -703,7 +703,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     the update a story already has; any text or headline words a story of its place shares;
     three headline words' worth shared with a story datelined nowhere; a story of a place its
     dateline names after its own, of which it keeps a paragraph and shares headline words; the
-    place alone; with no story of its place, the one story of a place its dateline names.
+    place alone.
     """
     if update.provider_ids:
         by_id = [g for g in groups if g.ids & update.provider_ids]
@@ -764,9 +764,6 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
         lambda: [i for i in elsewhere if i in named_at and kept(i) and headline(groups[i])],
         lambda: placed,
-        # No story of its own place: the one story of a place its dateline names after its
-        # own ("Момчилград/Кърджали" for a "Кърджали" flash), though its text is all new.
-        lambda: sorted(named_at) if len(named_at) == 1 else [],
     )
     for tier in tiers:
         told = tier()
