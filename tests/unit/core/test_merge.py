@@ -445,7 +445,7 @@ def test_a_standing_line_kept_does_not_outweigh_headline_words_another_twin_shar
 
 
 def test_an_update_datelined_anew_with_nothing_in_common_waits_on_its_own() -> None:
-    """"Момчилград/Кърджали" names the "Кърджали" story's place, but shares nothing with it:
+    """ "Момчилград/Кърджали" names the "Кърджали" story's place, but shares nothing with it:
     its own "Момчилград" original may never arrive (refused, or of another minute), and an
     unrelated story must not show its text. A flash it rewrote completely stays apart too."""
     crash = wire_item(SENTENCES[:2], headline="Камион излезе от пътя", places=("Кърджали",))
