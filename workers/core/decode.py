@@ -58,10 +58,27 @@ def decode(raw: bytes, max_bytes: int = DEFAULT_MAX_BYTES) -> Decoded | Reject:
         return Reject(RejectReason.EMPTY, "no bytes but whitespace")
     if start == b"{":
         return _decode_envelope(body)
+    if start in _JSON_STARTS and _is_json(body):
+        # A feed that sends JSON of another kind than an envelope: say so, rather than read
+        # it as an item's text and refuse it for a missing publication line.
+        return Reject(RejectReason.BAD_ENVELOPE, "JSON value is not an object")
     text = _bytes_to_text(body)
     if isinstance(text, Reject):
         return text
     return _finish(*text, _NO_ENVELOPE)  # controls were checked on the bytes
+
+
+# The first bytes of a JSON value that is no object and no item's text begins with: an array,
+# a string, null, true, false.
+_JSON_STARTS = frozenset((b"[", b'"', b"n", b"t", b"f"))
+
+
+def _is_json(body: bytes) -> bool:
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 # Bytes that never occur in text: C0 controls but TAB, LF, VT, FF, CR; and DEL.

@@ -209,6 +209,24 @@ def test_envelope_refusals(value: bytes, reason: RejectReason) -> None:
     assert rejected(value).reason is reason
 
 
+@pytest.mark.parametrize(
+    "value", [b'["text"]', b" [1, 2]\n", b'"an item as a JSON string"', b"null", b"true", b"false"]
+)
+def test_json_of_another_kind_than_an_envelope_is_a_bad_envelope(value: bytes) -> None:
+    reject = rejected(value)
+    assert (reject.reason, reject.detail) == (
+        RejectReason.BAD_ENVELOPE,
+        "JSON value is not an object",
+    )
+
+
+@pytest.mark.parametrize(
+    "text", ["[ВИДЕО] Заглавие", '"Цитат" в заглавието', "true story", "null и void", "[1, 2"]
+)
+def test_text_that_only_opens_like_json_is_text(text: str) -> None:
+    assert decoded(text.encode()).text == text
+
+
 def test_envelope_nulls_are_absent_fields() -> None:
     raw = b'{"text": "x", "source": null, "url": null, "receivedAt": null, "other": 5}'
     assert decoded(raw).envelope == Envelope()
