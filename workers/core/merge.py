@@ -466,9 +466,7 @@ def _names(headline: str) -> tuple[str, ...]:
         names += [
             word.casefold()
             for word, dot in _TOKEN.findall(clause)[1:]
-            if word[0].isupper()
-            and not (dot and len(word) <= MAX_ABBREVIATION)
-            and not (len(word) >= MIN_TAG and word.isupper())
+            if _capitalised(word, dot) and not (len(word) >= MIN_TAG and word.isupper())
         ]
     return tuple(names)
 
@@ -483,7 +481,7 @@ def _names_opening_clauses(item: WireItem) -> tuple[str, ...]:
         word.casefold()
         for clause in _CLAUSE_END.split(item.headline)
         for word, dot in _TOKEN.findall(clause)[:1]
-        if word[0].isupper() and not (dot and len(word) <= MAX_ABBREVIATION)
+        if _capitalised(word, dot)
     ]
     if not openers:
         return ()
@@ -498,7 +496,7 @@ def _names_inside_clauses(text: str) -> frozenset[str]:
         word.casefold()
         for clause in _CLAUSE_END.split(text)
         for word, dot in _TOKEN.findall(clause)[1:]
-        if word[0].isupper() and not (dot and len(word) <= MAX_ABBREVIATION)
+        if _capitalised(word, dot)
     )
 
 
@@ -509,8 +507,18 @@ def _abbreviations(headline: str) -> tuple[str, ...]:
     return tuple(
         word.casefold()
         for word, dot in _TOKEN.findall(headline)
-        if dot and len(word) <= MAX_ABBREVIATION and word[0].isupper()
+        if _abbreviated(word, dot) and word[0].isupper()
     )
+
+
+def _abbreviated(word: str, dot: str) -> bool:
+    """A word of at most :data:`MAX_ABBREVIATION` letters with a dot after it ("Ст.")."""
+    return bool(dot) and len(word) <= MAX_ABBREVIATION
+
+
+def _capitalised(word: str, dot: str) -> bool:
+    """A capitalised word that is no abbreviation: what may be a name."""
+    return word[0].isupper() and not _abbreviated(word, dot)
 
 
 # A name inflected: the name, or all its letters but the last, and one of these endings
