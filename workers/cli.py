@@ -309,9 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.func is not cmd_worker:
-        from workers.stream.kafka_client import keep_client_errors_for_the_one_line
+        from workers.stream.kafka_client import remember_client_errors
 
-        keep_client_errors_for_the_one_line()
+        remember_client_errors(one_line=True)
     status: int = args.func(args)
     return status
 

@@ -9,6 +9,9 @@ PLAINTEXT on it serves only to create the input topic, as an operator's admin to
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -250,3 +253,40 @@ def test_worker_without_the_ca_file_refuses_the_broker(
     wait_for_failure(worker, TLS_FAILED)
     assert f"Authenticated as {SCRAM_USER}" not in worker.log_path.read_text(errors="replace")
     assert_no_secret(worker, SCRAM_PASSWORD)
+
+
+def _command_line(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """``wire-ingest dlq list`` with this environment, as an operator would run it."""
+    return subprocess.run(
+        [sys.executable, "-m", "workers.cli", "dlq", "list"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_a_tls_client_at_the_plaintext_listener_is_told_what_is_wrong(
+    secure_broker: LocalBroker,
+) -> None:
+    """The broker hangs up on a TLS handshake; the cause used to print as nothing at all."""
+    env = {**security_env(secure_broker), "KAFKA_BOOTSTRAP": secure_broker.bootstrap}
+    done = _command_line(env)
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert 'Unable connect to "127.0.0.1:' in done.stderr
+    assert ": ConnectionResetError)" in done.stderr
+    assert "does the listener at that address speak TLS" in done.stderr
+    assert SCRAM_PASSWORD not in done.stderr
+
+
+def test_a_plaintext_client_at_the_tls_listener_gets_one_line(secure_broker: LocalBroker) -> None:
+    env = {
+        "KAFKA_BOOTSTRAP": secure_broker.sasl_ssl_bootstrap,
+        "KAFKA_SECURITY_PROTOCOL": "PLAINTEXT",
+    }
+    done = _command_line(env)
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "does the listener at that address want TLS or SASL" in done.stderr

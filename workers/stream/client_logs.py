@@ -62,9 +62,45 @@ def hold_back_repeated_client_lines(count_error: Callable[[str], None]) -> Repea
     """Put one :class:`RepeatedLines` on every Kafka client logger there is (call it once the
     client is imported). A logger's filter sees only its own records, hence one on each."""
     lines = RepeatedLines(count_error)
+    for logger in client_loggers():
+        logger.addFilter(lines)
+    return lines
+
+
+class ExceptionsNamed(logging.Filter):
+    """Names by its type an exception in a client line that has no text of its own.
+
+    aiokafka logs a broker that hangs up as 'Unable connect to "host:port": ', its reason,
+    ``ConnectionResetError()``, printing as nothing at all.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and any(_wordless(arg) for arg in args):
+            record.args = tuple(type(arg).__name__ if _wordless(arg) else arg for arg in args)
+        return True
+
+
+def _wordless(value: object) -> bool:
+    return isinstance(value, BaseException) and not str(value)
+
+
+_exceptions_named = ExceptionsNamed()
+
+
+def name_wordless_exceptions() -> None:
+    """Put :class:`ExceptionsNamed` on every Kafka client logger there is (once each)."""
+    import aiokafka  # noqa: F401 - its modules' loggers must exist to be filtered
+
+    for logger in client_loggers():
+        if _exceptions_named not in logger.filters:
+            logger.addFilter(_exceptions_named)
+
+
+def client_loggers() -> list[logging.Logger]:
+    """The Kafka client's loggers: "aiokafka" and those of its modules imported so far (a
+    logger's filter sees only its own records, hence one on each)."""
     names = [CLIENT_LOGGER] + [
         name for name in logging.root.manager.loggerDict if name.startswith(CLIENT_LOGGER + ".")
     ]
-    for name in names:
-        logging.getLogger(name).addFilter(lines)
-    return lines
+    return [logging.getLogger(name) for name in names]

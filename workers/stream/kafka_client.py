@@ -9,6 +9,7 @@ from typing import Any
 import faust
 
 from workers.settings import Settings
+from workers.stream.client_logs import CLIENT_LOGGER, name_wordless_exceptions
 
 
 def bootstrap_servers(settings: Settings) -> list[str]:
@@ -16,10 +17,10 @@ def bootstrap_servers(settings: Settings) -> list[str]:
 
 
 class _LastClientError(logging.Handler):
-    """Keeps aiokafka's last warning or error instead of letting it reach stderr on its own.
+    """Keeps the Kafka client's last warning or error for :func:`unreachable`'s line.
 
     aiokafka logs why a connection failed (refused, a TLS certificate, SASL) and then raises a
-    bare "Unable to bootstrap"; the commands' one line names the logged cause instead.
+    bare "Unable to bootstrap"; the one line names the logged cause instead.
     """
 
     def __init__(self) -> None:
@@ -33,13 +34,18 @@ class _LastClientError(logging.Handler):
 _last_client_error = _LastClientError()
 
 
-def keep_client_errors_for_the_one_line() -> None:
-    """For the commands (not the worker, which logs): the client's log lines go into
-    :func:`unreachable`'s line, not to stderr beside it."""
-    logger = logging.getLogger("aiokafka")
-    if _last_client_error not in logger.handlers:
-        logger.addHandler(_last_client_error)
-        logger.propagate = False
+def remember_client_errors(*, one_line: bool) -> None:
+    """Keep the client's last warning for :func:`unreachable`, with every exception named.
+
+    ``one_line``: for the commands (not the worker, which logs), the client's lines go only
+    into that one line, not to stderr beside it.
+    """
+    name_wordless_exceptions()
+    top = logging.getLogger(CLIENT_LOGGER)
+    if _last_client_error not in top.handlers:
+        top.addHandler(_last_client_error)  # sees its modules' records as they propagate
+    if one_line:
+        top.propagate = False
 
 
 def unreachable(settings: Settings, exc: BaseException) -> str:
@@ -48,7 +54,33 @@ def unreachable(settings: Settings, exc: BaseException) -> str:
     return (
         f"cannot reach Kafka at {settings.kafka_bootstrap} ({settings.security_protocol}): {exc}"
         + (f" (last: {cause})" if cause else "")
+        + _protocol_hint(settings, cause)
     )
+
+
+# How a broker hangs up on a client that speaks another protocol than its listener: it reads a
+# TLS ClientHello as a request of absurd size and closes; a TLS or SASL listener closes on a
+# plain request.
+_HUNG_UP_ON_TLS = ("ConnectionResetError", "IncompleteReadError", "EOF occurred")
+_HUNG_UP_ON_PLAIN = ("closed",)
+
+
+def _protocol_hint(settings: Settings, cause: str | None) -> str:
+    """A question about the protocol, when the broker hung up on the client's first words."""
+    protocol = settings.security_protocol
+    if not cause:
+        return ""
+    if protocol.endswith("SSL") and any(sign in cause for sign in _HUNG_UP_ON_TLS):
+        return (
+            "; the broker hung up at the TLS handshake: does the listener at that address"
+            f" speak TLS (KAFKA_SECURITY_PROTOCOL={protocol})?"
+        )
+    if protocol == "PLAINTEXT" and any(sign in cause for sign in _HUNG_UP_ON_PLAIN):
+        return (
+            "; the broker hung up on a plain request: does the listener at that address want"
+            " TLS or SASL (KAFKA_SECURITY_PROTOCOL=PLAINTEXT)?"
+        )
+    return ""
 
 
 def ssl_context(settings: Settings) -> ssl.SSLContext | None:

@@ -18,7 +18,7 @@ from workers.settings import Settings, load_or_report
 from workers.stream.allocator import fix_mmap_threshold
 from workers.stream.app import WireApp, create_app
 from workers.stream.client_logs import hold_back_repeated_client_lines
-from workers.stream.kafka_client import unreachable
+from workers.stream.kafka_client import remember_client_errors, unreachable
 from workers.stream.topics import TopicConflictError, ensure_topics
 
 log = logging.getLogger(__name__)
@@ -219,6 +219,7 @@ def run_worker(settings: Settings | None = None) -> int:
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    remember_client_errors(one_line=False)
     try:
         if not asyncio.run(_wait_for_the_broker_unless_stopped(settings)):
             print("wire-ingest: stopped by a signal while waiting for the broker", file=sys.stderr)

@@ -10,7 +10,12 @@ import aiokafka.client
 import aiokafka.consumer.fetcher
 import pytest
 
-from workers.stream.client_logs import RepeatedLines, hold_back_repeated_client_lines
+from workers.stream.client_logs import (
+    ExceptionsNamed,
+    RepeatedLines,
+    hold_back_repeated_client_lines,
+    name_wordless_exceptions,
+)
 
 
 class Clock:
@@ -97,3 +102,26 @@ def test_the_client_loggers_hold_back_their_repeats(
                 logging.getLogger(name).removeFilter(lines)
     assert len(caplog.records) == 2
     assert errors == {"aiokafka": 50, "aiokafka.consumer.fetcher": 50}
+
+
+def test_an_exception_without_text_is_named_by_its_type() -> None:
+    """aiokafka's 'Unable connect to "host:port": %s' with ConnectionResetError() read as
+    nothing: the reason a TLS client gets from a listener that does not speak TLS."""
+    named = ExceptionsNamed()
+    line = record('Unable connect to "%s:%s": %s', "127.0.0.1", 9092, ConnectionResetError())
+    assert named.filter(line)
+    assert line.getMessage() == 'Unable connect to "127.0.0.1:9092": ConnectionResetError'
+    refused = ConnectionRefusedError(111, "Connect call failed")
+    line = record("Unable connect to node with id %s: %s", 1, refused)
+    assert named.filter(line)
+    assert line.getMessage() == "Unable connect to node with id 1: [Errno 111] Connect call failed"
+
+
+def test_the_client_loggers_name_exceptions_without_text(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logging.getLogger("aiokafka"), "propagate", True)
+    name_wordless_exceptions()
+    with caplog.at_level(logging.ERROR):
+        aiokafka.client.log.error('Unable connect to "%s:%s": %s', "h", 1, ConnectionResetError())
+    assert caplog.messages == ['Unable connect to "h:1": ConnectionResetError']
