@@ -294,7 +294,8 @@ def test_a_topic_the_broker_refuses_stops_the_worker_with_the_broker_s_reason(
     err = capsys.readouterr().err
     assert err.count("\n") == 1, err
     assert err.startswith("wire-ingest: refusing to start: the broker refused to create ")
-    assert "InvalidReplicationFactorError" in err
+    assert err.count("InvalidReplicationFactorError") == 1, err  # said once for every topic
+    assert f"{names.raw}, {names.events}, " in err
 
 
 def test_topics_are_created_with_their_chosen_settings(kafka_bootstrap: str, names: Names) -> None:

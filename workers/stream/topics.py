@@ -125,17 +125,20 @@ TOPIC_ALREADY_EXISTS = 36
 def _raise_refusals(response: Any) -> None:
     """The broker answers a creation it refuses per topic, with a reason, and raises nothing:
     say its reason (a replication factor above the broker count, a config it rejects) instead
-    of waiting for topics that will never come."""
-    refused = []
+    of waiting for topics that will never come. Topics refused for one reason share it."""
+    refused: dict[str, list[str]] = {}
     for row in getattr(response, "topic_errors", ()):
         topic, code = row[0], row[1]
         if code in (0, TOPIC_ALREADY_EXISTS):
             continue
         message = row[2] if len(row) > 2 and row[2] else ""
         name = getattr(errors.for_code(code), "__name__", f"error {code}")
-        refused.append(f"{topic}: {name}" + (f" ({message})" if message else ""))
+        refused.setdefault(name + (f" ({message})" if message else ""), []).append(topic)
     if refused:
-        raise TopicCreationError("the broker refused to create " + "; ".join(refused))
+        raise TopicCreationError(
+            "the broker refused to create "
+            + "; ".join(f"{', '.join(topics)}: {reason}" for reason, topics in refused.items())
+        )
 
 
 async def _wait_for_topics(
