@@ -315,3 +315,25 @@ def test_topics_are_created_with_their_chosen_settings(kafka_bootstrap: str, nam
     assert topic_configs(kafka_bootstrap, names.latest, wanted)["cleanup.policy"] == "compact"
     changelog = topic_configs(kafka_bootstrap, changelog_topic(settings), wanted)
     assert changelog["cleanup.policy"] == "compact"
+
+
+def test_the_first_start_on_a_new_broker_logs_no_error(
+    spawn: Callable[..., WorkerProcess],
+) -> None:
+    """A new broker has no coordinator for any group until asked for one: Faust's consumer
+    used to log "Group Coordinator Request failed" as an ERROR on every clean first start,
+    which an on-call reader cannot tell from a broker in trouble."""
+    from tests.support.broker import LocalBroker, free_port
+
+    broker = LocalBroker(free_port())
+    try:
+        broker.stop()  # drop data a crashed earlier run may have left for this port
+        broker.start()
+        worker = spawn("fresh", bootstrap=broker.bootstrap).start()
+        worker.wait_ready()
+        log = worker.log_path.read_text(errors="replace")
+        errors = [line for line in log.splitlines() if "ERROR" in line]
+        assert not errors, worker.log_tail()
+        assert worker.stop() < 15
+    finally:
+        broker.stop()

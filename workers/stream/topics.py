@@ -1,4 +1,7 @@
-"""Topic names, their creation at start, and the partition-count checks that protect state."""
+"""Topic names, their creation at start, and the partition-count checks that protect state.
+
+Also the one other thing a start needs of the broker: the consumer group's coordinator.
+"""
 
 from __future__ import annotations
 
@@ -81,6 +84,7 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
     The table's changelog partitions must equal the repartition topic's: partition p of the
     table is restored from changelog partition p and fed by repartition partition p. A mismatch
     would silently scatter a story's versions over two states, so it stops the worker instead.
+    Then waits for the group's coordinator (:func:`_wait_for_group_coordinator`).
     """
     admin = AIOKafkaAdminClient(**client_kwargs(settings))
     await admin.start()
@@ -113,9 +117,48 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
                 log.info("create_topics: %s (re-checking)", exc)
             else:
                 _raise_refusals(response)
-        return await _wait_for_topics(admin, [s.name for s in topic_specs(settings)])
+        counts = await _wait_for_topics(admin, [s.name for s in topic_specs(settings)])
+        await _wait_for_group_coordinator(admin, settings.app_id)
+        return counts
     finally:
         await admin.close()
+
+
+# What a broker answers while the group's coordinator is not there yet: a new broker creates
+# its offsets topic on the first request for one, and loads it (or moves it) after a restart.
+_COORDINATOR_NOT_YET = (
+    errors.GroupCoordinatorNotAvailableError,
+    errors.CoordinatorLoadInProgressError,
+    errors.NotCoordinatorError,
+)
+
+
+async def _wait_for_group_coordinator(
+    admin: AIOKafkaAdminClient, group_id: str, timeout_s: float = 30.0
+) -> None:
+    """Wait until the broker names the group's coordinator (at most ``timeout_s``).
+
+    Faust's consumer logs an ERROR ("Group Coordinator Request failed") for each answer that
+    there is none yet, which is what the first start on a new broker gets: asked here first,
+    the consumer finds it ready. Past the timeout the consumer asks on its own (and logs).
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while True:
+        try:
+            await admin.find_coordinator(group_id)
+            return
+        except _COORDINATOR_NOT_YET as exc:
+            if loop.time() > deadline:
+                log.warning(
+                    "no coordinator for group %s after %.0f s: %s", group_id, timeout_s, exc
+                )
+                return
+            log.debug("waiting for the coordinator of group %s: %s", group_id, exc)
+        except KafkaError as exc:  # not this wait's to judge (an ACL, say): the consumer's
+            log.debug("asking for the coordinator of group %s: %s", group_id, exc)
+            return
+        await asyncio.sleep(0.1)
 
 
 # The broker's "already exists": another worker created the topic first, which is fine.

@@ -1,0 +1,57 @@
+"""The start's wait for the consumer group's coordinator (the broker's side: test_worker_e2e)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import pytest
+from aiokafka import errors
+
+from workers.stream.topics import _wait_for_group_coordinator
+
+
+class Admin:
+    """Answers find_coordinator with each of ``answers`` in turn (an exception is raised)."""
+
+    def __init__(self, *answers: Any) -> None:
+        self.answers = list(answers)
+        self.asked = 0
+
+    async def find_coordinator(self, group_id: str) -> int:
+        self.asked += 1
+        answer = self.answers[min(self.asked, len(self.answers)) - 1]
+        if isinstance(answer, BaseException):
+            raise answer
+        return int(answer)
+
+
+def _wait(admin: Admin, timeout_s: float = 5.0) -> None:
+    asyncio.run(_wait_for_group_coordinator(admin, "g", timeout_s))
+
+
+def test_asks_again_while_the_broker_has_no_coordinator_yet() -> None:
+    admin = Admin(
+        errors.GroupCoordinatorNotAvailableError(),
+        errors.CoordinatorLoadInProgressError(),
+        1,
+    )
+    _wait(admin)
+    assert admin.asked == 3
+
+
+def test_gives_up_with_a_warning_past_the_timeout(caplog: pytest.LogCaptureFixture) -> None:
+    admin = Admin(errors.GroupCoordinatorNotAvailableError())
+    with caplog.at_level(logging.WARNING):
+        _wait(admin, timeout_s=0.3)
+    assert 2 <= admin.asked <= 6
+    assert caplog.messages == [
+        "no coordinator for group g after 0 s: [Error 15] GroupCoordinatorNotAvailableError"
+    ]
+
+
+def test_leaves_any_other_answer_to_the_consumer() -> None:
+    admin = Admin(errors.GroupAuthorizationFailedError())
+    _wait(admin)
+    assert admin.asked == 1
