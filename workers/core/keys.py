@@ -222,11 +222,16 @@ _ABBREVIATED = re.compile(r"^[^\W\d_]{1,3}\.$")
 _DOTTED_SETTLEMENTS = sorted((word for word in SETTLEMENTS if word.endswith(".")), key=len)[::-1]
 
 
+# "к. к." and "ж. к.", spaced as many write them: the kind words "к.к." and "ж.к.".
+_SPACED_KIND = re.compile(r"^([кж])\. +к\.")
+
+
 def split_settlement(place: str) -> tuple[str | None, str]:
     """The kind of place a lower-case word in front names, and the name after it: "к.к.
-    Слънчев бряг" and "к.к.Слънчев бряг" are ("кк", "Слънчев бряг"); "Пловдив" is (None,
-    "Пловдив"). A kind word alone names no place ("к.к." is (None, "к.к."))."""
-    place = place.strip()
+    Слънчев бряг", "к. к. Слънчев бряг" and "к.к.Слънчев бряг" are ("кк", "Слънчев бряг");
+    "Пловдив" is (None, "Пловдив"). A kind word alone names no place ("к.к." is (None,
+    "к.к."))."""
+    place = _SPACED_KIND.sub(r"\1.к.", place.strip())
     kind, _, rest = place.partition(" ")
     if kind in SETTLEMENTS and rest.strip():
         return SETTLEMENTS[kind], rest.strip()

@@ -304,6 +304,9 @@ def test_fold_is_the_word_runs_single_spaced(text: str) -> None:
         ("с. Бяла", "гр. Бяла", False, False),  # a village and a town
         ("к.к. Слънчев бряг", "Слънчев бряг", True, False),
         ("к.к.Слънчев бряг", "к.к. Слънчев бряг", True, False),
+        ("к. к. Слънчев бряг", "к.к. Слънчев бряг", True, False),  # spaced as many write it
+        ("ж. к. Люлин", "ж.к. Люлин", True, False),
+        ("к. к.Златни пясъци", "Златни пясъци", True, False),
         ("гр.Пловдив", "Пловдив", True, False),
         ("кв.Лозенец", "гр. Лозенец", False, False),
         ("м. Пампорово", "Пампорово", True, False),
