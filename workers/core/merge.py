@@ -16,7 +16,9 @@ The rules, in the order they decide:
    when its original has the update's first dateline place, even with no text in common (a
    flash and its rewritten update). Otherwise the evidence decides, in tiers (:func:`_claim`):
    paragraphs of the update a story already has (for a story datelined nowhere or of another
-   place that the update names too, at least two, or the one its originals have); then any
+   place that the update names too, at least two, or the one its originals have; none when
+   borrowed: a story that shares no headline word with the update, while another of its
+   place does, and whose text the update does not open with); then any
    shared non-boilerplate text (word trigrams) or headline words (at least two, each worth
    :data:`HEADLINE_WORD_WEIGHT` trigrams) of a story of its place; then
    :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then a kept paragraph and
@@ -737,36 +739,49 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     headline = _distinct_headline_words(groups, update)
     kept_of: dict[int, int] = {}
     shared_of: dict[int, int] = {}
+    borrowed_of: dict[int, bool] = {}
 
     def kept(index: int) -> int:
         if index not in kept_of:
             kept_of[index] = _kept_paragraphs(update, groups[index].text, boilerplate)
         return kept_of[index]
 
+    def borrowed(index: int) -> bool:
+        """Whether what the update keeps of this story is background it borrowed: it shares
+        no headline word with the story, another story of its place shares some, and it
+        does not open with this story's text. A roundup repeating a sibling warning, the
+        closing lines a desk puts under every item ("Няма пострадали хора."): the story the
+        headline tells is the update's own, though it kept nothing of that one's text (a
+        rewritten flash)."""
+        if index not in borrowed_of:
+            borrowed_of[index] = (
+                not headline(groups[index])
+                and any(headline(groups[j]) for j in placed if j != index)
+                and not _opens_with_text_of(groups[index], update, boilerplate)
+            )
+        return borrowed_of[index]
+
     def shared(index: int) -> int:
         if index not in shared_of:
             group = groups[index]
-            shared_of[index] = len(text & group.text) + HEADLINE_WORD_WEIGHT * headline(group)
+            own = text
+            if kept(index) and borrowed(index):  # borrowed paragraphs are no evidence either
+                own = _unkept_text(update, group.text, boilerplate)
+            shared_of[index] = len(own & group.text) + HEADLINE_WORD_WEIGHT * headline(group)
         return shared_of[index]
 
     def kept_counts(index: int) -> int:
-        """The paragraphs kept, unless they are one paragraph, not a lead of the story, and
-        no headline word, against another story of the place whose headline words the update
-        shares: a standing line that closes a desk's items ("Няма пострадали хора.",
-        "Определението подлежи на обжалване ...") is then weighed as its trigrams."""
-        if (
-            kept(index) == 1
-            and not headline(groups[index])
-            and any(headline(groups[j]) for j in placed if j != index)
-            and not _keeps_a_lead(groups[index], update, boilerplate)
-        ):
-            return 0
-        return kept(index)
+        """The paragraphs kept, unless borrowed (:func:`borrowed`): then none."""
+        return 0 if kept(index) and borrowed(index) else kept(index)
 
     tiers: tuple[Callable[[], list[int]], ...] = (
         lambda: (
             [i for i in placed if kept_counts(i)]
-            + [i for i in elsewhere if _keeps_enough_of(groups[i], update, boilerplate)]
+            + [
+                i
+                for i in elsewhere
+                if _keeps_enough_of(groups[i], update, boilerplate) and not borrowed(i)
+            ]
         ),
         lambda: [i for i in placed if shared(i)],
         lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
@@ -788,13 +803,27 @@ def _keeps_enough_of(group: _Group, update: Version, boilerplate: frozenset[str]
     return bool(needed) and _kept_paragraphs(update, group.text, boilerplate) >= needed
 
 
-def _keeps_a_lead(group: _Group, update: Version, boilerplate: frozenset[str]) -> bool:
-    """Whether the update keeps the first paragraph of one of the story's originals."""
-    leads: set[int] = set()
-    for version in group.originals:
-        if version.item.paragraphs:
-            leads |= _paragraph_trigrams(version.item.paragraphs[0])
-    return _kept_paragraphs(update, leads, boilerplate) > 0
+def _opens_with_text_of(group: _Group, update: Version, boilerplate: frozenset[str]) -> bool:
+    """Whether the update's first paragraph (boilerplate aside) is one the story has."""
+    first = next(
+        (p for p in update.item.paragraphs if keys.paragraph_id(p) not in boilerplate), None
+    )
+    if first is None:
+        return False
+    grams = _paragraph_trigrams(first)
+    return bool(grams) and len(grams & group.text) >= KEPT_PARAGRAPH * len(grams)
+
+
+def _unkept_text(update: Version, story_text: set[int], boilerplate: frozenset[str]) -> set[int]:
+    """The update's evidence (:func:`_text`) without the paragraphs the story has."""
+    out: set[int] = set()
+    for paragraph in update.item.paragraphs:
+        if keys.paragraph_id(paragraph) in boilerplate:
+            continue
+        grams = _paragraph_trigrams(paragraph)
+        if len(grams & story_text) < KEPT_PARAGRAPH * len(grams):
+            out |= grams
+    return out
 
 
 def _paragraphs_of(group: _Group, boilerplate: frozenset[str]) -> int:

@@ -1024,3 +1024,116 @@ def test_a_merged_key_follows_its_survivor_when_that_is_merged_too() -> None:
     assert {e.merged_into for e in bucket.retired} == {survivor.key}
     last_pointers = {c.key: c.merged_into for r in results for c in r.others if c.merged_into}
     assert set(last_pointers.values()) == {survivor.key}
+
+
+def test_a_sibling_warning_repeated_at_the_end_does_not_take_a_rewritten_update() -> None:
+    """A weather roundup: the update rewrote its own warning and repeats, last, the one
+    paragraph of another warning of the minute. It shares three headline words with its own
+    story and none with the other: the paragraph is borrowed background."""
+    wind = wire_item(
+        ("Жълт код за силен вятър е обявен за областите Варна и Добрич, с пориви до 70 км/ч.",),
+        headline="Жълт код за силен вятър във Варна и Добрич",
+    )
+    rain = wire_item(
+        (
+            "Жълт код за обилни валежи е обявен за четвъртък за областите Смолян и Кърджали.",
+            "Очакват се между 30 и 50 литра на квадратен метър, на места с гръмотевици.",
+        ),
+        headline="Жълт код за обилни валежи в Смолян и Кърджали",
+    )
+    rain_update = wire_item(
+        (
+            "Кодът за Смолянско и Кърджалийско вече е оранжев, прогнозата е за 80 литра.",
+            "Областните управители призоваха хората да не пътуват в планината.",
+            wind.paragraphs[0],
+        ),
+        headline="Оранжев код за валежи в Смолян и Кърджали",
+        updated=LATER,
+    )
+    assert partition_in_every_order([wind, rain, rain_update]) == {
+        frozenset({wind.headline}),
+        frozenset({rain.headline, rain_update.headline}),
+    }
+
+
+def test_two_closing_lines_of_another_story_do_not_take_a_rewritten_update() -> None:
+    fire = wire_item(
+        (
+            "Пожар унищожи склад за дървен материал в промишлената зона рано тази сутрин.",
+            "На място са работили два екипа на пожарната.",
+            "Няма пострадали хора.",
+        ),
+        headline="Пожар изпепели склад за дървен материал",
+        places=("Русе",),
+    )
+    truck = wire_item(
+        ("Товарен автомобил се удари в мантинелата на моста, движението е затруднено.",),
+        headline="Камион се удари в мантинелата на Дунав мост",
+        places=("Русе",),
+    )
+    truck_update = wire_item(
+        (
+            "Тирът се запали след удара в оградата, движението към Румъния е спряно.",
+            *fire.paragraphs[1:],
+        ),
+        headline="Камионът, ударил мантинелата на Дунав мост, се запали",
+        places=("Русе",),
+        updated=LATER,
+    )
+    assert partition_in_every_order([fire, truck, truck_update]) == {
+        frozenset({fire.headline}),
+        frozenset({truck.headline, truck_update.headline}),
+    }
+
+
+def test_a_notice_quoted_inside_an_update_does_not_take_it_from_its_own_story() -> None:
+    """A cabinet notice (datelined nowhere) of the minute, quoted in the middle of the
+    agency's own update of its story: the headline words go with the story."""
+    notice = wire_item(
+        (
+            "Министерският съвет одобри промени в Закона за горите с по-строги санкции.",
+            "Глобите за физически лица се увеличават от 500 до 5000 евро.",
+            "Законопроектът ще бъде внесен в Народното събрание.",
+        ),
+        headline="Министерски съвет – съобщение",
+        places=(),
+    )
+    story = wire_item(
+        ("Кабинетът одобри днес по-високи глоби за незаконна сеч, съобщиха от пресслужбата.",),
+        headline="Правителството одобри по-високи глоби за незаконна сеч",
+    )
+    story_update = wire_item(
+        (
+            "Физическите лица, хванати да секат незаконно, ще плащат до десет пъти повече.",
+            *notice.paragraphs[:2],
+            "Министърът каза, че миналата година са установени над 3000 нарушения.",
+        ),
+        headline="Глобите за незаконна сеч стават до 5000 евро",
+        updated=LATER,
+    )
+    assert partition_in_every_order([notice, story, story_update]) == {
+        frozenset({notice.headline}),
+        frozenset({story.headline, story_update.headline}),
+    }
+
+
+def test_an_update_opening_with_another_storys_text_goes_with_it_whatever_its_headline() -> None:
+    """The update leads with the other story's paragraph: no background, but its story
+    (the headline words it shares with another are chance, as in the playground test)."""
+    wind = wire_item(
+        ("Жълт код за силен вятър е обявен за областите Варна и Добрич, с пориви до 70 км/ч.",),
+        headline="Силен вятър",
+    )
+    rain = wire_item(
+        ("Жълт код за обилни валежи е обявен за четвъртък за областите Смолян и Кърджали.",),
+        headline="Жълт код за обилни валежи в Смолян и Кърджали",
+    )
+    update = wire_item(
+        (wind.paragraphs[0], "Поривите ще отслабнат в петък следобед."),
+        headline="Жълт код и за Смолян и Кърджали, вятърът отслабва в петък",
+        updated=LATER,
+    )
+    assert partition_in_every_order([wind, rain, update]) == {
+        frozenset({wind.headline, update.headline}),
+        frozenset({rain.headline}),
+    }
