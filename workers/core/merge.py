@@ -30,7 +30,9 @@ The rules, in the order they decide:
    (:func:`keys.abbreviated_place`).
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
-4. An update no story claims waits in a story of its own place until its original arrives.
+4. An update no story claims waits in a story of its own place until its original arrives,
+   with the waiting updates of that place it shares text, headline words or a reporter with
+   (:func:`_waiting_story_of`).
 5. A story's canonical version is its newest by :func:`version_order`: a kill (pubStatus
    canceled) over any other version, then the format's version number
    where it has one (NewsML-G2, ninjs; compared as numbers), version time, then an
@@ -631,12 +633,51 @@ def group_versions(versions: Iterable[Version]) -> list[frozenset[str]]:
         if target is None:
             target = next((g for g in orphans if g.ids & update.provider_ids), None)
         if target is None:
-            target = next(iter(_of_its_place(orphans, update)), None)
+            target = _waiting_story_of(orphans, update, boilerplate)
         if target is None:
             target = _Group([], boilerplate)
             orphans.append(target)
         target.add(update)
     return [frozenset(v.content_hash for v in g.members) for g in _join_by_id(groups, orphans)]
+
+
+def _waiting_story_of(
+    orphans: list[_Group], update: Version, boilerplate: frozenset[str]
+) -> _Group | None:
+    """The story of updates whose original has not arrived that this update belongs to, or
+    None: it waits in a story of its own.
+
+    Two stories of one minute and place may both lose their originals (refused, or sent
+    before the stream started): the place alone would show one story's update under the
+    other's key. Updates of one story repeat its text, or its headline's words, or come from
+    its reporter: a story of its place qualifies that the update keeps a paragraph of,
+    shares :data:`STRONG_EVIDENCE` trigrams or two headline words with (its place's name
+    aside), or whose byline names one of the update's authors while a headline word (its
+    place's name too) is shared.
+    """
+    text = _text(update, boilerplate)
+    headline_words = _headline_stems(update.item.headline)
+    # Not its datelines' places: every story of the place may name it.
+    own = headline_words - _headline_stems(" ".join(update.item.places))
+    authors = set(update.item.authors)
+    best: tuple[Any, ...] | None = None
+    chosen = None
+    for group in _of_its_place(orphans, update):
+        kept = _kept_paragraphs(update, group.text, boilerplate)
+        stems = frozenset().union(*(_headline_stems(v.item.headline) for v in group.updates))
+        headline = len(own & stems)
+        trigrams = len(text & group.text)
+        by_its_reporter = bool(headline_words & stems) and any(
+            authors & set(v.item.authors) for v in group.updates
+        )
+        if not (
+            kept or headline >= MIN_HEADLINE_WORDS or trigrams >= STRONG_EVIDENCE or by_its_reporter
+        ):
+            continue
+        rank = _rank(group, update, (kept, trigrams + HEADLINE_WORD_WEIGHT * headline))
+        if best is None or rank > best:
+            best, chosen = rank, group
+    return chosen
 
 
 def _join_by_id(groups: list[_Group], orphans: list[_Group]) -> list[_Group]:

@@ -1137,3 +1137,77 @@ def test_an_update_opening_with_another_storys_text_goes_with_it_whatever_its_he
         frozenset({wind.headline, update.headline}),
         frozenset({rain.headline}),
     }
+
+
+def test_updates_of_two_stories_whose_originals_are_missing_wait_apart() -> None:
+    """Two stories of one minute and place lost their originals: the place alone would show
+    the port's update under the garden's key, with the garden's headline."""
+    garden = wire_item(
+        ("Ремонтът на алеите в Морската градина ще продължи до края на септември.",),
+        headline="Алеите в Морската градина се ремонтират до септември",
+        places=("Варна",),
+        updated=LATER,
+    )
+    garden_again = wire_item(
+        ("Общината показа новия облик на алеите.", garden.paragraphs[0]),
+        headline="Общината показа новите алеи в Морската градина",
+        places=("Варна",),
+        updated=LATER + timedelta(hours=2),
+    )
+    port = wire_item(
+        ("Товарите на пристанището са с 12 на сто повече от миналата година.",),
+        headline="Пристанището отчете ръст на товарите",
+        places=("Варна",),
+        updated=LATER + timedelta(minutes=30),
+    )
+    assert partition_in_every_order([garden, garden_again, port]) == {
+        frozenset({garden.headline, garden_again.headline}),
+        frozenset({port.headline}),
+    }
+
+
+def test_two_rewritten_updates_of_a_missing_original_wait_together_on_their_headlines() -> None:
+    first = wire_item(
+        ("Карнавалът събра над 5000 души на централния площад.",),
+        headline="Карнавалът в Перник събра хиляди маскирани",
+        places=("Перник",),
+        updated=LATER,
+    )
+    second = wire_item(
+        ("Наградите бяха връчени от кмета вечерта.",),
+        headline="Наградите на карнавала в Перник отидоха при маскираните от Батановци",
+        places=("Перник",),
+        updated=LATER + timedelta(hours=1),
+    )
+    assert partition_in_every_order([first, second]) == {
+        frozenset({first.headline, second.headline})
+    }
+
+
+@pytest.mark.parametrize(
+    ("second_author", "together"), [("Пламена Ганчева", True), ("Иван Петров", False)]
+)
+def test_two_rewritten_updates_of_a_missing_original_by_one_reporter_wait_together(
+    second_author: str, together: bool
+) -> None:
+    """No text in common and one headline word besides the town: the byline tells."""
+    first = dataclasses.replace(
+        wire_item(
+            ("Организаторите очакват хиляди гости от страната и чужбина.",),
+            headline="Хиляди гости се очакват на карнавала в Габрово",
+            places=("Габрово",),
+            updated=LATER,
+        ),
+        authors=("Пламена Ганчева",),
+    )
+    second = dataclasses.replace(
+        wire_item(
+            ("Шествието премина по главната улица за два часа.",),
+            headline="Карнавалното шествие в Габрово събра над 20 000 души",
+            places=("Габрово",),
+            updated=LATER + timedelta(hours=2),
+        ),
+        authors=(second_author,),
+    )
+    stories = partition_in_every_order([first, second])
+    assert len(stories) == (1 if together else 2)
