@@ -25,9 +25,9 @@ The rules, in the order they decide:
    headline words of a story of a place the update's dateline names after its own; then the
    place alone. Within a tier: the most evidence, the same sign-off, shared authors, the
    earliest original.
-   Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only
-   where no original has the same words does a spelling with an abbreviated word match
-   (:func:`keys.abbreviated_place`).
+   Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); a
+   spelling with an abbreviated word (:func:`keys.abbreviated_place`) is the same place, but
+   on the place alone a story spelt as the update spells it comes first.
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
 4. An update no story claims waits in a story of its own place until its original arrives,
@@ -761,7 +761,15 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         if by_id:
             return min(by_id, key=lambda g: version_order(g.anchor))
     places = [g.place for g in groups]
-    placed = _at(update.first_place, places)
+    # The stories of its place, spelt either way: where two desks spell one town two ways
+    # in one minute ("Велико Търново", "В. Търново"), the evidence decides between them.
+    # On the place alone, a story spelt as the update spells it comes first (the last tier).
+    spelt_alike = _at(update.first_place, places)
+    placed = spelt_alike + [
+        i
+        for i, p in enumerate(places)
+        if i not in spelt_alike and keys.abbreviated_place(p, update.first_place)
+    ]
     # Stories of another place count only if the update names their place too ("Асеновград/
     # Пловдив"), or no story has its place (a story whose first place changed); stories
     # datelined nowhere (a flash sent before its place was known, a notice) may be of any.
@@ -825,9 +833,14 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
             ]
         ),
         lambda: [i for i in placed if shared(i)],
-        lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
+        # A flash datelined nowhere, or an update that lost its dateline: strong evidence.
+        lambda: [
+            i
+            for i in elsewhere
+            if (i in nowhere or update.first_place is None) and shared(i) >= STRONG_EVIDENCE
+        ],
         lambda: [i for i in elsewhere if i in named_at and kept(i) and headline(groups[i])],
-        lambda: placed,
+        lambda: spelt_alike,
     )
     for tier in tiers:
         told = tier()

@@ -1211,3 +1211,53 @@ def test_two_rewritten_updates_of_a_missing_original_by_one_reporter_wait_togeth
     )
     stories = partition_in_every_order([first, second])
     assert len(stories) == (1 if together else 2)
+
+
+def test_an_update_spelling_its_town_short_weighs_both_spellings_stories() -> None:
+    """Two desks spell one town two ways in one minute: the update spelt short goes with the
+    story it keeps the text of, not with the one that happens to spell the town as it does."""
+    bridge = wire_item(
+        SENTENCES[:2], headline="Започва ремонт на Стамболовия мост", places=("Велико Търново",)
+    )
+    coins = wire_item(
+        SENTENCES[4:6], headline="Археолози откриха сребърни монети", places=("В. Търново",)
+    )
+    update = wire_item(
+        (*SENTENCES[:2], SENTENCES[8]),
+        headline="Стамболовият мост затваря за три месеца заради ремонт",
+        places=("В. Търново",),
+        updated=LATER,
+    )
+    assert partition_in_every_order([bridge, coins, update]) == {
+        frozenset({bridge.headline, update.headline}),
+        frozenset({coins.headline}),
+    }
+    # Nothing to weigh: the story spelt as the update spells it.
+    bare = dataclasses.replace(update, paragraphs=(SENTENCES[9],), headline="Друго")
+    assert partition_in_every_order([bridge, coins, bare]) == {
+        frozenset({bridge.headline}),
+        frozenset({coins.headline, "Друго"}),
+    }
+
+
+@pytest.mark.parametrize("strong", [True, False])
+def test_an_update_that_lost_its_dateline_joins_a_story_it_shares_much_with(strong: bool) -> None:
+    """The mirror of a flash datelined nowhere: three headline words' worth of evidence."""
+    panorama = wire_item(
+        SENTENCES[:2],
+        headline="Започва ремонтът на Панорамата в Плевен",
+        places=("Плевен",),
+    )
+    update = wire_item(
+        (SENTENCES[1], SENTENCES[8]) if strong else (SENTENCES[8],),
+        headline=(
+            "Панорамата в Плевен затваря за ремонт до края на годината"
+            if strong
+            else "Затварят за посетители до края на годината"
+        ),
+        places=(),
+        updated=LATER,
+    )
+    together = {frozenset({panorama.headline, update.headline})}
+    apart = {frozenset({panorama.headline}), frozenset({update.headline})}
+    assert partition_in_every_order([panorama, update]) == (together if strong else apart)
