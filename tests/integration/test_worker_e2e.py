@@ -337,3 +337,48 @@ def test_the_first_start_on_a_new_broker_logs_no_error(
         assert worker.stop() < 15
     finally:
         broker.stop()
+
+
+def test_an_aborted_transaction_on_the_raw_topic_never_becomes_a_story(
+    kafka_bootstrap: str, names: Names, spawn: Callable[..., WorkerProcess]
+) -> None:
+    """A newsroom system that writes in transactions: what it aborts was never sent."""
+    import asyncio
+
+    from aiokafka import AIOKafkaProducer
+
+    from tests.support.fixtures import (
+        FORMATS_DIR,
+        SEED_ORIGINAL,
+        SEED_ORIGINAL_HEADLINE,
+        SEED_UPDATED,
+    )
+
+    identity = FORMATS_DIR.parent / "identity"
+    aborted, committed = SEED_ORIGINAL.read_bytes(), (identity / "twin-b.txt").read_bytes()
+    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+
+    async def send_in_transactions() -> None:
+        producer = AIOKafkaProducer(
+            bootstrap_servers=kafka_bootstrap, transactional_id=f"{names.raw}-newsroom"
+        )
+        await producer.start()
+        try:
+            await producer.begin_transaction()
+            await producer.send_and_wait(names.raw, aborted, partition=0)
+            await producer.abort_transaction()
+            async with producer.transaction():
+                await producer.send_and_wait(names.raw, committed, partition=0)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send_in_transactions())
+    produce(kafka_bootstrap, names.raw, [SEED_UPDATED.read_bytes()], partitions=1)
+    worker = spawn(partitions=PARTITIONS).start()
+    worker.wait_ready()
+    _wait_drained([worker], inputs=2)
+    events = [orjson.loads(r.value) for r in read_all(kafka_bootstrap, names.events)]
+    headlines = {v["headline"] for e in events for v in e["history"]}
+    assert len(events) == 2, headlines
+    assert SEED_ORIGINAL_HEADLINE not in headlines
+    assert worker.metrics()["wire_ingest_items_consumed_total"] == 2

@@ -19,6 +19,7 @@ from workers.stream.delivery import install as install_delivery_proof
 from workers.stream.expiry import Expiry
 from workers.stream.handoff import below_ebb_mark
 from workers.stream.handoff import install as install_handoff
+from workers.stream.isolation import install as install_read_committed
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 from workers.stream.partitioner import partition_for
 from workers.stream.publish_path import install as install_publish_path
@@ -165,6 +166,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     install_batch_builds(app.producer, settings.compression_type)
     install_publish_path(app)
     install_handoff(app.consumer, below_ebb_mark(app.producer.buffer))
+    install_read_committed(app.consumer)
     install_table_flushes(app, table, settings.store_flush_s)
     app.sensors.add(CommitRounds(lambda: metrics.last_commit.set(time.time())))
     wire.progress = Progress()
