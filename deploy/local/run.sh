@@ -40,7 +40,8 @@ if [ -z "${KAFKA_BOOTSTRAP:-}" ]; then
   running="$(deploy/local/kafka.sh status 2>/dev/null)" || running=""
   if [ -n "${WIRE_STATE_DIR:-}" ]; then
     # The user's folder is never deleted; a new broker has no changelog for what it holds.
-    if [ -z "$running" ] && [ -n "$(ls -A "$WIRE_STATE_DIR" 2>/dev/null)" ]; then
+    # (The worker's lock file alone is no state.)
+    if [ -z "$running" ] && [ -n "$(ls -A "$WIRE_STATE_DIR" 2>/dev/null | grep -vx '.wire-ingest.lock')" ]; then
       echo "run: WIRE_STATE_DIR=$WIRE_STATE_DIR holds state, but a new broker would have no" \
         "changelog for it; empty it or unset WIRE_STATE_DIR" >&2
       exit 1

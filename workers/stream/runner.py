@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import gc
 import logging
 import os
@@ -10,6 +11,8 @@ import signal
 import socket
 import sys
 import threading
+from pathlib import Path
+from typing import IO
 
 import faust
 from aiokafka.errors import KafkaConnectionError
@@ -159,19 +162,51 @@ async def _wait_for_the_broker_unless_stopped(settings: Settings) -> bool:
     return True
 
 
+# Held while the worker runs: a second worker on the same state dir is refused at once.
+STATE_LOCK_FILE = ".wire-ingest.lock"
+_state_locks: dict[Path, IO[str]] = {}
+
+
 def state_dir_problem(settings: Settings) -> str | None:
-    """Why the table's RocksDB could not live in WIRE_STATE_DIR, if so (made when missing).
+    """Why the table's RocksDB could not live in WIRE_STATE_DIR, if so (made when missing);
+    otherwise the dir is this worker's until it exits (:data:`STATE_LOCK_FILE`).
 
     Checked before the worker waits for the broker: Faust would find out only when it opens
-    the table, with a traceback.
+    the table, with a traceback; a second worker on the dir would join the group, take
+    partitions, wait for RocksDB's lock and crash (exit 1) a rebalance later.
     """
     where = f"WIRE_STATE_DIR={str(settings.state_dir)!r}"
+    if settings.state_dir.exists() and not settings.state_dir.is_dir():
+        return f"{where} is a file, not a directory"
     try:
         settings.state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         return f"{where} cannot be made ({exc.strerror or exc})"
     if not os.access(settings.state_dir, os.W_OK | os.X_OK):
         return f"{where} is not writable by this user"
+    return _claim_state_dir(settings.state_dir, where)
+
+
+def _claim_state_dir(state_dir: Path, where: str) -> str | None:
+    """Lock the dir for this process (an flock, gone with the process however it ends)."""
+    path = (state_dir / STATE_LOCK_FILE).resolve()
+    if path in _state_locks:  # this process's already (a worker run again in one process)
+        return None
+    lock = path.open("a+", encoding="utf-8")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.seek(0)
+        holder = lock.read().strip() or "unknown"
+        lock.close()
+        return (
+            f"{where} is in use by another worker (pid {holder} on this host); "
+            "give each worker a state dir of its own"
+        )
+    lock.truncate(0)
+    lock.write(f"{os.getpid()}\n")
+    lock.flush()
+    _state_locks[path] = lock
     return None
 
 

@@ -139,3 +139,55 @@ def test_a_signal_while_waiting_for_the_broker_stops_the_worker_with_exit_0(tmp_
     assert rest.strip().splitlines()[-1] == (
         "wire-ingest: stopped by a signal while waiting for the broker"
     )
+
+
+def test_a_second_worker_on_a_state_dir_in_use_is_refused_in_one_line(tmp_path: Path) -> None:
+    """Two workers on one state dir: the second used to join the group, take partitions,
+    wait for RocksDB's lock and crash with a traceback (exit 1) a rebalance later."""
+    state = tmp_path / "state"
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # never asked: refused before
+        "WIRE_STATE_DIR": str(state),
+        "WIRE_START_TIMEOUT_S": "60",
+    }
+    first = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "worker"],
+        env={**env, "WIRE_WEB_PORT": str(free_port())},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert first.stderr is not None
+        for line in first.stderr:  # waiting for the broker: it holds the dir by then
+            if "retrying in" in line:
+                break
+        second = subprocess.run(
+            [sys.executable, "-m", "workers.cli", "worker"],
+            env={**env, "WIRE_WEB_PORT": str(free_port())},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        first.terminate()
+        first.wait(timeout=30)
+    assert second.returncode == 2, second.stderr
+    assert second.stderr == (
+        f"wire-ingest: WIRE_STATE_DIR='{state}' is in use by another worker (pid {first.pid} on"
+        " this host); give each worker a state dir of its own\n"
+    )
+
+
+def test_a_state_dir_that_is_a_file_is_named_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    afile = tmp_path / "afile"
+    afile.write_text("")
+    settings = Settings(web_host="127.0.0.1", web_port=free_port(), state_dir=afile)
+    assert run_worker(settings) == 2
+    assert (
+        capsys.readouterr().err
+        == f"wire-ingest: WIRE_STATE_DIR='{afile}' is a file, not a directory\n"
+    )
