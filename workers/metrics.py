@@ -14,6 +14,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     disable_created_metrics,
     generate_latest,
 )
@@ -66,6 +67,9 @@ class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         r = self.registry
+        # process_start_time_seconds and the process's CPU, memory and file descriptors: a
+        # start time that keeps changing is a crash loop (WireIngestCrashLooping).
+        ProcessCollector(registry=r)
         self.consumed = Counter(
             f"{PREFIX}_items_consumed", "Raw items read from the raw topic.", registry=r
         )
