@@ -289,4 +289,4 @@ def test_a_plaintext_client_at_the_tls_listener_gets_one_line(secure_broker: Loc
     done = _command_line(env)
     assert done.returncode == 4, done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
-    assert "does the listener at that address want TLS or SASL" in done.stderr
+    assert "does it want TLS or SASL" in done.stderr

@@ -77,8 +77,8 @@ def _protocol_hint(settings: Settings, cause: str | None) -> str:
         )
     if protocol == "PLAINTEXT" and any(sign in cause for sign in _HUNG_UP_ON_PLAIN):
         return (
-            "; the broker hung up on a plain request: does the listener at that address want"
-            " TLS or SASL (KAFKA_SECURITY_PROTOCOL=PLAINTEXT)?"
+            "; the broker hung up on a plain request: is the listener at that address a Kafka"
+            " broker's, and does it want TLS or SASL (KAFKA_SECURITY_PROTOCOL=PLAINTEXT)?"
         )
     return ""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import fcntl
 import gc
 import logging
@@ -235,6 +236,11 @@ def web_address_problem(settings: Settings) -> str | None:
                 probe.bind(address)
                 probe.listen()
         except OSError as exc:
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return (
+                    f"{where} cannot be listened on ({exc.strerror or exc}); "
+                    f"{settings.web_host} is no address of this host: set WIRE_WEB_HOST"
+                )
             return (
                 f"{where} cannot be listened on ({exc.strerror or exc}); another worker "
                 "there? Set WIRE_WEB_PORT"

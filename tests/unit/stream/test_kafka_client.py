@@ -46,8 +46,8 @@ def test_a_plain_client_hung_up_on_is_asked_whether_the_listener_wants_tls_or_sa
 ) -> None:
     line = _line("PLAINTEXT", CLOSED, monkeypatch)
     assert line.endswith(
-        "; the broker hung up on a plain request: does the listener at that address want"
-        " TLS or SASL (KAFKA_SECURITY_PROTOCOL=PLAINTEXT)?"
+        "; the broker hung up on a plain request: is the listener at that address a Kafka"
+        " broker's, and does it want TLS or SASL (KAFKA_SECURITY_PROTOCOL=PLAINTEXT)?"
     )
 
 

@@ -191,3 +191,10 @@ def test_a_state_dir_that_is_a_file_is_named_so(
         capsys.readouterr().err
         == f"wire-ingest: WIRE_STATE_DIR='{afile}' is a file, not a directory\n"
     )
+
+
+def test_a_web_host_that_is_no_address_of_this_host_names_wire_web_host() -> None:
+    # TEST-NET-3 (RFC 5737): documentation only, never an address of this host.
+    problem = web_address_problem(Settings(web_host="203.0.113.7", web_port=free_port()))
+    assert problem is not None
+    assert problem.endswith("203.0.113.7 is no address of this host: set WIRE_WEB_HOST")
