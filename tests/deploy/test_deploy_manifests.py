@@ -153,9 +153,10 @@ def test_statefulset_shape():
 
 
 def test_the_startup_probe_outlasts_the_workers_wait_for_the_broker():
-    """Nothing answers on the web port while a starting worker waits for the broker
-    (WIRE_START_TIMEOUT_S): a shorter startup budget would kill pods in a crash loop during
-    broker maintenance, which the wait is there to ride out."""
+    """A starting worker's waiting pages answer while it waits for the broker
+    (WIRE_START_TIMEOUT_S), but the startup budget outlasts the wait all the same: nothing in
+    that start may turn broker maintenance, which the wait is there to ride out, into a crash
+    loop."""
     from workers.settings import Settings
 
     objects = k8s_objects()

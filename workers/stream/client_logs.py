@@ -62,9 +62,16 @@ def hold_back_repeated_client_lines(count_error: Callable[[str], None]) -> Repea
     """Put one :class:`RepeatedLines` on every Kafka client logger there is (call it once the
     client is imported). A logger's filter sees only its own records, hence one on each."""
     lines = RepeatedLines(count_error)
-    for logger in client_loggers():
-        logger.addFilter(lines)
+    cover_client_loggers(lines)
     return lines
+
+
+def cover_client_loggers(lines: logging.Filter) -> None:
+    """Put the filter on each Kafka client logger that lacks it: again once more of the
+    client's modules are imported (Faust's driver imports some the worker's start does not)."""
+    for logger in client_loggers():
+        if lines not in logger.filters:
+            logger.addFilter(lines)
 
 
 class ExceptionsNamed(logging.Filter):

@@ -18,12 +18,14 @@ from typing import IO
 import faust
 from aiokafka.errors import KafkaConnectionError
 
+from workers.metrics import Metrics
 from workers.settings import Settings, load_or_report
 from workers.stream.allocator import fix_mmap_threshold
 from workers.stream.app import WireApp, create_app
-from workers.stream.client_logs import hold_back_repeated_client_lines
+from workers.stream.client_logs import cover_client_loggers, hold_back_repeated_client_lines
 from workers.stream.kafka_client import remember_client_errors, unreachable
 from workers.stream.topics import TopicConflictError, ensure_topics
+from workers.stream.waiting_pages import serve_while_waiting
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +134,21 @@ async def _ensure_topics_when_reachable(settings: Settings) -> None:
             pause = min(pause * 2, 30.0)
 
 
-async def _wait_for_the_broker_unless_stopped(settings: Settings) -> bool:
+async def _wait_for_the_broker_unless_stopped(settings: Settings, metrics: Metrics) -> bool:
     """:func:`_ensure_topics_when_reachable`, or False if SIGTERM or SIGINT came first.
 
     The worker's own signal handlers are installed only once it starts; a pod stopped while
     it waits for the broker would otherwise die of the signal (exit 143) instead of exiting 0.
+    Meanwhile the worker's web address answers (:mod:`workers.stream.waiting_pages`).
     """
+    pages = await serve_while_waiting(settings, metrics)
+    try:
+        return await _wait_for_signal_or_broker(settings)
+    finally:
+        await pages.cleanup()
+
+
+async def _wait_for_signal_or_broker(settings: Settings) -> bool:
     loop = asyncio.get_running_loop()
     waiting = asyncio.current_task()
     assert waiting is not None  # always inside asyncio.run()
@@ -261,8 +272,13 @@ def run_worker(settings: Settings | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     remember_client_errors(one_line=False)
+    # Made before the wait, so that its pages count the client's errors from the start.
+    metrics = Metrics()
+    lines = hold_back_repeated_client_lines(
+        lambda logger: metrics.kafka_client_errors.labels(logger).inc()
+    )
     try:
-        if not asyncio.run(_wait_for_the_broker_unless_stopped(settings)):
+        if not asyncio.run(_wait_for_the_broker_unless_stopped(settings, metrics)):
             print("wire-ingest: stopped by a signal while waiting for the broker", file=sys.stderr)
             return 0
     except TopicConflictError as exc:
@@ -275,10 +291,8 @@ def run_worker(settings: Settings | None = None) -> int:
         )
         return 4
     fix_mmap_threshold()  # before the worker allocates its batches and fetches
-    wire = create_app(settings)
-    hold_back_repeated_client_lines(
-        lambda logger: wire.metrics.kafka_client_errors.labels(logger).inc()
-    )
+    wire = create_app(settings, metrics)
+    cover_client_loggers(lines)  # the client modules Faust's driver imported too
     # Everything built so far (modules, the app, its topics) lives as long as the process:
     # keep it out of the collector's generations, so each collection scans only new objects.
     gc.freeze()

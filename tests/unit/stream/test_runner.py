@@ -4,6 +4,7 @@ while it waits for the broker; no commit covers a message that was only buffered
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -198,3 +199,56 @@ def test_a_web_host_that_is_no_address_of_this_host_names_wire_web_host() -> Non
     problem = web_address_problem(Settings(web_host="203.0.113.7", web_port=free_port()))
     assert problem is not None
     assert problem.endswith("203.0.113.7 is no address of this host: set WIRE_WEB_HOST")
+
+
+def test_a_worker_waiting_for_the_broker_answers_live_not_ready_with_the_client_errors(
+    tmp_path: Path,
+) -> None:
+    """Restarted during a broker outage, a worker used to answer nothing for up to
+    WIRE_START_TIMEOUT_S: it looked down, and the alert on the client's errors could not fire."""
+    import urllib.error
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # nothing listens there
+        "WIRE_START_TIMEOUT_S": "60",
+        "WIRE_STATE_DIR": str(tmp_path / "state"),
+        "WIRE_WEB_PORT": str(port),
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "workers.cli", "worker"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        assert worker.stderr is not None
+        for line in worker.stderr:  # waiting: its first retry warning says so
+            if "retrying in" in line:
+                break
+        with urllib.request.urlopen(f"{url}/health", timeout=10) as answer:
+            health = json.loads(answer.read())
+        assert (health["status"], health["live"], health["ready"]) == (
+            "waiting for Kafka",
+            True,
+            False,
+        )
+        with pytest.raises(urllib.error.HTTPError) as not_ready:
+            urllib.request.urlopen(f"{url}/health/ready", timeout=10)
+        assert not_ready.value.code == 503
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as answer:
+            families = {f.name: f for f in text_string_to_metric_families(answer.read().decode())}
+        assert families["wire_ingest_ready"].samples[0].value == 0
+        errors = families["wire_ingest_kafka_client_errors"].samples
+        assert sum(s.value for s in errors if s.name.endswith("_total")) >= 1
+        assert "process_start_time_seconds" in families
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=10) == 0
+    finally:
+        worker.kill()
+        worker.wait()
