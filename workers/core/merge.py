@@ -17,8 +17,8 @@ The rules, in the order they decide:
    flash and its rewritten update). Otherwise the evidence decides, in tiers (:func:`_claim`):
    paragraphs of the update a story already has (for a story datelined nowhere or of another
    place that the update names too, at least two, or the one its originals have; none when
-   borrowed: a story that shares no headline word with the update, while another of its
-   place does, and whose text the update does not open with); then any
+   borrowed: a story whose headlines share no word with the update's, while another of its
+   place shares enough, and whose text the update does not open with); then any
    shared non-boilerplate text (word trigrams) or headline words (at least two, each worth
    :data:`HEADLINE_WORD_WEIGHT` trigrams) of a story of its place; then
    :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then a kept paragraph and
@@ -27,7 +27,7 @@ The rules, in the order they decide:
    earliest original.
    Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); a
    spelling with an abbreviated word (:func:`keys.abbreviated_place`) is the same place, but
-   on the place alone a story spelt as the update spells it comes first.
+   a story spelt otherwise than the update takes it on kept paragraphs only.
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
 4. An update no story claims waits in a story of its own place until its original arrives,
@@ -789,6 +789,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     kept_of: dict[int, int] = {}
     shared_of: dict[int, int] = {}
     borrowed_of: dict[int, bool] = {}
+    update_stems = _headline_stems(update.item.headline)
 
     def kept(index: int) -> int:
         if index not in kept_of:
@@ -796,17 +797,24 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         return kept_of[index]
 
     def borrowed(index: int) -> bool:
-        """Whether what the update keeps of this story is background it borrowed: it shares
-        no headline word with the story, another story of its place shares some, and it
-        does not open with this story's text. A roundup repeating a sibling warning, the
-        closing lines a desk puts under every item ("Няма пострадали хора."): the story the
-        headline tells is the update's own, though it kept nothing of that one's text (a
-        rewritten flash)."""
+        """Whether what the update keeps of this story is background it borrowed: a
+        roundup repeating a sibling warning last, the closing lines a desk puts under every
+        item ("Няма пострадали хора."), a notice quoted in the middle. So it is when
+        - the update's headline shares no word at all with the story's headlines (one it
+          shares, "склад", says the update is about that story, rewritten);
+        - another story of its place shares headline words with it
+          (:func:`_distinct_headline_words`): three, where the update repeats all of this
+          story's text, which says much (two, "Столичната община", may be chance);
+        - and it does not open with this story's text (a new lead over a flash repeated
+          below is its own story's shape only with a headline word in common)."""
         if index not in borrowed_of:
+            group = groups[index]
+            whole = kept(index) >= _paragraphs_of(group, boilerplate)
+            needed = STRONG_HEADLINE_WORDS if whole else MIN_HEADLINE_WORDS
             borrowed_of[index] = (
-                not headline(groups[index])
-                and any(headline(groups[j]) for j in placed if j != index)
-                and not _opens_with_text_of(groups[index], update, boilerplate)
+                not (_original_headline_stems(group) & update_stems)
+                and any(headline(groups[j]) >= needed for j in placed if j != index)
+                and not _opens_with_text_of(group, update, boilerplate)
             )
         return borrowed_of[index]
 
@@ -832,13 +840,10 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
                 if _keeps_enough_of(groups[i], update, boilerplate) and not borrowed(i)
             ]
         ),
-        lambda: [i for i in placed if shared(i)],
-        # A flash datelined nowhere, or an update that lost its dateline: strong evidence.
-        lambda: [
-            i
-            for i in elsewhere
-            if (i in nowhere or update.first_place is None) and shared(i) >= STRONG_EVIDENCE
-        ],
+        # A story spelt otherwise takes the update on kept paragraphs only (above): any
+        # text would let a stock phrase ("съобщиха от общината") outweigh the spelling.
+        lambda: [i for i in spelt_alike if shared(i)],
+        lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
         lambda: [i for i in elsewhere if i in named_at and kept(i) and headline(groups[i])],
         lambda: spelt_alike,
     )
@@ -947,6 +952,8 @@ MIN_HEADLINE_WORDS = 2
 # story is about. A kept sentence (a dozen trigrams and more) still outweighs a headline, and
 # a kept paragraph outweighs both (:func:`_claim`).
 HEADLINE_WORD_WEIGHT = 3
+# Headline words that outweigh a story an update repeats whole (:func:`_claim`, borrowed).
+STRONG_HEADLINE_WORDS = 3
 # The evidence a story datelined nowhere needs to take an update of a place (:func:`_claim`):
 # three headline words' worth. A stock phrase or two headline words are met by chance.
 STRONG_EVIDENCE = 3 * HEADLINE_WORD_WEIGHT
@@ -1010,6 +1017,11 @@ def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[
         )
         distinct[id(group)] = len(shared) if enough else 0
     return lambda group: distinct[id(group)]
+
+
+def _original_headline_stems(group: _Group) -> frozenset[str]:
+    """The headline words of a story's originals (:func:`_headline_stems`)."""
+    return frozenset().union(*(_headline_stems(v.item.headline) for v in group.originals))
 
 
 def _text_stems(group: _Group) -> frozenset[str]:
