@@ -651,9 +651,9 @@ def _waiting_story_of(
     before the stream started): the place alone would show one story's update under the
     other's key. Updates of one story repeat its text, or its headline's words, or come from
     its reporter: a story of its place qualifies that the update keeps a paragraph of,
-    shares :data:`STRONG_EVIDENCE` trigrams or two headline words with (its place's name
-    aside), or whose byline names one of the update's authors while a headline word (its
-    place's name too) is shared.
+    shares :data:`STRONG_EVIDENCE` trigrams or a headline word with (its place's name
+    aside: "Кукленско" of two updates on one crash), or whose byline names one of the
+    update's authors while a headline word (its place's name too) is shared.
     """
     text = _text(update, boilerplate)
     headline_words = _headline_stems(update.item.headline)
@@ -670,9 +670,7 @@ def _waiting_story_of(
         by_its_reporter = bool(headline_words & stems) and any(
             authors & set(v.item.authors) for v in group.updates
         )
-        if not (
-            kept or headline >= MIN_HEADLINE_WORDS or trigrams >= STRONG_EVIDENCE or by_its_reporter
-        ):
+        if not (kept or headline or trigrams >= STRONG_EVIDENCE or by_its_reporter):
             continue
         rank = _rank(group, update, (kept, trigrams + HEADLINE_WORD_WEIGHT * headline))
         if best is None or rank > best:
@@ -790,6 +788,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     shared_of: dict[int, int] = {}
     borrowed_of: dict[int, bool] = {}
     update_stems = _headline_stems(update.item.headline)
+    stems_of = [_original_headline_stems(g) for g in groups]
 
     def kept(index: int) -> int:
         if index not in kept_of:
@@ -800,19 +799,21 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         """Whether what the update keeps of this story is background it borrowed: a
         roundup repeating a sibling warning last, the closing lines a desk puts under every
         item ("Няма пострадали хора."), a notice quoted in the middle. So it is when
-        - the update's headline shares no word at all with the story's headlines (one it
-          shares, "склад", says the update is about that story, rewritten);
+        - the update's headline shares no word with this story's headlines that no other
+          story's have (one, "склад", says it is about this story, rewritten; "Съдът",
+          which two stories of a court desk have, says nothing);
         - another story of its place shares headline words with it
-          (:func:`_distinct_headline_words`): three, where the update repeats all of this
-          story's text, which says much (two, "Столичната община", may be chance);
-        - and it does not open with this story's text (a new lead over a flash repeated
-          below is its own story's shape only with a headline word in common)."""
+          (:func:`_distinct_headline_words`): two against one kept line that is no lead of
+          this story, three against more (its lead, two paragraphs: a new lead over the
+          flash's text is the common shape of an update, and "Столичната община" chance);
+        - and it does not open with this story's text."""
         if index not in borrowed_of:
             group = groups[index]
-            whole = kept(index) >= _paragraphs_of(group, boilerplate)
-            needed = STRONG_HEADLINE_WORDS if whole else MIN_HEADLINE_WORDS
+            one_line = kept(index) == 1 and not _keeps_a_lead(group, update, boilerplate)
+            needed = MIN_HEADLINE_WORDS if one_line else STRONG_HEADLINE_WORDS
+            others = frozenset().union(*(stems_of[j] for j in range(len(groups)) if j != index))
             borrowed_of[index] = (
-                not (_original_headline_stems(group) & update_stems)
+                not (stems_of[index] & update_stems) - others
                 and any(headline(groups[j]) >= needed for j in placed if j != index)
                 and not _opens_with_text_of(group, update, boilerplate)
             )
@@ -833,7 +834,15 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
 
     tiers: tuple[Callable[[], list[int]], ...] = (
         lambda: (
-            [i for i in placed if kept_counts(i)]
+            [i for i in spelt_alike if kept_counts(i)]
+            # Spelt otherwise: as a story of another place, on enough of its paragraphs.
+            + [
+                i
+                for i in placed
+                if i not in spelt_alike
+                and _keeps_enough_of(groups[i], update, boilerplate)
+                and not borrowed(i)
+            ]
             + [
                 i
                 for i in elsewhere
@@ -860,6 +869,15 @@ def _keeps_enough_of(group: _Group, update: Version, boilerplate: frozenset[str]
     originals have (a one-paragraph flash): enough to follow it to another place."""
     needed = min(MIN_KEPT_PARAGRAPHS, _paragraphs_of(group, boilerplate))
     return bool(needed) and _kept_paragraphs(update, group.text, boilerplate) >= needed
+
+
+def _keeps_a_lead(group: _Group, update: Version, boilerplate: frozenset[str]) -> bool:
+    """Whether the update keeps the first paragraph of one of the story's originals."""
+    leads: set[int] = set()
+    for version in group.originals:
+        if version.item.paragraphs:
+            leads |= _paragraph_trigrams(version.item.paragraphs[0])
+    return _kept_paragraphs(update, leads, boilerplate) > 0
 
 
 def _opens_with_text_of(group: _Group, update: Version, boilerplate: frozenset[str]) -> bool:

@@ -1086,9 +1086,20 @@ def test_two_closing_lines_of_another_story_do_not_take_a_rewritten_update() -> 
     }
 
 
-def test_a_notice_quoted_inside_an_update_does_not_take_it_from_its_own_story() -> None:
+@pytest.mark.parametrize(
+    ("update_headline", "goes_with_story"),
+    [
+        ("По-високите глоби за незаконна сеч стават до 5000 евро", True),
+        # Two headline words against two kept paragraphs of the notice: the notice takes it
+        # (README, limits).
+        ("Глобите за незаконна сеч стават до 5000 евро", False),
+    ],
+)
+def test_a_notice_quoted_inside_an_update_does_not_take_it_from_its_own_story(
+    update_headline: str, goes_with_story: bool
+) -> None:
     """A cabinet notice (datelined nowhere) of the minute, quoted in the middle of the
-    agency's own update of its story: the headline words go with the story."""
+    agency's own update of its story: three headline words go with the story."""
     notice = wire_item(
         (
             "Министерският съвет одобри промени в Закона за горите с по-строги санкции.",
@@ -1108,12 +1119,14 @@ def test_a_notice_quoted_inside_an_update_does_not_take_it_from_its_own_story() 
             *notice.paragraphs[:2],
             "Министърът каза, че миналата година са установени над 3000 нарушения.",
         ),
-        headline="Глобите за незаконна сеч стават до 5000 евро",
+        headline=update_headline,
         updated=LATER,
     )
+    home = story if goes_with_story else notice
+    alone = notice if goes_with_story else story
     assert partition_in_every_order([notice, story, story_update]) == {
-        frozenset({notice.headline}),
-        frozenset({story.headline, story_update.headline}),
+        frozenset({alone.headline}),
+        frozenset({home.headline, story_update.headline}),
     }
 
 
@@ -1190,7 +1203,7 @@ def test_two_rewritten_updates_of_a_missing_original_wait_together_on_their_head
 def test_two_rewritten_updates_of_a_missing_original_by_one_reporter_wait_together(
     second_author: str, together: bool
 ) -> None:
-    """No text in common and one headline word besides the town: the byline tells."""
+    """No text and no headline word in common but the town: the byline tells."""
     first = dataclasses.replace(
         wire_item(
             ("Организаторите очакват хиляди гости от страната и чужбина.",),
@@ -1203,7 +1216,7 @@ def test_two_rewritten_updates_of_a_missing_original_by_one_reporter_wait_togeth
     second = dataclasses.replace(
         wire_item(
             ("Шествието премина по главната улица за два часа.",),
-            headline="Карнавалното шествие в Габрово събра над 20 000 души",
+            headline="Шествието в Габрово събра над 20 000 души",
             places=("Габрово",),
             updated=LATER + timedelta(hours=2),
         ),
@@ -1324,4 +1337,79 @@ def test_a_stock_phrase_of_a_story_spelt_otherwise_does_not_outweigh_the_spellin
     assert partition_in_every_order([coins, bridge, update]) == {
         frozenset({coins.headline, update.headline}),
         frozenset({bridge.headline}),
+    }
+
+
+def test_two_flash_paragraphs_below_a_new_lead_keep_the_update_against_two_chance_words() -> None:
+    crash = wire_item(SENTENCES[:3], headline="Катастрофа на Околовръстния път", places=("София",))
+    parking = wire_item(
+        SENTENCES[4:6], headline="Столичната община въвежда синя зона в още три квартала"
+    )
+    update = wire_item(
+        ("Общината пуска допълнителни автобуси до Младост.", *SENTENCES[1:3]),
+        headline="Столичната община пуска допълнителни автобуси до Младост след удара",
+        updated=LATER,
+    )
+    assert partition_in_every_order([crash, parking, update]) == {
+        frozenset({crash.headline, update.headline}),
+        frozenset({parking.headline}),
+    }
+
+
+def test_a_court_desks_standing_line_does_not_take_an_update_both_headlines_say_court() -> None:
+    """ "Съдът" opens both headlines: no word of the other story's that this one lacks."""
+    standing = "Определението подлежи на обжалване пред Софийския апелативен съд."
+    driver = wire_item(
+        (SENTENCES[0],),
+        headline="Съдът остави в ареста шофьора, блъснал пешеходка на Цариградско шосе",
+    )
+    customs = wire_item(
+        (SENTENCES[5], standing),
+        headline="Съдът отказа да освободи под гаранция бивш служител на митниците",
+    )
+    update = wire_item(
+        (SENTENCES[7], SENTENCES[8], standing),
+        headline="Съдът: шофьорът, блъснал жена на Цариградско шосе, е карал с 90 км/ч",
+        updated=LATER,
+    )
+    assert partition_in_every_order([driver, customs, update]) == {
+        frozenset({driver.headline, update.headline}),
+        frozenset({customs.headline}),
+    }
+
+
+def test_one_background_paragraph_of_a_story_spelt_otherwise_does_not_take_an_update() -> None:
+    forecast = wire_item(
+        SENTENCES[:2], headline="Кризисен щаб заради валежите", places=("Велико Търново",)
+    )
+    flood = wire_item(
+        (SENTENCES[5],), headline="Проливен дъжд наводни къщи", places=("В. Търново",)
+    )
+    update = wire_item(
+        (SENTENCES[8], SENTENCES[1]),
+        headline="Огнеборци изпомпват водата от мазетата",
+        places=("В. Търново",),
+        updated=LATER,
+    )
+    assert partition_in_every_order([forecast, flood, update]) == {
+        frozenset({flood.headline, update.headline}),
+        frozenset({forecast.headline}),
+    }
+
+
+def test_two_updates_of_a_missing_original_sharing_one_headline_word_wait_together() -> None:
+    first = wire_item(
+        (SENTENCES[0],),
+        headline="Верижна катастрофа блокира Кукленско шосе",
+        places=("Пловдив",),
+        updated=LATER,
+    )
+    second = wire_item(
+        (SENTENCES[4],),
+        headline="Движението по Кукленско шосе е възстановено",
+        places=("Пловдив",),
+        updated=LATER + timedelta(hours=1),
+    )
+    assert partition_in_every_order([first, second]) == {
+        frozenset({first.headline, second.headline})
     }
