@@ -16,23 +16,21 @@ The rules, in the order they decide:
    when its original has the update's first dateline place, even with no text in common (a
    flash and its rewritten update). Otherwise the evidence decides, in tiers (:func:`_claim`):
    paragraphs of the update a story already has (for a story datelined nowhere or of another
-   place that the update names too, at least two, or the one its originals have; none when
-   borrowed: a story whose headlines share no word with the update's, while another of its
-   place shares enough, and whose text the update does not open with); then any
+   place that the update names too, at least two, or the one its originals have); then any
    shared non-boilerplate text (word trigrams) or headline words (at least two, each worth
    :data:`HEADLINE_WORD_WEIGHT` trigrams) of a story of its place; then
    :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then a kept paragraph and
    headline words of a story of a place the update's dateline names after its own; then the
    place alone. Within a tier: the most evidence, the same sign-off, shared authors, the
    earliest original.
-   Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); a
-   spelling with an abbreviated word (:func:`keys.abbreviated_place`) is the same place, but
-   a story spelt otherwise than the update takes it on kept paragraphs only.
+   Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only
+   where no original has the same words does a spelling with an abbreviated word match
+   (:func:`keys.abbreviated_place`).
 3. Boilerplate is never evidence: the lines in :data:`BOILERPLATE` and every paragraph that two
    different originals of the bucket share.
 4. An update no story claims waits in a story of its own place until its original arrives,
-   with the waiting updates of that place it shares text, headline words or a reporter with
-   (:func:`_waiting_story_of`).
+   with the waiting updates of that place it shares text, a headline word or a reporter
+   with (:func:`_waiting_story_of`).
 5. A story's canonical version is its newest by :func:`version_order`: a kill (pubStatus
    canceled) over any other version, then the format's version number
    where it has one (NewsML-G2, ninjs; compared as numbers), version time, then an
@@ -653,12 +651,12 @@ def _waiting_story_of(
     its reporter: a story of its place qualifies that the update keeps a paragraph of,
     shares :data:`STRONG_EVIDENCE` trigrams or a headline word with (its place's name
     aside: "Кукленско" of two updates on one crash), or whose byline names one of the
-    update's authors while a headline word (its place's name too) is shared.
+    update's authors. So this can only keep apart what the place alone would join: two
+    rewritten updates of one lost flash that share none of it wait apart.
     """
     text = _text(update, boilerplate)
-    headline_words = _headline_stems(update.item.headline)
     # Not its datelines' places: every story of the place may name it.
-    own = headline_words - _headline_stems(" ".join(update.item.places))
+    own = _headline_stems(update.item.headline) - _headline_stems(" ".join(update.item.places))
     authors = set(update.item.authors)
     best: tuple[Any, ...] | None = None
     chosen = None
@@ -667,9 +665,7 @@ def _waiting_story_of(
         stems = frozenset().union(*(_headline_stems(v.item.headline) for v in group.updates))
         headline = len(own & stems)
         trigrams = len(text & group.text)
-        by_its_reporter = bool(headline_words & stems) and any(
-            authors & set(v.item.authors) for v in group.updates
-        )
+        by_its_reporter = any(authors & set(v.item.authors) for v in group.updates)
         if not (kept or headline or trigrams >= STRONG_EVIDENCE or by_its_reporter):
             continue
         rank = _rank(group, update, (kept, trigrams + HEADLINE_WORD_WEIGHT * headline))
@@ -759,15 +755,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         if by_id:
             return min(by_id, key=lambda g: version_order(g.anchor))
     places = [g.place for g in groups]
-    # The stories of its place, spelt either way: where two desks spell one town two ways
-    # in one minute ("Велико Търново", "В. Търново"), the evidence decides between them.
-    # On the place alone, a story spelt as the update spells it comes first (the last tier).
-    spelt_alike = _at(update.first_place, places)
-    placed = spelt_alike + [
-        i
-        for i, p in enumerate(places)
-        if i not in spelt_alike and keys.abbreviated_place(p, update.first_place)
-    ]
+    placed = _at(update.first_place, places)
     # Stories of another place count only if the update names their place too ("Асеновград/
     # Пловдив"), or no story has its place (a story whose first place changed); stories
     # datelined nowhere (a flash sent before its place was known, a notice) may be of any.
@@ -786,75 +774,41 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     headline = _distinct_headline_words(groups, update)
     kept_of: dict[int, int] = {}
     shared_of: dict[int, int] = {}
-    borrowed_of: dict[int, bool] = {}
-    update_stems = _headline_stems(update.item.headline)
-    stems_of = [_original_headline_stems(g) for g in groups]
 
     def kept(index: int) -> int:
         if index not in kept_of:
             kept_of[index] = _kept_paragraphs(update, groups[index].text, boilerplate)
         return kept_of[index]
 
-    def borrowed(index: int) -> bool:
-        """Whether what the update keeps of this story is background it borrowed: a
-        roundup repeating a sibling warning last, the closing lines a desk puts under every
-        item ("Няма пострадали хора."), a notice quoted in the middle. So it is when
-        - the update's headline shares no word with this story's headlines that no other
-          story's have (one, "склад", says it is about this story, rewritten; "Съдът",
-          which two stories of a court desk have, says nothing);
-        - another story of its place shares headline words with it
-          (:func:`_distinct_headline_words`): two against one kept line that is no lead of
-          this story, three against more (its lead, two paragraphs: a new lead over the
-          flash's text is the common shape of an update, and "Столичната община" chance);
-        - and it does not open with this story's text."""
-        if index not in borrowed_of:
-            group = groups[index]
-            one_line = kept(index) == 1 and not _keeps_a_lead(group, update, boilerplate)
-            needed = MIN_HEADLINE_WORDS if one_line else STRONG_HEADLINE_WORDS
-            others = frozenset().union(*(stems_of[j] for j in range(len(groups)) if j != index))
-            borrowed_of[index] = (
-                not (stems_of[index] & update_stems) - others
-                and any(headline(groups[j]) >= needed for j in placed if j != index)
-                and not _opens_with_text_of(group, update, boilerplate)
-            )
-        return borrowed_of[index]
-
     def shared(index: int) -> int:
         if index not in shared_of:
             group = groups[index]
-            own = text
-            if kept(index) and borrowed(index):  # borrowed paragraphs are no evidence either
-                own = _unkept_text(update, group.text, boilerplate)
-            shared_of[index] = len(own & group.text) + HEADLINE_WORD_WEIGHT * headline(group)
+            shared_of[index] = len(text & group.text) + HEADLINE_WORD_WEIGHT * headline(group)
         return shared_of[index]
 
     def kept_counts(index: int) -> int:
-        """The paragraphs kept, unless borrowed (:func:`borrowed`): then none."""
-        return 0 if kept(index) and borrowed(index) else kept(index)
+        """The paragraphs kept, unless they are one paragraph, not a lead of the story, and
+        no headline word, against another story of the place whose headline words the update
+        shares: a standing line that closes a desk's items ("Няма пострадали хора.",
+        "Определението подлежи на обжалване ...") is then weighed as its trigrams."""
+        if (
+            kept(index) == 1
+            and not headline(groups[index])
+            and any(headline(groups[j]) for j in placed if j != index)
+            and not _keeps_a_lead(groups[index], update, boilerplate)
+        ):
+            return 0
+        return kept(index)
 
     tiers: tuple[Callable[[], list[int]], ...] = (
         lambda: (
-            [i for i in spelt_alike if kept_counts(i)]
-            # Spelt otherwise: as a story of another place, on enough of its paragraphs.
-            + [
-                i
-                for i in placed
-                if i not in spelt_alike
-                and _keeps_enough_of(groups[i], update, boilerplate)
-                and not borrowed(i)
-            ]
-            + [
-                i
-                for i in elsewhere
-                if _keeps_enough_of(groups[i], update, boilerplate) and not borrowed(i)
-            ]
+            [i for i in placed if kept_counts(i)]
+            + [i for i in elsewhere if _keeps_enough_of(groups[i], update, boilerplate)]
         ),
-        # A story spelt otherwise takes the update on kept paragraphs only (above): any
-        # text would let a stock phrase ("съобщиха от общината") outweigh the spelling.
-        lambda: [i for i in spelt_alike if shared(i)],
+        lambda: [i for i in placed if shared(i)],
         lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
         lambda: [i for i in elsewhere if i in named_at and kept(i) and headline(groups[i])],
-        lambda: spelt_alike,
+        lambda: placed,
     )
     for tier in tiers:
         told = tier()
@@ -878,29 +832,6 @@ def _keeps_a_lead(group: _Group, update: Version, boilerplate: frozenset[str]) -
         if version.item.paragraphs:
             leads |= _paragraph_trigrams(version.item.paragraphs[0])
     return _kept_paragraphs(update, leads, boilerplate) > 0
-
-
-def _opens_with_text_of(group: _Group, update: Version, boilerplate: frozenset[str]) -> bool:
-    """Whether the update's first paragraph (boilerplate aside) is one the story has."""
-    first = next(
-        (p for p in update.item.paragraphs if keys.paragraph_id(p) not in boilerplate), None
-    )
-    if first is None:
-        return False
-    grams = _paragraph_trigrams(first)
-    return bool(grams) and len(grams & group.text) >= KEPT_PARAGRAPH * len(grams)
-
-
-def _unkept_text(update: Version, story_text: set[int], boilerplate: frozenset[str]) -> set[int]:
-    """The update's evidence (:func:`_text`) without the paragraphs the story has."""
-    out: set[int] = set()
-    for paragraph in update.item.paragraphs:
-        if keys.paragraph_id(paragraph) in boilerplate:
-            continue
-        grams = _paragraph_trigrams(paragraph)
-        if len(grams & story_text) < KEPT_PARAGRAPH * len(grams):
-            out |= grams
-    return out
 
 
 def _paragraphs_of(group: _Group, boilerplate: frozenset[str]) -> int:
@@ -970,8 +901,6 @@ MIN_HEADLINE_WORDS = 2
 # story is about. A kept sentence (a dozen trigrams and more) still outweighs a headline, and
 # a kept paragraph outweighs both (:func:`_claim`).
 HEADLINE_WORD_WEIGHT = 3
-# Headline words that outweigh a story an update repeats whole (:func:`_claim`, borrowed).
-STRONG_HEADLINE_WORDS = 3
 # The evidence a story datelined nowhere needs to take an update of a place (:func:`_claim`):
 # three headline words' worth. A stock phrase or two headline words are met by chance.
 STRONG_EVIDENCE = 3 * HEADLINE_WORD_WEIGHT
@@ -1035,11 +964,6 @@ def _distinct_headline_words(groups: list[_Group], update: Version) -> Callable[
         )
         distinct[id(group)] = len(shared) if enough else 0
     return lambda group: distinct[id(group)]
-
-
-def _original_headline_stems(group: _Group) -> frozenset[str]:
-    """The headline words of a story's originals (:func:`_headline_stems`)."""
-    return frozenset().union(*(_headline_stems(v.item.headline) for v in group.originals))
 
 
 def _text_stems(group: _Group) -> frozenset[str]:

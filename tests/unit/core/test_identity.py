@@ -118,14 +118,6 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"standing-line-fire", "standing-line-crash-update"},
     ),
-    "roundup": (
-        ("roundup-wind", "roundup-rain", "roundup-rain-update"),
-        {
-            frozenset({"roundup-wind"}),
-            frozenset({"roundup-rain", "roundup-rain-update"}),
-        },
-        {"roundup-wind", "roundup-rain-update"},
-    ),
     "adjective": (
         ("adjective-kindergarten", "adjective-fortress", "adjective-fortress-update"),
         {

