@@ -99,9 +99,7 @@ def name_wordless_exceptions() -> None:
     """Put :class:`ExceptionsNamed` on every Kafka client logger there is (once each)."""
     import aiokafka  # noqa: F401 - its modules' loggers must exist to be filtered
 
-    for logger in client_loggers():
-        if _exceptions_named not in logger.filters:
-            logger.addFilter(_exceptions_named)
+    cover_client_loggers(_exceptions_named)
 
 
 def client_loggers() -> list[logging.Logger]:
