@@ -74,6 +74,12 @@ def cover_client_loggers(lines: logging.Filter) -> None:
             logger.addFilter(lines)
 
 
+def uncover_client_loggers(lines: logging.Filter) -> None:
+    """Take the filter off every Kafka client logger again."""
+    for logger in client_loggers():
+        logger.removeFilter(lines)
+
+
 class ExceptionsNamed(logging.Filter):
     """Names by its type an exception in a client line that has no text of its own.
 

@@ -22,7 +22,11 @@ from workers.metrics import Metrics
 from workers.settings import Settings, load_or_report
 from workers.stream.allocator import fix_mmap_threshold
 from workers.stream.app import WireApp, create_app
-from workers.stream.client_logs import cover_client_loggers, hold_back_repeated_client_lines
+from workers.stream.client_logs import (
+    cover_client_loggers,
+    hold_back_repeated_client_lines,
+    uncover_client_loggers,
+)
 from workers.stream.kafka_client import remember_client_errors, unreachable
 from workers.stream.topics import TopicConflictError, ensure_topics
 from workers.stream.waiting_pages import serve_while_waiting
@@ -259,6 +263,25 @@ def web_address_problem(settings: Settings) -> str | None:
     return None
 
 
+def _start_status(settings: Settings, metrics: Metrics) -> int | None:
+    """The exit status of a start that ends before the worker runs, with its one line on
+    stderr; None once the broker is there and the topics are right."""
+    try:
+        if not asyncio.run(_wait_for_the_broker_unless_stopped(settings, metrics)):
+            print("wire-ingest: stopped by a signal while waiting for the broker", file=sys.stderr)
+            return 0
+    except TopicConflictError as exc:
+        print(f"wire-ingest: refusing to start: {exc}", file=sys.stderr)
+        return 3
+    except KafkaConnectionError as exc:
+        print(
+            f"wire-ingest: {unreachable(settings, exc)}; the cause is logged above",
+            file=sys.stderr,
+        )
+        return 4
+    return None
+
+
 def run_worker(settings: Settings | None = None) -> int:
     settings = settings or load_or_report()
     if settings is None:
@@ -277,19 +300,10 @@ def run_worker(settings: Settings | None = None) -> int:
     lines = hold_back_repeated_client_lines(
         lambda logger: metrics.kafka_client_errors.labels(logger).inc()
     )
-    try:
-        if not asyncio.run(_wait_for_the_broker_unless_stopped(settings, metrics)):
-            print("wire-ingest: stopped by a signal while waiting for the broker", file=sys.stderr)
-            return 0
-    except TopicConflictError as exc:
-        print(f"wire-ingest: refusing to start: {exc}", file=sys.stderr)
-        return 3
-    except KafkaConnectionError as exc:
-        print(
-            f"wire-ingest: {unreachable(settings, exc)}; the cause is logged above",
-            file=sys.stderr,
-        )
-        return 4
+    status = _start_status(settings, metrics)
+    if status is not None:  # no worker: the filter goes, as it came, with this call
+        uncover_client_loggers(lines)
+        return status
     fix_mmap_threshold()  # before the worker allocates its batches and fetches
     wire = create_app(settings, metrics)
     cover_client_loggers(lines)  # the client modules Faust's driver imported too
