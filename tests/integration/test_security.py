@@ -290,3 +290,10 @@ def test_a_plaintext_client_at_the_tls_listener_gets_one_line(secure_broker: Loc
     assert done.returncode == 4, done.stderr
     assert done.stderr.count("\n") == 1, done.stderr
     assert "does it want TLS or SASL" in done.stderr
+
+
+def test_a_client_at_the_kraft_controller_port_is_told_so(secure_broker: LocalBroker) -> None:
+    done = _command_line({"KAFKA_BOOTSTRAP": f"127.0.0.1:{secure_broker.controller_port}"})
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.count("\n") == 1, done.stderr
+    assert "is it a KRaft controller's" in done.stderr

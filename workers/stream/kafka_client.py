@@ -63,10 +63,14 @@ def unreachable(settings: Settings, exc: BaseException) -> str:
 # plain request.
 _HUNG_UP_ON_TLS = ("ConnectionResetError", "IncompleteReadError", "EOF occurred")
 _HUNG_UP_ON_PLAIN = ("closed",)
+# What a KRaft controller's listener answers a client's first request with: it serves no
+# metadata to clients, and aiokafka then knows no API versions to use.
+_CONTROLLER_ANSWER = "IncompatibleBrokerVersion: MetadataRequest cannot be used"
 
 
 def _protocol_hint(settings: Settings, cause: str | None) -> str:
-    """A question about the protocol, when the broker hung up on the client's first words."""
+    """A question about the listener, when it hung up on the client's first words or does
+    not answer as a broker does."""
     protocol = settings.security_protocol
     if not cause:
         return ""
@@ -74,6 +78,11 @@ def _protocol_hint(settings: Settings, cause: str | None) -> str:
         return (
             "; the broker hung up at the TLS handshake: does the listener at that address"
             f" speak TLS (KAFKA_SECURITY_PROTOCOL={protocol})?"
+        )
+    if _CONTROLLER_ANSWER in cause:
+        return (
+            "; the listener at that address does not answer as a broker: is it a KRaft"
+            " controller's (controller.listener.names)? KAFKA_BOOTSTRAP names brokers"
         )
     if protocol == "PLAINTEXT" and any(sign in cause for sign in _HUNG_UP_ON_PLAIN):
         return (

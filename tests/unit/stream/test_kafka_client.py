@@ -80,3 +80,15 @@ def test_the_worker_keeps_the_client_lines_the_commands_keep_to_themselves(
     kafka_client.remember_client_errors(one_line=True)
     assert not top.propagate
     assert top.handlers == [kafka_client._last_client_error]
+
+
+def test_a_controller_listener_is_named_as_such(monkeypatch: pytest.MonkeyPatch) -> None:
+    cause = (
+        'Unable to request metadata from "127.0.0.1:9093": IncompatibleBrokerVersion: '
+        "MetadataRequest cannot be used if the API version is unknown"
+    )
+    line = _line("PLAINTEXT", cause, monkeypatch)
+    assert line.endswith(
+        "; the listener at that address does not answer as a broker: is it a KRaft"
+        " controller's (controller.listener.names)? KAFKA_BOOTSTRAP names brokers"
+    )
