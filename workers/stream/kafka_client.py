@@ -51,11 +51,16 @@ def remember_client_errors(*, one_line: bool) -> None:
 def unreachable(settings: Settings, exc: BaseException) -> str:
     """What every command says when the broker cannot be reached (its exit code is 4)."""
     cause = _last_client_error.message
+    # aiokafka's own words list every address it tried, which the line names already.
+    said = "no broker answered" if _BOOTSTRAP_FAILED in str(exc) else str(exc)
     return (
-        f"cannot reach Kafka at {settings.kafka_bootstrap} ({settings.security_protocol}): {exc}"
+        f"cannot reach Kafka at {settings.kafka_bootstrap} ({settings.security_protocol}): {said}"
         + (f" (last: {cause})" if cause else "")
         + _protocol_hint(settings, cause)
     )
+
+
+_BOOTSTRAP_FAILED = "Unable to bootstrap from"
 
 
 # How a broker hangs up on a client that speaks another protocol than its listener: it reads a

@@ -274,10 +274,7 @@ def _start_status(settings: Settings, metrics: Metrics) -> int | None:
         print(f"wire-ingest: refusing to start: {exc}", file=sys.stderr)
         return 3
     except KafkaConnectionError as exc:
-        print(
-            f"wire-ingest: {unreachable(settings, exc)}; the cause is logged above",
-            file=sys.stderr,
-        )
+        print(f"wire-ingest: {unreachable(settings, exc)}", file=sys.stderr)
         return 4
     return None
 

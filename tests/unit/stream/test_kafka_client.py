@@ -92,3 +92,12 @@ def test_a_controller_listener_is_named_as_such(monkeypatch: pytest.MonkeyPatch)
         "; the listener at that address does not answer as a broker: is it a KRaft"
         " controller's (controller.listener.names)? KAFKA_BOOTSTRAP names brokers"
     )
+
+
+def test_the_line_says_no_broker_answered_instead_of_the_addresses_tried(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    line = _line("PLAINTEXT", RESET, monkeypatch)
+    assert line.startswith(
+        "cannot reach Kafka at 127.0.0.1:9092 (PLAINTEXT): no broker answered (last: "
+    )
