@@ -53,7 +53,9 @@ class _LagCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
             f"{PREFIX}_consumer_lag_messages",
-            "Messages behind the partition's high-water mark, per consumed partition.",
+            "Messages not done yet, up to the end the consumer can read (the last stable "
+            "offset), per consumed partition; transaction markers count until the fetch "
+            "passes them.",
             labels=["topic", "partition"],
         )
         for topic, partition, lag in self._source():

@@ -342,7 +342,8 @@ def test_the_first_start_on_a_new_broker_logs_no_error(
 def test_an_aborted_transaction_on_the_raw_topic_never_becomes_a_story(
     kafka_bootstrap: str, names: Names, spawn: Callable[..., WorkerProcess]
 ) -> None:
-    """A newsroom system that writes in transactions: what it aborts was never sent."""
+    """A newsroom system that writes in transactions: what it aborts was never sent, and
+    the commit marker after its last item is no message left to do for the lag gauges."""
     import asyncio
 
     from aiokafka import AIOKafkaProducer
@@ -358,27 +359,50 @@ def test_an_aborted_transaction_on_the_raw_topic_never_becomes_a_story(
     aborted, committed = SEED_ORIGINAL.read_bytes(), (identity / "twin-b.txt").read_bytes()
     create_topic(kafka_bootstrap, names.raw, PARTITIONS)
 
-    async def send_in_transactions() -> None:
+    async def send_in_transactions(*batches: tuple[bytes, bool]) -> None:
+        """Each (value, commit) in a transaction of its own, on partition 0."""
         producer = AIOKafkaProducer(
             bootstrap_servers=kafka_bootstrap, transactional_id=f"{names.raw}-newsroom"
         )
         await producer.start()
         try:
-            await producer.begin_transaction()
-            await producer.send_and_wait(names.raw, aborted, partition=0)
-            await producer.abort_transaction()
-            async with producer.transaction():
-                await producer.send_and_wait(names.raw, committed, partition=0)
+            for value, commit in batches:
+                await producer.begin_transaction()
+                await producer.send_and_wait(names.raw, value, partition=0)
+                if commit:
+                    await producer.commit_transaction()
+                else:
+                    await producer.abort_transaction()
         finally:
             await producer.stop()
 
-    asyncio.run(send_in_transactions())
+    asyncio.run(send_in_transactions((aborted, False), (committed, True)))
     produce(kafka_bootstrap, names.raw, [SEED_UPDATED.read_bytes()], partitions=1)
+    # Partition 0 ends with a commit marker: the re-delivered update (a duplicate) is its
+    # last record, one offset before the end.
+    asyncio.run(send_in_transactions((SEED_UPDATED.read_bytes(), True)))
     worker = spawn(partitions=PARTITIONS).start()
     worker.wait_ready()
-    _wait_drained([worker], inputs=2)
+    _wait_drained([worker], inputs=3)
     events = [orjson.loads(r.value) for r in read_all(kafka_bootstrap, names.events)]
     headlines = {v["headline"] for e in events for v in e["history"]}
     assert len(events) == 2, headlines
     assert SEED_ORIGINAL_HEADLINE not in headlines
-    assert worker.metrics()["wire_ingest_items_consumed_total"] == 2
+    assert worker.metrics()["wire_ingest_items_consumed_total"] == 3
+    assert worker.metrics()["wire_ingest_duplicates_total"] == 1
+
+    def raw_lag() -> dict[str, float]:
+        return {
+            name: value
+            for name, value in worker.metrics().items()
+            if name.startswith("wire_ingest_consumer_lag_messages{") and names.raw in name
+        }
+
+    # Nothing is left to do: the gauges say so once the fetch after the last record returns.
+    wait_until(
+        lambda: len(raw_lag()) == PARTITIONS and not any(raw_lag().values()),
+        30.0,
+        "no lag on the raw topic",
+        on_timeout=lambda: f"{raw_lag()}",
+    )
+    assert worker.metrics()["wire_ingest_seconds_behind"] == 0.0

@@ -37,6 +37,7 @@ from workers.stream.fatal import (
     EXIT_STATE_FORMAT,
     stop,
 )
+from workers.stream.isolation import readable_end
 from workers.stream.positions import InputPositions, Replays
 from workers.stream.records import (
     Forwarded,
@@ -95,6 +96,12 @@ class Progress:
         # and when (time.time()).
         self.starts: dict[tuple[str, int], int] = {}
         self.started_at: dict[tuple[str, int], float] = {}
+        # Per input partition since reading started there: the client's fetch position after
+        # the latest fetch, and the offset of the last record fetched (positions.py). A
+        # transaction's marker takes an offset no agent sees: only these tell that every
+        # record before the end was done, when the last done is not the end's offset - 1.
+        self.fetched_to: dict[tuple[str, int], int] = {}
+        self.last_fetched: dict[tuple[str, int], int] = {}
         self.rebalance_started: float | None = None  # time.monotonic() at the last start
         self.in_flight = 0
         self.recovered = False  # set after the first rebalance's table recovery
@@ -120,26 +127,53 @@ class Progress:
         self.started_at[where] = now
         self.done.pop(where, None)
         self.done_at.pop(where, None)
+        self.fetched_to.pop(where, None)
+        self.last_fetched.pop(where, None)
+
+    def fetched(self, topic: str, partition: int, position: int, last_record: int | None) -> None:
+        """A fetch returned: the client's position there now, and the offset of the last of
+        the records it returned there (None: none)."""
+        where = (topic, partition)
+        self.fetched_to[where] = position
+        if last_record is not None:
+            self.last_fetched[where] = last_record
 
     def lag(
-        self, assigned: Iterable[tuple[str, int]], highwater: Callable[[str, int], int | None]
+        self, assigned: Iterable[tuple[str, int]], end: Callable[[str, int], int | None]
     ) -> Iterator[tuple[str, int, int]]:
         """(topic, partition, messages not done yet) for assigned partitions whose end is known.
 
-        Counted from the later of the last message done + 1 and where reading started after
-        the last rebalance; before anything is done (a stuck or dead agent), from the start.
+        ``end``: the offset after the last record the consumer can read there. Counted from
+        the later of the last message done + 1 and where reading started after the last
+        rebalance; before anything is done (a stuck or dead agent), from the start. Offsets
+        are not records: a transaction's commit or abort marker, and the records of an
+        aborted transaction, hold offsets no agent sees. So a partition whose fetch reached
+        its end, with every record fetched there done, has no lag, whatever the offsets say
+        (else the last marker of a producer's transactions would count as a message not
+        done, for ever). Short of the end, such offsets count: an upper bound.
         """
         for topic, partition in assigned:
-            high = highwater(topic, partition)
+            high = end(topic, partition)
             if high is None:
                 continue
-            done = self.done.get((topic, partition))
+            where = (topic, partition)
+            done = self.done.get(where)
             positions = [done + 1] if done is not None else []
-            start = self.starts.get((topic, partition))
+            start = self.starts.get(where)
             if start is not None:
                 positions.append(start)
             if positions:
-                yield topic, partition, max(high - max(positions), 0)
+                behind = max(high - max(positions), 0)
+                if behind and self._all_fetched_done(where, high, done):
+                    behind = 0
+                yield topic, partition, behind
+
+    def _all_fetched_done(self, where: tuple[str, int], end: int, done: int | None) -> bool:
+        """Whether the fetch there reached ``end`` and every record it returned is done."""
+        if self.fetched_to.get(where, -1) < end:
+            return False
+        last = self.last_fetched.get(where)
+        return last is None or (done is not None and done >= last)
 
     def seconds_behind(self, lags: Iterable[tuple[str, int, int]], now: float) -> float:
         """Now minus the Kafka time of the last message done, on partitions with lag; 0 when
@@ -566,7 +600,14 @@ def register_agents(wire: WireApp) -> None:
     def read_from(topic: str, partition: int, offset: int) -> None:
         wire.progress.read_from(topic, partition, offset, time.time())
 
-    positions = InputPositions(app, inputs, wire.progress.replays, read_from, rebalance_starts)
+    positions = InputPositions(
+        app,
+        inputs,
+        wire.progress.replays,
+        read_from,
+        rebalance_starts,
+        on_fetched=wire.progress.fetched,
+    )
     app.sensors.add(positions)
     wire.progress.starting = positions.on_message_start
 
@@ -574,18 +615,17 @@ def register_agents(wire: WireApp) -> None:
     progress: Progress = wire.progress
 
     def lag() -> Iterable[tuple[str, int, int]]:
-        partitions = {
-            (tp.topic, tp.partition): tp for tp in app.consumer.assignment() if tp.topic in consumed
-        }
+        try:
+            assigned = [
+                (tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in consumed
+            ]
+        except (AssertionError, AttributeError):  # the consumer not started yet
+            return ()
 
-        def highwater(topic: str, partition: int) -> int | None:
-            try:
-                high: int | None = app.consumer.highwater(partitions[(topic, partition)])
-            except (KeyError, AssertionError, AttributeError):  # not fetched yet / reassigned
-                return None
-            return high
+        def end(topic: str, partition: int) -> int | None:
+            return readable_end(app.consumer, topic, partition)
 
-        return progress.lag(partitions, highwater)
+        return progress.lag(assigned, end)
 
     wire.metrics.watch_lag(lag)
 

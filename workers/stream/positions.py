@@ -41,6 +41,7 @@ import faust
 from aiokafka.errors import KafkaError
 
 from workers.stream.fatal import EXIT_REPOSITION_FAILED, stop
+from workers.stream.isolation import fetch_positions
 
 log = logging.getLogger(__name__)
 
@@ -89,8 +90,10 @@ class FetchWatch:
     fetcher starts, which keeps the function it found then.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_fetched: Callable[[Any], None] | None = None) -> None:
         self._busy = 0
+        # Told the records of each fetch as it returns (the lag gauges: Progress.fetched).
+        self._on_fetched = on_fetched
         self._quiet = asyncio.Event()
         self._quiet.set()
         self.consumer: Any = None
@@ -121,9 +124,12 @@ class FetchWatch:
         async def watched_fetch(*args: Any, **kwargs: Any) -> Any:
             self._enter()
             try:
-                return await fetch(*args, **kwargs)
+                records = await fetch(*args, **kwargs)
             finally:
                 self._leave()
+            if self._on_fetched is not None:
+                self._on_fetched(records)
+            return records
 
         async def watched_batches(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
             delivering = False
@@ -155,6 +161,8 @@ class InputPositions(faust.Sensor):
         replays: Replays,
         on_read_from: Callable[[str, int, int], None] | None = None,
         on_rebalance_start: Callable[[], None] | None = None,
+        *,
+        on_fetched: Callable[[str, int, int, int | None], None] | None = None,
     ) -> None:
         super().__init__()
         self._app = app
@@ -165,9 +173,19 @@ class InputPositions(faust.Sensor):
         self._on_read_from = on_read_from
         self._on_rebalance_start = on_rebalance_start
         self._rebalances = 0  # rebalances started: a repositioning older than the last yields
-        self._watch = FetchWatch()
+        # Told (topic, partition, fetch position, last record's offset or None) for each
+        # input partition after every fetch: where the records end, transaction markers aside.
+        self._on_fetched = on_fetched
+        self._watch = FetchWatch(self._fetched if on_fetched is not None else None)
         self.holding_commits = False
         self.repositioning: asyncio.Task[None] | None = None
+
+    def _fetched(self, records: Mapping[Any, Any]) -> None:
+        assert self._on_fetched is not None
+        last = {tp: batch[-1].offset for tp, batch in records.items() if batch}
+        for topic, partition, position in fetch_positions(self._app.consumer):
+            if topic in self._topics:
+                self._on_fetched(topic, partition, position, last.get((topic, partition)))
 
     def _install(self, consumer: Any) -> None:
         """Watch the consumer's fetches, and hold its input commits while asked to."""

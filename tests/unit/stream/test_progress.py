@@ -64,6 +64,59 @@ def test_a_stuck_first_message_shows_as_time_since_reading_started() -> None:
     assert progress.seconds_behind(lags, now=1000.0 + 900) == 900
 
 
+def test_a_transactions_last_marker_is_no_message_not_done() -> None:
+    """A newsroom system writes in transactions: record 41, its commit marker at 42, so the
+    readable end is 43. Once the fetch reached 43 and record 41 is done, nothing is left
+    (the marker never reaches an agent), and a quiet night is not 'behind'."""
+    progress = Progress()
+    progress.read_from(RAW, 0, 40, now=0.0)
+    progress.fetched(RAW, 0, position=43, last_record=41)
+    # 40 and 41 to do: counted as offsets, the marker's among them (an upper bound).
+    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 43)) == [(RAW, 0, 3)]
+    done(progress, 0, 40, at=500.0)
+    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 43)) == [(RAW, 0, 2)]
+    done(progress, 0, 41, at=600.0)
+    lags = list(progress.lag([(RAW, 0)], lambda _t, _p: 43))
+    assert lags == [(RAW, 0, 0)]
+    assert progress.seconds_behind(lags, now=600.0 + HOUR) == 0.0
+
+
+def test_markers_count_until_the_fetch_reaches_the_end() -> None:
+    """Short of the end the count is an upper bound: offsets, markers among them."""
+    progress = Progress()
+    progress.read_from(RAW, 0, 0, now=0.0)
+    done(progress, 0, 41, at=600.0)
+    progress.fetched(RAW, 0, position=43, last_record=41)
+    # More was written since: records at 43..49 and a marker at 50; the fetch is at 43.
+    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 51)) == [(RAW, 0, 9)]
+    # The next fetch returned 43..49 and skipped the marker: still 7 records to do.
+    progress.fetched(RAW, 0, position=51, last_record=49)
+    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 51)) == [(RAW, 0, 9)]
+    done(progress, 0, 49, at=700.0)
+    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 51)) == [(RAW, 0, 0)]
+
+
+def test_a_partition_of_only_aborted_records_has_nothing_to_do() -> None:
+    """Reading starts at 10; 10..19 were an aborted transaction and 20 its marker: the fetch
+    skips them all, returns no record, and reaches the end."""
+    progress = Progress()
+    progress.read_from(RAW, 3, 10, now=0.0)
+    assert list(progress.lag([(RAW, 3)], lambda _t, _p: 21)) == [(RAW, 3, 11)]  # not fetched
+    progress.fetched(RAW, 3, position=21, last_record=None)
+    lags = list(progress.lag([(RAW, 3)], lambda _t, _p: 21))
+    assert lags == [(RAW, 3, 0)]
+    assert progress.seconds_behind(lags, now=HOUR) == 0.0
+
+
+def test_what_was_fetched_before_the_seek_counts_no_more() -> None:
+    """Fetched to the end before a rebalance; reading starts again at the committed 30."""
+    progress = Progress()
+    done(progress, 0, 41, at=50.0)
+    progress.fetched(RAW, 0, position=43, last_record=41)
+    progress.read_from(RAW, 0, 30, now=100.0)
+    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 43)) == [(RAW, 0, 13)]
+
+
 class _Event:
     def __init__(self, offset: int) -> None:
         self.message = SimpleNamespace(
