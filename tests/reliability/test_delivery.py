@@ -10,6 +10,7 @@ database never got (the table's RocksDB writes no WAL: the changelog must give i
 
 from __future__ import annotations
 
+import re
 import subprocess
 import time
 from collections.abc import Callable
@@ -47,6 +48,9 @@ PARTITIONS = 4
 SEED_KEY = b"seed"
 EXIT_FAULT_INJECTED = 9  # WIRE_FAULT_INJECTION=exit-after-state-write (agents.py)
 REFUSED_LINE = "the broker did not take a record to"
+# The broker says only "[Error 10] MessageSizeTooLargeError": the line names the record's size.
+SIZE_REFUSAL = "MessageSizeTooLargeError: a batch holding a "
+SIZE_NAMED = r"a [\d,]+-byte record is over the topic's max\.message\.bytes"
 
 
 def _seeds() -> tuple[bytes, bytes]:
@@ -146,7 +150,8 @@ def test_a_record_the_broker_refuses_stops_the_worker_without_committing(
     stopped_after = time.monotonic() - started
     log = worker.log_path.read_text(errors="replace")
     assert code == EXIT_DELIVERY_FAILED, f"exit code {code}:\n{worker.log_tail()}"
-    assert f"{REFUSED_LINE} {names.events} (" in log, worker.log_tail()
+    assert f"{REFUSED_LINE} {names.events} ({SIZE_REFUSAL}" in log, worker.log_tail()
+    assert re.search(SIZE_NAMED, log), worker.log_tail()
     assert log.count(REFUSED_LINE) == 1, worker.log_tail()
     assert "Traceback (most recent call last)" not in log, worker.log_tail(200)
 
@@ -358,7 +363,8 @@ def test_a_changelog_record_the_broker_refuses_stops_the_worker_without_committi
     stopped_after = time.monotonic() - started
     log = w1.log_path.read_text(errors="replace")
     assert code == EXIT_DELIVERY_FAILED, f"exit code {code}:\n{w1.log_tail()}"
-    assert f"{REFUSED_LINE} {changelog} (" in log, w1.log_tail()
+    assert f"{REFUSED_LINE} {changelog} ({SIZE_REFUSAL}" in log, w1.log_tail()
+    assert re.search(SIZE_NAMED, log), w1.log_tail()
     assert log.count(REFUSED_LINE) == 1, w1.log_tail()
     assert "Traceback (most recent call last)" not in log, w1.log_tail(200)
     # The fault as promised: no bucket's state reached the changelog.

@@ -9,6 +9,7 @@ from typing import Any
 
 import msgspec
 import pytest
+from aiokafka import errors as kafka_errors
 
 from workers.core.events import Source
 from workers.core.model import WireItem
@@ -127,6 +128,11 @@ class FakeProducer:
 
 
 class FakeMessage:
+    """FutureMessage.message: Faust's PendingMessage, with the table's key and state."""
+
+    key = "202508122057|софия"
+    value = b"{}"
+
     class channel:  # noqa: N801 - mimics FutureMessage.message.channel
         @staticmethod
         def get_topic_name() -> str:
@@ -363,3 +369,46 @@ def test_another_record_at_a_reused_offset_is_merged_not_taken_for_a_replay() ->
     arrive(wire_item(("Първа версия.", "Нов абзац с още подробности.")), 10, 777)
     assert [value for _, value in producer.sent["events"]] == [event]
     assert failures == []
+
+
+def test_a_refusal_for_size_names_the_records_size() -> None:
+    """The broker's refusal says only "[Error 10] MessageSizeTooLargeError": the line the
+    on-call reads names the size of the refused record and the limit it went over."""
+    from aiokafka.errors import MessageSizeTooLargeError
+
+    from workers.stream.delivery import describe
+
+    refused: list[BaseException] = []
+
+    async def go() -> None:
+        deliveries = DeliveryTracker(lambda _topic, exc: refused.append(exc))
+        future = asyncio.get_running_loop().create_future()
+        deliveries.track(future, "stories.events", size=4512)
+        future.set_exception(MessageSizeTooLargeError())
+        await asyncio.sleep(0)
+
+    asyncio.run(go())
+    assert [describe(exc) for exc in refused] == [
+        "MessageSizeTooLargeError: a batch holding a 4,512-byte record is over the topic's "
+        "max.message.bytes (or the broker's message.max.bytes)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (kafka_errors.MessageSizeTooLargeError(), "MessageSizeTooLargeError"),
+        (
+            kafka_errors.MessageSizeTooLargeError("The message is 5 bytes"),
+            "MessageSizeTooLargeError: The message is 5 bytes",
+        ),
+        (kafka_errors.KafkaTimeoutError(), "KafkaTimeoutError"),
+        (kafka_errors.KafkaConnectionError("no broker"), "KafkaConnectionError: no broker"),
+        (OSError("producer closed"), "OSError: producer closed"),
+        (ValueError(), "ValueError"),
+    ],
+)
+def test_an_error_says_its_type_once(error: BaseException, said: str) -> None:
+    from workers.stream.delivery import describe
+
+    assert describe(error) == said

@@ -444,7 +444,7 @@ async def send(wire: WireApp, topic: Any, key: bytes, value: bytes) -> asyncio.F
     except Exception as exc:
         wire.delivery.fail(name, exc)
         raise DeliveryFailedError(f"sending to {name} failed: {exc!r}") from exc
-    wire.delivery.track(future, name)
+    wire.delivery.track(future, name, len(key) + len(value))
     return future
 
 

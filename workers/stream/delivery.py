@@ -15,8 +15,11 @@ events), so nothing is lost and nothing is acknowledged that was not delivered.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from aiokafka.errors import MessageSizeTooLargeError
 
 from workers.stream.fatal import EXIT_DELIVERY_FAILED, stop
 
@@ -49,13 +52,14 @@ class DeliveryTracker:
         self._on_failure = on_failure or _stop_process
         self.settle_limit_s = settle_limit_s
 
-    def track(self, future: asyncio.Future[Any], topic: str) -> None:
-        """Watch one record's delivery future."""
+    def track(self, future: asyncio.Future[Any], topic: str, size: int | None = None) -> None:
+        """Watch one record's delivery future; ``size``: its key and value bytes, which a
+        refusal for size then names."""
         if future.done():
-            self._settled(topic, future)
+            self._settled(topic, future, size)
             return
         self.pending[future] = topic
-        future.add_done_callback(lambda done: self._settled(topic, done))
+        future.add_done_callback(lambda done: self._settled(topic, done, size))
 
     def fail(self, topic: str, exc: BaseException) -> None:
         """A send that raised before it had a future (too large, producer closed, ...)."""
@@ -63,14 +67,14 @@ class DeliveryTracker:
             self.failure = (topic, exc)
             self._on_failure(topic, exc)
 
-    def _settled(self, topic: str, future: asyncio.Future[Any]) -> None:
+    def _settled(self, topic: str, future: asyncio.Future[Any], size: int | None) -> None:
         self.pending.pop(future, None)
         if future.cancelled():
             self.fail(topic, asyncio.CancelledError("send cancelled"))
         elif future.exception() is not None:
             error = future.exception()
             assert error is not None
-            self.fail(topic, error)
+            self.fail(topic, _sized(error, size))
 
     def check(self) -> None:
         if self.failure is not None:
@@ -102,10 +106,37 @@ class DeliveryTracker:
         self.check()
 
 
+def _sized(error: BaseException, size: int | None) -> BaseException:
+    """A broker's size refusal, which names neither size nor limit, with the record's size.
+
+    The broker checks a whole batch against the topic's ``max.message.bytes``, so the
+    record is one of those the refused batch held: its size says how far off the limit is.
+    """
+    if size is None or not isinstance(error, MessageSizeTooLargeError) or error.args:
+        return error
+    sized: BaseException = MessageSizeTooLargeError(
+        f"a batch holding a {size:,}-byte record is over the topic's max.message.bytes "
+        "(or the broker's message.max.bytes)"
+    )
+    sized.__cause__ = error
+    return sized
+
+
+# How aiokafka's broker errors begin: "[Error 10] MessageSizeTooLargeError".
+_BROKER_ERROR_CODE = re.compile(r"^\[Error -?\d+\] ")
+
+
 def describe(exc: BaseException) -> str:
-    """An error in a few words: its type, and its message when it has one."""
-    text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}" if text != type(exc).__name__ else text
+    """An error in a few words: its type, and its message when it has one.
+
+    Kafka's errors repeat their type in their text ("[Error 10] MessageSizeTooLargeError",
+    "KafkaTimeoutError: ..."): said once here.
+    """
+    name = type(exc).__name__
+    text = _BROKER_ERROR_CODE.sub("", str(exc))
+    if text.startswith(name):
+        text = text[len(name) :].lstrip(":").lstrip()
+    return f"{name}: {text}" if text else name
 
 
 def _stop_process(topic: str, exc: BaseException) -> None:
@@ -128,7 +159,9 @@ def install(producer: Any, tracker: DeliveryTracker) -> None:
     put = buffer.put
 
     def tracked_put(future: Any) -> None:
-        tracker.track(future, future.message.channel.get_topic_name())
+        message = future.message
+        topic = message.channel.get_topic_name()
+        tracker.track(future, topic, _size(message.key, message.value))
         put(future)
 
     buffer.put = tracked_put
@@ -139,3 +172,15 @@ def install(producer: Any, tracker: DeliveryTracker) -> None:
         await tracker.settle()
 
     producer.flush = flush_and_prove
+
+
+def _size(key: object, value: object) -> int | None:
+    """A table record's bytes: the state is bytes, the key a string sent as its UTF-8
+    (None for anything else, which Faust has yet to serialize)."""
+    if not isinstance(value, bytes):
+        return None
+    if isinstance(key, str):
+        return len(value) + len(key.encode())
+    if isinstance(key, bytes):
+        return len(value) + len(key)
+    return len(value) if key is None else None
