@@ -53,9 +53,8 @@ class _LagCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         family = GaugeMetricFamily(
             f"{PREFIX}_consumer_lag_messages",
-            "Messages not done yet, up to the end the consumer can read (the last stable "
-            "offset), per consumed partition; transaction markers count until the fetch "
-            "passes them.",
+            "Messages behind the partition's high-water mark, per consumed partition; "
+            "transaction markers count until the fetch passes them.",
             labels=["topic", "partition"],
         )
         for topic, partition, lag in self._source():

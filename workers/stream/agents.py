@@ -37,7 +37,6 @@ from workers.stream.fatal import (
     EXIT_STATE_FORMAT,
     stop,
 )
-from workers.stream.isolation import readable_end
 from workers.stream.positions import InputPositions, Replays
 from workers.stream.records import (
     Forwarded,
@@ -139,21 +138,23 @@ class Progress:
             self.last_fetched[where] = last_record
 
     def lag(
-        self, assigned: Iterable[tuple[str, int]], end: Callable[[str, int], int | None]
+        self, assigned: Iterable[tuple[str, int]], highwater: Callable[[str, int], int | None]
     ) -> Iterator[tuple[str, int, int]]:
         """(topic, partition, messages not done yet) for assigned partitions whose end is known.
 
-        ``end``: the offset after the last record the consumer can read there. Counted from
-        the later of the last message done + 1 and where reading started after the last
-        rebalance; before anything is done (a stuck or dead agent), from the start. Offsets
-        are not records: a transaction's commit or abort marker, and the records of an
-        aborted transaction, hold offsets no agent sees. So a partition whose fetch reached
-        its end, with every record fetched there done, has no lag, whatever the offsets say
-        (else the last marker of a producer's transactions would count as a message not
-        done, for ever). Short of the end, such offsets count: an upper bound.
+        ``highwater``: the partition's high watermark. Counted from the later of the last
+        message done + 1 and where reading started after the last rebalance; before
+        anything is done (a stuck or dead agent), from the start. Offsets are not records: a
+        transaction's commit or abort marker, and the records of an aborted transaction,
+        hold offsets no agent sees. So a partition whose fetch reached the high watermark,
+        with every record fetched there done, has no lag, whatever the offsets say (else the
+        last marker of a producer's transactions would count as a message not done, for
+        ever). Short of it, such offsets count: an upper bound. A transaction left open
+        stops a read-committed fetch short of the high watermark, so its records, and every
+        record after it, count: a hung producer shows as lag, and as time behind.
         """
         for topic, partition in assigned:
-            high = end(topic, partition)
+            high = highwater(topic, partition)
             if high is None:
                 continue
             where = (topic, partition)
@@ -615,17 +616,18 @@ def register_agents(wire: WireApp) -> None:
     progress: Progress = wire.progress
 
     def lag() -> Iterable[tuple[str, int, int]]:
-        try:
-            assigned = [
-                (tp.topic, tp.partition) for tp in app.consumer.assignment() if tp.topic in consumed
-            ]
-        except (AssertionError, AttributeError):  # the consumer not started yet
-            return ()
+        partitions = {
+            (tp.topic, tp.partition): tp for tp in app.consumer.assignment() if tp.topic in consumed
+        }
 
-        def end(topic: str, partition: int) -> int | None:
-            return readable_end(app.consumer, topic, partition)
+        def highwater(topic: str, partition: int) -> int | None:
+            try:
+                high: int | None = app.consumer.highwater(partitions[(topic, partition)])
+            except (KeyError, AssertionError, AttributeError):  # not fetched yet / reassigned
+                return None
+            return high
 
-        return progress.lag(assigned, end)
+        return progress.lag(partitions, highwater)
 
     wire.metrics.watch_lag(lag)
 

@@ -94,6 +94,7 @@ class FetchWatch:
         self._busy = 0
         # Told the records of each fetch as it returns (the lag gauges: Progress.fetched).
         self._on_fetched = on_fetched
+        self._fetched_failed = False  # logged once: it would fail at every fetch
         self._quiet = asyncio.Event()
         self._quiet.set()
         self.consumer: Any = None
@@ -128,7 +129,12 @@ class FetchWatch:
             finally:
                 self._leave()
             if self._on_fetched is not None:
-                self._on_fetched(records)
+                try:
+                    self._on_fetched(records)
+                except Exception:  # it feeds gauges: never the reason a fetch fails
+                    if not self._fetched_failed:
+                        log.exception("could not note a fetch's positions for the lag gauges")
+                    self._fetched_failed = True
             return records
 
         async def watched_batches(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:

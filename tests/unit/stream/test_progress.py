@@ -109,12 +109,60 @@ def test_a_partition_of_only_aborted_records_has_nothing_to_do() -> None:
 
 
 def test_what_was_fetched_before_the_seek_counts_no_more() -> None:
-    """Fetched to the end before a rebalance; reading starts again at the committed 30."""
+    """A fetch reached the end (43) before a rebalance; reading starts again at the committed
+    30, and record 30 is done: 31..41 are still to do, whatever the old fetch said."""
     progress = Progress()
-    done(progress, 0, 41, at=50.0)
-    progress.fetched(RAW, 0, position=43, last_record=41)
+    progress.fetched(RAW, 0, position=43, last_record=None)
     progress.read_from(RAW, 0, 30, now=100.0)
-    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 43)) == [(RAW, 0, 13)]
+    done(progress, 0, 30, at=150.0)
+    assert list(progress.lag([(RAW, 0)], lambda _t, _p: 43)) == [(RAW, 0, 12)]
+
+
+def test_the_fetch_positions_are_aiokafkas_own() -> None:
+    """Read where aiokafka 0.14 keeps them: a partition without a position yet is left out."""
+    from aiokafka.consumer.subscription_state import SubscriptionState
+    from aiokafka.structs import TopicPartition
+
+    from workers.stream.isolation import fetch_positions
+
+    async def positions() -> list[tuple[str, int, int]]:
+        subscription = SubscriptionState()
+        subscription.assign_from_user({TopicPartition(RAW, 0), TopicPartition(RAW, 1)})
+        assert subscription.subscription is not None
+        state = subscription.subscription.assignment.state_value(TopicPartition(RAW, 0))
+        state.await_reset(0)
+        state.reset_to(43)
+        client = SimpleNamespace(_subscription=subscription)
+        return list(fetch_positions(SimpleNamespace(_thread=SimpleNamespace(_consumer=client))))
+
+    assert asyncio.run(positions()) == [(RAW, 0, 43)]
+    assert list(fetch_positions(SimpleNamespace())) == []  # no client yet: nothing
+
+
+def test_each_fetch_tells_its_positions_and_last_records_and_a_failure_is_no_fetchs() -> None:
+    """FetchWatch hands each fetch's records on; what it feeds failing, the fetch goes on."""
+    from workers.stream.positions import FetchWatch
+
+    told: list[dict[Any, Any]] = []
+
+    def note(records: dict[Any, Any]) -> None:
+        told.append(records)
+        if len(told) == 2:
+            raise RuntimeError("a bug in the gauges")
+
+    batch = {(RAW, 0): [SimpleNamespace(offset=41)]}
+
+    async def fetch(*_args: Any, **_kwargs: Any) -> dict[Any, Any]:
+        return batch
+
+    consumer = SimpleNamespace(_getmany=fetch, getmany=None)
+    FetchWatch(note).install(consumer)
+
+    async def twice() -> list[Any]:
+        return [await consumer._getmany(), await consumer._getmany()]
+
+    assert asyncio.run(twice()) == [batch, batch]
+    assert told == [batch, batch]
 
 
 class _Event:
