@@ -179,6 +179,12 @@ class Metrics:
             "0: none yet). It stops when commits hang.",
             registry=r,
         )
+        self.state_rebuilds = Counter(
+            f"{PREFIX}_state_rebuilds",
+            "Table partitions whose local state was ahead of the changelog (the broker lost "
+            "records, or the topic was re-created): dropped and rebuilt from the changelog.",
+            registry=r,
+        )
         self.rebalance_seconds = Histogram(
             f"{PREFIX}_rebalance_seconds",
             "From the start of a rebalance to the end of its table recovery.",

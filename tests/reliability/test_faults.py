@@ -121,6 +121,53 @@ def _assert_the_outage_was_counted_and_not_flooded(worker: WorkerProcess) -> Non
     assert sum(kinds.values()) < errors, "every error line went to the log"
 
 
+def test_a_broker_that_lost_its_data_gets_the_state_rebuilt_not_a_crash_loop(
+    names: Names, spawn: Spawn
+) -> None:
+    """The broker's data is wiped under a worker's state directory (a new cluster, a lost
+    volume): each partition's local state is ahead of its changelog. Faust stopped with a
+    ConsistencyError traceback at every restart; the worker drops that state, rebuilds it
+    from the changelog, says so in one line, and goes on from the broker's new beginning."""
+    import orjson
+
+    from tests.support.fixtures import SEED_ORIGINAL, SEED_UPDATED
+    from tests.support.kafka_io import read_all
+
+    def event_types(bootstrap: str) -> list[tuple[str, int]]:
+        events = [orjson.loads(r.value or b"{}") for r in read_all(bootstrap, names.events)]
+        return [(e["eventType"], len(e["history"])) for e in events]
+
+    broker = LocalBroker(free_port())
+    try:
+        broker.stop()
+        bootstrap = broker.start()
+        worker = spawn(bootstrap=bootstrap)
+        worker.start().wait_ready()
+        produce(bootstrap, names.raw, [SEED_ORIGINAL.read_bytes()], partitions=1)
+        wait_until(lambda: event_types(bootstrap) == [("story.created", 1)], 60, "the story")
+        worker.stop()  # a clean stop: the local state has every changelog offset
+        broker.stop()  # and its data with it
+        bootstrap = broker.start()
+
+        log_from = len(worker.log_path.read_bytes())
+        worker.start().wait_ready(timeout=120)
+        produce(bootstrap, names.raw, [SEED_UPDATED.read_bytes()], partitions=1)
+        # The update finds no original: the state it would have merged with is gone with the
+        # changelog that held it (a stale local state would have made it version 2).
+        wait_until(lambda: bool(event_types(bootstrap)), 60, "the update's event")
+        assert event_types(bootstrap) == [("story.created", 1)]
+        assert worker.alive()
+        log = worker.log_path.read_bytes()[log_from:].decode(errors="replace")
+        assert "ConsistencyError" not in log, worker.log_tail()
+        assert "Traceback" not in log, worker.log_tail()
+        rebuilt = [line for line in log.splitlines() if "ahead of its changelog" in line]
+        assert rebuilt, worker.log_tail()
+        assert all("[WARNING]" in line for line in rebuilt), rebuilt
+        assert worker.metrics()["wire_ingest_state_rebuilds_total"] == len(rebuilt)
+    finally:
+        broker.stop()
+
+
 def test_a_worker_started_while_the_broker_is_away_waits_for_it(names: Names, spawn: Spawn) -> None:
     """Broker maintenance at start: the worker retries instead of crash-looping."""
     broker = LocalBroker(free_port())

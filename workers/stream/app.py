@@ -23,6 +23,7 @@ from workers.stream.isolation import install as install_read_committed
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 from workers.stream.partitioner import partition_for
 from workers.stream.publish_path import install as install_publish_path
+from workers.stream.stale_state import install as install_stale_state_rebuilds
 from workers.stream.table_store import faust_store_url
 from workers.stream.table_store import install as install_table_flushes
 
@@ -168,6 +169,7 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     install_handoff(app.consumer, below_ebb_mark(app.producer.buffer))
     install_read_committed(app.consumer)
     install_table_flushes(app, table, settings.store_flush_s)
+    install_stale_state_rebuilds(app, metrics.state_rebuilds.inc)
     app.sensors.add(CommitRounds(lambda: metrics.last_commit.set(time.time())))
     wire.progress = Progress()
     register_agents(wire)
