@@ -19,10 +19,13 @@ lost them first.
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import shutil
 from collections.abc import Callable
 from typing import Any
+
+from faust.stores.rocksdb import Store as RocksDBStore
 
 log = logging.getLogger(__name__)
 
@@ -35,8 +38,11 @@ def install(app: Any, on_rebuild: Callable[[], None]) -> None:
     """Compare each recovered partition's persisted offset with its changelog's end.
 
     Faust's ``Recovery`` builds the ends (``_build_highwaters``, its last offsets) before it
-    checks them against the persisted offsets, for active and for standby partitions.
+    checks them against the persisted offsets, for active and for standby partitions. Like
+    Faust's check, it runs only when ``recovery_consistency_check`` is on (the default).
     """
+    if not app.conf.recovery_consistency_check:
+        return
     recovery = app.tables.recovery
     build_highwaters = recovery._build_highwaters
 
@@ -48,23 +54,38 @@ def install(app: Any, on_rebuild: Callable[[], None]) -> None:
         persisted_offsets = offsets.get(title)
         if persisted_offsets is None:
             return
+        ahead = [
+            tp
+            for tp in tps
+            if persisted_offsets.get(tp) is not None
+            and destination.get(tp) is not None
+            and persisted_offsets[tp] > destination[tp]
+        ]
+        if not ahead:
+            return
+        # Faust writes -1 for an end it was not told, as for an empty partition: asked
+        # again, an end still unknown keeps the state (Faust's own check decides).
+        ends = await consumer.highwaters(*ahead)
         dropped = []
-        for tp in tps:
-            persisted, last = persisted_offsets.get(tp), destination.get(tp)
-            if persisted is None or last is None or persisted <= last:
+        for tp in ahead:
+            if ends.get(tp) is None:
+                continue
+            persisted, last = persisted_offsets[tp], ends[tp] - 1
+            destination[tp] = last  # the newer answer, for Faust's own check too
+            if persisted <= last:
                 continue
             store = recovery.tp_to_table[tp].data
             if not _drop_partition(store, tp.partition):
                 continue  # not a store this module knows: Faust's own check stops the worker
             log.warning(
-                "%s[%d]: the table's local state is ahead of its changelog (offset %d; the "
-                "changelog ends at %d): the broker lost records or the topic was re-created. "
-                "Dropped the local state of partition %d (%s); rebuilding it from the "
-                "changelog",
+                "%s[%d]: the table's local state is ahead of its changelog (it holds "
+                "records to offset %d; %s): the broker lost records or the topic was "
+                "re-created. Dropped the local state of partition %d (%s); rebuilding it "
+                "from the changelog",
                 tp.topic,
                 tp.partition,
                 persisted,
-                last,
+                f"the changelog ends at {last}" if last >= 0 else "the changelog is empty",
                 tp.partition,
                 title,
             )
@@ -80,16 +101,17 @@ def install(app: Any, on_rebuild: Callable[[], None]) -> None:
 
 def _drop_partition(store: Any, partition: int) -> bool:
     """Close and delete a RocksDB store's database of one partition; False for other stores."""
-    partition_path = getattr(store, "partition_path", None)
-    dbs = getattr(store, "_dbs", None)
-    if partition_path is None or not isinstance(dbs, dict):
+    if not isinstance(store, RocksDBStore):
         return False
-    db = dbs.pop(partition, None)
+    db = store._dbs.pop(partition, None)
     if db is not None:
         db.close()
-    key_index = getattr(store, "_key_index", None)
-    if key_index is not None:
-        key_index.clear()  # keys to partitions: some were this partition's
+        del db
+        gc.collect()  # as Faust's revoke: what still refers to it lets go of its lock
+    store._key_index.clear()  # keys to partitions: some were this partition's
     with contextlib.suppress(FileNotFoundError):
-        shutil.rmtree(partition_path(partition))
+        shutil.rmtree(store.partition_path(partition))
+    # Opened again here, empty: a database still locked fails now, by this partition's
+    # name, rather than later inside Faust's recovery, which would retry it for ever.
+    store._db_for_partition(partition)
     return True
