@@ -19,7 +19,7 @@ SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 # crash-merge-agent: the merge agent dies outside its guard, as a bug would.
 # exit-after-state-write: the process ends right after the merge agent wrote a bucket's state,
 # before the changelog record or the event left (a SIGKILL at the worst moment).
-FAULTS = ("crash-merge-agent", "exit-after-state-write")
+FAULTS = ("crash-merge-agent", "exit-after-state-write", "fail-state-write")
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # Faust's table stores: RocksDB on disk (the default), or memory (tests; restored from the
 # changelog at every start).

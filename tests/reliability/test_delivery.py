@@ -37,6 +37,7 @@ from tests.support.worker import Names, WorkerProcess
 from workers.core.keys import raw_sha256
 from workers.stream.delivery import EXIT_DELIVERY_FAILED
 from workers.stream.expiry import META_PREFIX
+from workers.stream.fatal import EXIT_STATE_STORE_FAILED
 from workers.stream.state import decode_state
 
 pytestmark = pytest.mark.reliability
@@ -48,6 +49,7 @@ PARTITIONS = 4
 SEED_KEY = b"seed"
 EXIT_FAULT_INJECTED = 9  # WIRE_FAULT_INJECTION=exit-after-state-write (agents.py)
 REFUSED_LINE = "the broker did not take a record to"
+STORE_FAILED_LINE = "the table's local store could not"
 # The broker says only "[Error 10] MessageSizeTooLargeError": the line names the record's size.
 SIZE_REFUSAL = "MessageSizeTooLargeError: a batch holding a "
 SIZE_NAMED = r"a [\d,]+-byte record is over the topic's max\.message\.bytes"
@@ -192,6 +194,67 @@ def test_a_record_the_broker_refuses_stops_the_worker_without_committing(
     REPORT.append(
         {
             "scenario": "broker refuses an event",
+            "items in": 2,
+            "exit code": code,
+            "stopped after s": round(stopped_after, 1),
+            "recovery s": round(recovery, 1),
+        }
+    )
+
+
+def test_a_local_store_that_fails_stops_the_worker_without_dead_lettering(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """The state volume is full: RocksDB refuses every write once a flush failed.
+
+    Injected at the store (``WIRE_FAULT_INJECTION=fail-state-write``, the error RocksDB
+    raises then). It used to make each input an ``internal_error`` DLQ record while the disk
+    stayed full, the worker running on, and the changelog record queued before the failed
+    write kept a state whose events never left. The worker must stop at once with exit code
+    10 and one line, dead-letter nothing and commit nothing; once the disk is mended, a
+    restart on the same state delivers both events.
+    """
+    original, update = _seeds()
+    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+    worker = spawn(extra_env={"WIRE_FAULT_INJECTION": "fail-state-write"})
+    worker.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
+
+    started = time.monotonic()
+    code = _wait_exit(worker, timeout=120)
+    stopped_after = time.monotonic() - started
+    log = worker.log_path.read_text(errors="replace")
+    assert code == EXIT_STATE_STORE_FAILED, f"exit code {code}:\n{worker.log_tail()}"
+    failed = [line for line in log.splitlines() if STORE_FAILED_LINE in line]
+    assert len(failed) == 1, worker.log_tail()
+    assert "[CRITICAL]" in failed[0], failed
+    assert "No space left on device" in failed[0], failed
+    assert "Traceback (most recent call last)" not in log, worker.log_tail(200)
+    offsets = committed_and_ends(kafka_bootstrap, names.app_id, _repartition_topic(names))
+    for partition, (committed, _start, end) in offsets.items():
+        assert committed is None or committed < end or end == 0, (
+            f"partition {partition} committed {committed} of {end} records: {offsets}"
+        )
+    dlq = [orjson.loads(r.value or b"{}") for r in read_all(kafka_bootstrap, names.dlq)]
+    assert not dlq, f"dead-lettered for a local fault: {dlq}"
+
+    restarted_log_from = len(worker.log_path.read_bytes())
+    again = spawn()  # the disk mended: the same state dir, no fault
+    restarted = time.monotonic()
+    again.start()
+    records = read_all(
+        kafka_bootstrap, names.events, until=_has_event("story.updated"), timeout=120
+    )
+    recovery = time.monotonic() - restarted
+    _assert_created_then_updated(_distinct_events(records))
+    assert again.alive(), again.log_tail()
+    assert STORE_FAILED_LINE not in worker.log_path.read_bytes()[restarted_log_from:].decode(
+        errors="replace"
+    )
+    assert not read_all(kafka_bootstrap, names.dlq)
+    REPORT.append(
+        {
+            "scenario": "the local store fails",
             "items in": 2,
             "exit code": code,
             "stopped after s": round(stopped_after, 1),

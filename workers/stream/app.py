@@ -24,7 +24,7 @@ from workers.stream.kafka_client import bootstrap_servers, faust_credentials
 from workers.stream.partitioner import partition_for
 from workers.stream.publish_path import install as install_publish_path
 from workers.stream.stale_state import install as install_stale_state_rebuilds
-from workers.stream.table_store import faust_store_url
+from workers.stream.table_store import ChangelogBackedStore, faust_store_url
 from workers.stream.table_store import install as install_table_flushes
 
 # Faust's count of acked messages between commits, set beyond reach (the setting takes no None).
@@ -169,6 +169,10 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
     install_handoff(app.consumer, below_ebb_mark(app.producer.buffer))
     install_read_committed(app.consumer)
     install_table_flushes(app, table, settings.store_flush_s)
+    if settings.fault_injection == "fail-state-write" and isinstance(
+        table.data, ChangelogBackedStore
+    ):
+        table.data.fail_writes = True
     install_stale_state_rebuilds(app, metrics.state_rebuilds.inc)
     app.sensors.add(CommitRounds(lambda: metrics.last_commit.set(time.time())))
     wire.progress = Progress()

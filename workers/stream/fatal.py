@@ -19,6 +19,7 @@ EXIT_STATE_FORMAT = 6  # the table holds state this release cannot read
 EXIT_REPOSITION_FAILED = 7  # the input partitions could not be put back after a rebalance
 EXIT_DEAD_LETTER_FAILED = 8  # a message an agent failed on could not be dead-lettered
 EXIT_FAULT_INJECTION = 9  # WIRE_FAULT_INJECTION=exit-after-state-write (tests only)
+EXIT_STATE_STORE_FAILED = 10  # the table's local store failed to read or write (a full disk)
 
 
 def stop(reason: str, code: int) -> NoReturn:

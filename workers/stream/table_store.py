@@ -20,13 +20,17 @@ nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import faust
 import rocksdict
 from faust import stores
 from faust.stores.rocksdb import RocksDBOptions, Store
+
+from workers.stream.delivery import describe
+from workers.stream.fatal import EXIT_STATE_STORE_FAILED, stop
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +58,33 @@ class ChangelogBackedStore(Store):
         options = self.options or {}
         self.rocksdb_options = _AtomicFlushOptions(**options, use_rocksdict=self.use_rocksdict)
 
+    # Set by WIRE_FAULT_INJECTION=fail-state-write (the reliability suite): every write fails
+    # as RocksDB's do once a flush found the disk full.
+    fail_writes = False
+
     def _open_for_partition(self, partition: int) -> Any:
         db = super()._open_for_partition(partition)
         db.set_write_options(_without_wal())
         return db
+
+    def _set(self, key: bytes, value: bytes | None) -> None:
+        with _store_call("write a bucket's state"):
+            if self.fail_writes:
+                raise OSError(_INJECTED_FAILURE)
+            super()._set(key, value)
+
+    def _del(self, key: bytes) -> None:
+        with _store_call("delete a bucket's state"):
+            super()._del(key)
+
+    def _get(self, key: bytes) -> bytes | None:
+        with _store_call("read a bucket's state"):
+            value: bytes | None = super()._get(key)
+            return value
+
+    def apply_changelog_batch(self, batch: Any, to_key: Any, to_value: Any) -> None:
+        with _store_call("write the changelog's records"):
+            super().apply_changelog_batch(batch, to_key, to_value)
 
     def flush_in_background(self) -> None:
         """Start a flush of every open database, and return without waiting for it."""
@@ -76,6 +103,30 @@ class ChangelogBackedStore(Store):
             _flush(self._dbs.items(), wait=True)
         finally:
             await super().stop()
+
+
+_INJECTED_FAILURE = "IO error: No space left on device (WIRE_FAULT_INJECTION=fail-state-write)"
+
+
+@contextmanager
+def _store_call(action: str) -> Iterator[None]:
+    """Stop the worker when the local store fails (a full or failing disk).
+
+    Not the input's fault, so not a DLQ record: dead-lettered, every input would go to the
+    DLQ while the disk stays full, and a state whose changelog record had already been queued
+    (Faust queues it before it writes the store) would outlive its events. RocksDB, once a
+    flush failed, refuses every later write. Stopped without a commit, the worker processes the
+    inputs since the last commit again at the next start, from the changelog's state.
+    """
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception ("IO error: ...")
+        stop(
+            f"the table's local store could not {action} ({describe(exc)}); stopping without "
+            "committing: free or mend the state volume (WIRE_STATE_DIR), and the inputs since "
+            "the last commit will be processed again at the next start",
+            EXIT_STATE_STORE_FAILED,
+        )
 
 
 def _flush(dbs: Iterable[tuple[int, Any]], *, wait: bool) -> None:

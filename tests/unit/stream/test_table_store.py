@@ -207,3 +207,46 @@ def test_a_crash_leaves_a_prefix_of_the_writes(tmp_path: Path, steps: int) -> No
     offset = int(survived.get(_OFFSET_KEY, b"0"))
     assert 0 < offset < steps  # some writes reached the disk, the last ones did not
     assert survived in _states_covering(offset, steps), f"no prefix at offset {offset}"
+
+
+class _FullDisk:
+    """A partition database after a flush found the disk full: RocksDB refuses every write
+    with a plain Exception (rocksdict's type for RocksDB's errors)."""
+
+    def delete(self, _key: bytes) -> None:
+        raise Exception("IO error: No space left on device: While appending to file")
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_failing_store_stops_the_worker_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Not a DLQ record: the error leaves the store as a stop, exit code 10, its cause named."""
+    from workers.stream import table_store
+    from workers.stream.fatal import EXIT_STATE_STORE_FAILED
+
+    stops: list[tuple[str, int]] = []
+
+    class StoppedError(Exception):
+        pass
+
+    def fake_stop(reason: str, code: int) -> None:
+        stops.append((reason, code))
+        raise StoppedError
+
+    monkeypatch.setattr(table_store, "stop", fake_stop)
+    store = _table(tmp_path).data
+    store._dbs[0] = _FullDisk()
+    with pytest.raises(StoppedError):
+        store._del(KEY)
+    store.fail_writes = True  # WIRE_FAULT_INJECTION=fail-state-write
+    with pytest.raises(StoppedError):
+        store._set(KEY, VALUE)
+    assert [code for _, code in stops] == [EXIT_STATE_STORE_FAILED] * 2
+    assert stops[0][0].startswith(
+        "the table's local store could not delete a bucket's state (Exception: IO error: No "
+        "space left on device: While appending to file); stopping without committing"
+    )
+    assert "WIRE_STATE_DIR" in stops[0][0]
