@@ -34,14 +34,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
 
 from workers.stream.fatal import EXIT_REPOSITION_FAILED, stop
-from workers.stream.isolation import fetch_positions
 
 log = logging.getLogger(__name__)
 
@@ -417,3 +416,29 @@ def _describe(offsets: Mapping[Any, int | None]) -> str:
         where = str(tp.partition) if offset is None else f"{tp.partition}@{offset}"
         by_topic.setdefault(tp.topic, []).append(where)
     return ", ".join(f"{topic}[{' '.join(where)}]" for topic, where in by_topic.items())
+
+
+def fetch_positions(consumer: Any) -> Iterator[tuple[str, int, int]]:
+    """(topic, partition, position) for each assigned partition with a known fetch position.
+
+    A transaction's commit or abort marker takes an offset of its own that no agent ever
+    sees: the position tells the lag gauges when the fetch has passed the last of them
+    (``Progress.lag``).
+
+    The position is the offset after the last record the client handed to Faust, and after
+    any transaction markers and aborted records it skipped there: it reaches the high
+    watermark once everything before it was handed over. The client thread moves it only
+    inside Faust's own fetch, so read right after one it belongs to that fetch's records.
+    aiokafka keeps it in its partition states (private, read here as they are); none found,
+    this yields nothing and the lag gauges count offsets, as they did.
+    """
+    client = getattr(getattr(consumer, "_thread", None), "_consumer", None)
+    subscription = getattr(getattr(client, "_subscription", None), "subscription", None)
+    states = getattr(getattr(subscription, "assignment", None), "_tp_state", None)
+    if not states:
+        return
+    for tp, state in list(states.items()):
+        # Read once: the client thread may clear it meanwhile (a seek, an offset reset).
+        position = getattr(state, "_position", None)
+        if position is not None:
+            yield tp.topic, tp.partition, position

@@ -123,7 +123,7 @@ def test_the_fetch_positions_are_aiokafkas_own() -> None:
     from aiokafka.consumer.subscription_state import SubscriptionState
     from aiokafka.structs import TopicPartition
 
-    from workers.stream.isolation import fetch_positions
+    from workers.stream.positions import fetch_positions
 
     async def positions() -> list[tuple[str, int, int]]:
         subscription = SubscriptionState()
