@@ -28,6 +28,10 @@ the outbox re-sends any event whose input was not committed (state.py). The Faus
 used here are those of the faust-streaming line ``pyproject.toml`` allows;
 ``tests/unit/stream/test_positions.py`` and a fault-injection test against the real broker
 (``tests/reliability/test_faults.py``) check them.
+
+The same watch on the fetches tells the lag gauges where each fetch left each input
+partition (:func:`fetch_positions`), which the offsets alone do not say when transaction
+markers hold some of them.
 """
 
 from __future__ import annotations
