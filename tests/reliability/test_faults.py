@@ -422,6 +422,8 @@ def test_memory_stays_bounded_over_200k_items(
 def test_logs_and_metrics_carry_no_item_text(
     kafka_bootstrap: str, names: Names, spawn: Spawn
 ) -> None:
+    """Nor does any page of the worker: Faust's own /table/ pages, which would serve a
+    bucket's state (the stories' texts) to anyone who reaches the port, are off."""
     corpus = stories_corpus(stories=50, seed=10)
     marker = "Двамата за изразили увереност"  # a sentence of every item's body
     create_topic(kafka_bootstrap, names.raw, 4)
@@ -431,6 +433,9 @@ def test_logs_and_metrics_carry_no_item_text(
     replayer = expected_replay(corpus.values)
     wait_for_outputs(kafka_bootstrap, names, replayer, timeout=120, on_timeout=worker.log_tail)
     assert marker not in worker.metrics_text()
+    for page in ("/table/", "/table/story-buckets/", "/router/"):
+        status, body = worker._get(page)
+        assert status == 404, f"{page} answered {status}: {body[:200]!r}"
     worker.stop()
     log = worker.log_path.read_text(errors="replace")
     assert marker not in log

@@ -98,6 +98,11 @@ def faust_config(settings: Settings) -> dict[str, Any]:
         "web_bind": settings.web_host,
         "web_port": settings.web_port,
         "web_host": settings.web_host,
+        # Faust's own pages: /table/<name>/<key>/ would serve a bucket's state (story texts)
+        # to anyone who reaches the metrics port; /router/ the partition map. Ours are
+        # /health, /health/ready and /metrics (web.py).
+        "web_tables_enabled": False,
+        "web_router_enabled": False,
         # Resume soon after a rebalance; the default waits 3 s doing nothing.
         "stream_recovery_delay": 0.2,
         # Faust would otherwise turn worker stdout into log lines.

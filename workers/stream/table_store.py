@@ -20,9 +20,8 @@ nothing.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, NoReturn
 
 import faust
 import rocksdict
@@ -67,24 +66,44 @@ class ChangelogBackedStore(Store):
         db.set_write_options(_without_wal())
         return db
 
+    # Each call into RocksDB below stops the worker when it fails (_stopped_by): a plain
+    # try, as these run several times per item.
+
     def _set(self, key: bytes, value: bytes | None) -> None:
-        with _store_call("write a bucket's state"):
+        try:
             if self.fail_writes:
                 raise OSError(_INJECTED_FAILURE)
             super()._set(key, value)
+        except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception
+            _stopped_by(exc, "write a bucket's state")
 
     def _del(self, key: bytes) -> None:
-        with _store_call("delete a bucket's state"):
+        try:
             super()._del(key)
+        except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception
+            _stopped_by(exc, "delete a bucket's state")
 
     def _get(self, key: bytes) -> bytes | None:
-        with _store_call("read a bucket's state"):
+        try:
             value: bytes | None = super()._get(key)
-            return value
+        except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception
+            _stopped_by(exc, "read a bucket's state")
+        return value
+
+    def set_persisted_offset(self, tp: Any, offset: int) -> None:
+        """Written for each changelog record the broker acknowledged (in its callback)."""
+        try:
+            if self.fail_writes:
+                raise OSError(_INJECTED_FAILURE)
+            super().set_persisted_offset(tp, offset)
+        except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception
+            _stopped_by(exc, "record a changelog offset")
 
     def apply_changelog_batch(self, batch: Any, to_key: Any, to_value: Any) -> None:
-        with _store_call("write the changelog's records"):
+        try:
             super().apply_changelog_batch(batch, to_key, to_value)
+        except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception
+            _stopped_by(exc, "write the changelog's records")
 
     def flush_in_background(self) -> None:
         """Start a flush of every open database, and return without waiting for it."""
@@ -108,8 +127,7 @@ class ChangelogBackedStore(Store):
 _INJECTED_FAILURE = "IO error: No space left on device (WIRE_FAULT_INJECTION=fail-state-write)"
 
 
-@contextmanager
-def _store_call(action: str) -> Iterator[None]:
+def _stopped_by(exc: Exception, action: str) -> NoReturn:
     """Stop the worker when the local store fails (a full or failing disk).
 
     Not the input's fault, so not a DLQ record: dead-lettered, every input would go to the
@@ -118,15 +136,13 @@ def _store_call(action: str) -> Iterator[None]:
     flush failed, refuses every later write. Stopped without a commit, the worker processes the
     inputs since the last commit again at the next start, from the changelog's state.
     """
-    try:
-        yield
-    except Exception as exc:  # noqa: BLE001 - rocksdict raises plain Exception ("IO error: ...")
-        stop(
-            f"the table's local store could not {action} ({describe(exc)}); stopping without "
-            "committing: free or mend the state volume (WIRE_STATE_DIR), and the inputs since "
-            "the last commit will be processed again at the next start",
-            EXIT_STATE_STORE_FAILED,
-        )
+    stop(
+        f"the table's local store could not {action} ({describe(exc)}); stopping without "
+        "committing: see to the state volume (WIRE_STATE_DIR: full, failing, or held by "
+        "another process), and the inputs since the last commit will be processed again at "
+        "the next start",
+        EXIT_STATE_STORE_FAILED,
+    )
 
 
 def _flush(dbs: Iterable[tuple[int, Any]], *, wait: bool) -> None:

@@ -244,7 +244,12 @@ def test_a_failing_store_stops_the_worker_with_one_line(
     store.fail_writes = True  # WIRE_FAULT_INJECTION=fail-state-write
     with pytest.raises(StoppedError):
         store._set(KEY, VALUE)
-    assert [code for _, code in stops] == [EXIT_STATE_STORE_FAILED] * 2
+    with pytest.raises(StoppedError):  # in the broker's ack callback of a changelog record
+        store.set_persisted_offset(TP("app-story-buckets-changelog", 0), 7)
+    assert [code for _, code in stops] == [EXIT_STATE_STORE_FAILED] * 3
+    assert "could not write a bucket's state" in stops[1][0]
+    assert "could not record a changelog offset" in stops[2][0]
+    assert all("WIRE_FAULT_INJECTION=fail-state-write" in reason for reason, _ in stops[1:])
     assert stops[0][0].startswith(
         "the table's local store could not delete a bucket's state (Exception: IO error: No "
         "space left on device: While appending to file); stopping without committing"
