@@ -168,6 +168,73 @@ def test_a_broker_that_lost_its_data_gets_the_state_rebuilt_not_a_crash_loop(
         broker.stop()
 
 
+def _committed_on(bootstrap: str, names: Names, partition: int) -> tuple[int | None, int, int]:
+    from tests.support.kafka_io import committed_and_ends
+
+    return committed_and_ends(bootstrap, names.app_id, names.raw)[partition]
+
+
+def test_records_deleted_under_the_committed_offset_are_passed_and_commits_go_on(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """Retention deletes raw records the group has not read (the worker was down too long):
+    the committed offset points below the log's start. The worker reads on from the first
+    record left, handles it, and commits from there."""
+    from tests.support.kafka_io import delete_records_before
+
+    first, *gone, last = small_stories_corpus(4).values
+    create_topic(kafka_bootstrap, names.raw, 1)
+    worker = spawn()
+    worker.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [first])
+    wait_for_outputs(kafka_bootstrap, names, expected_replay([first]), 60, worker.log_tail)
+    wait_until(lambda: _committed_on(kafka_bootstrap, names, 0)[0] == 1, 60, "offset 1 committed")
+    worker.stop()
+    produce(kafka_bootstrap, names.raw, [*gone, last])  # offsets 1, 2 and 3
+    delete_records_before(kafka_bootstrap, names.raw, 0, 3)  # 1 and 2 expired unread
+
+    worker.start().wait_ready()
+    wait_for_outputs(kafka_bootstrap, names, expected_replay([first, last]), 60, worker.log_tail)
+    wait_until(
+        lambda: _committed_on(kafka_bootstrap, names, 0) == (4, 3, 4),
+        60,
+        "the record after the gap committed",
+        on_timeout=lambda: f"{_committed_on(kafka_bootstrap, names, 0)}\n{worker.log_tail()}",
+    )
+    assert worker.alive()
+
+
+def test_a_committed_offset_past_the_logs_end_is_read_from_the_start_and_commits_go_on(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """The group's offset lies past the raw partition's end (the log truncated by an unclean
+    leader election, or the offset set by hand): the worker reads the partition from its
+    start, handles every record, and commits again once it is past that offset."""
+    from tests.support.kafka_io import commit_offset
+
+    values = small_stories_corpus(5).values
+    create_topic(kafka_bootstrap, names.raw, 1)
+    worker = spawn()
+    worker.start().wait_ready()
+    worker.stop()  # the group exists, with nothing read
+    commit_offset(kafka_bootstrap, names.app_id, names.raw, 0, 3)
+    produce(kafka_bootstrap, names.raw, values[:2])  # offsets 0 and 1: the end is 2
+
+    worker.start().wait_ready()
+    wait_for_outputs(kafka_bootstrap, names, expected_replay(values[:2]), 60, worker.log_tail)
+    produce(kafka_bootstrap, names.raw, values[2:])  # offsets 2, 3 and 4
+    wait_for_outputs(kafka_bootstrap, names, expected_replay(values), 60, worker.log_tail)
+    wait_until(
+        lambda: _committed_on(kafka_bootstrap, names, 0)[0] == 5,
+        60,
+        "every record committed",
+        on_timeout=lambda: f"{_committed_on(kafka_bootstrap, names, 0)}\n{worker.log_tail()}",
+    )
+    assert worker.alive()
+    log = worker.log_path.read_text(errors="replace")
+    assert "below its committed offset 3" in log, worker.log_tail()
+
+
 def test_a_worker_started_while_the_broker_is_away_waits_for_it(names: Names, spawn: Spawn) -> None:
     """Broker maintenance at start: the worker retries instead of crash-looping."""
     broker = LocalBroker(free_port())

@@ -248,6 +248,38 @@ def committed_and_ends(
     return asyncio.run(go())
 
 
+def delete_records_before(bootstrap: str, topic: str, partition: int, offset: int) -> None:
+    """Delete a partition's records below ``offset``, as retention would (its log start moves)."""
+    from aiokafka.admin import RecordsToDelete
+
+    async def go() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_records({TopicPartition(topic, partition): RecordsToDelete(offset)})
+        finally:
+            await admin.close()
+
+    asyncio.run(go())
+
+
+def commit_offset(bootstrap: str, group: str, topic: str, partition: int, offset: int) -> None:
+    """Commit ``offset`` for ``group`` (whose members must all be stopped), as a client would."""
+
+    async def go() -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+        await consumer.start()
+        try:
+            consumer.assign([TopicPartition(topic, partition)])
+            await consumer.commit({TopicPartition(topic, partition): offset})
+        finally:
+            await consumer.stop()
+
+    asyncio.run(go())
+
+
 def all_committed(bootstrap: str, group: str, topics: Sequence[str]) -> bool:
     """Whether the group has committed every record of ``topics``: nothing left to redo."""
     for topic in topics:
