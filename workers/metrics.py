@@ -203,6 +203,17 @@ class Metrics:
             "and standby): RocksDB files on disk; keys and values for the memory store.",
             registry=r,
         )
+        self.state_volume_size = Gauge(
+            f"{PREFIX}_state_volume_size_bytes",
+            "Size of the file system WIRE_STATE_DIR is on.",
+            registry=r,
+        )
+        self.state_volume_free = Gauge(
+            f"{PREFIX}_state_volume_free_bytes",
+            "Bytes free for use on the file system WIRE_STATE_DIR is on: at none, "
+            "RocksDB refuses every write and the worker stops with exit code 10.",
+            registry=r,
+        )
         self.build_info = Gauge(
             f"{PREFIX}_build_info",
             "Always 1; labels tell the running build.",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -195,8 +196,17 @@ def test_restart_restores_state_from_changelog(
     assert metrics["wire_ingest_items_consumed_total"] >= 2
     assert metrics["wire_ingest_duplicates_total"] >= 1
     assert metrics["wire_ingest_stories_in_state"] == 1
-    # Its RocksDB store, rebuilt from the changelog, is on disk and measured.
+    # Its RocksDB store, rebuilt from the changelog, is on disk and measured, and so is the
+    # volume it is on.
     assert metrics["wire_ingest_state_bytes"] > 0
+    assert (
+        metrics["wire_ingest_state_volume_size_bytes"] == shutil.disk_usage(second.state_dir).total
+    )
+    assert (
+        0
+        < metrics["wire_ingest_state_volume_free_bytes"]
+        < metrics["wire_ingest_state_volume_size_bytes"]
+    )
 
 
 def test_two_workers_share_the_partitions(kafka_bootstrap: str, names: Names, spawn: Spawn) -> None:

@@ -43,3 +43,18 @@ def test_memory_store_counts_keys_and_values() -> None:
 def test_nothing_open_is_zero(tmp_path: Path) -> None:
     assert local_store_bytes(SimpleNamespace(data=_RocksLikeStore(tmp_path, []))) == 0
     assert local_store_bytes(SimpleNamespace(data={})) == 0
+
+
+def test_the_state_volume_is_measured_where_the_state_dir_is(tmp_path: Path) -> None:
+    """Its size and free bytes, for the alert before a full volume stops the worker."""
+    import math
+    import shutil
+
+    from workers.stream.store_size import volume_bytes
+
+    size, free = volume_bytes(tmp_path)
+    usage = shutil.disk_usage(tmp_path)
+    assert size == usage.total
+    assert 0 < free <= size
+    assert abs(free - usage.free) < 64 * 1024 * 1024  # other processes write meanwhile
+    assert all(math.isnan(v) for v in volume_bytes(tmp_path / "gone"))  # no value, not full

@@ -52,7 +52,7 @@ from workers.stream.state import (
     decode_state,
     encode_state,
 )
-from workers.stream.store_size import local_store_bytes
+from workers.stream.store_size import local_store_bytes, volume_bytes
 from workers.stream.table_store import flush_partition
 
 log = logging.getLogger(__name__)
@@ -645,5 +645,8 @@ def register_agents(wire: WireApp) -> None:
 
     wire.metrics.behind.set_function(seconds_behind)
     wire.metrics.state_bytes.set_function(lambda: float(local_store_bytes(wire.table)))
+    state_dir = wire.settings.state_dir
+    wire.metrics.state_volume_size.set_function(lambda: volume_bytes(state_dir)[0])
+    wire.metrics.state_volume_free.set_function(lambda: volume_bytes(state_dir)[1])
     for topic in (wire.settings.topic_raw, wire.settings.repartition_topic):
         wire.metrics.assigned.labels(topic).set_function(assigned(topic))

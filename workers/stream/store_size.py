@@ -1,13 +1,18 @@
-"""How many bytes the table's local store holds: the state-size metric, read at scrape time.
+"""How many bytes the table's local store holds, and how full its volume is: read at scrape
+time.
 
 Sizing a worker means knowing its disk for state (README, "Sizing"): for RocksDB that is the
 files of the partition databases this worker has open (active and standby), measured on disk,
 compaction and all. The memory store (tests) has no files; its keys and values are counted.
+A full volume stops the worker (RocksDB refuses every write: exit code 10), so the volume's
+own size and free bytes are exported too, for an alert before that.
 """
 
 from __future__ import annotations
 
+import math
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -40,3 +45,13 @@ def _tree_bytes(path: Path) -> int:
         except FileNotFoundError:
             continue
     return total
+
+
+def volume_bytes(path: Path) -> tuple[float, float]:
+    """(size, free bytes) of the file system ``path`` is on; NaN for both when it cannot be
+    read (the directory gone): a gauge with no value, not a full disk."""
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError:
+        return math.nan, math.nan
+    return float(usage.total), float(usage.free)
