@@ -26,6 +26,7 @@ def health_state(wire: WireApp) -> dict[str, Any]:
         crashed=bool(crashed),
         started=started,
         rebalancing=rebalancing,
+        recovering=recovering,
     )
     return {
         "assigned": _assigned(wire) if started else {},
@@ -39,15 +40,23 @@ def health_state(wire: WireApp) -> dict[str, Any]:
     }
 
 
-def _status(*, ready: bool, crashed: bool, started: bool, rebalancing: bool) -> str:
-    """One word for on-call: what keeps the worker from being ready, the gravest first."""
+def _status(
+    *, ready: bool, crashed: bool, started: bool, rebalancing: bool, recovering: bool
+) -> str:
+    """One word for on-call: what keeps the worker from being ready, the gravest first.
+
+    Started, and neither rebalancing nor recovering, a worker not ready yet has not been
+    given its partitions: its first rebalance has not begun (it is joining the group).
+    """
     if ready:
         return "ready"
     if crashed:
         return "agent crashed"
     if not started:
         return "starting"
-    return "rebalancing" if rebalancing else "recovering"
+    if rebalancing:
+        return "rebalancing"
+    return "recovering" if recovering else "joining the group"
 
 
 def _assigned(wire: WireApp) -> dict[str, list[int]]:

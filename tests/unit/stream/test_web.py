@@ -34,7 +34,7 @@ def wire(
         # A worker that has run for hours and rebalances is not "starting".
         ({"started": True, "rebalancing": True}, "rebalancing", False),
         ({"started": True, "recovering": True}, "recovering", False),
-        ({"started": True, "recovered": False}, "recovering", False),
+        ({"started": True, "recovered": False}, "joining the group", False),
     ],
 )
 def test_the_status_names_what_keeps_the_worker_from_being_ready(
