@@ -74,6 +74,33 @@ def topic_specs(settings: Settings) -> list[TopicSpec]:
     ]
 
 
+def _check_state_partitions(settings: Settings, existing: dict[str, int]) -> None:
+    """Refuse to start when the story state's topics (the repartition topic, the changelog)
+    have another partition count than WIRE_PARTITIONS, or disagree with each other (one was
+    changed by hand): then no setting fits both, and only a reset mends it."""
+    found = {
+        spec.name: existing[spec.name]
+        for spec in topic_specs(settings)
+        if spec.must_match and spec.name in existing
+    }
+    counts = set(found.values())
+    if len(counts) > 1:
+        described = ", ".join(f"{name!r} has {count}" for name, count in found.items())
+        raise TopicConflictError(
+            f"the story state's topics disagree on their partition count ({described}; one "
+            "was changed by hand?): no WIRE_PARTITIONS fits both. Reset the state (see README, "
+            "'Resetting state')."
+        )
+    for name, have in found.items():
+        if have != settings.partitions:
+            raise TopicConflictError(
+                f"topic {name!r} has {have} partitions but WIRE_PARTITIONS="
+                f"{settings.partitions}; the story state is laid out over {have} partitions. "
+                f"Set WIRE_PARTITIONS={have}, or reset the state (see README, "
+                f"'Resetting state') before changing the partition count."
+            )
+
+
 def _retention_ms(days: float) -> str:
     return "-1" if days == -1 else str(int(days * 86_400_000))
 
@@ -91,15 +118,7 @@ async def ensure_topics(settings: Settings) -> dict[str, int]:
     try:
         existing = await _partition_counts(admin)
         missing = [spec for spec in topic_specs(settings) if spec.name not in existing]
-        for spec in topic_specs(settings):
-            have = existing.get(spec.name)
-            if have is not None and spec.must_match and have != spec.partitions:
-                raise TopicConflictError(
-                    f"topic {spec.name!r} has {have} partitions but WIRE_PARTITIONS="
-                    f"{spec.partitions}; the story state is laid out over {have} partitions. "
-                    f"Set WIRE_PARTITIONS={have}, or reset the state (see README, "
-                    f"'Resetting state') before changing the partition count."
-                )
+        _check_state_partitions(settings, existing)
         if missing:
             new = [
                 NewTopic(

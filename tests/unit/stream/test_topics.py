@@ -55,3 +55,25 @@ def test_leaves_any_other_answer_to_the_consumer() -> None:
     admin = Admin(errors.GroupAuthorizationFailedError())
     _wait(admin)
     assert admin.asked == 1
+
+
+def test_state_topics_that_disagree_name_the_reset_not_a_setting() -> None:
+    """The repartition topic grown by hand to 6 partitions beside a 4-partition changelog:
+    the old message sent on-call from WIRE_PARTITIONS=6 to =4 and back."""
+    from workers.settings import Settings
+    from workers.stream.topics import TopicConflictError, _check_state_partitions, changelog_topic
+
+    settings = Settings(partitions=4)
+    repartition, changelog = settings.repartition_topic, changelog_topic(settings)
+    _check_state_partitions(settings, {repartition: 4, changelog: 4, settings.topic_raw: 12})
+    _check_state_partitions(settings, {})  # a new app: created as set
+    for wanted in (4, 6):
+        with pytest.raises(TopicConflictError) as refused:
+            _check_state_partitions(Settings(partitions=wanted), {repartition: 6, changelog: 4})
+        assert str(refused.value) == (
+            f"the story state's topics disagree on their partition count ('{repartition}' has "
+            f"6, '{changelog}' has 4; one was changed by hand?): no WIRE_PARTITIONS fits both. "
+            "Reset the state (see README, 'Resetting state')."
+        )
+    with pytest.raises(TopicConflictError, match="Set WIRE_PARTITIONS=4, or reset the state"):
+        _check_state_partitions(Settings(partitions=8), {repartition: 4, changelog: 4})
