@@ -135,7 +135,8 @@ class Metrics:
         self.kafka_client_errors = Counter(
             f"{PREFIX}_kafka_client_errors",
             "ERROR lines of the Kafka client (failed connections, fetches, metadata updates, "
-            "coordinator lookups), by logger: dozens a second while a broker is away.",
+            "coordinator lookups), by logger: dozens a second while a broker refuses "
+            "connections; a few a minute while one hangs.",
             ["logger"],
             registry=r,
         )
@@ -201,6 +202,19 @@ class Metrics:
             f"{PREFIX}_state_bytes",
             "Bytes of the table's local store for the partitions this worker holds (active "
             "and standby): RocksDB files on disk; keys and values for the memory store.",
+            registry=r,
+        )
+        self.unacknowledged = Gauge(
+            f"{PREFIX}_records_unacknowledged",
+            "Records sent (events, DLQ records, repartitioned items, changelog records) the "
+            "broker has not acknowledged yet; commits wait for them.",
+            registry=r,
+        )
+        self.oldest_unacknowledged = Gauge(
+            f"{PREFIX}_oldest_unacknowledged_seconds",
+            "How long the oldest record still waiting for the broker's acknowledgement has "
+            "waited (0: none waits). Minutes: a topic deleted, a partition without a leader, "
+            "a broker that does not answer.",
             registry=r,
         )
         self.state_volume_size = Gauge(

@@ -69,6 +69,22 @@ def _changelog_topic(names: Names) -> str:
     return f"{names.app_id}-story-buckets-changelog"  # topics.changelog_topic
 
 
+def _topics(bootstrap: str) -> set[str]:
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    async def go() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    return asyncio.run(go())
+
+
 def _wait_exit(worker: WorkerProcess, timeout: float) -> int:
     """The worker's exit code, once it ended by itself; fails (and kills it) after ``timeout``."""
     assert worker.proc is not None
@@ -261,6 +277,49 @@ def test_a_local_store_that_fails_stops_the_worker_without_dead_lettering(
             "recovery s": round(recovery, 1),
         }
     )
+
+
+def test_records_for_a_deleted_topic_are_timed_and_delivered_once_it_is_back(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """``stories.events`` deleted under a running worker: aiokafka retries the event in
+    silence and every commit waits. The gauges show how many records wait and for how long
+    (WireIngestDeliveryStalled reads them); once the topic is back, the event is delivered,
+    the gauges fall to 0, and the worker goes on."""
+    from tests.support.kafka_io import delete_topic
+
+    original, update = _seeds()
+    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+    worker = spawn()
+    worker.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [original], keys=[SEED_KEY])
+    read_all(kafka_bootstrap, names.events, until=_has_event("story.created"), timeout=60)
+    delete_topic(kafka_bootstrap, names.events)
+    wait_until(lambda: names.events not in _topics(kafka_bootstrap), 30, "the events topic deleted")
+
+    produce(kafka_bootstrap, names.raw, [update], keys=[SEED_KEY])
+
+    def stuck() -> bool:
+        metrics = worker.metrics()
+        return (
+            metrics["wire_ingest_records_unacknowledged"] >= 1
+            and metrics["wire_ingest_oldest_unacknowledged_seconds"] >= 5
+        )
+
+    wait_until(stuck, 60, "the update's event waiting", on_timeout=worker.log_tail)
+    assert worker.alive()
+    create_topic(kafka_bootstrap, names.events, PARTITIONS)
+    records = read_all(
+        kafka_bootstrap, names.events, until=_has_event("story.updated"), timeout=120
+    )
+    assert [orjson.loads(r.value or b"{}")["eventType"] for r in records] == ["story.updated"]
+
+    def settled() -> bool:
+        metrics = worker.metrics()
+        return metrics["wire_ingest_oldest_unacknowledged_seconds"] == 0
+
+    wait_until(settled, 60, "nothing waiting any more", on_timeout=worker.log_tail)
+    assert worker.alive()
 
 
 def test_state_written_before_a_crash_reaches_the_changelog_on_restart(

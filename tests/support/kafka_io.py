@@ -263,6 +263,18 @@ def delete_records_before(bootstrap: str, topic: str, partition: int, offset: in
     asyncio.run(go())
 
 
+def delete_topic(bootstrap: str, topic: str) -> None:
+    async def go() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.delete_topics([topic])
+        finally:
+            await admin.close()
+
+    asyncio.run(go())
+
+
 def commit_offset(bootstrap: str, group: str, topic: str, partition: int, offset: int) -> None:
     """Commit ``offset`` for ``group`` (whose members must all be stopped), as a client would."""
 

@@ -412,3 +412,70 @@ def test_an_error_says_its_type_once(error: BaseException, said: str) -> None:
     from workers.stream.delivery import describe
 
     assert describe(error) == said
+
+
+def test_a_record_the_broker_keeps_waiting_is_timed_and_said_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A deleted topic: aiokafka retries in silence, and every commit waits. The gauge says
+    for how long; one WARNING names the topics, again only after all was settled."""
+    from workers.stream import delivery
+
+    clock = [1000.0]
+    monkeypatch.setattr(delivery.time, "monotonic", lambda: clock[0])
+
+    async def go() -> None:
+        deliveries, _ = tracker()
+        warn = delivery.stall_warner(deliveries, after_s=60.0)
+        loop = asyncio.get_running_loop()
+        first, second = loop.create_future(), loop.create_future()
+        deliveries.track(first, "stories.events")
+        clock[0] += 30.0
+        deliveries.track(second, "stories.events")
+        assert deliveries.oldest_wait_s() == 30.0
+        warn()
+        assert not caplog.records  # 30 s: slow, not stuck
+        clock[0] += 45.0
+        warn()
+        warn()
+        assert deliveries.waiting() == "2 to stories.events"
+        first.set_result("meta")
+        second.set_result("meta")
+        await asyncio.sleep(0)
+        assert deliveries.oldest_wait_s() == 0.0
+        assert deliveries.waiting() == "none"
+        warn()  # settled: the next stall is said again
+        third = loop.create_future()
+        deliveries.track(third, "wire.dlq")
+        clock[0] += 61.0
+        warn()
+        third.set_result("meta")
+        await asyncio.sleep(0)
+
+    with caplog.at_level("WARNING", logger="workers.stream.delivery"):
+        asyncio.run(go())
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said
+    assert said[0].startswith("records have waited 75 s for the broker's acknowledgement (2 to ")
+    assert "(1 to wire.dlq)" in said[1]
+
+
+def test_a_forced_exit_names_the_records_still_waiting(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from types import SimpleNamespace
+
+    from workers.stream import runner
+
+    exits: list[int] = []
+    monkeypatch.setattr(runner.os, "_exit", exits.append)
+    deliveries, _ = tracker()
+    deliveries.pending[object()] = "stories.events"  # type: ignore[index]
+    runner._force_exit(12.0, SimpleNamespace(delivery=deliveries))  # type: ignore[arg-type]
+    runner._force_exit(12.0, None)
+    assert capsys.readouterr().err.splitlines() == [
+        "wire-ingest: worker did not stop within 12s (records waiting for the broker: 1 to "
+        "stories.events); exiting",
+        "wire-ingest: worker did not stop within 12s; exiting",
+    ]
+    assert exits == [1, 1]

@@ -30,7 +30,7 @@ from workers.core.pipeline import apply, dlq_record, dumps, parse_input, route_k
 from workers.core.rejects import Reject, RejectReason
 from workers.core.retention import admit, advance
 from workers.stream.app import WireApp
-from workers.stream.delivery import DeliveryFailedError
+from workers.stream.delivery import STALL_CHECK_S, DeliveryFailedError, stall_warner
 from workers.stream.fatal import (
     EXIT_DEAD_LETTER_FAILED,
     EXIT_FAULT_INJECTION,
@@ -645,6 +645,14 @@ def register_agents(wire: WireApp) -> None:
 
     wire.metrics.behind.set_function(seconds_behind)
     wire.metrics.state_bytes.set_function(lambda: float(local_store_bytes(wire.table)))
+    wire.metrics.unacknowledged.set_function(lambda: float(len(wire.delivery.pending)))
+    wire.metrics.oldest_unacknowledged.set_function(wire.delivery.oldest_wait_s)
+    warn_if_stalled = stall_warner(wire.delivery)
+
+    async def watch_deliveries() -> None:
+        warn_if_stalled()
+
+    app.timer(STALL_CHECK_S)(watch_deliveries)
     state_dir = wire.settings.state_dir
     wire.metrics.state_volume_size.set_function(lambda: volume_bytes(state_dir)[0])
     wire.metrics.state_volume_free.set_function(lambda: volume_bytes(state_dir)[1])

@@ -15,13 +15,17 @@ events), so nothing is lost and nothing is acknowledged that was not delivered.
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiokafka.errors import MessageSizeTooLargeError
 
 from workers.stream.fatal import EXIT_DELIVERY_FAILED, stop
+
+log = logging.getLogger(__name__)
 
 Exit = Callable[[int], None]
 
@@ -48,6 +52,10 @@ class DeliveryTracker:
         settle_limit_s: float | None = None,
     ) -> None:
         self.pending: dict[asyncio.Future[Any], str] = {}
+        # When each pending record was sent (time.monotonic()): how long the broker has
+        # kept the oldest waiting (a topic deleted, a partition without a leader, a hung
+        # broker: aiokafka retries those in silence until the request timeout).
+        self._sent_at: dict[asyncio.Future[Any], float] = {}
         self.failure: tuple[str, BaseException] | None = None
         self._on_failure = on_failure or _stop_process
         self.settle_limit_s = settle_limit_s
@@ -59,6 +67,7 @@ class DeliveryTracker:
             self._settled(topic, future, size)
             return
         self.pending[future] = topic
+        self._sent_at[future] = time.monotonic()
         future.add_done_callback(lambda done: self._settled(topic, done, size))
 
     def fail(self, topic: str, exc: BaseException) -> None:
@@ -69,12 +78,26 @@ class DeliveryTracker:
 
     def _settled(self, topic: str, future: asyncio.Future[Any], size: int | None) -> None:
         self.pending.pop(future, None)
+        self._sent_at.pop(future, None)
         if future.cancelled():
             self.fail(topic, asyncio.CancelledError("send cancelled"))
         elif future.exception() is not None:
             error = future.exception()
             assert error is not None
             self.fail(topic, _sized(error, size))
+
+    def oldest_wait_s(self, now: float | None = None) -> float:
+        """Seconds the oldest record still waiting for its acknowledgement has waited (0:
+        none waits)."""
+        sent = list(self._sent_at.values())
+        return max(0.0, (now if now is not None else time.monotonic()) - min(sent)) if sent else 0.0
+
+    def waiting(self) -> str:
+        """The records still waiting, by topic, for a log line: "3 to stories.events"."""
+        counts: dict[str, int] = {}
+        for topic in list(self.pending.values()):
+            counts[topic] = counts.get(topic, 0) + 1
+        return ", ".join(f"{n} to {topic}" for topic, n in sorted(counts.items())) or "none"
 
     def check(self) -> None:
         if self.failure is not None:
@@ -147,6 +170,41 @@ def _stop_process(topic: str, exc: BaseException) -> None:
         "start",
         EXIT_DELIVERY_FAILED,
     )
+
+
+# A record this long without an answer is stuck, not slow: the worker says so once, looking
+# every STALL_CHECK_S.
+STALL_WARNING_S = 60.0
+STALL_CHECK_S = 10.0
+
+
+def stall_warner(tracker: DeliveryTracker, after_s: float = STALL_WARNING_S) -> Callable[[], None]:
+    """A check to run on a timer: one WARNING when a record has waited ``after_s`` for its
+    acknowledgement, again only after everything waiting was settled.
+
+    aiokafka retries a send to a deleted topic or a partition without a leader in silence
+    until the producer's request timeout; meanwhile every commit waits for it, and nothing
+    else in the log or in readiness shows it.
+    """
+    warned = False
+
+    def check() -> None:
+        nonlocal warned
+        waited = tracker.oldest_wait_s()
+        if waited < after_s:
+            warned = False
+            return
+        if not warned:
+            warned = True
+            log.warning(
+                "records have waited %.0f s for the broker's acknowledgement (%s): a topic "
+                "deleted, a partition without a leader, a broker that does not answer? "
+                "Commits wait for them until they are acknowledged or fail",
+                waited,
+                tracker.waiting(),
+            )
+
+    return check
 
 
 def install(producer: Any, tracker: DeliveryTracker) -> None:

@@ -75,7 +75,7 @@ class Worker(faust.Worker):
         if getattr(self, "_watchdog", None) is not None:
             return
         log.info("stop requested; forced exit in %.0fs if still running", self.grace_s)
-        self._watchdog = threading.Timer(self.grace_s, _force_exit, args=(self.grace_s,))
+        self._watchdog = threading.Timer(self.grace_s, _force_exit, args=(self.grace_s, self.wire))
         self._watchdog.daemon = True
         self._watchdog.start()
 
@@ -103,8 +103,14 @@ async def drain_and_commit(wire: WireApp, timeout_s: float) -> None:
     log.info("stopped taking input; offsets committed")
 
 
-def _force_exit(grace_s: float) -> None:
-    sys.stderr.write(f"wire-ingest: worker did not stop within {grace_s:.0f}s; exiting\n")
+def _force_exit(grace_s: float, wire: WireApp | None = None) -> None:
+    """Exit 1 with one line; it names the records still waiting for the broker, which a stop
+    that cannot commit is most often waiting for."""
+    waiting = wire.delivery.waiting() if wire is not None else "none"
+    unacknowledged = f" (records waiting for the broker: {waiting})" if waiting != "none" else ""
+    sys.stderr.write(
+        f"wire-ingest: worker did not stop within {grace_s:.0f}s{unacknowledged}; exiting\n"
+    )
     sys.stderr.flush()
     os._exit(1)
 
