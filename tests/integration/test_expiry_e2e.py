@@ -17,7 +17,6 @@ here first, so a layout mistake fails before any Kafka traffic.
 
 from __future__ import annotations
 
-import asyncio
 from collections import defaultdict
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -25,9 +24,15 @@ from typing import Any
 
 import orjson
 import pytest
-from aiokafka.admin import AIOKafkaAdminClient
 
-from tests.support.kafka_io import Record, all_committed, create_topic, produce, read_all
+from tests.support.kafka_io import (
+    Record,
+    all_committed,
+    create_topic,
+    list_topics,
+    produce,
+    read_all,
+)
 from tests.support.schemas import dlq_raw_bytes, validate_dlq, validate_event
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
@@ -142,18 +147,6 @@ def _changelog_topic(names: Names) -> str:
 
 def _repartition_topic(names: Names) -> str:
     return f"{names.app_id}.items-by-story"  # Settings.repartition_topic
-
-
-def _list_topics(bootstrap: str) -> set[str]:
-    async def go() -> set[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            return set(await admin.list_topics())
-        finally:
-            await admin.close()
-
-    return asyncio.run(go())
 
 
 def _wait_committed(bootstrap: str, names: Names, worker: WorkerProcess) -> None:
@@ -288,7 +281,7 @@ def test_a_bucket_expires_by_stream_time_and_stays_expired_after_a_restore(
     assert {r.key for r in latest} == {a_story.encode(), b_story.encode()}
 
     changelog_topic = _changelog_topic(names)
-    assert changelog_topic in _list_topics(kafka_bootstrap)
+    assert changelog_topic in list_topics(kafka_bootstrap)
     changelog = read_all(kafka_bootstrap, changelog_topic)
     a_records = _bucket_records(changelog, a_bucket.encode())
     assert len(a_records) >= 2, a_records  # the original's state, then the update's

@@ -69,20 +69,17 @@ def _changelog_topic(names: Names) -> str:
     return f"{names.app_id}-story-buckets-changelog"  # topics.changelog_topic
 
 
-def _topics(bootstrap: str) -> set[str]:
-    import asyncio
-
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    async def go() -> set[str]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            return set(await admin.list_topics())
-        finally:
-            await admin.close()
-
-    return asyncio.run(go())
+def _seeds_until_it_stops(
+    bootstrap: str, names: Names, worker: WorkerProcess
+) -> tuple[int, float, str]:
+    """Start ``worker``, feed it both seeds, and wait for it to stop by itself: its exit
+    code, how long after the seeds it stopped, and its log."""
+    original, update = _seeds()
+    worker.start().wait_ready()
+    produce(bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
+    started = time.monotonic()
+    code = _wait_exit(worker, timeout=120)
+    return code, time.monotonic() - started, worker.log_path.read_text(errors="replace")
 
 
 def _wait_exit(worker: WorkerProcess, timeout: float) -> int:
@@ -160,13 +157,7 @@ def test_a_record_the_broker_refuses_stops_the_worker_without_committing(
     create_topic(kafka_bootstrap, names.raw, PARTITIONS)
     create_topic(kafka_bootstrap, names.events, PARTITIONS, {"max.message.bytes": "2000"})
     worker = spawn()
-    worker.start().wait_ready()
-    produce(kafka_bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
-
-    started = time.monotonic()
-    code = _wait_exit(worker, timeout=120)
-    stopped_after = time.monotonic() - started
-    log = worker.log_path.read_text(errors="replace")
+    code, stopped_after, log = _seeds_until_it_stops(kafka_bootstrap, names, worker)
     assert code == EXIT_DELIVERY_FAILED, f"exit code {code}:\n{worker.log_tail()}"
     assert f"{REFUSED_LINE} {names.events} ({SIZE_REFUSAL}" in log, worker.log_tail()
     assert re.search(SIZE_NAMED, log), worker.log_tail()
@@ -230,16 +221,9 @@ def test_a_local_store_that_fails_stops_the_worker_without_dead_lettering(
     10 and one line, dead-letter nothing and commit nothing; once the disk is mended, a
     restart on the same state delivers both events.
     """
-    original, update = _seeds()
     create_topic(kafka_bootstrap, names.raw, PARTITIONS)
     worker = spawn(extra_env={"WIRE_FAULT_INJECTION": "fail-state-write"})
-    worker.start().wait_ready()
-    produce(kafka_bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
-
-    started = time.monotonic()
-    code = _wait_exit(worker, timeout=120)
-    stopped_after = time.monotonic() - started
-    log = worker.log_path.read_text(errors="replace")
+    code, stopped_after, log = _seeds_until_it_stops(kafka_bootstrap, names, worker)
     assert code == EXIT_STATE_STORE_FAILED, f"exit code {code}:\n{worker.log_tail()}"
     failed = [line for line in log.splitlines() if STORE_FAILED_LINE in line]
     assert len(failed) == 1, worker.log_tail()
@@ -286,7 +270,7 @@ def test_records_for_a_deleted_topic_are_timed_and_delivered_once_it_is_back(
     silence and every commit waits. The gauges show how many records wait and for how long
     (WireIngestDeliveryStalled reads them); once the topic is back, the event is delivered,
     the gauges fall to 0, and the worker goes on."""
-    from tests.support.kafka_io import delete_topic
+    from tests.support.kafka_io import delete_topic, list_topics
 
     original, update = _seeds()
     create_topic(kafka_bootstrap, names.raw, PARTITIONS)
@@ -295,7 +279,9 @@ def test_records_for_a_deleted_topic_are_timed_and_delivered_once_it_is_back(
     produce(kafka_bootstrap, names.raw, [original], keys=[SEED_KEY])
     read_all(kafka_bootstrap, names.events, until=_has_event("story.created"), timeout=60)
     delete_topic(kafka_bootstrap, names.events)
-    wait_until(lambda: names.events not in _topics(kafka_bootstrap), 30, "the events topic deleted")
+    wait_until(
+        lambda: names.events not in list_topics(kafka_bootstrap), 30, "the events topic deleted"
+    )
 
     produce(kafka_bootstrap, names.raw, [update], keys=[SEED_KEY])
 

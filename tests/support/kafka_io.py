@@ -263,6 +263,18 @@ def delete_records_before(bootstrap: str, topic: str, partition: int, offset: in
     asyncio.run(go())
 
 
+def list_topics(bootstrap: str) -> set[str]:
+    async def go() -> set[str]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            return set(await admin.list_topics())
+        finally:
+            await admin.close()
+
+    return asyncio.run(go())
+
+
 def delete_topic(bootstrap: str, topic: str) -> None:
     async def go() -> None:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
