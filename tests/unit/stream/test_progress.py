@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 
+from tests.support.stops import StoppedError, Stops
 from workers.stream.agents import Progress, run_guarded
 
 RAW = "wire.raw"
@@ -214,14 +215,7 @@ def test_a_message_that_cannot_be_dead_lettered_stops_the_worker_unacked(
     Faust ack the message, so the worker stops at once, before it is done or committed."""
     from workers.stream import agents
 
-    stopped: list[tuple[str, int]] = []
-
-    class StoppedError(Exception):
-        pass
-
-    def fake_stop(reason: str, code: int) -> NoReturn:
-        stopped.append((reason, code))
-        raise StoppedError
+    fake_stop = Stops()
 
     async def handle(_wire: Any, _event: Any) -> None:
         raise ValueError("a bug")
@@ -236,7 +230,7 @@ def test_a_message_that_cannot_be_dead_lettered_stops_the_worker_unacked(
     monkeypatch.setattr(agents, "stop", fake_stop)
     with pytest.raises(StoppedError):
         asyncio.run(run_guarded(wire, _Stream([7]), "merge", handle))  # type: ignore[arg-type]
-    ((reason, code),) = stopped
+    ((reason, code),) = fake_stop.calls
     assert code == agents.EXIT_DEAD_LETTER_FAILED
     assert reason.startswith("cannot dead-letter the message the merge agent failed on at ")
     assert progress.done == {}  # never marked done

@@ -19,6 +19,7 @@ from faust.stores.rocksdb import Store as FaustRocksDBStore
 from faust.types import TP
 
 from tests.support.local_store import flushed_items
+from tests.support.stops import StoppedError, Stops
 from workers.settings import Settings
 from workers.stream.app import ROCKSDB_OPTIONS, create_app
 from workers.stream.table_store import (
@@ -227,16 +228,9 @@ def test_a_failing_store_stops_the_worker_with_one_line(
     from workers.stream import table_store
     from workers.stream.fatal import EXIT_STATE_STORE_FAILED
 
-    stops: list[tuple[str, int]] = []
-
-    class StoppedError(Exception):
-        pass
-
-    def fake_stop(reason: str, code: int) -> None:
-        stops.append((reason, code))
-        raise StoppedError
-
+    fake_stop = Stops()
     monkeypatch.setattr(table_store, "stop", fake_stop)
+    stops = fake_stop.calls
     store = _table(tmp_path).data
     store._dbs[0] = _FullDisk()
     with pytest.raises(StoppedError):
