@@ -11,7 +11,6 @@ database never got (the table's RocksDB writes no WAL: the changelog must give i
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -78,20 +77,8 @@ def _seeds_until_it_stops(
     worker.start().wait_ready()
     produce(bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
     started = time.monotonic()
-    code = _wait_exit(worker, timeout=120)
+    code = worker.wait_exit(timeout=120)
     return code, time.monotonic() - started, worker.log_path.read_text(errors="replace")
-
-
-def _wait_exit(worker: WorkerProcess, timeout: float) -> int:
-    """The worker's exit code, once it ended by itself; fails (and kills it) after ``timeout``."""
-    assert worker.proc is not None
-    try:
-        return worker.proc.wait(timeout)
-    except subprocess.TimeoutExpired:
-        worker.kill()
-        raise AssertionError(
-            f"the worker was still running after {timeout:.0f}s:\n{worker.log_tail()}"
-        ) from None
 
 
 def _wait_all_committed(
@@ -327,7 +314,7 @@ def test_state_written_before_a_crash_reaches_the_changelog_on_restart(
     w1 = spawn("w", extra_env={"WIRE_FAULT_INJECTION": "exit-after-state-write"})
     w1.start().wait_ready()
     produce(kafka_bootstrap, names.raw, [original], keys=[SEED_KEY])
-    code = _wait_exit(w1, timeout=120)
+    code = w1.wait_exit(timeout=120)
     assert code == EXIT_FAULT_INJECTED, f"exit code {code}:\n{w1.log_tail()}"
     # The fault as promised: the state reached only W1's local store.
     assert read_all(kafka_bootstrap, names.events) == []
@@ -467,7 +454,7 @@ def test_a_changelog_record_the_broker_refuses_stops_the_worker_without_committi
     produce(kafka_bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
 
     started = time.monotonic()
-    code = _wait_exit(w1, timeout=120)
+    code = w1.wait_exit(timeout=120)
     stopped_after = time.monotonic() - started
     log = w1.log_path.read_text(errors="replace")
     assert code == EXIT_DELIVERY_FAILED, f"exit code {code}:\n{w1.log_tail()}"

@@ -30,6 +30,7 @@ from tests.support.kafka_io import all_committed, create_topic, produce
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
 from workers.core.pipeline import parse_raw
+from workers.core.rejects import Reject
 
 pytestmark = pytest.mark.reliability
 
@@ -233,6 +234,62 @@ def test_a_committed_offset_past_the_logs_end_is_read_from_the_start_and_commits
     assert worker.alive()
     log = worker.log_path.read_text(errors="replace")
     assert "below its committed offset 3" in log, worker.log_tail()
+
+
+def test_a_state_topic_grown_while_running_stops_the_worker_before_a_story_splits(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """An operator adds partitions to the repartition topic while the worker runs (to scale
+    it out, say). Kafka's partitioner would then send a story's update to a new partition,
+    and the group's assignor pairs no changelog partition with it: the update would meet an
+    empty state and start a second story. Records keep to the state's partitions, and the
+    worker stops with one line (exit 3) once its metadata shows the change, before it reads
+    an assignment of the new layout; a start refuses the topics with the same reason."""
+    from tests.support.kafka_io import add_partitions, committed_and_ends
+
+    corpus = stories_corpus(stories=60, seed=4, redeliveries=0)
+    originals = [v for v in corpus.values if _is_original(v)]
+    updates = [v for v in corpus.values if v not in originals]
+    assert len(updates) >= 50
+    repartition = f"{names.app_id}.items-by-story"  # Settings.repartition_topic
+    create_topic(kafka_bootstrap, names.raw, 2)
+    worker = spawn(module="tests.support.fresh_metadata_worker")
+    worker.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, originals)
+    wait_for_outputs(kafka_bootstrap, names, expected_replay(originals), 60, worker.log_tail)
+
+    add_partitions(kafka_bootstrap, repartition, 8)
+    grown = time.monotonic()
+    produce(kafka_bootstrap, names.raw, updates)  # read while the worker learns of the change
+    code = worker.wait_exit(timeout=60)
+    stopped_s = time.monotonic() - grown
+
+    log = worker.log_path.read_text(errors="replace")
+    assert code == 3, worker.log_tail()
+    assert "the story state's topics changed while running" in log, worker.log_tail()
+    assert "Traceback" not in log, worker.log_tail()
+    beyond = {
+        p: ends
+        for p, ends in committed_and_ends(kafka_bootstrap, names.app_id, repartition).items()
+        if p >= 4
+    }
+    assert all(end == 0 for _committed, _start, end in beyond.values()), beyond
+    # Every event the worker sent is one a replay of all the inputs has: no story was split.
+    accounting = account(
+        kafka_bootstrap, names, originals + updates, expected_replay(originals + updates)
+    )
+    assert not accounting.spurious, accounting.spurious[:5]
+    assert accounting.non_identical_duplicates == 0
+    assert stopped_s < 30, f"stopped {stopped_s:.1f} s after the topic grew"
+
+    worker.start()
+    assert worker.wait_exit(timeout=60) == 3
+    assert "wire-ingest: refusing to start: the story state's topics disagree" in worker.log_tail()
+
+
+def _is_original(value: bytes) -> bool:
+    parsed = parse_raw(value)
+    return not isinstance(parsed, Reject) and not parsed.is_update
 
 
 def test_a_worker_started_while_the_broker_is_away_waits_for_it(names: Names, spawn: Spawn) -> None:

@@ -263,6 +263,21 @@ def delete_records_before(bootstrap: str, topic: str, partition: int, offset: in
     asyncio.run(go())
 
 
+def add_partitions(bootstrap: str, topic: str, total: int) -> None:
+    """Grow ``topic`` to ``total`` partitions, as an operator scaling it out by hand would."""
+    from aiokafka.admin import NewPartitions
+
+    async def go() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_partitions({topic: NewPartitions(total_count=total)})
+        finally:
+            await admin.close()
+
+    asyncio.run(go())
+
+
 def list_topics(bootstrap: str) -> set[str]:
     async def go() -> set[str]:
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)

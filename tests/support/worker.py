@@ -154,6 +154,18 @@ class WorkerProcess:
             ) from None
         return time.monotonic() - started
 
+    def wait_exit(self, timeout: float) -> int:
+        """The exit code, once the worker ended by itself; fails (and kills it) after
+        ``timeout``."""
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"the worker was still running after {timeout:.0f}s:\n{self.log_tail()}"
+            ) from None
+
     def kill(self) -> None:
         if self.proc is not None and self.alive():
             os.killpg(self.proc.pid, signal.SIGKILL)

@@ -228,9 +228,13 @@ class SendingProducer:
 
     def __init__(self) -> None:
         self.sent: dict[str, list[tuple[bytes, bytes]]] = {}
+        self.partitions: dict[str, list[int | None]] = {}  # as asked: None for the partitioner
 
-    async def send(self, topic: str, key: bytes, value: bytes, **_: Any) -> asyncio.Future[Any]:
+    async def send(
+        self, topic: str, key: bytes, value: bytes, **kwargs: Any
+    ) -> asyncio.Future[Any]:
         self.sent.setdefault(topic, []).append((key, value))
+        self.partitions.setdefault(topic, []).append(kwargs.get("partition"))
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         future.set_result("meta")
         return future
@@ -260,9 +264,34 @@ def stub_wire(
         progress=Progress(),
         app=SimpleNamespace(consumer=SimpleNamespace(_committed_offset={}), producer=producer),
         version="test",
+        items=FakeTopic(settings.repartition_topic),
         **{name: FakeTopic(name) for name in ("events", "latest", "dlq")},
     )
     return wire, table, producer, failures
+
+
+def test_a_parsed_item_goes_to_its_buckets_partition_of_the_state_layout() -> None:
+    """Not to whatever partition count the repartition topic has now: partitions added by
+    hand have no changelog partition, and no state, behind them."""
+    from types import SimpleNamespace
+
+    from workers.core.pipeline import route_key
+    from workers.stream.agents import handle_raw
+    from workers.stream.partitioner import layout_partition
+
+    raw = (SEEDS / "000_original.txt").read_bytes()
+    item = parse_raw(raw)
+    assert isinstance(item, WireItem)
+    key = route_key(item).encode()
+    for layout in (1, 4, 7):
+        settings = Settings(partitions=layout)
+        wire, _table, producer, failures = stub_wire(settings, layout)
+        message = SimpleNamespace(
+            topic="wire.raw", partition=0, offset=3, timestamp=None, headers=None
+        )
+        asyncio.run(handle_raw(wire, message, raw))
+        assert producer.partitions == {settings.repartition_topic: [layout_partition(key, layout)]}
+        assert failures == []
 
 
 def test_a_bucket_over_its_budget_dead_letters_the_version() -> None:

@@ -35,8 +35,10 @@ from workers.stream.fatal import (
     EXIT_DEAD_LETTER_FAILED,
     EXIT_FAULT_INJECTION,
     EXIT_STATE_FORMAT,
+    EXIT_TOPIC_CONFLICT,
     stop,
 )
+from workers.stream.partitioner import layout_partition
 from workers.stream.positions import InputPositions, Replays
 from workers.stream.records import (
     Forwarded,
@@ -54,6 +56,7 @@ from workers.stream.state import (
 )
 from workers.stream.store_size import local_store_bytes, volume_bytes
 from workers.stream.table_store import flush_partition
+from workers.stream.topics import changelog_topic, running_layout_conflict
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +226,8 @@ async def handle_raw(wire: WireApp, message: Any, value: bytes | None) -> None:
     for item in parsed:  # one, or each item of a NewsML-G2 newsMessage
         # The wire bytes and headers travel along: a merge-side DLQ record keeps them.
         record = encode_forwarded(Forwarded(item, source, raw, headers))
-        await send(wire, wire.items, route_key(item).encode(), record)
+        key = route_key(item).encode()
+        await send(wire, wire.items, key, record, layout_partition(key, wire.settings.partitions))
 
 
 def input_headers(message: Any) -> dict[str, str]:
@@ -424,7 +428,9 @@ async def dead_letter(
     await send(wire, wire.dlq, source.raw_sha256.encode(), dumps(record))
 
 
-async def send(wire: WireApp, topic: Any, key: bytes, value: bytes) -> asyncio.Future[Any]:
+async def send(
+    wire: WireApp, topic: Any, key: bytes, value: bytes, partition: int | None = None
+) -> asyncio.Future[Any]:
     """Send one record and hand its delivery future to the tracker (see delivery.py).
 
     A send that raises before it has a future (a record over the producer's size limit, a
@@ -432,14 +438,14 @@ async def send(wire: WireApp, topic: Any, key: bytes, value: bytes) -> asyncio.F
     exception goes on so that this input is not finished either.
 
     The record goes straight to Faust's producer (aiokafka's future, the default partitioner
-    on the key, as ``Topic.send`` would): ``Topic.send`` wraps each record in Faust's message
-    and callback objects, which nothing here uses, at a cost per record of the same order as
-    the producer's own.
+    on the key, as ``Topic.send`` would, unless ``partition`` names one): ``Topic.send`` wraps
+    each record in Faust's message and callback objects, which nothing here uses, at a cost
+    per record of the same order as the producer's own.
     """
     name = topic.get_topic_name()
     try:
         pending = await wire.app.producer.send(
-            name, key, value, partition=None, timestamp=None, headers=None
+            name, key, value, partition=partition, timestamp=None, headers=None
         )
         future: asyncio.Future[Any] = asyncio.ensure_future(pending)  # aiokafka's, as it is
     except Exception as exc:
@@ -595,8 +601,24 @@ def register_agents(wire: WireApp) -> None:
     wire.table.on_recover(after_rebalance)
     inputs = {wire.settings.topic_raw, wire.settings.repartition_topic}
 
+    state_topics = (wire.settings.repartition_topic, changelog_topic(wire.settings))
+
+    def check_layout() -> None:
+        """Stop before reading an assignment in which a state topic grown by hand (the
+        metadata change that started the rebalance) no longer pairs each repartition
+        partition with its changelog partition; the start check refuses the same topics."""
+        consumer = app.consumer
+        conflict = running_layout_conflict(
+            wire.settings,
+            {name: consumer.topic_partitions(name) for name in state_topics},
+            ((tp.topic, tp.partition) for tp in consumer.assignment()),
+        )
+        if conflict is not None:
+            stop(f"the story state's topics changed while running: {conflict}", EXIT_TOPIC_CONFLICT)
+
     def rebalance_starts() -> None:
         wire.progress.rebalance_started = time.monotonic()
+        check_layout()
 
     def read_from(topic: str, partition: int, offset: int) -> None:
         wire.progress.read_from(topic, partition, offset, time.time())
@@ -608,6 +630,7 @@ def register_agents(wire: WireApp) -> None:
         read_from,
         rebalance_starts,
         on_fetched=wire.progress.fetched,
+        on_rebalance_end=check_layout,
     )
     app.sensors.add(positions)
     wire.progress.starting = positions.on_message_start

@@ -14,6 +14,7 @@ from typing import NoReturn
 
 log = logging.getLogger(__name__)
 
+EXIT_TOPIC_CONFLICT = 3  # the state topics do not fit WIRE_PARTITIONS (at start or later)
 EXIT_DELIVERY_FAILED = 5  # the broker did not take a record
 EXIT_STATE_FORMAT = 6  # the table holds state this release cannot read
 EXIT_REPOSITION_FAILED = 7  # the input partitions could not be put back after a rebalance

@@ -6,6 +6,9 @@ to ``stories.latest`` and ``stories.events`` under one story key), while the key
 repeat (every version of a story, both outputs of one event). The partition is the one
 aiokafka's ``DefaultPartitioner`` (and Kafka's Java client) picks for the key, so a story
 stays in the partition its consumers know.
+
+The repartition topic is the exception: its records go to the partition of the story
+state's layout (:func:`layout_partition`), whatever the topic has grown to since the start.
 """
 
 from __future__ import annotations
@@ -32,3 +35,13 @@ def partition_for(
         return random.choice(available or all_partitions)  # noqa: S311 - spreads unkeyed records
     # bytes() returns a bytes key itself and copies a bytearray, which is unhashable.
     return all_partitions[_positive_murmur2(bytes(key)) % len(all_partitions)]
+
+
+def layout_partition(key: bytes, partitions: int) -> int:
+    """The partition of the story state's layout (``WIRE_PARTITIONS``) for a bucket key.
+
+    What the default partitioner picks while the repartition topic has ``partitions``
+    partitions; a topic grown by hand while the worker runs gets no record in its new
+    partitions, which have no changelog partition (and no state) behind them.
+    """
+    return _positive_murmur2(key) % partitions

@@ -172,6 +172,7 @@ class InputPositions(faust.Sensor):
         on_rebalance_start: Callable[[], None] | None = None,
         *,
         on_fetched: Callable[[str, int, int, int | None], None] | None = None,
+        on_rebalance_end: Callable[[], None] | None = None,
     ) -> None:
         super().__init__()
         self._app = app
@@ -181,6 +182,8 @@ class InputPositions(faust.Sensor):
         # rebalance (committed or earliest offset): the lag gauges count from there.
         self._on_read_from = on_read_from
         self._on_rebalance_start = on_rebalance_start
+        # Told first at each rebalance's end, before any input of the new assignment is read.
+        self._on_rebalance_end = on_rebalance_end
         self._rebalances = 0  # rebalances started: a repositioning older than the last yields
         # Told (topic, partition, fetch position, last record's offset or None) for each
         # input partition after every fetch: where the records end, transaction markers aside.
@@ -242,6 +245,8 @@ class InputPositions(faust.Sensor):
         return super().on_rebalance_start(app)
 
     def on_rebalance_end(self, app: Any, state: Any) -> None:
+        if self._on_rebalance_end is not None:
+            self._on_rebalance_end()
         rebalance = self._rebalances
         super().on_rebalance_end(app, state)
         assigned = [tp for tp in app.consumer.assignment() if tp.topic in self._topics]

@@ -27,6 +27,7 @@ from workers.stream.client_logs import (
     hold_back_repeated_client_lines,
     uncover_client_loggers,
 )
+from workers.stream.fatal import EXIT_TOPIC_CONFLICT
 from workers.stream.kafka_client import remember_client_errors, unreachable
 from workers.stream.topics import TopicConflictError, ensure_topics
 from workers.stream.waiting_pages import serve_while_waiting
@@ -278,7 +279,7 @@ def _start_status(settings: Settings, metrics: Metrics) -> int | None:
             return 0
     except TopicConflictError as exc:
         print(f"wire-ingest: refusing to start: {exc}", file=sys.stderr)
-        return 3
+        return EXIT_TOPIC_CONFLICT
     except KafkaConnectionError as exc:
         print(f"wire-ingest: {unreachable(settings, exc)}", file=sys.stderr)
         return 4

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -99,6 +100,40 @@ def _check_state_partitions(settings: Settings, existing: dict[str, int]) -> Non
                 f"Set WIRE_PARTITIONS={have}, or reset the state (see README, "
                 f"'Resetting state') before changing the partition count."
             )
+
+
+def running_layout_conflict(
+    settings: Settings,
+    counts: Mapping[str, int | None],
+    assigned: Iterable[tuple[str, int]],
+) -> str | None:
+    """What the start check would refuse, seen while the worker runs; None while all is well.
+
+    ``counts``: the state topics' partition counts in the consumer's metadata (None: not known
+    yet); ``assigned``: the (topic, partition) pairs of its assignment. A state topic grown by
+    hand gets new partitions with no counterpart in the other state topic, and the group's
+    assignor stops pairing repartition partition p with changelog partition p: a story's
+    versions would meet two states. The worker has to stop before it reads such an assignment.
+    """
+    layout = {spec.name for spec in topic_specs(settings) if spec.must_match}
+    beyond = sorted(
+        f"{topic}[{partition}]"
+        for topic, partition in assigned
+        if topic in layout and partition >= settings.partitions
+    )
+    try:
+        _check_state_partitions(
+            settings, {name: count for name, count in counts.items() if count is not None}
+        )
+    except TopicConflictError as exc:
+        return str(exc)
+    if beyond:
+        return (
+            f"assigned {', '.join(beyond)}, beyond the story state's {settings.partitions} "
+            "partitions (a state topic was grown by hand?). Reset the state (see README, "
+            "'Resetting state')."
+        )
+    return None
 
 
 def _retention_ms(days: float) -> str:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from workers.settings import Settings
 from workers.stream.app import create_app
-from workers.stream.partitioner import partition_for
+from workers.stream.partitioner import layout_partition, partition_for
 
 
 @given(st.binary(max_size=80), st.integers(min_value=1, max_value=64))
@@ -49,3 +49,16 @@ def test_the_workers_producer_uses_it(tmp_path: Path) -> None:
             await client.stop()  # never started: closes what the constructor opened
 
     assert asyncio.run(client_partitioner()) is partition_for
+
+
+@given(st.binary(max_size=80), st.integers(min_value=1, max_value=16), st.integers(0, 48))
+@settings(max_examples=300)
+def test_a_bucket_keeps_its_layout_partition_when_the_topic_grows(
+    key: bytes, layout: int, added: int
+) -> None:
+    """The repartition topic's partition is the default partitioner's over the layout's
+    partitions, and stays so after partitions are added by hand."""
+    partitions = list(range(layout))
+    expected = DefaultPartitioner()(key, partitions, partitions)
+    assert layout_partition(key, layout) == expected
+    assert 0 <= expected < layout  # never one of the partitions added by hand

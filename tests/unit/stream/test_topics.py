@@ -77,3 +77,26 @@ def test_state_topics_that_disagree_name_the_reset_not_a_setting() -> None:
         )
     with pytest.raises(TopicConflictError, match="Set WIRE_PARTITIONS=4, or reset the state"):
         _check_state_partitions(Settings(partitions=8), {repartition: 4, changelog: 4})
+
+
+def test_a_layout_changed_while_running_is_named_as_the_start_would() -> None:
+    """The consumer's metadata after a state topic was grown by hand, or an assignment of a
+    partition beyond WIRE_PARTITIONS: what the worker stops on (agents.check_layout)."""
+    from workers.settings import Settings
+    from workers.stream.topics import changelog_topic, running_layout_conflict
+
+    settings = Settings(partitions=4)
+    repartition, changelog = settings.repartition_topic, changelog_topic(settings)
+    own = [(repartition, 3), (changelog, 3), (settings.topic_raw, 9)]
+    assert running_layout_conflict(settings, {repartition: 4, changelog: 4}, own) is None
+    assert running_layout_conflict(settings, {repartition: None, changelog: None}, []) is None
+    grown = running_layout_conflict(settings, {repartition: 8, changelog: 4}, own)
+    assert grown is not None
+    assert grown.startswith("the story state's topics disagree on their partition count")
+    beyond = running_layout_conflict(
+        settings, {repartition: 4, changelog: None}, [*own, (repartition, 5)]
+    )
+    assert beyond == (
+        f"assigned {repartition}[5], beyond the story state's 4 partitions (a state topic was "
+        "grown by hand?). Reset the state (see README, 'Resetting state')."
+    )
