@@ -287,6 +287,50 @@ def test_a_state_topic_grown_while_running_stops_the_worker_before_a_story_split
     assert "wire-ingest: refusing to start: the story state's topics disagree" in worker.log_tail()
 
 
+def test_a_state_topic_grown_under_two_workers_stops_both_before_a_story_splits(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """The same change under two workers: aiokafka tells only the group's leader that the
+    topic grew (it rebalances), so the other one stops on its own metadata, between
+    rebalances, rather than only once it is left alone and leads the group."""
+    from tests.support.kafka_io import add_partitions, committed_and_ends
+
+    corpus = stories_corpus(stories=60, seed=4, redeliveries=0)
+    originals = [v for v in corpus.values if _is_original(v)]
+    updates = [v for v in corpus.values if v not in originals]
+    repartition = f"{names.app_id}.items-by-story"  # Settings.repartition_topic
+    create_topic(kafka_bootstrap, names.raw, 2)
+    workers = [spawn(label, module="tests.support.fresh_metadata_worker") for label in "ab"]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.wait_ready()
+    produce(kafka_bootstrap, names.raw, originals)
+    wait_for_outputs(kafka_bootstrap, names, expected_replay(originals), 60, workers[0].log_tail)
+
+    add_partitions(kafka_bootstrap, repartition, 8)
+    grown = time.monotonic()
+    produce(kafka_bootstrap, names.raw, updates)
+    codes = [worker.wait_exit(timeout=60) for worker in workers]
+    stopped_s = time.monotonic() - grown
+
+    for worker, code in zip(workers, codes, strict=True):
+        log = worker.log_path.read_text(errors="replace")
+        assert code == 3, worker.log_tail()
+        assert "the story state's topics changed while running" in log, worker.log_tail()
+        assert "Traceback" not in log, worker.log_tail()
+    # Within a metadata refresh (1 s here) and a layout check (2 s), where a worker that waits
+    # to lead the group stops only a session timeout (10 s here) after the other.
+    assert stopped_s < 8, f"both stopped {stopped_s:.1f} s after the topic grew"
+    ends = committed_and_ends(kafka_bootstrap, names.app_id, repartition)
+    assert all(end == 0 for partition, (_c, _s, end) in ends.items() if partition >= 4), ends
+    accounting = account(
+        kafka_bootstrap, names, originals + updates, expected_replay(originals + updates)
+    )
+    assert not accounting.spurious, accounting.spurious[:5]
+    assert accounting.non_identical_duplicates == 0
+
+
 def _is_original(value: bytes) -> bool:
     parsed = parse_raw(value)
     return not isinstance(parsed, Reject) and not parsed.is_update

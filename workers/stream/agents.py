@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from faust.exceptions import ConsumerNotStarted
 
 from workers.core import keys
 from workers.core.events import Source
@@ -56,9 +57,13 @@ from workers.stream.state import (
 )
 from workers.stream.store_size import local_store_bytes, volume_bytes
 from workers.stream.table_store import flush_partition
-from workers.stream.topics import changelog_topic, running_layout_conflict
+from workers.stream.topics import changelog_topic, partition_counts, running_layout_conflict
 
 log = logging.getLogger(__name__)
+
+# How often a worker compares the state topics' partition counts in its Kafka client's
+# metadata with the layout (the client refreshes that metadata every 5 minutes).
+LAYOUT_CHECK_S = 2.0
 
 
 def kafka_time(message: Any) -> float | None:
@@ -604,17 +609,30 @@ def register_agents(wire: WireApp) -> None:
     state_topics = (wire.settings.repartition_topic, changelog_topic(wire.settings))
 
     def check_layout() -> None:
-        """Stop before reading an assignment in which a state topic grown by hand (the
-        metadata change that started the rebalance) no longer pairs each repartition
-        partition with its changelog partition; the start check refuses the same topics."""
+        """Stop before reading an assignment in which a state topic grown by hand no longer
+        pairs each repartition partition with its changelog partition; the start check
+        refuses the same topics. Fails closed: an error here would leave Faust's rebalance
+        half done (its sensors and the repositioning skipped)."""
         consumer = app.consumer
-        conflict = running_layout_conflict(
-            wire.settings,
-            {name: consumer.topic_partitions(name) for name in state_topics},
-            ((tp.topic, tp.partition) for tp in consumer.assignment()),
-        )
+        try:
+            conflict = running_layout_conflict(
+                wire.settings,
+                partition_counts(consumer, state_topics),
+                ((tp.topic, tp.partition) for tp in consumer.assignment()),
+            )
+        except ConsumerNotStarted:
+            return  # nothing assigned, nothing read yet
+        except Exception as exc:  # noqa: BLE001 - see above
+            conflict = f"cannot check them ({type(exc).__name__}: {exc})"
         if conflict is not None:
             stop(f"the story state's topics changed while running: {conflict}", EXIT_TOPIC_CONFLICT)
+
+    async def watch_layout() -> None:
+        # Between rebalances too: a worker that is not the group's leader may be given no
+        # rebalance for the change (aiokafka watches the topics' counts on the leader only).
+        check_layout()
+
+    app.timer(LAYOUT_CHECK_S)(watch_layout)
 
     def rebalance_starts() -> None:
         wire.progress.rebalance_started = time.monotonic()

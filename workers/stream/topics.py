@@ -102,6 +102,25 @@ def _check_state_partitions(settings: Settings, existing: dict[str, int]) -> Non
             )
 
 
+def partition_counts(consumer: Any, topics: Iterable[str]) -> dict[str, int | None]:
+    """The topics' partition counts in the metadata of Faust's Kafka client (None: unknown).
+
+    The client's cluster metadata, which every worker refreshes (``metadata.max.age.ms``),
+    not the group coordinator's snapshot behind ``Consumer.topic_partitions``, which aiokafka
+    keeps up to date on the group's leader only. Private attributes, read as Faust's own
+    ``key_partition`` reads them; none found, every count is None.
+    """
+    client = getattr(
+        getattr(getattr(consumer, "_thread", None), "_consumer", None), "_client", None
+    )
+    cluster = getattr(client, "cluster", None)
+    counts: dict[str, int | None] = {}
+    for topic in topics:
+        partitions = cluster.partitions_for_topic(topic) if cluster is not None else None
+        counts[topic] = len(partitions) if partitions else None
+    return counts
+
+
 def running_layout_conflict(
     settings: Settings,
     counts: Mapping[str, int | None],

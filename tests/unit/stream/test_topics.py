@@ -100,3 +100,24 @@ def test_a_layout_changed_while_running_is_named_as_the_start_would() -> None:
         f"assigned {repartition}[5], beyond the story state's 4 partitions (a state topic was "
         "grown by hand?). Reset the state (see README, 'Resetting state')."
     )
+
+
+def test_partition_counts_come_from_the_clients_cluster_metadata() -> None:
+    """Which every worker refreshes; Faust's topic_partitions reads a snapshot that aiokafka
+    keeps on the group's leader only."""
+    from types import SimpleNamespace
+
+    from workers.stream.topics import partition_counts
+
+    class Cluster:
+        @staticmethod
+        def partitions_for_topic(topic: str) -> set[int] | None:
+            return {"a": set(range(8)), "b": set(range(4))}.get(topic)
+
+    consumer = SimpleNamespace(
+        _thread=SimpleNamespace(
+            _consumer=SimpleNamespace(_client=SimpleNamespace(cluster=Cluster()))
+        )
+    )
+    assert partition_counts(consumer, ["a", "b", "c"]) == {"a": 8, "b": 4, "c": None}
+    assert partition_counts(SimpleNamespace(), ["a"]) == {"a": None}  # not started: unknown
