@@ -331,6 +331,34 @@ def test_a_state_topic_grown_under_two_workers_stops_both_before_a_story_splits(
     assert accounting.non_identical_duplicates == 0
 
 
+def test_a_second_worker_with_the_same_instance_id_stops_and_says_so(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """Two processes of one group started with one WIRE_INSTANCE_ID (a copied environment):
+    the broker gives the newcomer the first one's place, and Faust's assignor refuses the
+    assignment meant for the other process. The newcomer's group coordination is over; it
+    stops with one line naming the likely cause (exit 11) instead of living on with no
+    partitions. The first worker rejoins and loses nothing."""
+    corpus = stories_corpus(stories=200, seed=6, redeliveries=0)
+    half = len(corpus.values) // 2
+    create_topic(kafka_bootstrap, names.raw, 4)
+    first = spawn("a", extra_env={"WIRE_INSTANCE_ID": "wire-0"})
+    first.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, corpus.values[:half], partitions=4)
+    second = spawn("b", extra_env={"WIRE_INSTANCE_ID": "wire-0"})
+    second.start()
+    assert second.wait_exit(timeout=60) == 11, second.log_tail()
+    log = second.log_path.read_text(errors="replace")
+    assert "the consumer group's coordination stopped" in log, second.log_tail()
+    assert "Is another process of the group using WIRE_INSTANCE_ID=wire-0?" in log
+
+    produce(kafka_bootstrap, names.raw, corpus.values[half:], partitions=4)
+    replayer = expected_replay(corpus.values)
+    wait_for_outputs(kafka_bootstrap, names, replayer, timeout=120, on_timeout=first.log_tail)
+    assert first.alive(), first.log_tail()
+    account(kafka_bootstrap, names, corpus.values, replayer).assert_nothing_lost()
+
+
 def _is_original(value: bytes) -> bool:
     parsed = parse_raw(value)
     return not isinstance(parsed, Reject) and not parsed.is_update

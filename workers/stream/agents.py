@@ -35,10 +35,12 @@ from workers.stream.delivery import STALL_CHECK_S, DeliveryFailedError, stall_wa
 from workers.stream.fatal import (
     EXIT_DEAD_LETTER_FAILED,
     EXIT_FAULT_INJECTION,
+    EXIT_GROUP_FAILED,
     EXIT_STATE_FORMAT,
     EXIT_TOPIC_CONFLICT,
     stop,
 )
+from workers.stream.group import GroupWatch, describe_failure
 from workers.stream.partitioner import layout_partition
 from workers.stream.positions import InputPositions, Replays
 from workers.stream.records import (
@@ -633,6 +635,11 @@ def register_agents(wire: WireApp) -> None:
         check_layout()
 
     app.timer(LAYOUT_CHECK_S)(watch_layout)
+
+    def group_failed(error: BaseException) -> None:
+        stop(describe_failure(error, wire.settings.instance_id), EXIT_GROUP_FAILED)
+
+    app.sensors.add(GroupWatch(app, group_failed))
 
     def rebalance_starts() -> None:
         wire.progress.rebalance_started = time.monotonic()

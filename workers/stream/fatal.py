@@ -21,6 +21,7 @@ EXIT_REPOSITION_FAILED = 7  # the input partitions could not be put back after a
 EXIT_DEAD_LETTER_FAILED = 8  # a message an agent failed on could not be dead-lettered
 EXIT_FAULT_INJECTION = 9  # WIRE_FAULT_INJECTION=exit-after-state-write (tests only)
 EXIT_STATE_STORE_FAILED = 10  # the table's local store failed to read or write (a full disk)
+EXIT_GROUP_FAILED = 11  # the consumer group's coordination ended with an error (group.py)
 
 
 def stop(reason: str, code: int) -> NoReturn:
