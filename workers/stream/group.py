@@ -8,7 +8,9 @@ exit code, so that the orchestrator restarts it and the exit code says why.
 
 A known cause: two processes of one group with the same ``WIRE_INSTANCE_ID``. The broker
 gives the newcomer the old member's place, and Faust's assignor then refuses the assignment
-meant for the other process (its URL differs).
+meant for the other process, when that process's URL (its web host and port) differs.
+Not caught: the same id on processes that share a URL (pods that all serve 0.0.0.0:9108),
+which the assignor cannot tell apart.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ def describe_failure(error: BaseException, instance_id: str | None) -> str:
     if cause is not None:
         detail += f", from {type(cause).__name__}"
     line = f"the consumer group's coordination stopped ({detail}); no partition can be read"
-    if instance_id:
+    if instance_id and isinstance(cause, AssertionError):  # Faust's assignor refused it
         line += (
             f". Is another process of the group using WIRE_INSTANCE_ID={instance_id}? Each "
             "needs its own"

@@ -56,7 +56,11 @@ def test_the_line_names_the_error_and_a_shared_instance_id() -> None:
         "the consumer group's coordination stopped (KafkaError: Unexpected error during "
         "coordination AssertionError(), from AssertionError); no partition can be read"
     )
-    assert describe_failure(RuntimeError("boom"), "wire-0").endswith(
-        "(RuntimeError: boom); no partition can be read. Is another process of the group "
+    assert describe_failure(caught, "wire-0").endswith(
+        "from AssertionError); no partition can be read. Is another process of the group "
         "using WIRE_INSTANCE_ID=wire-0? Each needs its own"
+    )
+    # Another cause says nothing of the id.
+    assert describe_failure(RuntimeError("boom"), "wire-0") == (
+        "the consumer group's coordination stopped (RuntimeError: boom); no partition can be read"
     )
