@@ -245,41 +245,8 @@ def test_a_state_topic_grown_while_running_stops_the_worker_before_a_story_split
     empty state and start a second story. Records keep to the state's partitions, and the
     worker stops with one line (exit 3) once its metadata shows the change, before it reads
     an assignment of the new layout; a start refuses the topics with the same reason."""
-    from tests.support.kafka_io import add_partitions, committed_and_ends
-
-    corpus = stories_corpus(stories=60, seed=4, redeliveries=0)
-    originals = [v for v in corpus.values if _is_original(v)]
-    updates = [v for v in corpus.values if v not in originals]
-    assert len(updates) >= 50
-    repartition = f"{names.app_id}.items-by-story"  # Settings.repartition_topic
-    create_topic(kafka_bootstrap, names.raw, 2)
     worker = spawn(module="tests.support.fresh_metadata_worker")
-    worker.start().wait_ready()
-    produce(kafka_bootstrap, names.raw, originals)
-    wait_for_outputs(kafka_bootstrap, names, expected_replay(originals), 60, worker.log_tail)
-
-    add_partitions(kafka_bootstrap, repartition, 8)
-    grown = time.monotonic()
-    produce(kafka_bootstrap, names.raw, updates)  # read while the worker learns of the change
-    code = worker.wait_exit(timeout=60)
-    stopped_s = time.monotonic() - grown
-
-    log = worker.log_path.read_text(errors="replace")
-    assert code == 3, worker.log_tail()
-    assert "the story state's topics changed while running" in log, worker.log_tail()
-    assert "Traceback" not in log, worker.log_tail()
-    beyond = {
-        p: ends
-        for p, ends in committed_and_ends(kafka_bootstrap, names.app_id, repartition).items()
-        if p >= 4
-    }
-    assert all(end == 0 for _committed, _start, end in beyond.values()), beyond
-    # Every event the worker sent is one a replay of all the inputs has: no story was split.
-    accounting = account(
-        kafka_bootstrap, names, originals + updates, expected_replay(originals + updates)
-    )
-    assert not accounting.spurious, accounting.spurious[:5]
-    assert accounting.non_identical_duplicates == 0
+    stopped_s = _grow_the_repartition_topic_under(kafka_bootstrap, names, [worker])
     assert stopped_s < 30, f"stopped {stopped_s:.1f} s after the topic grew"
 
     worker.start()
@@ -293,24 +260,39 @@ def test_a_state_topic_grown_under_two_workers_stops_both_before_a_story_splits(
     """The same change under two workers: aiokafka tells only the group's leader that the
     topic grew (it rebalances), so the other one stops on its own metadata, between
     rebalances, rather than only once it is left alone and leads the group."""
+    workers = [spawn(label, module="tests.support.fresh_metadata_worker") for label in "ab"]
+    stopped_s = _grow_the_repartition_topic_under(kafka_bootstrap, names, workers)
+    # Within a metadata refresh (1 s here) and a layout check (2 s), where a worker that waits
+    # to lead the group stops only a session timeout (10 s here) after the other.
+    assert stopped_s < 8, f"both stopped {stopped_s:.1f} s after the topic grew"
+
+
+def _grow_the_repartition_topic_under(
+    bootstrap: str, names: Names, workers: list[WorkerProcess]
+) -> float:
+    """Start ``workers`` and feed them originals; grow the repartition topic from 4 to 8
+    partitions and feed the updates. Checks that each worker stopped with exit 3 and its
+    line, that no record reached a new partition and that every event is one a replay of
+    all the inputs has (no story was split); returns how long after the growth the last
+    worker stopped."""
     from tests.support.kafka_io import add_partitions, committed_and_ends
 
     corpus = stories_corpus(stories=60, seed=4, redeliveries=0)
     originals = [v for v in corpus.values if _is_original(v)]
     updates = [v for v in corpus.values if v not in originals]
+    assert len(updates) >= 50
     repartition = f"{names.app_id}.items-by-story"  # Settings.repartition_topic
-    create_topic(kafka_bootstrap, names.raw, 2)
-    workers = [spawn(label, module="tests.support.fresh_metadata_worker") for label in "ab"]
+    create_topic(bootstrap, names.raw, 2)
     for worker in workers:
         worker.start()
     for worker in workers:
         worker.wait_ready()
-    produce(kafka_bootstrap, names.raw, originals)
-    wait_for_outputs(kafka_bootstrap, names, expected_replay(originals), 60, workers[0].log_tail)
+    produce(bootstrap, names.raw, originals)
+    wait_for_outputs(bootstrap, names, expected_replay(originals), 60, workers[0].log_tail)
 
-    add_partitions(kafka_bootstrap, repartition, 8)
+    add_partitions(bootstrap, repartition, 8)
     grown = time.monotonic()
-    produce(kafka_bootstrap, names.raw, updates)
+    produce(bootstrap, names.raw, updates)  # read while the workers learn of the change
     codes = [worker.wait_exit(timeout=60) for worker in workers]
     stopped_s = time.monotonic() - grown
 
@@ -319,16 +301,14 @@ def test_a_state_topic_grown_under_two_workers_stops_both_before_a_story_splits(
         assert code == 3, worker.log_tail()
         assert "the story state's topics changed while running" in log, worker.log_tail()
         assert "Traceback" not in log, worker.log_tail()
-    # Within a metadata refresh (1 s here) and a layout check (2 s), where a worker that waits
-    # to lead the group stops only a session timeout (10 s here) after the other.
-    assert stopped_s < 8, f"both stopped {stopped_s:.1f} s after the topic grew"
-    ends = committed_and_ends(kafka_bootstrap, names.app_id, repartition)
+    ends = committed_and_ends(bootstrap, names.app_id, repartition)
     assert all(end == 0 for partition, (_c, _s, end) in ends.items() if partition >= 4), ends
     accounting = account(
-        kafka_bootstrap, names, originals + updates, expected_replay(originals + updates)
+        bootstrap, names, originals + updates, expected_replay(originals + updates)
     )
     assert not accounting.spurious, accounting.spurious[:5]
     assert accounting.non_identical_duplicates == 0
+    return stopped_s
 
 
 def test_a_second_worker_with_the_same_instance_id_stops_and_says_so(
