@@ -22,6 +22,8 @@ from typing import Any
 import faust
 from mode import Service
 
+from workers.stream.kafka_client import aiokafka_consumer
+
 # How often the coordination is looked at.
 WATCH_EVERY_S = 2.0
 
@@ -50,7 +52,7 @@ def coordination_failure(consumer: Any) -> BaseException | None:
     Private attributes (aiokafka's coordinator task), read defensively: a client without
     them, a task still running, ended normally or cancelled (a stop) all give None.
     """
-    client = getattr(getattr(consumer, "_thread", None), "_consumer", None)
+    client = aiokafka_consumer(consumer)
     task = getattr(getattr(client, "_coordinator", None), "_coordination_task", None)
     if not isinstance(task, asyncio.Future) or not task.done() or task.cancelled():
         return None

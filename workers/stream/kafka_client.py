@@ -12,6 +12,13 @@ from workers.settings import Settings
 from workers.stream.client_logs import CLIENT_LOGGER, name_wordless_exceptions
 
 
+def aiokafka_consumer(consumer: Any) -> Any | None:
+    """The aiokafka consumer behind Faust's (its consumer thread's), or None before it
+    started: what the worker reads of the client's private state (fetch positions, cluster
+    metadata, the group coordination) starts here, the one place to mend on an upgrade."""
+    return getattr(getattr(consumer, "_thread", None), "_consumer", None)
+
+
 def bootstrap_servers(settings: Settings) -> list[str]:
     return [host.strip() for host in settings.kafka_bootstrap.split(",") if host.strip()]
 

@@ -45,6 +45,7 @@ import faust
 from aiokafka.errors import KafkaError
 
 from workers.stream.fatal import EXIT_REPOSITION_FAILED, stop
+from workers.stream.kafka_client import aiokafka_consumer
 
 log = logging.getLogger(__name__)
 
@@ -441,7 +442,7 @@ def fetch_positions(consumer: Any) -> Iterator[tuple[str, int, int]]:
     aiokafka keeps it in its partition states (private, read here as they are); none found,
     this yields nothing and the lag gauges count offsets, as they did.
     """
-    client = getattr(getattr(consumer, "_thread", None), "_consumer", None)
+    client = aiokafka_consumer(consumer)
     subscription = getattr(getattr(client, "_subscription", None), "subscription", None)
     states = getattr(getattr(subscription, "assignment", None), "_tp_state", None)
     if not states:

@@ -16,7 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
 from workers.settings import Settings
-from workers.stream.kafka_client import client_kwargs
+from workers.stream.kafka_client import aiokafka_consumer, client_kwargs
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +110,7 @@ def partition_counts(consumer: Any, topics: Iterable[str]) -> dict[str, int | No
     keeps up to date on the group's leader only. Private attributes, read as Faust's own
     ``key_partition`` reads them; none found, every count is None.
     """
-    client = getattr(
-        getattr(getattr(consumer, "_thread", None), "_consumer", None), "_client", None
-    )
+    client = getattr(aiokafka_consumer(consumer), "_client", None)
     cluster = getattr(client, "cluster", None)
     counts: dict[str, int | None] = {}
     for topic in topics:
