@@ -1,49 +1,70 @@
-"""The Kafka client's log lines, kept readable while a broker is away, and counted.
+"""The Kafka client's and Faust's chatter, kept readable, and the client's errors counted.
 
 aiokafka logs an ERROR for every failed attempt to connect, fetch, update metadata or find the
 group coordinator: some 70 lines a second while a broker is away, which bury every other line.
-Each kind of line (its logger, level and message template) goes through once, then at most
-once per :data:`REPEAT_EVERY_S`, saying how many like it were held back. Every ERROR line is
-still counted (``wire_ingest_kafka_client_errors_total``), so an alert sees a broker that stays
-away, whether items flow or not.
+Faust logs a WARNING and an INFO line each time its producer buffer fills (every second or so
+while the worker catches up on a backlog), and mode one each time a timer runs late. Each kind
+of line (its logger, level and message template, numbers aside) goes through once, then at
+most once per :data:`REPEAT_EVERY_S`, saying how many like it were held back. Every ERROR line
+of the client is still counted (``wire_ingest_kafka_client_errors_total``), so an alert sees a
+broker that stays away, whether items flow or not.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 # The loggers of the Kafka client: "aiokafka" and its modules' own.
 CLIENT_LOGGER = "aiokafka"
+# Faust's and mode's loggers whose lines come in runs under load: the producer buffer's
+# "producer buffer full size N" / "producer flush took N" pairs while a backlog is worked off,
+# and a timer's "woke up too late" / "is overlapping" while the loop is busy. Only these:
+# Faust's other lines (a rebalance's assignment tables) must all reach the log.
+CHATTY_LOGGERS = ("faust.transport.producer", "mode.timers")
 REPEAT_EVERY_S = 30.0
 # Kinds of line remembered at most; past it the oldest are forgotten (aiokafka's templates are
 # a few dozen, but a message formatted before logging would make a kind per line).
 _MAX_KINDS = 512
 
 
+# A number in a line formatted before logging (Faust's f-strings): "size 1207", "took 0.31".
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e-?\d+)?")
+
+
 class RepeatedLines(logging.Filter):
-    """Lets each kind of WARNING-or-worse line through once per ``every_s``; counts ERRORs."""
+    """Lets each kind of line from ``lowest`` up through once per ``every_s``; counts ERRORs."""
 
     def __init__(
         self,
         count_error: Callable[[str], None],
         every_s: float = REPEAT_EVERY_S,
         clock: Callable[[], float] = time.monotonic,
+        lowest: int = logging.WARNING,
     ) -> None:
         super().__init__()
         self._count_error = count_error
         self._every_s = every_s
         self._clock = clock
+        self._lowest = lowest
         # kind -> (when one last went through, how many were held back since)
         self._kinds: dict[tuple[str, int, str], tuple[float, int]] = {}
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.levelno >= logging.ERROR:
             self._count_error(record.name)
-        if record.levelno < logging.WARNING:
+        if record.levelno < self._lowest:
             return True
-        kind = (record.name, record.levelno, str(record.msg))
+        template = str(record.msg)
+        # A line with arguments has its template already; one without may have been
+        # formatted before logging, its numbers in it.
+        kind = (
+            record.name,
+            record.levelno,
+            _NUMBER.sub("N", template) if not record.args else template,
+        )
         now = self._clock()
         last = self._kinds.get(kind)
         if last is not None and now - last[0] < self._every_s:
@@ -66,10 +87,23 @@ def hold_back_repeated_client_lines(count_error: Callable[[str], None]) -> Repea
     return lines
 
 
+def hold_back_faust_chatter() -> RepeatedLines:
+    """Put one :class:`RepeatedLines` on each of :data:`CHATTY_LOGGERS`, from INFO up (the
+    buffer's INFO line comes with its WARNING); none of their lines is an error to count."""
+    lines = RepeatedLines(lambda _logger: None, lowest=logging.INFO)
+    cover_loggers(lines, [logging.getLogger(name) for name in CHATTY_LOGGERS])
+    return lines
+
+
 def cover_client_loggers(lines: logging.Filter) -> None:
     """Put the filter on each Kafka client logger that lacks it: again once more of the
     client's modules are imported (Faust's driver imports some the worker's start does not)."""
-    for logger in client_loggers():
+    cover_loggers(lines, client_loggers())
+
+
+def cover_loggers(lines: logging.Filter, loggers: Iterable[logging.Logger]) -> None:
+    """Put the filter on each of ``loggers`` that lacks it."""
+    for logger in loggers:
         if lines not in logger.filters:
             logger.addFilter(lines)
 

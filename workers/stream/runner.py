@@ -24,6 +24,7 @@ from workers.stream.allocator import fix_mmap_threshold
 from workers.stream.app import WireApp, create_app
 from workers.stream.client_logs import (
     cover_client_loggers,
+    hold_back_faust_chatter,
     hold_back_repeated_client_lines,
     uncover_client_loggers,
 )
@@ -311,6 +312,7 @@ def run_worker(settings: Settings | None = None) -> int:
     fix_mmap_threshold()  # before the worker allocates its batches and fetches
     wire = create_app(settings, metrics)
     cover_client_loggers(lines)  # the client modules Faust's driver imported too
+    hold_back_faust_chatter()
     # Everything built so far (modules, the app, its topics) lives as long as the process:
     # keep it out of the collector's generations, so each collection scans only new objects.
     gc.freeze()

@@ -8,11 +8,16 @@ from collections.abc import Callable
 
 import aiokafka.client
 import aiokafka.consumer.fetcher
+import faust.transport.consumer
+import faust.transport.producer
+import mode.timers
 import pytest
 
 from workers.stream.client_logs import (
+    CHATTY_LOGGERS,
     ExceptionsNamed,
     RepeatedLines,
+    hold_back_faust_chatter,
     hold_back_repeated_client_lines,
     name_wordless_exceptions,
 )
@@ -80,8 +85,16 @@ def test_info_and_debug_lines_are_never_held_back() -> None:
 def test_lines_formatted_before_logging_do_not_grow_the_memory_without_bound() -> None:
     lines = RepeatedLines(lambda _name: None, clock=Clock())
     for n in range(5000):
-        assert lines.filter(record(f"failed at offset {n}"))
+        assert lines.filter(record(f"failed at {chr(0x4E00 + n)}"))  # a kind per line
     assert len(lines._kinds) <= 512
+
+
+def test_lines_formatted_before_logging_are_one_kind_whatever_their_numbers() -> None:
+    lines = RepeatedLines(lambda _name: None, clock=Clock())
+    assert lines.filter(record("producer buffer full size 101", level=logging.WARNING))
+    assert not lines.filter(record("producer buffer full size 2207", level=logging.WARNING))
+    assert not lines.filter(record("producer buffer full size 3.5e-05", level=logging.WARNING))
+    assert lines.filter(record("producer buffer emptied", level=logging.WARNING))
 
 
 def test_the_client_loggers_hold_back_their_repeats(
@@ -125,3 +138,37 @@ def test_the_client_loggers_name_exceptions_without_text(
     with caplog.at_level(logging.ERROR):
         aiokafka.client.log.error('Unable connect to "%s:%s": %s', "h", 1, ConnectionResetError())
     assert caplog.messages == ['Unable connect to "h:1": ConnectionResetError']
+
+
+def test_faust_s_buffer_and_timer_lines_come_once_per_interval_and_its_other_lines_all(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """While a backlog is worked off Faust's producer buffer fills every second or so, and
+    the commit timer overruns: each used to log a line (two for the buffer) every time."""
+    clock = Clock()
+    overrun = mode.timers.Timer(1.0, name="commit", clock=clock)
+    overrun.tick()
+    lines = hold_back_faust_chatter()
+    try:
+        with caplog.at_level(logging.INFO):
+            for size in range(101, 151):
+                # Faust's ProducerBuffer.wait_until_ebb, as it logs them
+                faust.transport.producer.logger.warning(f"producer buffer full size {size}")
+                faust.transport.producer.logger.info(f"producer flush took {size / 1000}")
+                clock.now += 1.0  # slept its interval ...
+                overrun.on_before_yield()
+                clock.now += 2.5  # ... then ran for 2.5 s: mode's own overlap line
+                overrun.tick()
+            faust.transport.consumer.logger.info("a rebalance's assignment table")
+            faust.transport.consumer.logger.info("a rebalance's assignment table")
+    finally:
+        for name in CHATTY_LOGGERS:
+            logging.getLogger(name).removeFilter(lines)
+    assert overrun.overlaps == 50
+    assert [(r.name, r.levelname) for r in caplog.records] == [
+        ("faust.transport.producer", "WARNING"),
+        ("faust.transport.producer", "INFO"),
+        ("mode.timers", "WARNING"),
+        ("faust.transport.consumer", "INFO"),
+        ("faust.transport.consumer", "INFO"),
+    ]
