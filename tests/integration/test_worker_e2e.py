@@ -98,6 +98,14 @@ def test_end_to_end_matches_replay(kafka_bootstrap: str, names: Names, spawn: Sp
     _wait_drained([worker], len(inputs))
     _check_outputs(kafka_bootstrap, names, expected)
 
+    def rejects_counted() -> bool:  # counted as the broker acknowledges each DLQ record
+        counted = worker.metrics()
+        return all(
+            counted.get(f"wire_ingest_items_rejected_total{{reason={reason}}}") == count
+            for reason, count in expected.reject_reasons.items()
+        )
+
+    wait_until(rejects_counted, 30, "the rejects counted", interval=0.25)
     metrics = worker.metrics()
     assert metrics["wire_ingest_items_consumed_total"] == len(inputs)
     assert metrics["wire_ingest_items_parsed_total"] == len(inputs) - sum(

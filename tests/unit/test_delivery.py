@@ -294,6 +294,43 @@ def test_a_parsed_item_goes_to_its_buckets_partition_of_the_state_layout() -> No
         assert failures == []
 
 
+def test_a_rejected_item_is_counted_once_the_broker_has_its_dlq_record() -> None:
+    """Not when it is sent: a DLQ record the broker refuses stops the worker, and the input
+    is read again at the next start, where it would be counted a second time."""
+    from types import SimpleNamespace
+
+    from workers.stream.agents import handle_raw
+
+    def rejected(wire: Any) -> float:
+        value = wire.metrics.registry.get_sample_value(
+            "wire_ingest_items_rejected_total", {"reason": "empty"}
+        )
+        return float(value or 0.0)
+
+    async def go(outcome: BaseException | None) -> float:
+        wire, _table, producer, _failures = stub_wire(Settings(), 4)
+        sent: list[asyncio.Future[Any]] = []
+
+        async def send(topic: str, key: bytes, value: bytes, **kwargs: Any) -> Any:
+            sent.append(asyncio.get_running_loop().create_future())
+            return sent[-1]
+
+        producer.send = send
+        message = SimpleNamespace(topic="wire.raw", partition=0, offset=1, timestamp=None)
+        await handle_raw(wire, message, b"")
+        assert len(sent) == 1
+        assert rejected(wire) == 0.0  # sent, not yet acknowledged
+        if outcome is None:
+            sent[0].set_result("meta")
+        else:
+            sent[0].set_exception(outcome)
+        await asyncio.sleep(0)  # the future's callbacks
+        return rejected(wire)
+
+    assert asyncio.run(go(None)) == 1.0
+    assert asyncio.run(go(RuntimeError("NotEnoughReplicas"))) == 0.0
+
+
 def test_a_bucket_over_its_budget_dead_letters_the_version() -> None:
     """No input may make a changelog record the broker refuses on every restart."""
     import base64

@@ -387,9 +387,7 @@ async def _emit(
     await send(wire, wire.latest, story_key, data)
     pending = await send(wire, wire.events, story_key, data)
 
-    def on_acked(future: asyncio.Future[Any]) -> None:
-        if future.cancelled() or future.exception() is not None:
-            return  # the delivery tracker stops the worker before the input is committed
+    def on_acked() -> None:
         metrics.last_event.set(time.time())
         if event_type is not None:
             counter = metrics.events_by_type.get(event_type)
@@ -399,7 +397,18 @@ async def _emit(
         if source.timestamp_ms:
             metrics.latency.observe(max(time.time() - source.timestamp_ms / 1000, 0.0))
 
-    pending.add_done_callback(on_acked)
+    when_acked(pending, on_acked)
+
+
+def when_acked(pending: asyncio.Future[Any], action: Callable[[], None]) -> None:
+    """Run ``action`` once the broker has the record; a record it refused counts nothing
+    (the delivery tracker stops the worker before the input is committed)."""
+
+    def on_done(future: asyncio.Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is None:
+            action()
+
+    pending.add_done_callback(on_done)
 
 
 def stored_value(table: Any, key: bytes) -> bytes | None:
@@ -430,9 +439,10 @@ async def dead_letter(
     source: Source,
     headers: dict[str, str] | None = None,
 ) -> None:
-    wire.metrics.rejected.labels(reject.reason.value).inc()
+    """Send the DLQ record; it is counted as rejected once the broker has it."""
     record = dlq_record(reject, raw, source, wire.version, headers)
-    await send(wire, wire.dlq, source.raw_sha256.encode(), dumps(record))
+    pending = await send(wire, wire.dlq, source.raw_sha256.encode(), dumps(record))
+    when_acked(pending, wire.metrics.rejected.labels(reject.reason.value).inc)
 
 
 async def send(
