@@ -339,6 +339,65 @@ def test_a_second_worker_with_the_same_instance_id_stops_and_says_so(
     account(kafka_bootstrap, names, corpus.values, replayer).assert_nothing_lost()
 
 
+def test_a_worker_frozen_past_its_session_sends_nothing_it_made_before(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """A worker frozen (a paused VM, a host deep in swap) for longer than the session timeout
+    has been replaced when it wakes: the other worker read its partitions again from the
+    committed offsets and went on. Before its client learns that, the woken worker would send
+    the records it had in hand and those it makes of its buffered messages, older than what
+    the other wrote since: without the membership fence, 21 of 1,500 stories ended on
+    stories.latest at an older version (and a later restore of the changelog would as well).
+    With it, the woken worker stops (exit 12) and sends none of them, or, with nothing in
+    hand, rejoins; restarted, it loses nothing."""
+    corpus = stories_corpus(stories=1500, seed=11)
+    cut = len(corpus.values) * 3 // 4
+    first, second = corpus.values[:cut], corpus.values[cut:]
+    create_topic(kafka_bootstrap, names.raw, 4)
+    frozen, other = spawn("frozen"), spawn("other")
+    frozen.start()
+    other.start()
+    frozen.wait_ready()
+    other.wait_ready()
+    wait_until(lambda: bool(frozen.raw_partitions()) and bool(other.raw_partitions()), 60, "split")
+    produce(kafka_bootstrap, names.raw, first, partitions=4)
+
+    def merged(worker: WorkerProcess) -> float:
+        return sum(
+            v for k, v in worker.metrics().items() if k.startswith("wire_ingest_events_emitted")
+        )
+
+    wait_until(lambda: merged(frozen) > 300, 60, "the first worker midway through its backlog")
+    frozen.freeze()
+    frozen_at = time.monotonic()
+    wait_until(lambda: len(other.raw_partitions()) == 4, 120, "the other owns every partition")
+    wait_for_outputs(
+        kafka_bootstrap, names, expected_replay(first), timeout=300, on_timeout=other.log_tail
+    )
+    frozen.thaw()
+    thawed_s = time.monotonic() - frozen_at
+
+    def settled() -> bool:  # stopped, or back in the group: the two hold the partitions apart
+        if not frozen.alive():
+            return True
+        mine, others = frozen.raw_partitions(), other.raw_partitions()
+        return bool(mine) and not set(mine) & set(others) and len(mine) + len(others) == 4
+
+    wait_until(settled, 120, "the woken worker stopped or back in the group", 0.2, frozen.log_tail)
+    code = None
+    if not frozen.alive():
+        code = frozen.wait_exit(5)
+        assert code == 12, frozen.log_tail()
+        assert "was dropped from its consumer group" in frozen.log_tail(), frozen.log_tail()
+        _restart_until_ready(frozen)  # as its orchestrator would
+    produce(kafka_bootstrap, names.raw, second, partitions=4)
+    replayer = expected_replay(corpus.values)
+    wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=frozen.log_tail)
+    accounting = account(kafka_bootstrap, names, corpus.values, replayer)
+    report("frozen past its session", accounting, thawed_s, **{"exit code": code})
+    accounting.assert_nothing_lost()
+
+
 def _is_original(value: bytes) -> bool:
     parsed = parse_raw(value)
     return not isinstance(parsed, Reject) and not parsed.is_update

@@ -166,6 +166,15 @@ class WorkerProcess:
                 f"the worker was still running after {timeout:.0f}s:\n{self.log_tail()}"
             ) from None
 
+    def freeze(self) -> None:
+        """SIGSTOP: the process stops as a paused VM or a host deep in swap would."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGCONT)
+
     def kill(self) -> None:
         if self.proc is not None and self.alive():
             os.killpg(self.proc.pid, signal.SIGKILL)

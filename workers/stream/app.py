@@ -21,6 +21,7 @@ from workers.stream.handoff import below_ebb_mark
 from workers.stream.handoff import install as install_handoff
 from workers.stream.isolation import install as install_read_committed
 from workers.stream.kafka_client import bootstrap_servers, faust_credentials
+from workers.stream.membership import Membership, fence_producer, watch_membership
 from workers.stream.partitioner import partition_for
 from workers.stream.publish_path import install as install_publish_path
 from workers.stream.stale_state import install as install_stale_state_rebuilds
@@ -169,6 +170,9 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
         expiry=Expiry(table, timedelta(days=settings.state_retention_days), settings.partitions),
     )
     install_delivery_proof(app.producer, wire.delivery)
+    membership = Membership(settings.session_timeout_s)
+    if watch_membership(settings.app_id, membership):  # Faust's group id is the app id
+        fence_producer(app.producer, membership)  # before the builds: it asks after them
     install_batch_builds(app.producer, settings.compression_type)
     install_publish_path(app)
     install_handoff(app.consumer, below_ebb_mark(app.producer.buffer))

@@ -22,6 +22,7 @@ EXIT_DEAD_LETTER_FAILED = 8  # a message an agent failed on could not be dead-le
 EXIT_FAULT_INJECTION = 9  # WIRE_FAULT_INJECTION=exit-after-state-write (tests only)
 EXIT_STATE_STORE_FAILED = 10  # the table's local store failed to read or write (a full disk)
 EXIT_GROUP_FAILED = 11  # the consumer group's coordination ended with an error (group.py)
+EXIT_MEMBERSHIP_LAPSED = 12  # records made under a lapsed group membership (membership.py)
 
 
 def stop(reason: str, code: int) -> NoReturn:

@@ -1,0 +1,195 @@
+"""The membership fence: no produce request under a group membership that may have lapsed."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+from workers.stream.membership import (
+    Membership,
+    Verdict,
+    fenced,
+    forget_membership,
+    watch_membership,
+)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 500.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def membership(session_s: float = 10.0) -> tuple[Membership, Clock]:
+    clock = Clock()
+    return Membership(session_s, clock=clock), clock
+
+
+def test_the_lease_is_the_session_less_a_tenth_or_a_second() -> None:
+    assert Membership(30.0).lease_s == 27.0
+    assert Membership(10.0).lease_s == 9.0
+    assert Membership(6.0).lease_s == 5.0
+
+
+def test_before_the_first_join_records_go() -> None:
+    member, clock = membership()
+    member.lost()  # a first join's retries reset the generation: nothing was held yet
+    assert member.verdict(clock.now) == Verdict.SEND
+
+
+def test_records_go_while_a_heartbeat_or_join_is_younger_than_the_lease() -> None:
+    member, clock = membership()
+    member.joined()
+    made = clock.now
+    clock.now += 8.9
+    assert member.verdict(made) == Verdict.SEND
+    clock.now += 0.2  # 9.1 s since the join: the broker may be about to drop the member
+    assert member.verdict(made) == Verdict.WAIT
+    member.heartbeat_accepted(sent_at=clock.now - 0.01)
+    assert member.verdict(made) == Verdict.SEND
+
+
+def test_a_late_answer_to_an_older_heartbeat_does_not_move_the_proof_back() -> None:
+    member, clock = membership()
+    member.joined()
+    member.heartbeat_accepted(sent_at=clock.now + 5)
+    member.heartbeat_accepted(sent_at=clock.now + 1)
+    assert member.proven_at == clock.now + 5
+
+
+def test_after_a_loss_nothing_goes_and_after_the_rejoin_only_what_was_made_since() -> None:
+    member, clock = membership()
+    member.joined()
+    before = clock.now + 1
+    clock.now += 20  # frozen
+    member.lost()  # the coordinator no longer knew the member
+    in_the_gap = clock.now + 0.5
+    assert member.verdict(before) == Verdict.REFUSE
+    clock.now += 1
+    assert member.verdict(in_the_gap) == Verdict.REFUSE
+    member.joined()  # a new member, whatever partitions it gets
+    clock.now += 1
+    assert member.verdict(before) == Verdict.REFUSE
+    assert member.verdict(in_the_gap) == Verdict.REFUSE
+    assert member.verdict(clock.now) == Verdict.SEND
+
+
+def test_a_rebalance_that_kept_the_member_refuses_nothing() -> None:
+    member, clock = membership()
+    member.joined()
+    made = clock.now + 1
+    clock.now += 3
+    member.joined()  # a new generation, the same member: nobody else had its partitions
+    assert member.verdict(made) == Verdict.SEND
+
+
+class Batch:
+    def __init__(self, made_at: float) -> None:
+        self._ctime = made_at
+
+
+def test_a_held_request_goes_once_a_heartbeat_proves_the_membership(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    member, clock = membership()
+    member.joined()
+    batches = {"tp": Batch(clock.now)}
+    clock.now += 15  # frozen past the session
+    sent: list[tuple[int, dict[Any, Any]]] = []
+    refused: list[str] = []
+
+    async def send(node_id: int, batches: dict[Any, Any]) -> None:
+        sent.append((node_id, batches))
+
+    async def go() -> None:
+        request = asyncio.ensure_future(fenced(send, member, refused.append, 0.001)(1, batches))
+        for _ in range(20):
+            await asyncio.sleep(0.002)
+        assert not sent
+        assert not request.done()
+        member.heartbeat_accepted(sent_at=clock.now)
+        await asyncio.wait_for(request, 1)
+
+    with caplog.at_level(logging.INFO, "workers.stream.membership"):
+        asyncio.run(go())
+    assert sent == [(1, batches)]
+    assert not refused
+    assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]  # once each
+    assert "no heartbeat accepted by the group coordinator for 15 s" in caplog.messages[0]
+
+
+def test_a_request_made_before_a_loss_is_never_sent() -> None:
+    member, clock = membership()
+    member.joined()
+    batches = {"tp": Batch(clock.now + 1), "tq": Batch(clock.now + 2)}
+    clock.now += 15
+    sent: list[int] = []
+    refused: list[str] = []
+
+    async def send(node_id: int, batches: dict[Any, Any]) -> None:
+        sent.append(node_id)
+
+    async def go() -> None:
+        request = asyncio.ensure_future(fenced(send, member, refused.append, 0.001)(1, batches))
+        await asyncio.sleep(0.01)
+        member.lost()
+        await asyncio.wait_for(request, 1)
+        member.joined()  # and a rejoin changes nothing for it
+        await fenced(send, member, refused.append, 0.001)(1, batches)
+
+    asyncio.run(go())
+    assert not sent
+    assert len(refused) == 2
+    assert "was dropped from its consumer group" in refused[0]
+    assert "10 s session timeout" in refused[0]
+
+
+class HeartbeatAnswer:
+    def __init__(self, error_code: int) -> None:
+        self.error_code = error_code
+
+
+def coordinator(group_id: str, answer: int) -> Any:
+    """aiokafka's own GroupCoordinator, without its start: enough for a heartbeat's answer
+    and a reset of its generation."""
+    made: Any = object.__new__(GroupCoordinator)
+    made.group_id = group_id
+    made.generation = 3
+    made.member_id = "m-1"
+    made.coordinator_id = 1
+    made._rejoin_needed_fut = SimpleNamespace(done=lambda: True)
+
+    async def send_req(request: Any) -> HeartbeatAnswer:
+        return HeartbeatAnswer(answer)
+
+    made._send_req = send_req
+    return made
+
+
+def test_aiokafka_s_coordinator_tells_the_membership_of_its_group() -> None:
+    member, stranger = Membership(10.0), Membership(10.0)  # aiokafka's clock: monotonic
+    assert watch_membership("wi-app", member)
+    assert watch_membership("wi-other", stranger)
+    try:
+        member.joined()
+        assert member.proven_at is not None
+        member.proven_at -= 20  # as after a freeze
+        now = time.monotonic()
+        assert member.verdict(now) == Verdict.WAIT
+        assert asyncio.run(coordinator("wi-app", 0)._do_heartbeat()) is True
+        assert member.verdict(now) == Verdict.SEND  # proven again
+        assert asyncio.run(coordinator("wi-app", 25)._do_heartbeat()) is False  # unknown member
+        assert member.verdict(now) == Verdict.REFUSE  # aiokafka reset its generation
+        assert stranger.proven_at is None
+        assert stranger.lost_at is None
+    finally:
+        forget_membership("wi-app")
+        forget_membership("wi-other")

@@ -1,0 +1,249 @@
+"""No record leaves for the broker under a consumer-group membership that may have lapsed.
+
+A worker whose process was frozen (SIGSTOP, a paused VM, a host deep in swap) or cut off from
+the broker for longer than the session timeout has been replaced: the group gave its partitions
+to another worker, which read them again from the committed offsets and went on. When the
+frozen worker wakes, before its client learns that, it would still send what it had in hand
+and what it makes of the messages left in its stream buffers: bucket states and events older
+than the ones the other worker has written since, written after them. ``stories.latest`` and
+the changelog would then end on an older version of a story (21 of 1,500 stories, in one run
+of the scenario in ``tests/reliability/test_faults.py`` without this fence). Kafka fences
+such a "zombie" only with transactions; this worker fences its own producer instead:
+
+- a produce request goes only while the membership is proven: by a heartbeat the coordinator
+  accepted, or a join it completed, younger than the session timeout less a margin
+  (:meth:`Membership.lease_s`). Past that the request waits, until a heartbeat is accepted
+  (the worker never left the group: it goes) or the coordinator does not know the member;
+- a request holding a record made before the membership was lost, or while the worker was no
+  member, never goes: the worker stops at once with exit code :data:`EXIT_MEMBERSHIP_LAPSED`,
+  commits nothing, and a restart reads the inputs again from the committed offsets.
+
+How it learns: aiokafka's ``GroupCoordinator`` (in Faust's consumer thread) reports each
+accepted heartbeat, each completed join and each reset of its generation (the coordinator did
+not know the member or its generation) to the :class:`Membership` of its group; aiokafka's
+sender (on the event loop) asks it before each produce request, with the creation time of the
+request's oldest batch. A client without those internals leaves the fence off, with a warning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+
+from workers.stream.fatal import EXIT_MEMBERSHIP_LAPSED, stop
+
+log = logging.getLogger(__name__)
+
+# How often a held request asks again.
+RECHECK_S = 0.1
+
+Clock = Callable[[], float]
+
+
+class Verdict:
+    """What the sender may do with a produce request."""
+
+    SEND = "send"
+    WAIT = "wait"
+    REFUSE = "refuse"
+
+
+@dataclass
+class Membership:
+    """What the worker knows of its place in the consumer group, in ``clock`` time
+    (monotonic, as aiokafka's batches are stamped)."""
+
+    session_timeout_s: float
+    clock: Clock = time.monotonic
+    proven_at: float | None = None  # the last heartbeat accepted (as sent) or join completed
+    lost_at: float | None = None  # the last reset of the generation
+    member_since: float | None = None  # the first join completed after the last loss
+
+    @property
+    def lease_s(self) -> float:
+        """How long a proof holds: the broker counts the session from its receipt of the
+        heartbeat, which is later than its sending; the margin covers the request's trip."""
+        return self.session_timeout_s - max(1.0, self.session_timeout_s / 10)
+
+    def heartbeat_accepted(self, sent_at: float) -> None:
+        self.proven_at = sent_at if self.proven_at is None else max(self.proven_at, sent_at)
+
+    def joined(self) -> None:
+        now = self.clock()
+        self.proven_at = now
+        if self.member_since is None or self.is_lost():
+            self.member_since = now
+
+    def lost(self) -> None:
+        if self.member_since is not None:  # a first join's retries lose nothing
+            self.lost_at = self.clock()
+
+    def is_lost(self) -> bool:
+        """The coordinator dropped the member, and no join has completed since."""
+        return (
+            self.lost_at is not None
+            and self.member_since is not None
+            and self.lost_at >= self.member_since
+        )
+
+    def verdict(self, oldest_record_at: float) -> str:
+        """SEND, WAIT or REFUSE for a request whose oldest batch was made at
+        ``oldest_record_at``."""
+        if self.member_since is None:
+            return Verdict.SEND  # never in the group yet: no partition another could have
+        if self.is_lost():
+            return Verdict.REFUSE
+        if self.lost_at is not None and oldest_record_at < self.member_since:
+            return Verdict.REFUSE  # made before the loss, or while no member
+        if self.proven_at is None or self.clock() - self.proven_at > self.lease_s:
+            return Verdict.WAIT
+        return Verdict.SEND
+
+    def unproven_s(self) -> float:
+        return 0.0 if self.proven_at is None else self.clock() - self.proven_at
+
+
+# group id -> the Membership its coordinator reports to (one per worker process).
+_MEMBERSHIPS: dict[str, Membership] = {}
+
+
+def watch_membership(group_id: str, membership: Membership) -> bool:
+    """Have the coordinator of ``group_id`` report to ``membership``; False (and a warning)
+    if this aiokafka's coordinator lacks the methods that are wrapped."""
+    if not _wrap_coordinator():
+        return False
+    _MEMBERSHIPS[group_id] = membership
+    return True
+
+
+def forget_membership(group_id: str) -> None:
+    _MEMBERSHIPS.pop(group_id, None)
+
+
+_WRAPPED = "_wire_ingest_membership"
+
+
+def _wrap_coordinator() -> bool:
+    """Wrap, once per process, the three coordinator methods that tell of membership.
+
+    On the class, as the coordinator is made inside the consumer's start, where its first
+    join may complete before any later hook; a coordinator of a group no worker watches
+    calls them unchanged.
+    """
+    if getattr(GroupCoordinator, _WRAPPED, False):
+        return True
+    heartbeat = getattr(GroupCoordinator, "_do_heartbeat", None)
+    join_complete = getattr(GroupCoordinator, "_on_join_complete", None)
+    reset = getattr(GroupCoordinator, "reset_generation", None)
+    if heartbeat is None or join_complete is None or reset is None:
+        log.warning(
+            "this aiokafka's GroupCoordinator has no _do_heartbeat, _on_join_complete or "
+            "reset_generation: records are sent without the membership fence"
+        )
+        return False
+
+    async def do_heartbeat(self: Any) -> bool:
+        sent_at = time.monotonic()
+        accepted: bool = await heartbeat(self)
+        membership = _MEMBERSHIPS.get(self.group_id)
+        if accepted and membership is not None:
+            membership.heartbeat_accepted(sent_at)
+        return accepted
+
+    async def on_join_complete(self: Any, *args: Any, **kwargs: Any) -> Any:
+        membership = _MEMBERSHIPS.get(self.group_id)
+        if membership is not None:
+            membership.joined()  # before the assignment's callbacks, which may flush
+        return await join_complete(self, *args, **kwargs)
+
+    def reset_generation(self: Any) -> Any:
+        membership = _MEMBERSHIPS.get(self.group_id)
+        if membership is not None:
+            membership.lost()
+        return reset(self)
+
+    GroupCoordinator._do_heartbeat = do_heartbeat
+    GroupCoordinator._on_join_complete = on_join_complete
+    GroupCoordinator.reset_generation = reset_generation
+    setattr(GroupCoordinator, _WRAPPED, True)
+    return True
+
+
+SendProduceRequest = Callable[[int, dict[Any, Any]], Awaitable[None]]
+
+
+def fenced(
+    send: SendProduceRequest,
+    membership: Membership,
+    refuse: Callable[[str], None],
+    recheck_s: float = RECHECK_S,
+) -> SendProduceRequest:
+    """``Sender._send_produce_req`` asking ``membership`` first (see the module's text).
+
+    ``refuse`` ends the process: a refused request's records must never go, and no commit
+    may follow.
+    """
+
+    async def send_when_a_member(node_id: int, batches: dict[Any, Any]) -> None:
+        oldest = min((batch._ctime for batch in batches.values()), default=membership.clock())
+        said = False
+        while (verdict := membership.verdict(oldest)) == Verdict.WAIT:
+            if not said:
+                log.warning(
+                    "records held: no heartbeat accepted by the group coordinator for %.0f s "
+                    "(session timeout %.0f s); waiting to learn whether this worker is still "
+                    "in the group",
+                    membership.unproven_s(),
+                    membership.session_timeout_s,
+                )
+                said = True
+            await asyncio.sleep(recheck_s)
+        if verdict == Verdict.REFUSE:
+            refuse(
+                "this worker was dropped from its consumer group (frozen or cut off past the "
+                f"{membership.session_timeout_s:.0f} s session timeout), and its partitions "
+                "may have gone to another worker: the records it made before are not sent; "
+                "stopping without committing, the inputs since the last commit will be "
+                "processed again at the next start"
+            )
+            return
+        if said:
+            log.info("records released: the group coordinator still knows this worker")
+        await send(node_id, batches)
+
+    return send_when_a_member
+
+
+def _stop(reason: str) -> None:
+    stop(reason, EXIT_MEMBERSHIP_LAPSED)
+
+
+def fence_producer(producer: Any, membership: Membership) -> None:
+    """Fence the produce requests of every aiokafka client Faust's ``producer`` creates.
+
+    Installed before the batch builds (batch_builds.py), whose wrapper then calls this one:
+    a request is cleared once its batches are built, just before it is written to the
+    broker's socket, not before a build that a freeze may stretch over the session timeout.
+    """
+    new_producer = producer._new_producer
+
+    def new_fenced_producer(*args: Any, **kwargs: Any) -> Any:
+        client = new_producer(*args, **kwargs)
+        sender = getattr(client, "_sender", None)
+        send = getattr(sender, "_send_produce_req", None)
+        if sender is None or send is None:
+            log.warning(
+                "this aiokafka has no Sender._send_produce_req: records are sent without "
+                "the membership fence"
+            )
+            return client
+        sender._send_produce_req = fenced(send, membership, _stop)
+        return client
+
+    producer._new_producer = new_fenced_producer
