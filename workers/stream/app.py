@@ -170,8 +170,8 @@ def create_app(settings: Settings, metrics: Metrics | None = None) -> WireApp:
         expiry=Expiry(table, timedelta(days=settings.state_retention_days), settings.partitions),
     )
     install_delivery_proof(app.producer, wire.delivery)
-    membership = Membership(settings.session_timeout_s)
-    if watch_membership(settings.app_id, membership):  # Faust's group id is the app id
+    membership = Membership(settings.session_timeout_s, float(app.conf.broker_rebalance_timeout))
+    if watch_membership(app.conf.id, membership):  # Faust's group id
         fence_producer(app.producer, membership)  # before the builds: it asks after them
     install_batch_builds(app.producer, settings.compression_type)
     install_publish_path(app)

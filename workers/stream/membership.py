@@ -1,7 +1,7 @@
 """No record leaves for the broker under a consumer-group membership that may have lapsed.
 
-A worker whose process was frozen (SIGSTOP, a paused VM, a host deep in swap) or cut off from
-the broker for longer than the session timeout has been replaced: the group gave its partitions
+A worker whose process was frozen (SIGSTOP, a host deep in swap) or cut off from the broker
+for longer than the session timeout has been replaced: the group gave its partitions
 to another worker, which read them again from the committed offsets and went on. When the
 frozen worker wakes, before its client learns that, it would still send what it had in hand
 and what it makes of the messages left in its stream buffers: bucket states and events older
@@ -11,18 +11,29 @@ of the scenario in ``tests/reliability/test_faults.py`` without this fence). Kaf
 such a "zombie" only with transactions; this worker fences its own producer instead:
 
 - a produce request goes only while the membership is proven: by a heartbeat the coordinator
-  accepted, or a join it completed, younger than the session timeout less a margin
-  (:meth:`Membership.lease_s`). Past that the request waits, until a heartbeat is accepted
-  (the worker never left the group: it goes) or the coordinator does not know the member;
+  accepted, or a join it completed (each counted from when its request left), younger than
+  the session timeout less a margin (:meth:`Membership.lease_s`); while a rebalance is
+  pending, also no longer than the rebalance timeout (less a margin) after the last proof
+  before it, as the broker then drops a member that has not rejoined whatever its
+  heartbeats. Past that the request waits, until a heartbeat is accepted (the worker never
+  left the group: it goes) or the coordinator does not know the member;
 - a request holding a record made before the membership was lost, or while the worker was no
   member, never goes: the worker stops at once with exit code :data:`EXIT_MEMBERSHIP_LAPSED`,
   commits nothing, and a restart reads the inputs again from the committed offsets.
 
 How it learns: aiokafka's ``GroupCoordinator`` (in Faust's consumer thread) reports each
 accepted heartbeat, each completed join and each reset of its generation (the coordinator did
-not know the member or its generation) to the :class:`Membership` of its group; aiokafka's
-sender (on the event loop) asks it before each produce request, with the creation time of the
-request's oldest batch. A client without those internals leaves the fence off, with a warning.
+not know the member or its generation, or the worker left the group) to the
+:class:`Membership` of its group; aiokafka's sender (on the event loop) asks it before each
+produce request, once the request's batches are built, with the creation time of its oldest
+batch. A client without those internals leaves the fence off, with a warning.
+
+What it cannot see: a pause the monotonic clock does not count (a VM its host paused, a
+suspended machine: the woken worker's proof looks fresh, and only the heartbeat's answer,
+if it comes before the request, stops it); a request cleared before a freeze and written
+after it (the check is the last step before aiokafka's send, which may still reconnect); a
+coordinator that moved to another broker and answers heartbeats blindly while it loads the
+group.
 """
 
 from __future__ import annotations
@@ -34,7 +45,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.consumer.group_coordinator import CoordinatorGroupRebalance, GroupCoordinator
 
 from workers.stream.fatal import EXIT_MEMBERSHIP_LAPSED, stop
 
@@ -60,8 +71,11 @@ class Membership:
     (monotonic, as aiokafka's batches are stamped)."""
 
     session_timeout_s: float
+    rebalance_timeout_s: float = 60.0
     clock: Clock = time.monotonic
-    proven_at: float | None = None  # the last heartbeat accepted (as sent) or join completed
+    proven_at: float | None = None  # the last proof: a heartbeat accepted or a join (as sent)
+    valid_until: float | None = None  # when the membership may have lapsed without a word
+    steady_since: float | None = None  # the last proof given while no rebalance was pending
     lost_at: float | None = None  # the last reset of the generation
     member_since: float | None = None  # the first join completed after the last loss
 
@@ -69,14 +83,39 @@ class Membership:
     def lease_s(self) -> float:
         """How long a proof holds: the broker counts the session from its receipt of the
         heartbeat, which is later than its sending; the margin covers the request's trip."""
-        return self.session_timeout_s - max(1.0, self.session_timeout_s / 10)
+        return self.session_timeout_s - self._margin(self.session_timeout_s)
 
-    def heartbeat_accepted(self, sent_at: float) -> None:
-        self.proven_at = sent_at if self.proven_at is None else max(self.proven_at, sent_at)
+    @property
+    def rebalance_lease_s(self) -> float:
+        """How long a member may stay in a rebalance without rejoining: the broker drops it
+        at the rebalance timeout, whatever its heartbeats, which still get answers."""
+        return self.rebalance_timeout_s - self._margin(self.rebalance_timeout_s)
 
-    def joined(self) -> None:
+    @staticmethod
+    def _margin(timeout_s: float) -> float:
+        return max(1.0, timeout_s / 10)
+
+    def heartbeat_accepted(self, sent_at: float, rebalancing: bool = False) -> None:
+        """A heartbeat the coordinator accepted; ``rebalancing`` if a rejoin is pending (the
+        answer said the group is rebalancing): that rebalance began after the last steady
+        proof, which bounds how long this one holds."""
+        if self.proven_at is not None and sent_at <= self.proven_at:
+            return  # a late answer to an older heartbeat
+        self.proven_at = sent_at
+        until = sent_at + self.lease_s
+        if not rebalancing or self.steady_since is None:
+            self.steady_since = sent_at
+        else:
+            until = min(until, self.steady_since + self.rebalance_lease_s)
+        self.valid_until = until
+
+    def joined(self, sent_at: float | None = None) -> None:
+        """A join completed; ``sent_at``: when its SyncGroup request left (the broker counts
+        the new session from its answer), else now."""
         now = self.clock()
-        self.proven_at = now
+        at = now if sent_at is None else min(sent_at, now)
+        self.proven_at = self.steady_since = at
+        self.valid_until = at + self.lease_s
         if self.member_since is None or self.is_lost():
             self.member_since = now
 
@@ -101,7 +140,7 @@ class Membership:
             return Verdict.REFUSE
         if self.lost_at is not None and oldest_record_at < self.member_since:
             return Verdict.REFUSE  # made before the loss, or while no member
-        if self.proven_at is None or self.clock() - self.proven_at > self.lease_s:
+        if self.valid_until is None or self.clock() > self.valid_until:
             return Verdict.WAIT
         return Verdict.SEND
 
@@ -111,6 +150,8 @@ class Membership:
 
 # group id -> the Membership its coordinator reports to (one per worker process).
 _MEMBERSHIPS: dict[str, Membership] = {}
+# group id -> when its last SyncGroup request left, for the join it completes.
+_SYNC_SENT_AT: dict[str, float] = {}
 
 
 def watch_membership(group_id: str, membership: Membership) -> bool:
@@ -130,7 +171,7 @@ _WRAPPED = "_wire_ingest_membership"
 
 
 def _wrap_coordinator() -> bool:
-    """Wrap, once per process, the three coordinator methods that tell of membership.
+    """Wrap, once per process, the four coordination methods that tell of membership.
 
     On the class, as the coordinator is made inside the consumer's start, where its first
     join may complete before any later hook; a coordinator of a group no worker watches
@@ -141,10 +182,12 @@ def _wrap_coordinator() -> bool:
     heartbeat = getattr(GroupCoordinator, "_do_heartbeat", None)
     join_complete = getattr(GroupCoordinator, "_on_join_complete", None)
     reset = getattr(GroupCoordinator, "reset_generation", None)
-    if heartbeat is None or join_complete is None or reset is None:
+    sync_group = getattr(CoordinatorGroupRebalance, "_send_sync_group_request", None)
+    if heartbeat is None or join_complete is None or reset is None or sync_group is None:
         log.warning(
-            "this aiokafka's GroupCoordinator has no _do_heartbeat, _on_join_complete or "
-            "reset_generation: records are sent without the membership fence"
+            "this aiokafka's group coordination lacks _do_heartbeat, _on_join_complete, "
+            "reset_generation or _send_sync_group_request: records are sent without the "
+            "membership fence"
         )
         return False
 
@@ -153,13 +196,19 @@ def _wrap_coordinator() -> bool:
         accepted: bool = await heartbeat(self)
         membership = _MEMBERSHIPS.get(self.group_id)
         if accepted and membership is not None:
-            membership.heartbeat_accepted(sent_at)
+            # aiokafka asks for a rejoin on a "rebalancing" answer (and on its own needs)
+            pending = getattr(self, "_rejoin_needed_fut", None)
+            membership.heartbeat_accepted(sent_at, rebalancing=bool(pending and pending.done()))
         return accepted
+
+    async def send_sync_group_request(self: Any, request: Any) -> Any:
+        _SYNC_SENT_AT[self.group_id] = time.monotonic()
+        return await sync_group(self, request)
 
     async def on_join_complete(self: Any, *args: Any, **kwargs: Any) -> Any:
         membership = _MEMBERSHIPS.get(self.group_id)
-        if membership is not None:
-            membership.joined()  # before the assignment's callbacks, which may flush
+        if membership is not None:  # before the assignment's callbacks, which may flush
+            membership.joined(sent_at=_SYNC_SENT_AT.pop(self.group_id, None))
         return await join_complete(self, *args, **kwargs)
 
     def reset_generation(self: Any) -> Any:
@@ -171,6 +220,7 @@ def _wrap_coordinator() -> bool:
     GroupCoordinator._do_heartbeat = do_heartbeat
     GroupCoordinator._on_join_complete = on_join_complete
     GroupCoordinator.reset_generation = reset_generation
+    CoordinatorGroupRebalance._send_sync_group_request = send_sync_group_request
     setattr(GroupCoordinator, _WRAPPED, True)
     return True
 

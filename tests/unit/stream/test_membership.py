@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -91,6 +90,34 @@ def test_a_rebalance_that_kept_the_member_refuses_nothing() -> None:
     assert member.verdict(made) == Verdict.SEND
 
 
+def test_during_a_rebalance_a_heartbeat_proves_no_more_than_its_deadline() -> None:
+    """The broker answers "rebalancing" to a member it still knows, but drops it at the
+    rebalance timeout if it has not rejoined, whatever its heartbeats."""
+    clock = Clock()
+    member = Membership(30.0, rebalance_timeout_s=20.0, clock=clock)
+    assert member.rebalance_lease_s == 18.0
+    member.joined()  # a steady proof at 500
+    clock.now += 5
+    member.heartbeat_accepted(sent_at=clock.now, rebalancing=True)
+    clock.now = 517.9
+    assert member.verdict(clock.now) == Verdict.SEND
+    clock.now = 518.1  # 27 s after the last heartbeat would still be fine; the deadline is not
+    assert member.verdict(clock.now) == Verdict.WAIT
+    member.heartbeat_accepted(sent_at=clock.now, rebalancing=True)
+    assert member.verdict(clock.now) == Verdict.WAIT
+    member.joined(sent_at=clock.now - 0.05)
+    assert member.verdict(clock.now) == Verdict.SEND
+
+
+def test_a_join_counts_from_when_its_sync_request_left() -> None:
+    """A worker frozen while it waited for its assignment gets no fresh lease from it."""
+    member, clock = membership()
+    member.joined(sent_at=clock.now - 20)
+    assert member.verdict(clock.now) == Verdict.WAIT
+    member.heartbeat_accepted(sent_at=clock.now)
+    assert member.verdict(clock.now) == Verdict.SEND
+
+
 class Batch:
     def __init__(self, made_at: float) -> None:
         self._ctime = made_at
@@ -157,6 +184,19 @@ class HeartbeatAnswer:
         self.error_code = error_code
 
 
+class RejoinRequest:
+    """aiokafka's rejoin future, as far as a heartbeat and a reset use it."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def done(self) -> bool:
+        return self.requested
+
+    def set_result(self, _result: object) -> None:
+        self.requested = True
+
+
 def coordinator(group_id: str, answer: int) -> Any:
     """aiokafka's own GroupCoordinator, without its start: enough for a heartbeat's answer
     and a reset of its generation."""
@@ -165,7 +205,7 @@ def coordinator(group_id: str, answer: int) -> Any:
     made.generation = 3
     made.member_id = "m-1"
     made.coordinator_id = 1
-    made._rejoin_needed_fut = SimpleNamespace(done=lambda: True)
+    made._rejoin_needed_fut = RejoinRequest()
 
     async def send_req(request: Any) -> HeartbeatAnswer:
         return HeartbeatAnswer(answer)
@@ -179,9 +219,7 @@ def test_aiokafka_s_coordinator_tells_the_membership_of_its_group() -> None:
     assert watch_membership("wi-app", member)
     assert watch_membership("wi-other", stranger)
     try:
-        member.joined()
-        assert member.proven_at is not None
-        member.proven_at -= 20  # as after a freeze
+        member.joined(sent_at=time.monotonic() - 20)  # as after a freeze
         now = time.monotonic()
         assert member.verdict(now) == Verdict.WAIT
         assert asyncio.run(coordinator("wi-app", 0)._do_heartbeat()) is True
@@ -193,3 +231,25 @@ def test_aiokafka_s_coordinator_tells_the_membership_of_its_group() -> None:
     finally:
         forget_membership("wi-app")
         forget_membership("wi-other")
+
+
+def test_the_worker_s_producer_asks_the_fence_after_the_batch_build() -> None:
+    """Checked before the build, a request whose build a freeze stretched past the session
+    went out after it (6 stories set back in the reliability scenario)."""
+    from workers.settings import Settings
+    from workers.stream.app import create_app
+
+    wire = create_app(Settings(app_id="wi-fence-order"))
+    try:
+
+        async def made() -> Any:
+            client = wire.app.producer._new_producer()
+            send = client._sender._send_produce_req
+            inner = [c.cell_contents for c in send.__closure__ if callable(c.cell_contents)]
+            return send.__name__, [f.__name__ for f in inner]
+
+        outer, inner = asyncio.run(made())
+        assert outer == "built_then_sent"
+        assert "send_when_a_member" in inner
+    finally:
+        forget_membership(wire.app.conf.id)
