@@ -22,7 +22,8 @@ such a "zombie" only with transactions; this worker fences its own producer inst
   commits nothing, and a restart reads the inputs again from the committed offsets.
 
 How it learns: aiokafka's ``GroupCoordinator`` (in Faust's consumer thread) reports each
-accepted heartbeat, each completed join and each reset of its generation (the coordinator did
+heartbeat the coordinator answered with "no error" or "rebalancing", each completed join and
+each reset of its generation (the coordinator did
 not know the member or its generation, or the worker left the group) to the
 :class:`Membership` of its group; aiokafka's sender (on the event loop) asks it before each
 produce request, once the request's batches are built, with the creation time of its oldest
@@ -45,7 +46,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aiokafka.consumer.group_coordinator import CoordinatorGroupRebalance, GroupCoordinator
+from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.errors import NoError, RebalanceInProgressError
+from aiokafka.protocol.group import HeartbeatRequest, SyncGroupRequest
 
 from workers.stream.fatal import EXIT_MEMBERSHIP_LAPSED, stop
 
@@ -152,6 +155,8 @@ class Membership:
 _MEMBERSHIPS: dict[str, Membership] = {}
 # group id -> when its last SyncGroup request left, for the join it completes.
 _SYNC_SENT_AT: dict[str, float] = {}
+_HEARTBEAT_API = HeartbeatRequest.API_KEY
+_SYNC_GROUP_API = SyncGroupRequest.API_KEY
 
 
 def watch_membership(group_id: str, membership: Membership) -> bool:
@@ -171,39 +176,43 @@ _WRAPPED = "_wire_ingest_membership"
 
 
 def _wrap_coordinator() -> bool:
-    """Wrap, once per process, the four coordination methods that tell of membership.
+    """Wrap, once per process, the three coordinator methods that tell of membership.
 
     On the class, as the coordinator is made inside the consumer's start, where its first
     join may complete before any later hook; a coordinator of a group no worker watches
-    calls them unchanged.
+    calls them unchanged. ``_send_req`` carries the heartbeats and the SyncGroup requests to
+    the coordinator: their answers' codes say what a heartbeat proves (aiokafka's own
+    ``_do_heartbeat`` returns True for "rebalancing" too, and its rejoin flag is also set by
+    the worker's own metadata changes while the group is steady).
     """
     if getattr(GroupCoordinator, _WRAPPED, False):
         return True
-    heartbeat = getattr(GroupCoordinator, "_do_heartbeat", None)
+    send_req = getattr(GroupCoordinator, "_send_req", None)
     join_complete = getattr(GroupCoordinator, "_on_join_complete", None)
     reset = getattr(GroupCoordinator, "reset_generation", None)
-    sync_group = getattr(CoordinatorGroupRebalance, "_send_sync_group_request", None)
-    if heartbeat is None or join_complete is None or reset is None or sync_group is None:
+    if send_req is None or join_complete is None or reset is None:
         log.warning(
-            "this aiokafka's group coordination lacks _do_heartbeat, _on_join_complete, "
-            "reset_generation or _send_sync_group_request: records are sent without the "
-            "membership fence"
+            "this aiokafka's GroupCoordinator lacks _send_req, _on_join_complete or "
+            "reset_generation: records are sent without the membership fence"
         )
         return False
 
-    async def do_heartbeat(self: Any) -> bool:
-        sent_at = time.monotonic()
-        accepted: bool = await heartbeat(self)
+    async def send_to_coordinator(self: Any, request: Any) -> Any:
         membership = _MEMBERSHIPS.get(self.group_id)
-        if accepted and membership is not None:
-            # aiokafka asks for a rejoin on a "rebalancing" answer (and on its own needs)
-            pending = getattr(self, "_rejoin_needed_fut", None)
-            membership.heartbeat_accepted(sent_at, rebalancing=bool(pending and pending.done()))
-        return accepted
-
-    async def send_sync_group_request(self: Any, request: Any) -> Any:
-        _SYNC_SENT_AT[self.group_id] = time.monotonic()
-        return await sync_group(self, request)
+        if membership is None:
+            return await send_req(self, request)
+        sent_at = time.monotonic()
+        api = getattr(request, "API_KEY", None)
+        if api == _SYNC_GROUP_API:
+            _SYNC_SENT_AT[self.group_id] = sent_at
+        response = await send_req(self, request)
+        if api == _HEARTBEAT_API:
+            code = getattr(response, "error_code", None)
+            if code == NoError.errno:
+                membership.heartbeat_accepted(sent_at)
+            elif code == RebalanceInProgressError.errno:  # still a member, until the deadline
+                membership.heartbeat_accepted(sent_at, rebalancing=True)
+        return response
 
     async def on_join_complete(self: Any, *args: Any, **kwargs: Any) -> Any:
         membership = _MEMBERSHIPS.get(self.group_id)
@@ -217,10 +226,9 @@ def _wrap_coordinator() -> bool:
             membership.lost()
         return reset(self)
 
-    GroupCoordinator._do_heartbeat = do_heartbeat
+    GroupCoordinator._send_req = send_to_coordinator
     GroupCoordinator._on_join_complete = on_join_complete
     GroupCoordinator.reset_generation = reset_generation
-    CoordinatorGroupRebalance._send_sync_group_request = send_sync_group_request
     setattr(GroupCoordinator, _WRAPPED, True)
     return True
 

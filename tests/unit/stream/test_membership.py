@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -179,7 +180,7 @@ def test_a_request_made_before_a_loss_is_never_sent() -> None:
     assert "10 s session timeout" in refused[0]
 
 
-class HeartbeatAnswer:
+class CoordinatorAnswer:
     def __init__(self, error_code: int) -> None:
         self.error_code = error_code
 
@@ -187,8 +188,8 @@ class HeartbeatAnswer:
 class RejoinRequest:
     """aiokafka's rejoin future, as far as a heartbeat and a reset use it."""
 
-    def __init__(self) -> None:
-        self.requested = False
+    def __init__(self, requested: bool = False) -> None:
+        self.requested = requested
 
     def done(self) -> bool:
         return self.requested
@@ -197,21 +198,24 @@ class RejoinRequest:
         self.requested = True
 
 
-def coordinator(group_id: str, answer: int) -> Any:
-    """aiokafka's own GroupCoordinator, without its start: enough for a heartbeat's answer
-    and a reset of its generation."""
+def coordinator(group_id: str, answer: int, rejoin_pending: bool = False) -> Any:
+    """aiokafka's own GroupCoordinator, without its start, its client answering every request
+    with ``answer``: enough for a heartbeat and a reset of its generation."""
     made: Any = object.__new__(GroupCoordinator)
     made.group_id = group_id
     made.generation = 3
     made.member_id = "m-1"
     made.coordinator_id = 1
-    made._rejoin_needed_fut = RejoinRequest()
+    made._rejoin_needed_fut = RejoinRequest(rejoin_pending)
 
-    async def send_req(request: Any) -> HeartbeatAnswer:
-        return HeartbeatAnswer(answer)
+    async def send(node_id: int, request: Any, **kwargs: Any) -> CoordinatorAnswer:
+        return CoordinatorAnswer(answer)
 
-    made._send_req = send_req
+    made._client = SimpleNamespace(send=send)
     return made
+
+
+NO_ERROR, UNKNOWN_MEMBER, REBALANCING = 0, 25, 27
 
 
 def test_aiokafka_s_coordinator_tells_the_membership_of_its_group() -> None:
@@ -222,15 +226,37 @@ def test_aiokafka_s_coordinator_tells_the_membership_of_its_group() -> None:
         member.joined(sent_at=time.monotonic() - 20)  # as after a freeze
         now = time.monotonic()
         assert member.verdict(now) == Verdict.WAIT
-        assert asyncio.run(coordinator("wi-app", 0)._do_heartbeat()) is True
+        assert asyncio.run(coordinator("wi-app", NO_ERROR)._do_heartbeat()) is True
         assert member.verdict(now) == Verdict.SEND  # proven again
-        assert asyncio.run(coordinator("wi-app", 25)._do_heartbeat()) is False  # unknown member
+        assert asyncio.run(coordinator("wi-app", UNKNOWN_MEMBER)._do_heartbeat()) is False
         assert member.verdict(now) == Verdict.REFUSE  # aiokafka reset its generation
         assert stranger.proven_at is None
         assert stranger.lost_at is None
     finally:
         forget_membership("wi-app")
         forget_membership("wi-other")
+
+
+def test_only_a_rebalancing_answer_bounds_a_heartbeat_by_the_rebalance_deadline() -> None:
+    """aiokafka asks for a rejoin itself too (its metadata changed) while the group is
+    steady: its heartbeats then still prove a full lease, or a long revoke would be held
+    for good."""
+    member = Membership(10.0, rebalance_timeout_s=5.0)  # leases of 9 s, and 4 s in a rebalance
+    assert watch_membership("wi-app", member)
+    try:
+        member.joined()
+        assert member.steady_since is not None
+        steady = member.steady_since
+        pending = coordinator("wi-app", NO_ERROR, rejoin_pending=True)
+        assert asyncio.run(pending._do_heartbeat()) is True
+        assert member.steady_since > steady  # a steady proof, rejoin pending or not
+        assert member.valid_until == member.steady_since + 9.0
+        steady = member.steady_since
+        assert asyncio.run(coordinator("wi-app", REBALANCING)._do_heartbeat()) is True
+        assert member.steady_since == steady
+        assert member.valid_until == steady + 4.0  # the deadline, not 9 s after this one
+    finally:
+        forget_membership("wi-app")
 
 
 def test_the_worker_s_producer_asks_the_fence_after_the_batch_build() -> None:
