@@ -37,6 +37,19 @@ pytestmark = pytest.mark.reliability
 Spawn = Callable[..., WorkerProcess]
 
 
+def _two_workers_sharing_the_input(
+    spawn: Spawn, first: str, second: str
+) -> tuple[WorkerProcess, WorkerProcess]:
+    """Two workers of the test's app, both ready and each given raw partitions."""
+    one, two = spawn(first), spawn(second)
+    one.start()
+    two.start()
+    one.wait_ready()
+    two.wait_ready()
+    wait_until(lambda: bool(one.raw_partitions()) and bool(two.raw_partitions()), 60, "split")
+    return one, two
+
+
 def _restart_until_ready(worker: WorkerProcess) -> float:
     started = time.monotonic()
     worker.start()
@@ -355,12 +368,7 @@ def test_a_worker_frozen_past_its_session_sends_nothing_it_made_before(
     cut = len(corpus.values) * 3 // 4
     first, second = corpus.values[:cut], corpus.values[cut:]
     create_topic(kafka_bootstrap, names.raw, 4)
-    frozen, other = spawn("frozen"), spawn("other")
-    frozen.start()
-    other.start()
-    frozen.wait_ready()
-    other.wait_ready()
-    wait_until(lambda: bool(frozen.raw_partitions()) and bool(other.raw_partitions()), 60, "split")
+    frozen, other = _two_workers_sharing_the_input(spawn, "frozen", "other")
     produce(kafka_bootstrap, names.raw, first, partitions=4)
 
     def merged(worker: WorkerProcess) -> float:
@@ -429,12 +437,7 @@ def test_rebalance_after_a_worker_dies(kafka_bootstrap: str, names: Names, spawn
     corpus = stories_corpus(stories=2500, seed=6)
     replayer = expected_replay(corpus.values)
     create_topic(kafka_bootstrap, names.raw, 4)
-    one, two = spawn("one"), spawn("two")
-    one.start()
-    two.start()
-    one.wait_ready()
-    two.wait_ready()
-    wait_until(lambda: bool(one.raw_partitions()) and bool(two.raw_partitions()), 60, "split")
+    one, two = _two_workers_sharing_the_input(spawn, "one", "two")
     feeder = Feeder(kafka_bootstrap, names.raw, corpus.values, chunk=250, pause_s=0.3)
     feeder.start()
     wait_until(lambda: feeder.sent >= len(corpus.values) // 3, 120, "a third fed")

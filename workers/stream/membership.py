@@ -23,11 +23,11 @@ such a "zombie" only with transactions; this worker fences its own producer inst
 
 How it learns: aiokafka's ``GroupCoordinator`` (in Faust's consumer thread) reports each
 heartbeat the coordinator answered with "no error" or "rebalancing", each completed join and
-each reset of its generation (the coordinator did
-not know the member or its generation, or the worker left the group) to the
-:class:`Membership` of its group; aiokafka's sender (on the event loop) asks it before each
-produce request, once the request's batches are built, with the creation time of its oldest
-batch. A client without those internals leaves the fence off, with a warning.
+each reset of its generation (the coordinator did not know the member or its generation, or
+the worker left the group) to the :class:`Membership` of its group; aiokafka's sender (on
+the event loop) asks it before each produce request, once the request's batches are built,
+with the creation time of its oldest batch. A client without those internals leaves the
+fence off, with a warning.
 
 What it cannot see: a pause the monotonic clock does not count (a VM its host paused, a
 suspended machine: the woken worker's proof looks fresh, and only the heartbeat's answer,
@@ -99,9 +99,9 @@ class Membership:
         return max(1.0, timeout_s / 10)
 
     def heartbeat_accepted(self, sent_at: float, rebalancing: bool = False) -> None:
-        """A heartbeat the coordinator accepted; ``rebalancing`` if a rejoin is pending (the
-        answer said the group is rebalancing): that rebalance began after the last steady
-        proof, which bounds how long this one holds."""
+        """A heartbeat the coordinator accepted; ``rebalancing`` if its answer said the group
+        is rebalancing: that rebalance began after the last steady proof, whose deadline
+        bounds how long this one holds."""
         if self.proven_at is not None and sent_at <= self.proven_at:
             return  # a late answer to an older heartbeat
         self.proven_at = sent_at

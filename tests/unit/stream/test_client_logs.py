@@ -13,6 +13,7 @@ import faust.transport.producer
 import mode.timers
 import pytest
 
+from tests.support.clock import FakeClock
 from workers.stream.client_logs import (
     CHATTY_LOGGERS,
     ExceptionsNamed,
@@ -21,14 +22,6 @@ from workers.stream.client_logs import (
     hold_back_repeated_client_lines,
     name_wordless_exceptions,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def record(
@@ -43,7 +36,7 @@ def counting(errors: Counter[str]) -> Callable[[str], None]:
 
 def test_a_kind_of_line_goes_through_once_per_interval_saying_how_many_were_held_back() -> None:
     errors: Counter[str] = Counter()
-    clock = Clock()
+    clock = FakeClock(1000.0)
     lines = RepeatedLines(counting(errors), every_s=30, clock=clock)
     first = record("Unable connect to node with id %s: %s", 1, "refused")
     assert lines.filter(first)
@@ -64,7 +57,7 @@ def test_a_kind_of_line_goes_through_once_per_interval_saying_how_many_were_held
 
 def test_kinds_are_apart_by_template_logger_and_level() -> None:
     errors: Counter[str] = Counter()
-    lines = RepeatedLines(counting(errors), clock=Clock())
+    lines = RepeatedLines(counting(errors), clock=FakeClock(1000.0))
     assert lines.filter(record("Unable to update metadata from %s", [1]))
     assert lines.filter(record("Failed fetch messages from %s: %s", 1, "x"))
     assert lines.filter(record("Failed fetch messages from %s: %s", 1, "x", name="aiokafka.x"))
@@ -75,7 +68,7 @@ def test_kinds_are_apart_by_template_logger_and_level() -> None:
 
 def test_info_and_debug_lines_are_never_held_back() -> None:
     errors: Counter[str] = Counter()
-    lines = RepeatedLines(counting(errors), clock=Clock())
+    lines = RepeatedLines(counting(errors), clock=FakeClock(1000.0))
     for _ in range(3):
         assert lines.filter(record("Joined group", level=logging.INFO))
         assert lines.filter(record("Sending request", level=logging.DEBUG))
@@ -83,14 +76,14 @@ def test_info_and_debug_lines_are_never_held_back() -> None:
 
 
 def test_lines_formatted_before_logging_do_not_grow_the_memory_without_bound() -> None:
-    lines = RepeatedLines(lambda _name: None, clock=Clock())
+    lines = RepeatedLines(lambda _name: None, clock=FakeClock(1000.0))
     for n in range(5000):
         assert lines.filter(record(f"failed at {chr(0x4E00 + n)}"))  # a kind per line
     assert len(lines._kinds) <= 512
 
 
 def test_lines_formatted_before_logging_are_one_kind_whatever_their_numbers() -> None:
-    lines = RepeatedLines(lambda _name: None, clock=Clock())
+    lines = RepeatedLines(lambda _name: None, clock=FakeClock(1000.0))
     assert lines.filter(record("producer buffer full size 101", level=logging.WARNING))
     assert not lines.filter(record("producer buffer full size 2207", level=logging.WARNING))
     assert not lines.filter(record("producer buffer full size 3.5e-05", level=logging.WARNING))
@@ -145,7 +138,7 @@ def test_faust_s_buffer_and_timer_lines_come_once_per_interval_and_its_other_lin
 ) -> None:
     """While a backlog is worked off Faust's producer buffer fills every second or so, and
     the commit timer overruns: each used to log a line (two for the buffer) every time."""
-    clock = Clock()
+    clock = FakeClock(1000.0)
     overrun = mode.timers.Timer(1.0, name="commit", clock=clock)
     overrun.tick()
     lines = hold_back_faust_chatter()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 
+from tests.support.clock import FakeClock
 from workers.stream.membership import (
     Membership,
     Verdict,
@@ -20,16 +21,8 @@ from workers.stream.membership import (
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 500.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def membership(session_s: float = 10.0) -> tuple[Membership, Clock]:
-    clock = Clock()
+def membership(session_s: float = 10.0) -> tuple[Membership, FakeClock]:
+    clock = FakeClock(500.0)
     return Membership(session_s, clock=clock), clock
 
 
@@ -94,7 +87,7 @@ def test_a_rebalance_that_kept_the_member_refuses_nothing() -> None:
 def test_during_a_rebalance_a_heartbeat_proves_no_more_than_its_deadline() -> None:
     """The broker answers "rebalancing" to a member it still knows, but drops it at the
     rebalance timeout if it has not rejoined, whatever its heartbeats."""
-    clock = Clock()
+    clock = FakeClock(500.0)
     member = Membership(30.0, rebalance_timeout_s=20.0, clock=clock)
     assert member.rebalance_lease_s == 18.0
     member.joined()  # a steady proof at 500
