@@ -32,9 +32,9 @@ fence off, with a warning.
 What it cannot see: a pause the monotonic clock does not count (a VM its host paused, a
 suspended machine: the woken worker's proof looks fresh, and only the heartbeat's answer,
 if it comes before the request, stops it); a request cleared before a freeze and written
-after it (the check is the last step before aiokafka's send, which may still reconnect); a
-coordinator that moved to another broker and answers heartbeats blindly while it loads the
-group.
+after it (the check is the last step before aiokafka's send, which may still reconnect), or
+one a network holds past the session; a coordinator that moved to another broker and answers
+heartbeats blindly while it loads the group.
 """
 
 from __future__ import annotations
