@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.protocol.group import SyncGroupRequest
 
 from tests.support.clock import FakeClock
 from workers.stream.membership import (
@@ -228,6 +229,25 @@ def test_aiokafka_s_coordinator_tells_the_membership_of_its_group() -> None:
     finally:
         forget_membership("wi-app")
         forget_membership("wi-other")
+
+
+def test_a_completed_join_proves_the_membership_from_its_sync_request() -> None:
+    """aiokafka's join ends in ``_on_join_complete``; the proof counts from when the
+    SyncGroup request left, which a freeze while waiting for its answer makes old."""
+    member = Membership(10.0)
+    assert watch_membership("wi-app", member)
+    try:
+        joining = coordinator("wi-app", NO_ERROR)
+        before = time.monotonic()
+        asyncio.run(joining._send_req(SyncGroupRequest("wi-app", 3, "m-1", None, [])))
+        with pytest.raises(AttributeError):  # the stand-in has no assignors past this point
+            asyncio.run(joining._on_join_complete(3, "m-1", "faust", b""))
+        assert member.member_since is not None
+        assert member.proven_at is not None
+        assert before <= member.proven_at < member.member_since  # as sent, not as answered
+        assert member.verdict(time.monotonic()) == Verdict.SEND
+    finally:
+        forget_membership("wi-app")
 
 
 def test_only_a_rebalancing_answer_bounds_a_heartbeat_by_the_rebalance_deadline() -> None:
