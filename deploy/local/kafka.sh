@@ -34,6 +34,7 @@ readonly SCRIPT_DIR REPO_ROOT CACHE_DIR KAFKA_HOME_DIR LIB_DIR FETCH_MARKER
 # Set by configure_port.
 PORT='' CONTROLLER_PORT='' RUN_DIR='' PID_FILE='' LOG_FILE='' OUT_FILE='' PROPS_FILE='' LOG4J_FILE=''
 SASL_SSL_PORT='' SCRAM_USER='' SCRAM_PASSWORD='' # SASL_SSL_PORT empty: no SASL_SSL listener
+RELAYED_PORT='' RELAY_PORT='' # RELAYED_PORT empty: no RELAYED listener
 TLS_DIR='' CA_PEM='' KEYSTORE='' KEYSTORE_PASS_FILE=''
 DATA_RECORD='' DATA_DIR='' DATA_OWNER='' # DATA_* set by read_data_record
 
@@ -66,6 +67,11 @@ logs "CA certificate (PEM): <path>" on stderr: clients use that file as their CA
 SCRAM user is created when the data dir is formatted, i.e. on a fresh start; a restart on
 kept data keeps the credentials it was formatted with.
 
+Optional RELAYED listener (set KAFKA_RELAYED_PORT and KAFKA_RELAY_PORT), for fault tests
+that cut one client off from the broker: PLAINTEXT on 127.0.0.1:KAFKA_RELAYED_PORT, advertised
+as 127.0.0.1:KAFKA_RELAY_PORT, where the test runs a TCP relay to it. A client bootstrapped
+through the relay is told the relay's address, so all of its traffic crosses it.
+
 Environment:
   KAFKA_VERSION          Apache Kafka release, 3.x or 4.x         [$DEFAULT_KAFKA_VERSION]
   KAFKA_PORT             broker (PLAINTEXT) port                  [9092]
@@ -77,6 +83,8 @@ Environment:
   KAFKA_START_TIMEOUT    seconds 'start' waits for the broker     [90]
   KAFKA_STOP_TIMEOUT     seconds 'stop' waits before SIGKILL      [30]
   KAFKA_SASL_SSL_PORT    port of the optional SASL_SSL listener   [unset: PLAINTEXT only]
+  KAFKA_RELAYED_PORT     port of the optional RELAYED listener    [unset: none]
+  KAFKA_RELAY_PORT       the port it advertises (a relay's)       [unset: none]
   KAFKA_SCRAM_USER       SCRAM-SHA-256 user created at format     [wire]
   KAFKA_SCRAM_PASSWORD   its password (no , [ ] = " ' \ or spaces) [wire-secret]
   WIRE_INGEST_CACHE      cache root                               [<repo>/.cache]
@@ -191,6 +199,20 @@ configure_port() {
     SASL_SSL_PORT=$((10#$SASL_SSL_PORT))
     [[ $SASL_SSL_PORT != "$PORT" && $SASL_SSL_PORT != "$CONTROLLER_PORT" ]] ||
       die "KAFKA_SASL_SSL_PORT must differ from KAFKA_PORT and KAFKA_CONTROLLER_PORT"
+  fi
+  RELAYED_PORT=${KAFKA_RELAYED_PORT:-} RELAY_PORT=${KAFKA_RELAY_PORT:-}
+  [[ (-n $RELAYED_PORT && -n $RELAY_PORT) || (-z $RELAYED_PORT && -z $RELAY_PORT) ]] ||
+    die "KAFKA_RELAYED_PORT and KAFKA_RELAY_PORT go together: set both or neither"
+  if [[ -n $RELAYED_PORT ]]; then
+    check_port KAFKA_RELAYED_PORT "$RELAYED_PORT"
+    check_port KAFKA_RELAY_PORT "$RELAY_PORT"
+    RELAYED_PORT=$((10#$RELAYED_PORT)) RELAY_PORT=$((10#$RELAY_PORT))
+    local p
+    for p in "$PORT" "$CONTROLLER_PORT" "$SASL_SSL_PORT"; do
+      [[ $RELAYED_PORT != "$p" && $RELAY_PORT != "$p" ]] ||
+        die "KAFKA_RELAYED_PORT and KAFKA_RELAY_PORT must differ from the broker's other ports"
+    done
+    [[ $RELAYED_PORT != "$RELAY_PORT" ]] || die "KAFKA_RELAYED_PORT and KAFKA_RELAY_PORT must differ"
   fi
   RUN_DIR=$CACHE_DIR/kafka-run/$PORT
   PID_FILE=$RUN_DIR/kafka.pid
@@ -315,6 +337,12 @@ random_cluster_id() { # 16 random bytes as base64url without padding, like Uuid.
 
 render_config() {
   local line sasl_listener='' sasl_protocol='' keystore_password=''
+  local relayed_listener='' relayed_advertised='' relayed_protocol=''
+  if [[ -n $RELAYED_PORT ]]; then
+    relayed_listener=",RELAYED://127.0.0.1:$RELAYED_PORT"
+    relayed_advertised=",RELAYED://127.0.0.1:$RELAY_PORT"
+    relayed_protocol=",RELAYED:PLAINTEXT"
+  fi
   if [[ -n $SASL_SSL_PORT ]]; then
     sasl_listener=",SASL_SSL://127.0.0.1:$SASL_SSL_PORT"
     sasl_protocol=",SASL_SSL:SASL_SSL"
@@ -331,6 +359,9 @@ render_config() {
       line=${line//@LOG_DIRS@/"$DATA_DIR"}
       line=${line//@SASL_SSL_LISTENER@/"$sasl_listener"}
       line=${line//@SASL_SSL_PROTOCOL@/"$sasl_protocol"}
+      line=${line//@RELAYED_LISTENER@/"$relayed_listener"}
+      line=${line//@RELAYED_ADVERTISED@/"$relayed_advertised"}
+      line=${line//@RELAYED_PROTOCOL@/"$relayed_protocol"}
       line=${line//@SSL_KEYSTORE@/"$KEYSTORE"}
       line=${line//@SSL_KEYSTORE_PASSWORD@/"$keystore_password"}
       [[ ! $line =~ @[A-Z_]+@ ]] || die "unknown placeholder in server.properties.template: $line"
@@ -391,6 +422,15 @@ configured_sasl_ssl_port() {
   [[ -f $PROPS_FILE ]] || return 0
   line=$(grep -m1 '^listeners=' -- "$PROPS_FILE" || true)
   [[ $line =~ SASL_SSL://127\.0\.0\.1:([0-9]+) ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+  return 0
+}
+
+# The relay port the running broker (on PROPS_FILE's config) advertises, or nothing.
+configured_relay_port() {
+  local line
+  [[ -f $PROPS_FILE ]] || return 0
+  line=$(grep -m1 '^advertised.listeners=' -- "$PROPS_FILE" || true)
+  [[ $line =~ RELAYED://127\.0\.0\.1:([0-9]+) ]] && printf '%s\n' "${BASH_REMATCH[1]}"
   return 0
 }
 
@@ -478,6 +518,12 @@ cmd_start() {
       die "broker already running on port $PORT without a SASL_SSL listener on $SASL_SSL_PORT" \
         "(it has: ${running_sasl_port:-none}); stop it first"
     fi
+    local running_relay_port
+    running_relay_port=$(configured_relay_port)
+    if [[ -n $RELAY_PORT && $RELAY_PORT != "$running_relay_port" ]]; then
+      die "broker already running on port $PORT without a RELAYED listener for relay port" \
+        "$RELAY_PORT (it has: ${running_relay_port:-none}); stop it first"
+    fi
     if started; then
       log "already running (pid $pid)"
       log_sasl_ssl
@@ -487,7 +533,7 @@ cmd_start() {
     # Not ready yet (started outside the lock?); fall through to the wait below.
   else
     local p
-    for p in "$PORT" "$CONTROLLER_PORT" ${SASL_SSL_PORT:+"$SASL_SSL_PORT"}; do
+    for p in "$PORT" "$CONTROLLER_PORT" ${SASL_SSL_PORT:+"$SASL_SSL_PORT"} ${RELAYED_PORT:+"$RELAYED_PORT"}; do
       ! port_in_use "$p" || die "port $p on 127.0.0.1 is already in use by another process"
     done
 

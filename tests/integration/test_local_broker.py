@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.support.broker import KAFKA_SH, LocalBroker, free_port
+from tests.support.relay import Relay
 
 pytestmark = pytest.mark.integration
 
@@ -143,8 +144,9 @@ def test_a_kafka_version_kafka_sh_cannot_run_is_one_line_and_exit_1(version: str
 
 @pytest.fixture(scope="module")
 def own_broker() -> Iterator[LocalBroker]:
-    """A broker of this module's own, so stopping it never disturbs other tests' broker."""
-    broker = LocalBroker(free_port())
+    """A broker of this module's own, so stopping it never disturbs other tests' broker; with
+    a RELAYED listener, for the relay's test."""
+    broker = LocalBroker(free_port(), relay=(free_port(), free_port()))
     try:
         broker.stop()
         broker.start()
@@ -159,6 +161,45 @@ def test_the_broker_runs_the_kafka_version_asked_for(own_broker: LocalBroker) ->
     assert own_broker.kafka_version() == asked
     assert own_broker.running_version() == asked
     assert asked.split(".")[0] in ("3", "4")
+
+
+def test_a_relay_carries_a_client_and_cuts_it_off(own_broker: LocalBroker) -> None:
+    """The fault tests' network cut: a client bootstrapped through the relay is told the
+    relay's address, so all its traffic crosses it; cut, its requests go unanswered while
+    other clients go on; mended, it reconnects and its send is acknowledged."""
+    bootstrap = own_broker.start()
+    relay_port = int(own_broker.relay_bootstrap.rsplit(":", 1)[1])
+    relay = Relay(relay_port, own_broker.relayed_port).start()
+    topic = _unique("it-relay")
+
+    async def scenario() -> None:
+        await _create_topic(bootstrap, topic, 1)
+        producer = AIOKafkaProducer(bootstrap_servers=own_broker.relay_bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, b"before")
+            brokers = producer.client.cluster.brokers()
+            assert {(b.host, b.port) for b in brokers} == {("127.0.0.1", relay_port)}
+            relay.cut()
+            during = await producer.send(topic, b"during")
+            done, _ = await asyncio.wait([during], timeout=3.0)
+            assert not done, "a send was acknowledged across a cut relay"
+            await _produce(bootstrap, topic, ["direct"], 1)  # the broker itself goes on
+            relay.mend()
+            await asyncio.wait_for(during, DEADLINE_S)  # the client sends it again
+        finally:
+            await producer.stop()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        relay.close()
+    assert relay.connections >= 2  # the bootstrap's and the one the cut reset
+    assert sorted(_values(asyncio.run(_consume(bootstrap, topic, 3)))) == [
+        "before",
+        "direct",
+        "during",
+    ]
 
 
 def test_restart_on_same_data_keeps_messages_and_offsets(own_broker: LocalBroker) -> None:

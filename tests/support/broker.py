@@ -45,6 +45,11 @@ class LocalBroker:
     SASL_SSL (SCRAM-SHA-256 over TLS) besides PLAINTEXT on ``port``: clients log in as
     ``scram_user``/``scram_password`` (created when the data dir is formatted, i.e. on a fresh
     start) and verify the broker with the CA certificate at :attr:`ca_file`.
+
+    With ``relay`` (``(relayed_port, relay_port)``) it also listens on 127.0.0.1:``relayed_port``
+    (PLAINTEXT) and advertises that listener as 127.0.0.1:``relay_port``, where a test runs a
+    :class:`~tests.support.relay.Relay` to it: a client bootstrapped through the relay
+    (:attr:`relay_bootstrap`) sends all of its traffic across it, so the test can cut it off.
     """
 
     def __init__(
@@ -55,6 +60,7 @@ class LocalBroker:
         sasl_ssl_port: int | None = None,
         scram_user: str = "wire",
         scram_password: str = "wire-secret",
+        relay: tuple[int, int] | None = None,
     ) -> None:
         if not 1 <= port <= 65534:
             raise ValueError(f"port must be in 1..65534 (port + 1 is the controller), got {port}")
@@ -65,7 +71,14 @@ class LocalBroker:
                 f"sasl_ssl_port must be in 1..65535 and differ from {port} and {port + 1}, "
                 f"got {sasl_ssl_port}"
             )
+        if relay is not None and (
+            relay[0] == relay[1] or {*relay} & {port, port + 1, sasl_ssl_port}
+        ):
+            raise ValueError(
+                f"relay ports {relay} must differ from each other and {port}, {port + 1}"
+            )
         self.port = port
+        self.relay = relay
         self.cache_dir = cache_dir
         self.sasl_ssl_port = sasl_ssl_port
         self.scram_user = scram_user
@@ -87,6 +100,20 @@ class LocalBroker:
         if self.sasl_ssl_port is None:
             raise RuntimeError("this broker has no SASL_SSL listener (no sasl_ssl_port)")
         return f"127.0.0.1:{self.sasl_ssl_port}"
+
+    @property
+    def relayed_port(self) -> int:
+        """The port of the RELAYED listener: where a relay forwards to."""
+        if self.relay is None:
+            raise RuntimeError("this broker has no RELAYED listener (no relay)")
+        return self.relay[0]
+
+    @property
+    def relay_bootstrap(self) -> str:
+        """The address the RELAYED listener advertises: a client's bootstrap through the relay."""
+        if self.relay is None:
+            raise RuntimeError("this broker has no RELAYED listener (no relay)")
+        return f"127.0.0.1:{self.relay[1]}"
 
     @property
     def ca_file(self) -> Path:
@@ -158,9 +185,17 @@ class LocalBroker:
         env["KAFKA_PORT"] = str(self.port)
         env["KAFKA_CONTROLLER_PORT"] = str(self.controller_port)
         env.pop("KAFKA_DATA_DIR", None)  # data dirs are managed per port by kafka.sh
-        # The SASL_SSL listener is this object's choice, never the calling shell's.
-        for name in ("KAFKA_SASL_SSL_PORT", "KAFKA_SCRAM_USER", "KAFKA_SCRAM_PASSWORD"):
+        # The SASL_SSL and RELAYED listeners are this object's choice, never the calling shell's.
+        for name in (
+            "KAFKA_SASL_SSL_PORT",
+            "KAFKA_SCRAM_USER",
+            "KAFKA_SCRAM_PASSWORD",
+            "KAFKA_RELAYED_PORT",
+            "KAFKA_RELAY_PORT",
+        ):
             env.pop(name, None)
+        if self.relay is not None:
+            env["KAFKA_RELAYED_PORT"], env["KAFKA_RELAY_PORT"] = map(str, self.relay)
         if self.sasl_ssl_port is not None:
             env["KAFKA_SASL_SSL_PORT"] = str(self.sasl_ssl_port)
             env["KAFKA_SCRAM_USER"] = self.scram_user
