@@ -6,10 +6,16 @@ client talks to the broker directly.
 
 A cut is a partition, not a refusal: connections stay open and new ones are accepted, but
 no byte crosses in either direction, so the client's requests simply go unanswered (as with
-a pulled cable, or a firewall that drops packets). :meth:`Relay.mend` then resets every
-connection the cut caught, as TCP's own retries or a middlebox's lost state would after a
-cut of many seconds: nothing written during the cut is ever delivered, and the client's new
-connections go through.
+a pulled cable, or a firewall that drops packets). :meth:`Relay.mend` ends it one of two
+ways:
+
+- ``reset=True``: every connection the cut caught is reset, as TCP's own retries or a
+  middlebox's lost state leave it after a long cut; nothing written during the cut is ever
+  delivered, and the client's new connections go through;
+- ``reset=False``: the connections survive, as TCP's retransmissions carry them over a cut
+  of a minute: what each side wrote before and during the cut is delivered late, unless
+  that side reset the connection meanwhile (a reset discards what its socket had not yet
+  got across), in which case the relay resets the other side too.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ class _Link:
     client: socket.socket
     upstream: socket.socket | None = None
     caught: bool = False
+    dropped: bool = False  # reset by the mend: what the cut held is never delivered
     threads: list[threading.Thread] = field(default_factory=list)
 
     def reset(self) -> None:
@@ -79,15 +86,23 @@ class Relay:
             for link in self._links:
                 link.caught = True
 
-    def mend(self) -> None:
-        """Reset every connection the cut caught; new connections go through again."""
+    def mend(self, reset: bool = True) -> None:
+        """End the cut: reset every connection it caught (``reset``), or deliver what they
+        held and go on with those the client did not reset meanwhile."""
         with self._lock:
             self._cut = False
             caught = [link for link in self._links if link.caught]
-            self._links = [link for link in self._links if not link.caught]
+            dropped = [link for link in caught if reset or _was_reset(link.client) or link.dropped]
+            self._links = [link for link in self._links if link not in dropped]
+            for link in caught:
+                link.dropped = link in dropped
+                link.caught = False
             self._mended.set()
-        for link in caught:
+        for link in dropped:
             link.reset()
+        for link in caught:
+            if not link.dropped and link.upstream is None:
+                self._connect(link)  # made during the cut: connected only now
 
     def close(self) -> None:
         with self._lock:
@@ -136,12 +151,14 @@ class Relay:
             try:
                 data = source.recv(_CHUNK)
             except OSError:
+                link.dropped = True  # reset by the peer: nothing of it is delivered
                 return
             if link.caught:
-                # Read during the cut: dropped, and this direction reads no more until the
-                # mend resets the connection.
+                # Read during the cut: held, and this direction reads no more until the mend
+                # delivers it or resets the connection.
                 self._mended.wait()
-                return
+                if link.dropped:
+                    return
             if not data:
                 with contextlib.suppress(OSError):
                     sink.shutdown(socket.SHUT_WR)
@@ -150,3 +167,15 @@ class Relay:
                 sink.sendall(data)
             except OSError:
                 return
+
+
+# TCP_INFO's first byte is the connection's state; TCP_CLOSE once the peer reset it.
+_TCP_CLOSE = 7
+
+
+def _was_reset(sock: socket.socket) -> bool:
+    """Whether the peer reset this connection (the relay itself never closes it first)."""
+    try:
+        return sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0] == _TCP_CLOSE
+    except OSError:
+        return True
