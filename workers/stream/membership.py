@@ -19,7 +19,11 @@ such a "zombie" only with transactions; this worker fences its own producer inst
   left the group: it goes) or the coordinator does not know the member;
 - a request holding a record made before the membership was lost, or while the worker was no
   member, never goes: the worker stops at once with exit code :data:`EXIT_MEMBERSHIP_LAPSED`,
-  commits nothing, and a restart reads the inputs again from the committed offsets.
+  commits nothing, and a restart reads the inputs again from the committed offsets;
+- a request that went but is still unanswered when the membership lapses has its connection
+  reset (a TCP reset: what the socket had not got across is dropped). A network that held it
+  over a cut would deliver it once the cut ends, after the other worker's records; aiokafka
+  sends its batches again instead, through the fence.
 
 How it learns: aiokafka's ``GroupCoordinator`` (in Faust's consumer thread) reports each
 heartbeat the coordinator answered with "no error" or "rebalancing", each completed join and
@@ -32,20 +36,26 @@ fence off, with a warning.
 What it cannot see: a pause the monotonic clock does not count (a VM its host paused, a
 suspended machine: the woken worker's proof looks fresh, and only the heartbeat's answer,
 if it comes before the request, stops it); a request cleared before a freeze and written
-after it (the check is the last step before aiokafka's send, which may still reconnect), or
-one a network holds past the session; a coordinator that moved to another broker and answers
+after it (the check is the last step before aiokafka's send, which may still reconnect);
+bytes already past the worker's socket when the lease ends, which a network delays (rather
+than drops) past the session; a coordinator that moved to another broker and answers
 heartbeats blindly while it loads the group.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+from aiokafka.client import ConnectionGroup
+from aiokafka.conn import CloseReason
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.errors import NoError, RebalanceInProgressError
 from aiokafka.protocol.group import HeartbeatRequest, SyncGroupRequest
@@ -241,11 +251,16 @@ def fenced(
     membership: Membership,
     refuse: Callable[[str], None],
     recheck_s: float = RECHECK_S,
+    reset: Callable[[int], bool] | None = None,
 ) -> SendProduceRequest:
     """``Sender._send_produce_req`` asking ``membership`` first (see the module's text).
 
     ``refuse`` ends the process: a refused request's records must never go, and no commit
-    may follow.
+    may follow. ``reset`` drops the connection to a node at once, with what its socket has
+    not yet got across: a request still unanswered when the membership lapses (or is lost)
+    goes with it, as a network that held it would deliver it late, after the records of the
+    worker that took the partitions over. aiokafka then sends the batches again, through
+    this fence.
     """
 
     async def send_when_a_member(node_id: int, batches: dict[Any, Any]) -> None:
@@ -273,9 +288,70 @@ def fenced(
             return
         if said:
             log.info("records released: the group coordinator still knows this worker")
-        await send(node_id, batches)
+        if reset is None:
+            await send(node_id, batches)
+            return
+        watch = _ResetWhenLapsed(membership, lambda: reset(node_id))
+        try:
+            await send(node_id, batches)
+        finally:
+            watch.cancel()
 
     return send_when_a_member
+
+
+class _ResetWhenLapsed:
+    """Calls ``reset`` if the membership lapses (or is lost) before :meth:`cancel`: a timer
+    on the event loop, set for the lease's end and moved on by each proof since."""
+
+    def __init__(self, membership: Membership, reset: Callable[[], bool]) -> None:
+        self._membership = membership
+        self._reset = reset
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._arm()
+
+    def _arm(self) -> None:
+        membership = self._membership
+        if membership.member_since is None:
+            return  # never in the group: nothing to lapse
+        left = (membership.valid_until or 0.0) - membership.clock()
+        if membership.is_lost() or left < 0:
+            self._timer = None
+            if self._reset():
+                log.warning(
+                    "a produce request was still unanswered %.0f s after the last heartbeat "
+                    "the group coordinator accepted (session timeout %.0f s): its "
+                    "connection is reset, so that no network delivers it late; its records "
+                    "wait to learn whether this worker is still in the group",
+                    membership.unproven_s(),
+                    membership.session_timeout_s,
+                )
+            return
+        self._timer = self._loop.call_later(left + RECHECK_S, self._arm)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+def reset_connection(client: Any, node_id: int) -> bool:
+    """Close aiokafka ``client``'s connection to ``node_id`` with a TCP reset: what its
+    socket buffers hold is dropped, never sent, and its requests fail with a connection
+    error (which aiokafka's sender retries). False if there is no open connection."""
+    conn = getattr(client, "_conns", {}).get((node_id, ConnectionGroup.DEFAULT))
+    writer = getattr(conn, "_writer", None)
+    if conn is None or writer is None:
+        return False
+    transport = writer.transport
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # linger 0: the close resets, dropping the buffer
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()  # without flushing what the transport itself still buffers
+    conn.close(reason=CloseReason.CONNECTION_BROKEN)
+    return True
 
 
 def _stop(reason: str) -> None:
@@ -301,7 +377,12 @@ def fence_producer(producer: Any, membership: Membership) -> None:
                 "the membership fence"
             )
             return client
-        sender._send_produce_req = fenced(send, membership, _stop)
+        sender._send_produce_req = fenced(
+            send,
+            membership,
+            _stop,
+            reset=lambda node_id: reset_connection(sender.client, node_id),
+        )
         return client
 
     producer._new_producer = new_fenced_producer

@@ -9,6 +9,8 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from aiokafka.client import ConnectionGroup
+from aiokafka.conn import CloseReason
 from aiokafka.consumer.group_coordinator import GroupCoordinator
 from aiokafka.protocol.group import SyncGroupRequest
 
@@ -18,6 +20,7 @@ from workers.stream.membership import (
     Verdict,
     fenced,
     forget_membership,
+    reset_connection,
     watch_membership,
 )
 
@@ -292,3 +295,101 @@ def test_the_worker_s_producer_asks_the_fence_after_the_batch_build() -> None:
         assert "send_when_a_member" in inner
     finally:
         forget_membership(wire.app.conf.id)
+
+
+def test_a_request_still_unanswered_when_the_membership_lapses_has_its_connection_reset(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A network that held the request would deliver it after the session, behind the
+    records of the worker that took the partitions over: its connection is reset instead."""
+    member, clock = membership()
+    member.joined()
+    clock.now += 8.95  # the lease (9 s) ends in 0.05 s
+    batches = {"tp": Batch(clock.now)}
+    resets: list[int] = []
+    answered = asyncio.Event()
+
+    def reset(node_id: int) -> bool:
+        resets.append(node_id)
+        answered.set()  # aiokafka fails the request: its sender retries the batches
+        return True
+
+    async def send(node_id: int, batches: dict[Any, Any]) -> None:
+        await answered.wait()  # a cut: no answer
+
+    async def go() -> None:
+        request = asyncio.ensure_future(
+            fenced(send, member, [].append, 0.001, reset=reset)(1, batches)
+        )
+        await asyncio.sleep(0.3)  # the timer came and found the lease still running
+        assert not resets
+        clock.now += 1  # the lease is over
+        await asyncio.wait_for(request, 2)
+
+    with caplog.at_level(logging.WARNING, "workers.stream.membership"):
+        asyncio.run(go())
+    assert resets == [1]
+    [line] = caplog.messages
+    assert "a produce request was still unanswered 10 s after the last heartbeat" in line
+
+
+def test_a_request_answered_in_time_leaves_no_timer_behind() -> None:
+    member, clock = membership()
+    member.joined()
+    resets: list[int] = []
+
+    async def send(node_id: int, batches: dict[Any, Any]) -> None:
+        return None
+
+    async def go() -> None:
+        loop = asyncio.get_running_loop()
+        await fenced(send, member, [].append, 0.001, reset=lambda n: bool(resets.append(n)))(
+            1, {"tp": Batch(clock.now)}
+        )
+        clock.now += 60
+        assert not [h for h in loop._scheduled if not h.cancelled()]  # type: ignore[attr-defined]
+        await asyncio.sleep(0.15)
+
+    asyncio.run(go())
+    assert not resets
+
+
+def test_a_reset_connection_sends_nothing_more_of_what_it_buffered() -> None:
+    """A TCP reset, not a close: the bytes the client's socket and transport still held
+    never reach the other side, which sees the connection reset."""
+
+    async def go() -> tuple[int, bool]:
+        accepted: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
+
+        async def serve(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+            await accepted.put(reader)
+            await asyncio.sleep(5)
+
+        server = await asyncio.start_server(serve, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        peer = await accepted.get()
+        writer.write(b"x" * 8_000_000)  # more than the sockets' buffers take
+        await asyncio.sleep(0.05)
+        closed: list[object] = []
+
+        def close(reason: object) -> None:
+            closed.append(reason)
+
+        conn = SimpleNamespace(_writer=writer, close=close)
+        client = SimpleNamespace(_conns={(1, ConnectionGroup.DEFAULT): conn})
+        assert reset_connection(client, 1)
+        assert not reset_connection(SimpleNamespace(_conns={}), 1)
+        got, was_reset = 0, False
+        try:
+            while chunk := await asyncio.wait_for(peer.read(1 << 20), 2):
+                got += len(chunk)
+        except ConnectionResetError:
+            was_reset = True
+        server.close()
+        assert closed == [CloseReason.CONNECTION_BROKEN]
+        return got, was_reset
+
+    got, was_reset = asyncio.run(go())
+    assert was_reset
+    assert got < 8_000_000
