@@ -425,12 +425,17 @@ configured_sasl_ssl_port() {
   return 0
 }
 
-# The relay port the running broker (on PROPS_FILE's config) advertises, or nothing.
-configured_relay_port() {
-  local line
+# The RELAYED listener of the running broker (on PROPS_FILE's config) as
+# "<relayed port>:<relay port>", or nothing.
+configured_relay() {
+  local listeners advertised
   [[ -f $PROPS_FILE ]] || return 0
-  line=$(grep -m1 '^advertised.listeners=' -- "$PROPS_FILE" || true)
-  [[ $line =~ RELAYED://127\.0\.0\.1:([0-9]+) ]] && printf '%s\n' "${BASH_REMATCH[1]}"
+  listeners=$(grep -m1 '^listeners=' -- "$PROPS_FILE" || true)
+  advertised=$(grep -m1 '^advertised.listeners=' -- "$PROPS_FILE" || true)
+  [[ $listeners =~ RELAYED://127\.0\.0\.1:([0-9]+) ]] || return 0
+  local relayed=${BASH_REMATCH[1]}
+  [[ $advertised =~ RELAYED://127\.0\.0\.1:([0-9]+) ]] &&
+    printf '%s:%s\n' "$relayed" "${BASH_REMATCH[1]}"
   return 0
 }
 
@@ -518,11 +523,11 @@ cmd_start() {
       die "broker already running on port $PORT without a SASL_SSL listener on $SASL_SSL_PORT" \
         "(it has: ${running_sasl_port:-none}); stop it first"
     fi
-    local running_relay_port
-    running_relay_port=$(configured_relay_port)
-    if [[ -n $RELAY_PORT && $RELAY_PORT != "$running_relay_port" ]]; then
-      die "broker already running on port $PORT without a RELAYED listener for relay port" \
-        "$RELAY_PORT (it has: ${running_relay_port:-none}); stop it first"
+    local running_relay
+    running_relay=$(configured_relay)
+    if [[ -n $RELAY_PORT && $RELAYED_PORT:$RELAY_PORT != "$running_relay" ]]; then
+      die "broker already running on port $PORT without a RELAYED listener on" \
+        "$RELAYED_PORT for relay port $RELAY_PORT (it has: ${running_relay:-none}); stop it first"
     fi
     if started; then
       log "already running (pid $pid)"

@@ -25,7 +25,7 @@ from tests.reliability.harness import (
     report,
     wait_for_outputs,
 )
-from tests.support.broker import LocalBroker, free_port
+from tests.support.broker import LocalBroker, free_port, relayed_broker
 from tests.support.kafka_io import all_committed, create_topic, produce
 from tests.support.relay import Relay
 from tests.support.waiting import wait_until
@@ -390,7 +390,7 @@ def test_a_worker_cut_off_past_its_session_sends_nothing_it_made_before(
     deliver what they held late. In the second case the produce request the cut caught would
     reach the broker after the other worker's records unless the fence resets its connection
     when the membership lapses: without that reset it failed in each of three runs."""
-    broker = LocalBroker(free_port(), relay=(free_port(), free_port()))
+    broker = relayed_broker()
     relay_port = int(broker.relay_bootstrap.rsplit(":", 1)[1])
     relay = Relay(relay_port, broker.relayed_port)
     try:
@@ -415,6 +415,9 @@ def test_a_worker_cut_off_past_its_session_sends_nothing_it_made_before(
             lambda: relay.mend(reset=connections == "reset"),
             f"cut off past its session, connections {connections}",
         )
+        if connections == "kept":  # what the cut held would have reached the broker late
+            log = away.log_path.read_text(errors="replace")
+            assert "a produce request was still unanswered" in log, away.log_tail()
     finally:
         relay.close()
         broker.stop()
@@ -451,11 +454,13 @@ def _replaced_while_away(
         bootstrap, names, expected_replay(first), timeout=300, on_timeout=other.log_tail
     )
     come_back()
+    back_at = time.monotonic()
     # Away midway through its backlog, it comes back with records in hand (and, when cut
     # off, requests unanswered), and with messages in its buffers that it goes on to handle
     # until its client learns it was dropped.
     assert away.wait_exit(60) == 12, away.log_tail()
     stopped_s = time.monotonic() - left_at
+    stopped_after_return_s = time.monotonic() - back_at
     # Held until the heartbeat's answer ("records held: ..."), or refused at once if that
     # answer came before the first request.
     log = away.log_path.read_text(errors="replace")
@@ -465,7 +470,12 @@ def _replaced_while_away(
     replayer = expected_replay(corpus.values)
     wait_for_outputs(bootstrap, names, replayer, timeout=300, on_timeout=away.log_tail)
     accounting = account(bootstrap, names, corpus.values, replayer)
-    report(scenario, accounting, stopped_s)
+    report(
+        scenario,
+        accounting,
+        stopped_s,
+        **{"stopped s after return": round(stopped_after_return_s, 1)},
+    )
     accounting.assert_nothing_lost()
 
 

@@ -243,6 +243,15 @@ def _ephemeral_port_floor() -> int:
         return 49152  # IANA dynamic range (macOS and others)
 
 
+def relayed_broker() -> LocalBroker:
+    """A broker on free ports with a RELAYED listener on another, advertising a fourth."""
+    port = free_port()
+    while True:
+        relay = (free_port(), free_port())
+        if len({port, port + 1, *relay}) == 4:
+            return LocalBroker(port, relay=relay)
+
+
 def free_port() -> int:
     """A free loopback port P such that P + 1 is free too (broker and controller ports).
 

@@ -64,7 +64,8 @@ from workers.stream.fatal import EXIT_MEMBERSHIP_LAPSED, stop
 
 log = logging.getLogger(__name__)
 
-# How often a held request asks again.
+# How often a held request asks again, and a request sent under a lapsed membership looks
+# for its connection to reset.
 RECHECK_S = 0.1
 
 Clock = Callable[[], float]
@@ -256,10 +257,11 @@ def fenced(
     """``Sender._send_produce_req`` asking ``membership`` first (see the module's text).
 
     ``refuse`` ends the process: a refused request's records must never go, and no commit
-    may follow. ``reset`` drops the connection to a node at once, with what its socket has
-    not yet got across: a request still unanswered when the membership lapses (or is lost)
-    goes with it, as a network that held it would deliver it late, after the records of the
-    worker that took the partitions over. aiokafka then sends the batches again, through
+    may follow. ``reset`` resets the connection to a node if a produce request on it is
+    unanswered (True if it did): called once the membership may have lapsed while this
+    request's send is under way, and again every ``recheck_s`` until it resets or the send
+    ends, as a network that held the request would deliver it late, after the records of
+    the worker that took the partitions over. aiokafka then sends the batches again, through
     this fence.
     """
 
@@ -291,7 +293,7 @@ def fenced(
         if reset is None:
             await send(node_id, batches)
             return
-        watch = _ResetWhenLapsed(membership, lambda: reset(node_id))
+        watch = _ResetWhenLapsed(membership, lambda: reset(node_id), recheck_s)
         try:
             await send(node_id, batches)
         finally:
@@ -301,34 +303,41 @@ def fenced(
 
 
 class _ResetWhenLapsed:
-    """Calls ``reset`` if the membership lapses (or is lost) before :meth:`cancel`: a timer
-    on the event loop, set for the lease's end and moved on by each proof since."""
+    """Calls ``reset`` once the membership may have lapsed, until it resets something or
+    :meth:`cancel`: a timer on the event loop, set for the lease's end (moved on by each
+    proof since), then every ``recheck_s``. A loss the coordinator reported is seen at
+    those times too, not at once."""
 
-    def __init__(self, membership: Membership, reset: Callable[[], bool]) -> None:
+    def __init__(self, membership: Membership, reset: Callable[[], bool], recheck_s: float) -> None:
         self._membership = membership
         self._reset = reset
+        self._recheck_s = recheck_s
         self._loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = None
         self._arm()
 
     def _arm(self) -> None:
         membership = self._membership
+        self._timer = None
         if membership.member_since is None:
             return  # never in the group: nothing to lapse
         left = (membership.valid_until or 0.0) - membership.clock()
-        if membership.is_lost() or left < 0:
-            self._timer = None
-            if self._reset():
-                log.warning(
-                    "a produce request was still unanswered %.0f s after the last heartbeat "
-                    "the group coordinator accepted (session timeout %.0f s): its "
-                    "connection is reset, so that no network delivers it late; its records "
-                    "wait to learn whether this worker is still in the group",
-                    membership.unproven_s(),
-                    membership.session_timeout_s,
-                )
+        if not membership.is_lost() and left >= 0:
+            self._timer = self._loop.call_later(left + self._recheck_s, self._arm)
             return
-        self._timer = self._loop.call_later(left + RECHECK_S, self._arm)
+        if self._reset():
+            log.warning(
+                "a produce request was still unanswered when this worker's group membership "
+                "may have lapsed (no heartbeat accepted for %.0f s, session timeout %.0f s): "
+                "its connection is reset, so that no network delivers it late; its records "
+                "go back through the membership fence",
+                membership.unproven_s(),
+                membership.session_timeout_s,
+            )
+            return
+        # No produce request on an open connection yet (the send may still be connecting):
+        # ask again while the send is under way.
+        self._timer = self._loop.call_later(self._recheck_s, self._arm)
 
     def cancel(self) -> None:
         if self._timer is not None:
@@ -336,18 +345,31 @@ class _ResetWhenLapsed:
             self._timer = None
 
 
+_PRODUCE_API = 0  # ProduceRequest.API_KEY
+
+
 def reset_connection(client: Any, node_id: int) -> bool:
-    """Close aiokafka ``client``'s connection to ``node_id`` with a TCP reset: what its
-    socket buffers hold is dropped, never sent, and its requests fail with a connection
-    error (which aiokafka's sender retries). False if there is no open connection."""
+    """Reset aiokafka ``client``'s connection to ``node_id`` if a produce request on it is
+    unanswered; True if it did.
+
+    A TCP reset (linger 0), not a close: what the transport and the kernel have not sent yet
+    is dropped (bytes already on their way may still arrive), and the connection's requests
+    fail with a connection error, which aiokafka's sender retries.
+    """
     conn = getattr(client, "_conns", {}).get((node_id, ConnectionGroup.DEFAULT))
     writer = getattr(conn, "_writer", None)
     if conn is None or writer is None:
         return False
+    pending = getattr(conn, "_requests", ())
+    if not any(
+        getattr(kind, "API_KEY", None) == _PRODUCE_API and not answer.done()
+        for _id, kind, answer in pending
+    ):
+        return False
     transport = writer.transport
     sock = transport.get_extra_info("socket")
     if sock is not None:
-        with contextlib.suppress(OSError):  # linger 0: the close resets, dropping the buffer
+        with contextlib.suppress(OSError):  # a closed socket: nothing left to send
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     transport.abort()  # without flushing what the transport itself still buffers
     conn.close(reason=CloseReason.CONNECTION_BROKEN)

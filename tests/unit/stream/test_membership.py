@@ -330,7 +330,40 @@ def test_a_request_still_unanswered_when_the_membership_lapses_has_its_connectio
         asyncio.run(go())
     assert resets == [1]
     [line] = caplog.messages
-    assert "a produce request was still unanswered 10 s after the last heartbeat" in line
+    assert "a produce request was still unanswered when this worker's group membership" in line
+    assert "no heartbeat accepted for 10 s" in line
+
+
+def test_a_request_not_yet_written_at_the_lapse_is_reset_once_it_is() -> None:
+    """The send may still be connecting when the lease ends: the watch asks again until its
+    request is on a connection to reset, then stops."""
+    member, clock = membership()
+    member.joined()
+    asked: list[bool] = []
+    answered = asyncio.Event()
+
+    def reset(node_id: int) -> bool:
+        written = len(asked) >= 3  # connected on the fourth look
+        asked.append(written)
+        if written:
+            answered.set()
+        return written
+
+    async def send(node_id: int, batches: dict[Any, Any]) -> None:
+        await answered.wait()
+        await asyncio.sleep(0.05)  # the sender's retry backoff: no more looks
+
+    async def go() -> None:
+        clock.now += 8.99  # the lease ends in 0.01 s
+        request = asyncio.ensure_future(
+            fenced(send, member, [].append, 0.001, reset=reset)(1, {"tp": Batch(clock.now)})
+        )
+        await asyncio.sleep(0)  # cleared by the fence, the send under way
+        clock.now += 1
+        await asyncio.wait_for(request, 2)
+
+    asyncio.run(go())
+    assert asked == [False, False, False, True]
 
 
 def test_a_request_answered_in_time_leaves_no_timer_behind() -> None:
@@ -376,10 +409,19 @@ def test_a_reset_connection_sends_nothing_more_of_what_it_buffered() -> None:
         def close(reason: object) -> None:
             closed.append(reason)
 
-        conn = SimpleNamespace(_writer=writer, close=close)
+        loop = asyncio.get_running_loop()
+        answered, unanswered = loop.create_future(), loop.create_future()
+        answered.set_result(None)
+        metadata = SimpleNamespace(API_KEY=3)
+        produce = SimpleNamespace(API_KEY=0)
+        conn = SimpleNamespace(_writer=writer, close=close, _requests=[])
         client = SimpleNamespace(_conns={(1, ConnectionGroup.DEFAULT): conn})
-        assert reset_connection(client, 1)
         assert not reset_connection(SimpleNamespace(_conns={}), 1)
+        conn._requests = [(1, produce, answered), (2, metadata, unanswered)]
+        assert not reset_connection(client, 1)  # no produce request waits for its answer
+        assert not closed
+        conn._requests.append((3, produce, unanswered))
+        assert reset_connection(client, 1)
         got, was_reset = 0, False
         try:
             while chunk := await asyncio.wait_for(peer.read(1 << 20), 2):
