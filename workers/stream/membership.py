@@ -21,7 +21,7 @@ such a "zombie" only with transactions; this worker fences its own producer inst
   member, never goes: the worker stops at once with exit code :data:`EXIT_MEMBERSHIP_LAPSED`,
   commits nothing, and a restart reads the inputs again from the committed offsets;
 - a request that went but is still unanswered when the membership lapses has its connection
-  reset (a TCP reset: what the socket had not got across is dropped). A network that held it
+  reset (a TCP reset: what the socket had not sent yet is dropped). A network that held it
   over a cut would deliver it once the cut ends, after the other worker's records; aiokafka
   sends its batches again instead, through the fence.
 
@@ -29,15 +29,15 @@ How it learns: aiokafka's ``GroupCoordinator`` (in Faust's consumer thread) repo
 heartbeat the coordinator answered with "no error" or "rebalancing", each completed join and
 each reset of its generation (the coordinator did not know the member or its generation, or
 the worker left the group) to the :class:`Membership` of its group; aiokafka's sender (on
-the event loop) asks it before each produce request, once the request's batches are built,
-with the creation time of its oldest batch. A client without those internals leaves the
-fence off, with a warning.
+the event loop) asks it before each produce request, once the request's batches are built
+and its connection is up (so that nothing but the write follows), with the creation time of
+its oldest batch. A client without those internals leaves the fence off, with a warning.
 
 What it cannot see: a pause the monotonic clock does not count (a VM its host paused, a
 suspended machine: the woken worker's proof looks fresh, and only the heartbeat's answer,
-if it comes before the request, stops it); a request cleared before a freeze and written
-after it (the check is the last step before aiokafka's send, which may still reconnect);
-bytes already past the worker's socket when the lease ends, which a network delays (rather
+if it comes before the request, stops it); a request cleared just before a freeze and
+written after it (between the check and the write the event loop does not stop, but a
+frozen process does); bytes already past the worker's socket when the lease ends, which a network delays (rather
 than drops) past the session; a coordinator that moved to another broker and answers
 heartbeats blindly while it loads the group.
 """
@@ -52,7 +52,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiokafka.client import ConnectionGroup
 from aiokafka.conn import CloseReason
@@ -247,26 +247,39 @@ def _wrap_coordinator() -> bool:
 SendProduceRequest = Callable[[int, dict[Any, Any]], Awaitable[None]]
 
 
+class NodeLink(Protocol):
+    """What the fence needs of a producer's connections to the brokers."""
+
+    def connected(self, node_id: int) -> bool:
+        """Whether the connection to ``node_id`` is up: a send then writes without a wait."""
+
+    async def connect(self, node_id: int) -> None:
+        """Bring the connection up (or fail quietly: the send then fails and is retried)."""
+
+    def reset(self, node_id: int) -> bool:
+        """Reset the connection if a produce request on it is unanswered; True if it did."""
+
+
 def fenced(
     send: SendProduceRequest,
     membership: Membership,
     refuse: Callable[[str], None],
     recheck_s: float = RECHECK_S,
-    reset: Callable[[int], bool] | None = None,
+    link: NodeLink | None = None,
 ) -> SendProduceRequest:
     """``Sender._send_produce_req`` asking ``membership`` first (see the module's text).
 
     ``refuse`` ends the process: a refused request's records must never go, and no commit
-    may follow. ``reset`` resets the connection to a node if a produce request on it is
-    unanswered (True if it did): called once the membership may have lapsed while this
-    request's send is under way, and again every ``recheck_s`` until it resets or the send
-    ends, as a network that held the request would deliver it late, after the records of
-    the worker that took the partitions over. aiokafka then sends the batches again, through
-    this fence.
+    may follow. With ``link``, the fence asks with the connection up, so that the send writes
+    at once: a connection being made may take as long as a cut, and the request would be
+    written after it. While the send is under way, once the membership may have lapsed, the
+    link resets the connection if a produce request on it is unanswered (again every
+    ``recheck_s`` until it does or the send ends), as a network that held the request would
+    deliver it late, after the records of the worker that took the partitions over. aiokafka
+    then sends the batches again, through this fence.
     """
 
-    async def send_when_a_member(node_id: int, batches: dict[Any, Any]) -> None:
-        oldest = min((batch._ctime for batch in batches.values()), default=membership.clock())
+    async def cleared(oldest: float) -> bool:
         said = False
         while (verdict := membership.verdict(oldest)) == Verdict.WAIT:
             if not said:
@@ -287,13 +300,23 @@ def fenced(
                 "stopping without committing, the inputs since the last commit will be "
                 "processed again at the next start"
             )
-            return
+            return False
         if said:
             log.info("records released: the group coordinator still knows this worker")
-        if reset is None:
+        return True
+
+    async def send_when_a_member(node_id: int, batches: dict[Any, Any]) -> None:
+        oldest = min((batch._ctime for batch in batches.values()), default=membership.clock())
+        if not await cleared(oldest):
+            return
+        if link is None:
             await send(node_id, batches)
             return
-        watch = _ResetWhenLapsed(membership, lambda: reset(node_id), recheck_s)
+        if not link.connected(node_id):
+            await link.connect(node_id)
+            if not await cleared(oldest):  # asked again, as the connection took its time
+                return
+        watch = _ResetWhenLapsed(membership, lambda: link.reset(node_id), recheck_s)
         try:
             await send(node_id, batches)
         finally:
@@ -348,32 +371,45 @@ class _ResetWhenLapsed:
 _PRODUCE_API = 0  # ProduceRequest.API_KEY
 
 
-def reset_connection(client: Any, node_id: int) -> bool:
-    """Reset aiokafka ``client``'s connection to ``node_id`` if a produce request on it is
-    unanswered; True if it did.
+class ClientLink:
+    """:class:`NodeLink` over an aiokafka client's default connections (its ``_conns``)."""
 
-    A TCP reset (linger 0), not a close: what the transport and the kernel have not sent yet
-    is dropped (bytes already on their way may still arrive), and the connection's requests
-    fail with a connection error, which aiokafka's sender retries.
-    """
-    conn = getattr(client, "_conns", {}).get((node_id, ConnectionGroup.DEFAULT))
-    writer = getattr(conn, "_writer", None)
-    if conn is None or writer is None:
-        return False
-    pending = getattr(conn, "_requests", ())
-    if not any(
-        getattr(kind, "API_KEY", None) == _PRODUCE_API and not answer.done()
-        for _id, kind, answer in pending
-    ):
-        return False
-    transport = writer.transport
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):  # a closed socket: nothing left to send
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()  # without flushing what the transport itself still buffers
-    conn.close(reason=CloseReason.CONNECTION_BROKEN)
-    return True
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def _conn(self, node_id: int) -> Any:
+        return getattr(self._client, "_conns", {}).get((node_id, ConnectionGroup.DEFAULT))
+
+    def connected(self, node_id: int) -> bool:
+        conn = self._conn(node_id)
+        return conn is not None and bool(conn.connected())
+
+    async def connect(self, node_id: int) -> None:
+        await self._client.ready(node_id)  # logs and returns False when it cannot connect
+
+    def reset(self, node_id: int) -> bool:
+        """A TCP reset (linger 0), not a close: what the transport and the kernel have not
+        sent yet is dropped (bytes already on their way may still arrive), and the
+        connection's requests fail with a connection error, which aiokafka's sender
+        retries."""
+        conn = self._conn(node_id)
+        writer = getattr(conn, "_writer", None)
+        if conn is None or writer is None:
+            return False
+        pending = getattr(conn, "_requests", ())
+        if not any(
+            getattr(kind, "API_KEY", None) == _PRODUCE_API and not answer.done()
+            for _id, kind, answer in pending
+        ):
+            return False
+        transport = writer.transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):  # a closed socket: nothing left to send
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()  # without flushing what the transport itself still buffers
+        conn.close(reason=CloseReason.CONNECTION_BROKEN)
+        return True
 
 
 def _stop(reason: str) -> None:
@@ -403,7 +439,7 @@ def fence_producer(producer: Any, membership: Membership) -> None:
             send,
             membership,
             _stop,
-            reset=lambda node_id: reset_connection(sender.client, node_id),
+            link=ClientLink(sender.client),
         )
         return client
 

@@ -16,11 +16,11 @@ from aiokafka.protocol.group import SyncGroupRequest
 
 from tests.support.clock import FakeClock
 from workers.stream.membership import (
+    ClientLink,
     Membership,
     Verdict,
     fenced,
     forget_membership,
-    reset_connection,
     watch_membership,
 )
 
@@ -297,6 +297,54 @@ def test_the_worker_s_producer_asks_the_fence_after_the_batch_build() -> None:
         forget_membership(wire.app.conf.id)
 
 
+class Link:
+    """A producer's connections as the fence sees them: up (unless ``up`` is an event still
+    to be set, which connect waits for), and reset by ``reset``."""
+
+    def __init__(self, reset: Any, up: asyncio.Event | None = None) -> None:
+        self.reset = reset
+        self.up = up
+        self.connects = 0
+
+    def connected(self, node_id: int) -> bool:
+        return self.up is None or self.up.is_set()
+
+    async def connect(self, node_id: int) -> None:
+        self.connects += 1
+        assert self.up is not None
+        await self.up.wait()
+
+
+def test_the_fence_asks_again_once_a_slow_connection_is_up() -> None:
+    """A connection may take as long as a cut to come up, and the send would then write a
+    request the fence cleared before it: the fence asks again with the connection up."""
+    member, clock = membership()
+    member.joined()
+    sent: list[int] = []
+    refused: list[str] = []
+
+    async def send(node_id: int, batches: dict[Any, Any]) -> None:
+        sent.append(node_id)
+
+    async def go() -> None:
+        up = asyncio.Event()
+        link = Link(lambda n: False, up)
+        request = asyncio.ensure_future(
+            fenced(send, member, refused.append, 0.001, link)(1, {"tp": Batch(clock.now)})
+        )
+        await asyncio.sleep(0.01)
+        assert link.connects == 1
+        assert not sent
+        clock.now += 20  # the cut outlasted the session...
+        member.lost()  # ...and the coordinator dropped the member
+        up.set()
+        await asyncio.wait_for(request, 1)
+
+    asyncio.run(go())
+    assert not sent
+    assert len(refused) == 1
+
+
 def test_a_request_still_unanswered_when_the_membership_lapses_has_its_connection_reset(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -319,7 +367,7 @@ def test_a_request_still_unanswered_when_the_membership_lapses_has_its_connectio
 
     async def go() -> None:
         request = asyncio.ensure_future(
-            fenced(send, member, [].append, 0.001, reset=reset)(1, batches)
+            fenced(send, member, [].append, 0.001, Link(reset))(1, batches)
         )
         await asyncio.sleep(0.3)  # the timer came and found the lease still running
         assert not resets
@@ -356,7 +404,7 @@ def test_a_request_not_yet_written_at_the_lapse_is_reset_once_it_is() -> None:
     async def go() -> None:
         clock.now += 8.99  # the lease ends in 0.01 s
         request = asyncio.ensure_future(
-            fenced(send, member, [].append, 0.001, reset=reset)(1, {"tp": Batch(clock.now)})
+            fenced(send, member, [].append, 0.001, Link(reset))(1, {"tp": Batch(clock.now)})
         )
         await asyncio.sleep(0)  # cleared by the fence, the send under way
         clock.now += 1
@@ -376,7 +424,7 @@ def test_a_request_answered_in_time_leaves_no_timer_behind() -> None:
 
     async def go() -> None:
         loop = asyncio.get_running_loop()
-        await fenced(send, member, [].append, 0.001, reset=lambda n: bool(resets.append(n)))(
+        await fenced(send, member, [].append, 0.001, Link(lambda n: bool(resets.append(n))))(
             1, {"tp": Batch(clock.now)}
         )
         clock.now += 60
@@ -416,12 +464,12 @@ def test_a_reset_connection_sends_nothing_more_of_what_it_buffered() -> None:
         produce = SimpleNamespace(API_KEY=0)
         conn = SimpleNamespace(_writer=writer, close=close, _requests=[])
         client = SimpleNamespace(_conns={(1, ConnectionGroup.DEFAULT): conn})
-        assert not reset_connection(SimpleNamespace(_conns={}), 1)
+        assert not ClientLink(SimpleNamespace(_conns={})).reset(1)
         conn._requests = [(1, produce, answered), (2, metadata, unanswered)]
-        assert not reset_connection(client, 1)  # no produce request waits for its answer
+        assert not ClientLink(client).reset(1)  # no produce request waits for its answer
         assert not closed
         conn._requests.append((3, produce, unanswered))
-        assert reset_connection(client, 1)
+        assert ClientLink(client).reset(1)
         got, was_reset = 0, False
         try:
             while chunk := await asyncio.wait_for(peer.read(1 << 20), 2):
