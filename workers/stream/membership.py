@@ -29,17 +29,18 @@ How it learns: aiokafka's ``GroupCoordinator`` (in Faust's consumer thread) repo
 heartbeat the coordinator answered with "no error" or "rebalancing", each completed join and
 each reset of its generation (the coordinator did not know the member or its generation, or
 the worker left the group) to the :class:`Membership` of its group; aiokafka's sender (on
-the event loop) asks it before each produce request, once the request's batches are built
-and its connection is up (so that nothing but the write follows), with the creation time of
-its oldest batch. A client without those internals leaves the fence off, with a warning.
+the event loop) asks it before each produce request, once the request's batches are built,
+with the creation time of its oldest batch, and its client's send asks again once the
+request's connection is up, just before the write. A client without those internals leaves
+the fence off, with a warning.
 
 What it cannot see: a pause the monotonic clock does not count (a VM its host paused, a
 suspended machine: the woken worker's proof looks fresh, and only the heartbeat's answer,
 if it comes before the request, stops it); a request cleared just before a freeze and
-written after it (between the check and the write the event loop does not stop, but a
-frozen process does); bytes already past the worker's socket when the lease ends, which a network delays (rather
-than drops) past the session; a coordinator that moved to another broker and answers
-heartbeats blindly while it loads the group.
+written after it (nothing between the last check and the write lets the event loop run,
+but a frozen process stops anywhere); bytes already past the worker's socket when the lease
+ends, which a network delays (rather than drops) past the session; a coordinator that moved
+to another broker and answers heartbeats blindly while it loads the group.
 """
 
 from __future__ import annotations
@@ -51,13 +52,14 @@ import socket
 import struct
 import time
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from aiokafka.client import ConnectionGroup
 from aiokafka.conn import CloseReason
 from aiokafka.consumer.group_coordinator import GroupCoordinator
-from aiokafka.errors import NoError, RebalanceInProgressError
+from aiokafka.errors import KafkaError, NodeNotReadyError, NoError, RebalanceInProgressError
 from aiokafka.protocol.group import HeartbeatRequest, SyncGroupRequest
 
 from workers.stream.fatal import EXIT_MEMBERSHIP_LAPSED, stop
@@ -248,16 +250,24 @@ SendProduceRequest = Callable[[int, dict[Any, Any]], Awaitable[None]]
 
 
 class NodeLink(Protocol):
-    """What the fence needs of a producer's connections to the brokers."""
-
-    def connected(self, node_id: int) -> bool:
-        """Whether the connection to ``node_id`` is up: a send then writes without a wait."""
-
-    async def connect(self, node_id: int) -> None:
-        """Bring the connection up (or fail quietly: the send then fails and is retried)."""
+    """What the fence needs of a producer's connections to the brokers, besides asking it
+    just before each write (:data:`_CLEARANCE`)."""
 
     def reset(self, node_id: int) -> bool:
         """Reset the connection if a produce request on it is unanswered; True if it did."""
+
+
+# The fence's question for the produce request under way in this task, asked again by the
+# client's send (:class:`ClientLink`) once the connection is up, just before the write.
+_CLEARANCE: ContextVar[Callable[[], Awaitable[bool]] | None] = ContextVar(
+    "membership_clearance", default=None
+)
+
+
+class MembershipLapsedError(KafkaError):  # type: ignore[misc]
+    """A produce request the fence refused at the last moment (the worker is stopping)."""
+
+    retriable = False
 
 
 def fenced(
@@ -270,13 +280,13 @@ def fenced(
     """``Sender._send_produce_req`` asking ``membership`` first (see the module's text).
 
     ``refuse`` ends the process: a refused request's records must never go, and no commit
-    may follow. With ``link``, the fence asks with the connection up, so that the send writes
-    at once: a connection being made may take as long as a cut, and the request would be
-    written after it. While the send is under way, once the membership may have lapsed, the
-    link resets the connection if a produce request on it is unanswered (again every
-    ``recheck_s`` until it does or the send ends), as a network that held the request would
-    deliver it late, after the records of the worker that took the partitions over. aiokafka
-    then sends the batches again, through this fence.
+    may follow. With ``link``, the question is asked again inside the send, once the
+    connection is up and just before the write: a connection being made may take as long as
+    a cut, and the request would be written after it. While the send is under way, once the
+    membership may have lapsed, the link resets the connection if a produce request on it is
+    unanswered (again every ``recheck_s`` until it does or the send ends), as a network that
+    held the request would deliver it late, after the records of the worker that took the
+    partitions over. aiokafka then sends the batches again, through this fence.
     """
 
     async def cleared(oldest: float) -> bool:
@@ -312,15 +322,13 @@ def fenced(
         if link is None:
             await send(node_id, batches)
             return
-        if not link.connected(node_id):
-            await link.connect(node_id)
-            if not await cleared(oldest):  # asked again, as the connection took its time
-                return
+        asked_again = _CLEARANCE.set(lambda: cleared(oldest))
         watch = _ResetWhenLapsed(membership, lambda: link.reset(node_id), recheck_s)
         try:
             await send(node_id, batches)
         finally:
             watch.cancel()
+            _CLEARANCE.reset(asked_again)
 
     return send_when_a_member
 
@@ -372,20 +380,44 @@ _PRODUCE_API = 0  # ProduceRequest.API_KEY
 
 
 class ClientLink:
-    """:class:`NodeLink` over an aiokafka client's default connections (its ``_conns``)."""
+    """:class:`NodeLink` over an aiokafka client's default connections (its ``_conns``).
+
+    It wraps the client's ``send``: a produce request sent under the fence is written only
+    once its connection is up and the fence, asked again then, clears it. Nothing that can
+    wait runs between that answer and the write (aiokafka's own ``ready`` returns at once
+    for a connection that is up), and a connection that cannot be made fails the request as
+    aiokafka's send would, to be retried through the fence.
+    """
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        send = client.send
 
-    def _conn(self, node_id: int) -> Any:
-        return getattr(self._client, "_conns", {}).get((node_id, ConnectionGroup.DEFAULT))
+        async def send_cleared(
+            node_id: int, request: Any, *, group: Any = ConnectionGroup.DEFAULT
+        ) -> Any:
+            clearance = _CLEARANCE.get()
+            if clearance is not None and getattr(request, "API_KEY", None) == _PRODUCE_API:
+                while True:
+                    if not await client.ready(node_id, group=group):
+                        raise NodeNotReadyError(
+                            f"Attempt to send a request to node which is not ready "
+                            f"(node id {node_id})."
+                        )
+                    if not await clearance():
+                        raise MembershipLapsedError("the membership fence refused the request")
+                    if self.connected(node_id, group):
+                        break  # else it dropped while the fence held the request: again
+            return await send(node_id, request, group=group)
 
-    def connected(self, node_id: int) -> bool:
-        conn = self._conn(node_id)
+        client.send = send_cleared
+
+    def _conn(self, node_id: int, group: Any = ConnectionGroup.DEFAULT) -> Any:
+        return getattr(self._client, "_conns", {}).get((node_id, group))
+
+    def connected(self, node_id: int, group: Any = ConnectionGroup.DEFAULT) -> bool:
+        conn = self._conn(node_id, group)
         return conn is not None and bool(conn.connected())
-
-    async def connect(self, node_id: int) -> None:
-        await self._client.ready(node_id)  # logs and returns False when it cannot connect
 
     def reset(self, node_id: int) -> bool:
         """A TCP reset (linger 0), not a close: what the transport and the kernel have not

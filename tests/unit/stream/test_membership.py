@@ -12,12 +12,14 @@ import pytest
 from aiokafka.client import ConnectionGroup
 from aiokafka.conn import CloseReason
 from aiokafka.consumer.group_coordinator import GroupCoordinator
+from aiokafka.errors import NodeNotReadyError
 from aiokafka.protocol.group import SyncGroupRequest
 
 from tests.support.clock import FakeClock
 from workers.stream.membership import (
     ClientLink,
     Membership,
+    MembershipLapsedError,
     Verdict,
     fenced,
     forget_membership,
@@ -298,51 +300,150 @@ def test_the_worker_s_producer_asks_the_fence_after_the_batch_build() -> None:
 
 
 class Link:
-    """A producer's connections as the fence sees them: up (unless ``up`` is an event still
-    to be set, which connect waits for), and reset by ``reset``."""
+    """A producer's connections as the fence sees them: reset by ``reset``."""
 
-    def __init__(self, reset: Any, up: asyncio.Event | None = None) -> None:
+    def __init__(self, reset: Any) -> None:
         self.reset = reset
+
+
+class Conn:
+    def __init__(self, up: bool = True) -> None:
         self.up = up
-        self.connects = 0
 
-    def connected(self, node_id: int) -> bool:
-        return self.up is None or self.up.is_set()
+    def connected(self) -> bool:
+        return self.up
 
-    async def connect(self, node_id: int) -> None:
-        self.connects += 1
-        assert self.up is not None
-        await self.up.wait()
+
+class Client:
+    """aiokafka's client as far as the fence uses it: its connections, ``ready`` (which
+    waits for ``connecting`` when set, then connects, unless ``fails``), and ``send``."""
+
+    def __init__(self, connecting: asyncio.Event | None = None, fails: bool = False) -> None:
+        self._conns: dict[Any, Conn] = {}
+        self.connecting = connecting
+        self.fails = fails
+        self.written: list[Any] = []
+        self.write_marks: list[bool] = []
+        self.mark = False
+
+    async def ready(self, node_id: int, *, group: Any = ConnectionGroup.DEFAULT) -> bool:
+        if (node_id, group) in self._conns and self._conns[(node_id, group)].connected():
+            return True
+        if self.connecting is not None:
+            await self.connecting.wait()
+        if self.fails:
+            return False
+        self._conns[(node_id, group)] = Conn()
+        return True
+
+    async def send(
+        self, node_id: int, request: Any, *, group: Any = ConnectionGroup.DEFAULT
+    ) -> Any:
+        assert await self.ready(node_id, group=group)
+        self.written.append(request)
+        self.write_marks.append(self.mark)
+        return "answer"
+
+
+PRODUCE = SimpleNamespace(API_KEY=0)
+METADATA = SimpleNamespace(API_KEY=3)
+
+
+def _produce_through(client: Client) -> Any:
+    """aiokafka's ``_send_produce_req`` as far as the fence sees it: one produce request
+    sent through the client."""
+
+    async def send(node_id: int, batches: dict[Any, Any]) -> None:
+        await client.send(node_id, PRODUCE)
+
+    return send
 
 
 def test_the_fence_asks_again_once_a_slow_connection_is_up() -> None:
-    """A connection may take as long as a cut to come up, and the send would then write a
-    request the fence cleared before it: the fence asks again with the connection up."""
+    """A connection may take as long as a cut to come up, and the request would then be
+    written after the session: the client's send asks the fence again once it is up."""
     member, clock = membership()
     member.joined()
-    sent: list[int] = []
     refused: list[str] = []
-
-    async def send(node_id: int, batches: dict[Any, Any]) -> None:
-        sent.append(node_id)
+    connecting = asyncio.Event()
+    client = Client(connecting)
+    link = ClientLink(client)
 
     async def go() -> None:
-        up = asyncio.Event()
-        link = Link(lambda n: False, up)
         request = asyncio.ensure_future(
-            fenced(send, member, refused.append, 0.001, link)(1, {"tp": Batch(clock.now)})
+            fenced(_produce_through(client), member, refused.append, 0.001, link)(
+                1, {"tp": Batch(clock.now)}
+            )
         )
         await asyncio.sleep(0.01)
-        assert link.connects == 1
-        assert not sent
+        assert not client.written
         clock.now += 20  # the cut outlasted the session...
         member.lost()  # ...and the coordinator dropped the member
-        up.set()
-        await asyncio.wait_for(request, 1)
+        connecting.set()
+        with pytest.raises(MembershipLapsedError):
+            await asyncio.wait_for(request, 1)
 
     asyncio.run(go())
-    assert not sent
+    assert not client.written
     assert len(refused) == 1
+
+
+def test_a_connected_request_is_written_right_after_the_fence_s_answer() -> None:
+    """Nothing that lets the event loop run comes between the answer and the write."""
+    member, clock = membership()
+    member.joined()
+    client = Client()
+    client._conns[(1, ConnectionGroup.DEFAULT)] = Conn()
+    link = ClientLink(client)
+
+    async def go() -> None:
+        def mark() -> None:
+            client.mark = True
+
+        asyncio.get_running_loop().call_soon(mark)
+        await fenced(_produce_through(client), member, [].append, 0.001, link)(
+            1, {"tp": Batch(clock.now)}
+        )
+
+    asyncio.run(go())
+    assert client.written == [PRODUCE]
+    assert client.write_marks == [False]
+
+
+def test_a_connection_that_cannot_be_made_fails_the_request_unwritten() -> None:
+    member, clock = membership()
+    member.joined()
+    client = Client(fails=True)
+    link = ClientLink(client)
+    with pytest.raises(NodeNotReadyError):
+        asyncio.run(
+            fenced(_produce_through(client), member, [].append, 0.001, link)(
+                1, {"tp": Batch(clock.now)}
+            )
+        )
+    assert not client.written
+
+
+def test_the_client_s_other_requests_and_sends_outside_the_fence_pass_untouched() -> None:
+    member, clock = membership()
+    member.joined()
+    client = Client()
+    link = ClientLink(client)
+
+    async def metadata_then_produce(node_id: int, batches: dict[Any, Any]) -> None:
+        await client.send(node_id, METADATA)
+        member.lost()  # between the two: only the produce request is asked about
+        await client.send(node_id, PRODUCE)
+
+    async def go() -> None:
+        with pytest.raises(MembershipLapsedError):
+            await fenced(metadata_then_produce, member, [].append, 0.001, link)(
+                1, {"tp": Batch(clock.now)}
+            )
+        assert await client.send(1, PRODUCE) == "answer"  # not under the fence
+
+    asyncio.run(go())
+    assert client.written == [METADATA, PRODUCE]
 
 
 def test_a_request_still_unanswered_when_the_membership_lapses_has_its_connection_reset(
@@ -463,8 +564,9 @@ def test_a_reset_connection_sends_nothing_more_of_what_it_buffered() -> None:
         metadata = SimpleNamespace(API_KEY=3)
         produce = SimpleNamespace(API_KEY=0)
         conn = SimpleNamespace(_writer=writer, close=close, _requests=[])
-        client = SimpleNamespace(_conns={(1, ConnectionGroup.DEFAULT): conn})
-        assert not ClientLink(SimpleNamespace(_conns={})).reset(1)
+        client = Client()
+        client._conns[(1, ConnectionGroup.DEFAULT)] = conn
+        assert not ClientLink(Client()).reset(1)
         conn._requests = [(1, produce, answered), (2, metadata, unanswered)]
         assert not ClientLink(client).reset(1)  # no produce request waits for its answer
         assert not closed
@@ -483,3 +585,43 @@ def test_a_reset_connection_sends_nothing_more_of_what_it_buffered() -> None:
     got, was_reset = asyncio.run(go())
     assert was_reset
     assert got < 8_000_000
+
+
+def test_aiokafka_s_own_send_writes_a_connected_request_without_letting_the_loop_run() -> None:
+    """What the last check relies on: aiokafka's ``AIOKafkaClient.send`` (its ``ready``) does
+    not suspend before the write when the node's connection is up."""
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.protocol.produce import ProduceRequest
+
+    member, clock = membership()
+    member.joined()
+    marks: list[bool] = []
+    state = {"mark": False}
+
+    class Connected:
+        def connected(self) -> bool:
+            return True
+
+        def send(self, request: Any, expect_response: bool = True) -> Any:
+            marks.append(state["mark"])
+            done = asyncio.get_running_loop().create_future()
+            done.set_result("answer")
+            return done
+
+    async def go() -> None:
+        client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9")
+        client._conns[(1, ConnectionGroup.DEFAULT)] = Connected()
+        link = ClientLink(client)
+        request = ProduceRequest(required_acks=-1, timeout=1000, topics=[], transactional_id=None)
+
+        async def send(node_id: int, batches: dict[Any, Any]) -> None:
+            assert await client.send(node_id, request) == "answer"
+
+        def mark() -> None:
+            state["mark"] = True
+
+        asyncio.get_running_loop().call_soon(mark)
+        await fenced(send, member, [].append, 0.001, link)(1, {"tp": Batch(clock.now)})
+
+    asyncio.run(go())
+    assert marks == [False]
