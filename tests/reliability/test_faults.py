@@ -7,11 +7,12 @@ of the same inputs, each reject is in the DLQ, and a repeated eventId carries th
 
 from __future__ import annotations
 
+import contextlib
 import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -390,14 +391,9 @@ def test_a_worker_cut_off_past_its_session_sends_nothing_it_made_before(
     deliver what they held late. In the second case the produce request the cut caught would
     reach the broker after the other worker's records unless the fence resets its connection
     when the membership lapses: without that reset it failed in each of three runs."""
-    broker = relayed_broker()
-    relay_port = int(broker.relay_bootstrap.rsplit(":", 1)[1])
-    relay = Relay(relay_port, broker.relayed_port)
-    try:
-        bootstrap = broker.start()
-        relay.start()
+    with _broker_behind_a_relay() as (bootstrap, relay, relay_bootstrap):
         create_topic(bootstrap, names.raw, 4)
-        away = spawn("cut-off", bootstrap=broker.relay_bootstrap)
+        away = spawn("cut-off", bootstrap=relay_bootstrap)
         other = spawn("other", bootstrap=bootstrap)
         for worker in (away, other):
             worker.start()
@@ -418,9 +414,67 @@ def test_a_worker_cut_off_past_its_session_sends_nothing_it_made_before(
         if connections == "kept":  # what the cut held would have reached the broker late
             log = away.log_path.read_text(errors="replace")
             assert "a produce request was still unanswered" in log, away.log_tail()
+
+
+def test_a_worker_told_to_stop_while_cut_off_exits_in_its_grace_and_loses_nothing(
+    names: Names, spawn: Spawn
+) -> None:
+    """SIGTERM while the broker is out of reach, records in flight: the final commit waits
+    for their acknowledgement, which cannot come, so the worker exits at the end of its grace
+    (exit 1, its line naming the records that wait) without committing them; restarted once
+    the network is back, it loses nothing."""
+    with _broker_behind_a_relay() as (bootstrap, relay, relay_bootstrap):
+        create_topic(bootstrap, names.raw, 4)
+        worker = spawn("cut-off", bootstrap=relay_bootstrap)
+        worker.start().wait_ready()
+        corpus = stories_corpus(stories=1500, seed=11)
+        cut = len(corpus.values) * 3 // 4
+        first, second = corpus.values[:cut], corpus.values[cut:]
+        produce(bootstrap, names.raw, first, partitions=4)
+        wait_until(lambda: _merged(worker) > 300, 60, "the worker midway through its backlog")
+        relay.cut()
+        wait_until(
+            lambda: (
+                "a produce request was still unanswered"
+                in worker.log_path.read_text(errors="replace")
+            ),
+            60,
+            "the worker's membership lapsed, its produce request reset",
+            on_timeout=worker.log_tail,
+        )
+        took_s = worker.stop(timeout=60)
+        assert worker.proc is not None
+        assert worker.proc.returncode == 1, worker.log_tail()
+        assert 12 <= took_s < 20, took_s  # WIRE_SHUTDOWN_GRACE_S, 12 by default
+        log = worker.log_path.read_text(errors="replace")
+        assert re.search(r"did not stop within 12s \(records waiting for the broker: \d+ to ", log)
+        relay.mend()
+        _restart_until_ready(worker)
+        produce(bootstrap, names.raw, second, partitions=4)
+        replayer = expected_replay(corpus.values)
+        wait_for_outputs(bootstrap, names, replayer, timeout=300, on_timeout=worker.log_tail)
+        accounting = account(bootstrap, names, corpus.values, replayer)
+        report("SIGTERM while cut off", accounting, took_s)
+        accounting.assert_nothing_lost()
+
+
+@contextlib.contextmanager
+def _broker_behind_a_relay() -> Iterator[tuple[str, Relay, str]]:
+    """A broker of the test's own (started) with a relay to its RELAYED listener: its
+    PLAINTEXT bootstrap, the relay, and the bootstrap through the relay."""
+    broker = relayed_broker()
+    relay = Relay(int(broker.relay_bootstrap.rsplit(":", 1)[1]), broker.relayed_port)
+    try:
+        bootstrap = broker.start()
+        relay.start()
+        yield bootstrap, relay, broker.relay_bootstrap
     finally:
         relay.close()
         broker.stop()
+
+
+def _merged(worker: WorkerProcess) -> float:
+    return sum(v for k, v in worker.metrics().items() if k.startswith("wire_ingest_events_emitted"))
 
 
 def _replaced_while_away(
@@ -440,13 +494,7 @@ def _replaced_while_away(
     cut = len(corpus.values) * 3 // 4
     first, second = corpus.values[:cut], corpus.values[cut:]
     produce(bootstrap, names.raw, first, partitions=4)
-
-    def merged(worker: WorkerProcess) -> float:
-        return sum(
-            v for k, v in worker.metrics().items() if k.startswith("wire_ingest_events_emitted")
-        )
-
-    wait_until(lambda: merged(away) > 300, 60, "the worker midway through its backlog")
+    wait_until(lambda: _merged(away) > 300, 60, "the worker midway through its backlog")
     leave()
     left_at = time.monotonic()
     wait_until(lambda: len(other.raw_partitions()) == 4, 120, "the other owns every partition")
