@@ -40,10 +40,11 @@ Spawn = Callable[..., WorkerProcess]
 
 
 def _two_workers_sharing_the_input(
-    spawn: Spawn, first: str, second: str
+    spawn: Spawn, first: str, second: str, bootstraps: tuple[str | None, str | None] = (None, None)
 ) -> tuple[WorkerProcess, WorkerProcess]:
-    """Two workers of the test's app, both ready and each given raw partitions."""
-    one, two = spawn(first), spawn(second)
+    """Two workers of the test's app, both ready and each given raw partitions;
+    ``bootstraps``: each one's, when not the session broker's."""
+    one, two = spawn(first, bootstrap=bootstraps[0]), spawn(second, bootstrap=bootstraps[1])
     one.start()
     two.start()
     one.wait_ready()
@@ -393,14 +394,8 @@ def test_a_worker_cut_off_past_its_session_sends_nothing_it_made_before(
     when the membership lapses: without that reset it failed in each of three runs."""
     with _broker_behind_a_relay() as (bootstrap, relay, relay_bootstrap):
         create_topic(bootstrap, names.raw, 4)
-        away = spawn("cut-off", bootstrap=relay_bootstrap)
-        other = spawn("other", bootstrap=bootstrap)
-        for worker in (away, other):
-            worker.start()
-        for worker in (away, other):
-            worker.wait_ready()
-        wait_until(
-            lambda: bool(away.raw_partitions()) and bool(other.raw_partitions()), 60, "split"
+        away, other = _two_workers_sharing_the_input(
+            spawn, "cut-off", "other", (relay_bootstrap, bootstrap)
         )
         _replaced_while_away(
             bootstrap,
