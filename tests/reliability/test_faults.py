@@ -574,6 +574,65 @@ def test_rebalance_after_a_worker_dies(kafka_bootstrap: str, names: Names, spawn
     accounting.assert_nothing_lost()
 
 
+def test_a_deploy_mid_stream_loses_nothing(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """What a deploy or an autoscaler does to a running group, while items flow: a worker
+    joins, the first one is restarted (SIGTERM, then started again on its own state
+    directory, whose RocksDB is behind what the other wrote meanwhile), and one leaves. Each
+    move takes partitions from a live worker with messages in its stream buffers and records
+    in flight, where a death (above) takes them from a dead one."""
+    corpus = stories_corpus(stories=3000, seed=11)
+    replayer = expected_replay(corpus.values)
+    total = len(corpus.values)
+    create_topic(kafka_bootstrap, names.raw, 4)
+    one, two = spawn("one"), spawn("two")
+    one.start().wait_ready()
+    feeder = Feeder(kafka_bootstrap, names.raw, corpus.values, chunk=100, pause_s=0.6)
+    feeder.start()
+    settled: list[float] = []
+
+    def mid_stream(share: float, move: str) -> float:
+        """Wait until ``share`` of the input is fed; the move must start before the rest is."""
+        wait_until(lambda: feeder.sent >= total * share, 120, f"{share:.0%} fed")
+        assert feeder.is_alive(), f"the input was all fed before the {move}"
+        return time.monotonic()
+
+    def owned_by(*workers: WorkerProcess) -> None:
+        """Wait until the raw partitions are split among exactly these workers, each owning
+        some: the move's rebalance is over."""
+
+        def split() -> bool:
+            parts = [worker.raw_partitions() for worker in workers]
+            return all(parts) and sorted(p for part in parts for p in part) == [0, 1, 2, 3]
+
+        wait_until(split, 120, "the partitions split among the running workers")
+
+    started = mid_stream(0.15, "join")
+    two.start().wait_ready()
+    owned_by(one, two)
+    settled.append(time.monotonic() - started)
+
+    started = mid_stream(0.4, "restart")
+    one.stop(timeout=30)
+    owned_by(two)
+    one.start().wait_ready()
+    owned_by(one, two)
+    settled.append(time.monotonic() - started)
+
+    started = mid_stream(0.7, "leave")
+    two.stop(timeout=30)
+    owned_by(one)
+    settled.append(time.monotonic() - started)
+
+    feeder.join(300)
+    assert feeder.error is None
+    wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=one.log_tail)
+    accounting = account(kafka_bootstrap, names, corpus.values, replayer)
+    report("deploy (join, restart, leave)", accounting, max(settled))
+    accounting.assert_nothing_lost()
+
+
 def test_records_skipped_by_faust_at_the_end_of_recovery_are_read_again(
     kafka_bootstrap: str, names: Names, spawn: Spawn
 ) -> None:
