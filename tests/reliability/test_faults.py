@@ -588,7 +588,7 @@ def test_a_deploy_mid_stream_loses_nothing(
     create_topic(kafka_bootstrap, names.raw, 4)
     one, two = spawn("one"), spawn("two")
     one.start().wait_ready()
-    feeder = Feeder(kafka_bootstrap, names.raw, corpus.values, chunk=100, pause_s=0.6)
+    feeder = Feeder(kafka_bootstrap, names.raw, corpus.values, chunk=100, pause_s=0.8)
     feeder.start()
     settled: list[float] = []
 
@@ -608,19 +608,19 @@ def test_a_deploy_mid_stream_loses_nothing(
 
         wait_until(split, 120, "the partitions split among the running workers")
 
-    started = mid_stream(0.15, "join")
+    started = mid_stream(0.1, "join")
     two.start().wait_ready()
     owned_by(one, two)
     settled.append(time.monotonic() - started)
 
-    started = mid_stream(0.4, "restart")
+    started = mid_stream(0.3, "restart")
     one.stop(timeout=30)
     owned_by(two)
     one.start().wait_ready()
     owned_by(one, two)
     settled.append(time.monotonic() - started)
 
-    started = mid_stream(0.7, "leave")
+    started = mid_stream(0.5, "leave")
     two.stop(timeout=30)
     owned_by(one)
     settled.append(time.monotonic() - started)
