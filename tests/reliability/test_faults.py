@@ -118,6 +118,50 @@ def test_broker_restart_mid_stream(names: Names, spawn: Spawn, tmp_path: Path) -
         broker.stop()
 
 
+def test_a_broker_crash_during_a_rebalance_loses_nothing(
+    names: Names, spawn: Spawn, tmp_path: Path
+) -> None:
+    """A second worker joins mid-stream, and while the first is in the rebalance that follows
+    (stopped fetching, its partitions being revoked, state being recovered), the broker is
+    killed (SIGKILL) and comes back 5 s later: the group's coordinator, the changelogs being
+    read and the commits all go away at once."""
+    broker = LocalBroker(free_port())
+    try:
+        broker.stop()
+        bootstrap = broker.start()
+        corpus = stories_corpus(stories=2500, seed=12)
+        replayer = expected_replay(corpus.values)
+        create_topic(bootstrap, names.raw, 4)
+        one, two = spawn("one", bootstrap=bootstrap), spawn("two", bootstrap=bootstrap)
+        one.start().wait_ready()
+        feeder = Feeder(bootstrap, names.raw, corpus.values, chunk=100, pause_s=0.5)
+        feeder.start()
+        wait_until(lambda: feeder.sent >= len(corpus.values) // 4, 120, "a quarter fed")
+        two.start()
+        wait_until(
+            lambda: one.health().get("status") in ("rebalancing", "recovering"),
+            60,
+            "the first worker in the rebalance the second one starts",
+            interval=0.02,
+        )
+        broker.kill()
+        down = time.monotonic()
+        time.sleep(5)  # the outage itself: the broker stays away for 5 s
+        broker.start()
+        two.wait_ready(timeout=180)
+        feeder.join(300)
+        assert feeder.error is None
+        wait_for_outputs(bootstrap, names, replayer, timeout=300, on_timeout=one.log_tail)
+        recovered = time.monotonic() - down
+        assert one.alive(), "the first worker died instead of riding out the outage"
+        assert two.alive(), "the second worker died instead of riding out the outage"
+        accounting = account(bootstrap, names, corpus.values, replayer)
+        report("broker crash in a rebalance", accounting, recovered)
+        accounting.assert_nothing_lost()
+    finally:
+        broker.stop()
+
+
 def _assert_the_outage_was_counted_and_not_flooded(worker: WorkerProcess) -> None:
     """The Kafka client fails dozens of times a second while the broker is away: each failure
     is counted for the alert, and each kind of line reaches the log once per 30 s."""
