@@ -175,7 +175,11 @@ def report(scenario: str, accounting: Accounting, recovery_s: float | None, **ex
 
 
 class Feeder(threading.Thread):
-    """Produces values in chunks at a steady pace, so faults land mid-stream."""
+    """Produces values in chunks at a steady pace, so faults land mid-stream.
+
+    ``allow(n)`` holds the feed once ``n`` values are sent, until the test allows more: a
+    scenario whose faults take long on a slow machine still has input left for each.
+    """
 
     def __init__(
         self, bootstrap: str, topic: str, values: list[bytes], chunk: int, pause_s: float
@@ -185,10 +189,20 @@ class Feeder(threading.Thread):
         self.chunk, self.pause_s = chunk, pause_s
         self.sent = 0
         self.error: BaseException | None = None
+        self._allowed = len(values)
+        self._more = threading.Condition()
+
+    def allow(self, count: int) -> None:
+        """Let the feed go on up to ``count`` values (at most the chunk that crosses it)."""
+        with self._more:
+            self._allowed = count
+            self._more.notify_all()
 
     def run(self) -> None:
         try:
             for start in range(0, len(self.values), self.chunk):
+                with self._more:
+                    self._more.wait_for(lambda start=start: start < self._allowed)
                 part = self.values[start : start + self.chunk]
                 self._produce_retrying(part)
                 self.sent += len(part)

@@ -8,8 +8,10 @@ of the same inputs, each reject is in the DLQ, and a repeated eventId carries th
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import re
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -51,6 +53,15 @@ def _two_workers_sharing_the_input(
     two.wait_ready()
     wait_until(lambda: bool(one.raw_partitions()) and bool(two.raw_partitions()), 60, "split")
     return one, two
+
+
+def _ready_raw_partitions(worker: WorkerProcess) -> list[int] | None:
+    """The raw partitions of a worker that answers and is ready, else None."""
+    state = worker.health_if_answering()
+    if state is None or not state.get("ready"):
+        return None
+    assigned = state.get("assigned")
+    return list(assigned.get(worker.names.raw, [])) if isinstance(assigned, dict) else None
 
 
 def _restart_until_ready(worker: WorkerProcess) -> float:
@@ -135,23 +146,40 @@ def test_a_broker_crash_during_a_rebalance_loses_nothing(
         one, two = spawn("one", bootstrap=bootstrap), spawn("two", bootstrap=bootstrap)
         one.start().wait_ready()
         feeder = Feeder(bootstrap, names.raw, corpus.values, chunk=100, pause_s=0.5)
+        feeder.allow(len(corpus.values) // 2)  # the rest once the broker is back
         feeder.start()
         wait_until(lambda: feeder.sent >= len(corpus.values) // 4, 120, "a quarter fed")
+        broker_pid = broker.pid()
         two.start()
+
+        def in_rebalance() -> bool:
+            assert two.alive(), f"the second worker exited:\n{two.log_tail()}"
+            state = one.health_if_answering()
+            return state is not None and bool(state.get("rebalancing"))
+
         wait_until(
-            lambda: one.health().get("status") in ("rebalancing", "recovering"),
-            60,
+            in_rebalance,
+            180,
             "the first worker in the rebalance the second one starts",
             interval=0.02,
         )
-        broker.kill()
+        os.kill(broker_pid, signal.SIGKILL)  # at once: kafka.sh would take its lock first
         down = time.monotonic()
+        broker.kill()  # kafka.sh finds it gone and forgets it
         time.sleep(5)  # the outage itself: the broker stays away for 5 s
         broker.start()
+        feeder.allow(len(corpus.values))
         two.wait_ready(timeout=180)
         feeder.join(300)
+        assert not feeder.is_alive(), "the feed did not end"
         assert feeder.error is None
-        wait_for_outputs(bootstrap, names, replayer, timeout=300, on_timeout=one.log_tail)
+        wait_for_outputs(
+            bootstrap,
+            names,
+            replayer,
+            timeout=300,
+            on_timeout=lambda: f"{one.log_tail()}\n--- two ---\n{two.log_tail()}",
+        )
         recovered = time.monotonic() - down
         assert one.alive(), "the first worker died instead of riding out the outage"
         assert two.alive(), "the second worker died instead of riding out the outage"
@@ -624,54 +652,64 @@ def test_a_deploy_mid_stream_loses_nothing(
     """What a deploy or an autoscaler does to a running group, while items flow: a worker
     joins, the first one is restarted (SIGTERM, then started again on its own state
     directory, whose RocksDB is behind what the other wrote meanwhile), and one leaves. Each
-    move takes partitions from a live worker with messages in its stream buffers and records
-    in flight, where a death (above) takes them from a dead one."""
+    move takes partitions from a live worker in the middle of its input (fed in bursts at
+    about half its rate), where a death (above) takes them from a dead one."""
     corpus = stories_corpus(stories=3000, seed=11)
     replayer = expected_replay(corpus.values)
     total = len(corpus.values)
     create_topic(kafka_bootstrap, names.raw, 4)
     one, two = spawn("one"), spawn("two")
     one.start().wait_ready()
-    feeder = Feeder(kafka_bootstrap, names.raw, corpus.values, chunk=100, pause_s=0.8)
-    feeder.start()
+    feeder = Feeder(kafka_bootstrap, names.raw, corpus.values, chunk=200, pause_s=0.3)
     settled: list[float] = []
 
-    def mid_stream(share: float, move: str) -> float:
-        """Wait until ``share`` of the input is fed; the move must start before the rest is."""
+    def mid_stream(share: float) -> float:
+        """Wait until ``share`` of the input is fed; the feed goes on during the move, and
+        holds a little further on until the move is over (``owned_by``)."""
+        feeder.allow(int(total * (share + 0.15)))
         wait_until(lambda: feeder.sent >= total * share, 120, f"{share:.0%} fed")
-        assert feeder.is_alive(), f"the input was all fed before the {move}"
         return time.monotonic()
 
     def owned_by(*workers: WorkerProcess) -> None:
         """Wait until the raw partitions are split among exactly these workers, each owning
-        some: the move's rebalance is over."""
+        some and ready: the move's rebalance is over."""
 
         def split() -> bool:
-            parts = [worker.raw_partitions() for worker in workers]
-            return all(parts) and sorted(p for part in parts for p in part) == [0, 1, 2, 3]
+            parts = [_ready_raw_partitions(worker) for worker in workers]
+            if not all(parts):  # one not answering, not ready, or owning none
+                return False
+            return sorted(p for part in parts if part for p in part) == [0, 1, 2, 3]
 
-        wait_until(split, 120, "the partitions split among the running workers")
+        wait_until(split, 120, "the partitions split among the running workers", on_timeout=logs)
 
-    started = mid_stream(0.1, "join")
+    def logs() -> str:
+        return f"{one.log_tail()}\n--- two ---\n{two.log_tail()}"
+
+    feeder.start()
+    started = mid_stream(0.1)
     two.start().wait_ready()
     owned_by(one, two)
     settled.append(time.monotonic() - started)
+    feeder.allow(total)
 
-    started = mid_stream(0.3, "restart")
+    started = mid_stream(0.35)
     one.stop(timeout=30)
     owned_by(two)
     one.start().wait_ready()
     owned_by(one, two)
     settled.append(time.monotonic() - started)
+    feeder.allow(total)
 
-    started = mid_stream(0.5, "leave")
+    started = mid_stream(0.6)
     two.stop(timeout=30)
     owned_by(one)
     settled.append(time.monotonic() - started)
+    feeder.allow(total)
 
     feeder.join(300)
+    assert not feeder.is_alive(), "the feed did not end"
     assert feeder.error is None
-    wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=one.log_tail)
+    wait_for_outputs(kafka_bootstrap, names, replayer, timeout=300, on_timeout=logs)
     accounting = account(kafka_bootstrap, names, corpus.values, replayer)
     report("deploy (join, restart, leave)", accounting, max(settled))
     accounting.assert_nothing_lost()

@@ -15,7 +15,7 @@ KAFKA_SH = REPO_ROOT / "deploy" / "local" / "kafka.sh"
 # What kafka.sh logs on stderr for a broker with a SASL_SSL listener.
 _CA_PEM_LINE = "kafka.sh: CA certificate (PEM): "
 # What `kafka.sh status` logs on stderr for a running broker: "running (pid N, Kafka 4.4.0)".
-_RUNNING_VERSION = re.compile(r"kafka\.sh: running \(pid \d+, Kafka (\S+)\)")
+_RUNNING_VERSION = re.compile(r"kafka\.sh: running \(pid (\d+), Kafka (\S+)\)")
 
 # Outer bounds only: kafka.sh has its own deadlines (KAFKA_START_TIMEOUT, KAFKA_STOP_TIMEOUT).
 _START_TIMEOUT_S = 900.0  # a first start also downloads the jars with Maven
@@ -164,7 +164,16 @@ class LocalBroker:
         """The Kafka release of the running broker (from its JVM's class path), else None."""
         proc = self._run("status", timeout=_SHORT_TIMEOUT_S, check=False)
         found = _RUNNING_VERSION.search(proc.stderr) if proc.returncode == 0 else None
-        return found.group(1) if found else None
+        return found.group(2) if found else None
+
+    def pid(self) -> int:
+        """The running broker's process id: a test that must kill it at an exact moment
+        signals it itself (``kill()`` first runs kafka.sh, which takes its lock)."""
+        proc = self._run("status", timeout=_SHORT_TIMEOUT_S)
+        found = _RUNNING_VERSION.search(proc.stderr)
+        if found is None:
+            raise BrokerScriptError([str(KAFKA_SH), "status"], 0, proc.stderr)
+        return int(found.group(1))
 
     def _note_ca_file(self, stderr: str, command: str) -> None:
         if self.sasl_ssl_port is None:

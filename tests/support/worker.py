@@ -120,6 +120,12 @@ class WorkerProcess:
         assert status == 200, f"/health answered {status}"
         return dict(json.loads(body))
 
+    def health_if_answering(self) -> dict[str, object] | None:
+        """``/health``, or None while the worker does not answer it (not started yet, stopping,
+        or its event loop busy past the request's timeout): for waits that poll it."""
+        status, body = self._get("/health")
+        return dict(json.loads(body)) if status == 200 else None
+
     def raw_partitions(self) -> list[int]:
         assigned = self.health().get("assigned") or {}
         assert isinstance(assigned, dict)
