@@ -881,9 +881,15 @@ def _rss_kib(pid: int) -> int:
 def test_memory_stays_bounded_over_200k_items(
     kafka_bootstrap: str, names: Names, spawn: Spawn
 ) -> None:
+    """RSS from 100k to 200k items, each mark taken once a burst of 50k is merged.
+
+    The stores flush every second here, not every 30 s: the RocksDB memtables (2 x 8 MiB per
+    partition, bounded by the table's options) otherwise hold whatever the last seconds wrote
+    when a mark is taken. The growth swung from -10 to +24 % between runs with the default;
+    with a flush a second it was +1.9 to +4.3 % in three runs (BENCHMARKS.md, round 25)."""
     corpus = small_stories_corpus(200_000)
     create_topic(kafka_bootstrap, names.raw, 4)
-    worker = spawn()
+    worker = spawn(extra_env={"WIRE_STORE_FLUSH_S": "1"})
     worker.start().wait_ready()
     assert worker.proc is not None
     marks: dict[int, int] = {}
