@@ -665,7 +665,7 @@ def test_a_deploy_mid_stream_loses_nothing(
 
     def mid_stream(share: float) -> float:
         """Wait until ``share`` of the input is fed; the feed goes on during the move, and
-        holds a little further on until the move is over (``owned_by``)."""
+        holds a little further on until the test lets it go on after the move."""
         feeder.allow(int(total * (share + 0.15)))
         wait_until(lambda: feeder.sent >= total * share, 120, f"{share:.0%} fed")
         return time.monotonic()
