@@ -685,26 +685,28 @@ def test_a_deploy_mid_stream_loses_nothing(
     def logs() -> str:
         return f"{one.log_tail()}\n--- two ---\n{two.log_tail()}"
 
+    def moved(started: float) -> None:
+        """The move that began at ``started`` is over: note how long it took, feed on."""
+        settled.append(time.monotonic() - started)
+        feeder.allow(total)
+
     feeder.start()
     started = mid_stream(0.1)
     two.start().wait_ready()
     owned_by(one, two)
-    settled.append(time.monotonic() - started)
-    feeder.allow(total)
+    moved(started)
 
     started = mid_stream(0.35)
     one.stop(timeout=30)
     owned_by(two)
     one.start().wait_ready()
     owned_by(one, two)
-    settled.append(time.monotonic() - started)
-    feeder.allow(total)
+    moved(started)
 
     started = mid_stream(0.6)
     two.stop(timeout=30)
     owned_by(one)
-    settled.append(time.monotonic() - started)
-    feeder.allow(total)
+    moved(started)
 
     feeder.join(300)
     assert not feeder.is_alive(), "the feed did not end"
