@@ -28,7 +28,7 @@ from tests.reliability.harness import (
     report,
     wait_for_outputs,
 )
-from tests.support.broker import LocalBroker, free_port, relayed_broker
+from tests.support.broker import own_broker, relayed_broker
 from tests.support.kafka_io import all_committed, create_topic, produce
 from tests.support.relay import Relay
 from tests.support.waiting import wait_until
@@ -100,9 +100,7 @@ def test_sigkill_crashes_lose_nothing(kafka_bootstrap: str, names: Names, spawn:
 
 
 def test_broker_restart_mid_stream(names: Names, spawn: Spawn, tmp_path: Path) -> None:
-    broker = LocalBroker(free_port())
-    try:
-        broker.stop()
+    with own_broker() as broker:
         bootstrap = broker.start()
         corpus = stories_corpus(stories=1500, seed=4)
         replayer = expected_replay(corpus.values)
@@ -125,20 +123,14 @@ def test_broker_restart_mid_stream(names: Names, spawn: Spawn, tmp_path: Path) -
         report("broker restart", accounting, recovered)
         accounting.assert_nothing_lost()
         _assert_the_outage_was_counted_and_not_flooded(worker)
-    finally:
-        broker.stop()
 
 
-def test_a_broker_crash_during_a_rebalance_loses_nothing(
-    names: Names, spawn: Spawn, tmp_path: Path
-) -> None:
+def test_a_broker_crash_during_a_rebalance_loses_nothing(names: Names, spawn: Spawn) -> None:
     """A second worker joins mid-stream, and while the first is in the rebalance that follows
     (stopped fetching, its partitions being revoked, state being recovered), the broker is
     killed (SIGKILL) and comes back 5 s later: the group's coordinator, the changelogs being
     read and the commits all go away at once."""
-    broker = LocalBroker(free_port())
-    try:
-        broker.stop()
+    with own_broker() as broker:
         bootstrap = broker.start()
         corpus = stories_corpus(stories=2500, seed=12)
         replayer = expected_replay(corpus.values)
@@ -186,8 +178,6 @@ def test_a_broker_crash_during_a_rebalance_loses_nothing(
         accounting = account(bootstrap, names, corpus.values, replayer)
         report("broker crash in a rebalance", accounting, recovered)
         accounting.assert_nothing_lost()
-    finally:
-        broker.stop()
 
 
 def _assert_the_outage_was_counted_and_not_flooded(worker: WorkerProcess) -> None:
@@ -226,9 +216,7 @@ def test_a_broker_that_lost_its_data_gets_the_state_rebuilt_not_a_crash_loop(
         events = [orjson.loads(r.value or b"{}") for r in read_all(bootstrap, names.events)]
         return [(e["eventType"], len(e["history"])) for e in events]
 
-    broker = LocalBroker(free_port())
-    try:
-        broker.stop()
+    with own_broker() as broker:
         bootstrap = broker.start()
         worker = spawn(bootstrap=bootstrap)
         worker.start().wait_ready()
@@ -253,8 +241,6 @@ def test_a_broker_that_lost_its_data_gets_the_state_rebuilt_not_a_crash_loop(
         assert rebuilt, worker.log_tail()
         assert all("[WARNING]" in line for line in rebuilt), rebuilt
         assert worker.metrics()["wire_ingest_state_rebuilds_total"] == len(rebuilt)
-    finally:
-        broker.stop()
 
 
 def _committed_on(bootstrap: str, names: Names, partition: int) -> tuple[int | None, int, int]:
@@ -601,9 +587,7 @@ def _is_original(value: bytes) -> bool:
 
 def test_a_worker_started_while_the_broker_is_away_waits_for_it(names: Names, spawn: Spawn) -> None:
     """Broker maintenance at start: the worker retries instead of crash-looping."""
-    broker = LocalBroker(free_port())
-    try:
-        broker.stop()
+    with own_broker() as broker:
         worker = spawn(bootstrap=broker.bootstrap)
         worker.start()
         wait_until(
@@ -622,8 +606,6 @@ def test_a_worker_started_while_the_broker_is_away_waits_for_it(names: Names, sp
             "the first item handled",
             on_timeout=worker.log_tail,
         )
-    finally:
-        broker.stop()
 
 
 def test_rebalance_after_a_worker_dies(kafka_bootstrap: str, names: Names, spawn: Spawn) -> None:

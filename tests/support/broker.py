@@ -7,6 +7,8 @@ import random
 import re
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -250,6 +252,19 @@ def _ephemeral_port_floor() -> int:
         return int(text.split()[0])
     except (OSError, ValueError, IndexError):
         return 49152  # IANA dynamic range (macOS and others)
+
+
+@contextmanager
+def own_broker() -> Iterator[LocalBroker]:
+    """A broker of the test's own on free ports, for a test that stops, kills or restarts it:
+    not running when the block starts (the test starts it), stopped with its data deleted
+    when the block ends, however it ends."""
+    broker = LocalBroker(free_port())
+    try:
+        broker.stop()
+        yield broker
+    finally:
+        broker.stop()
 
 
 def relayed_broker() -> LocalBroker:
