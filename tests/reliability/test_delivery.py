@@ -30,7 +30,7 @@ from tests.support.kafka_io import (
     produce,
     read_all,
 )
-from tests.support.local_store import flushed_items
+from tests.support.local_store import local_buckets
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
 from workers.core.keys import raw_sha256
@@ -361,10 +361,7 @@ def test_state_written_before_a_crash_reaches_the_changelog_on_restart(
 
 def _local_buckets(state_dir: Path) -> dict[bytes, bytes]:
     """The bucket states a new reader of a stopped worker's databases finds: flushed writes."""
-    found: dict[bytes, bytes] = {}
-    for path in sorted(state_dir.rglob("story-buckets-*.db")):
-        found.update((k, v) for k, v in flushed_items(path).items() if k.startswith(b"bta:"))
-    return found
+    return {k: v for states in local_buckets(state_dir).values() for k, v in states.items()}
 
 
 def test_state_a_crash_took_from_the_local_store_comes_back_from_the_changelog(

@@ -30,6 +30,7 @@ from tests.reliability.harness import (
 )
 from tests.support.broker import own_broker, relayed_broker
 from tests.support.kafka_io import all_committed, create_topic, produce
+from tests.support.local_store import local_buckets
 from tests.support.relay import Relay
 from tests.support.waiting import wait_until
 from tests.support.worker import Names, WorkerProcess
@@ -247,6 +248,59 @@ def test_a_broker_that_lost_its_data_gets_the_state_rebuilt_not_a_crash_loop(
         assert rebuilt, worker.log_tail()
         assert all("[WARNING]" in line for line in rebuilt), rebuilt
         assert worker.metrics()["wire_ingest_state_rebuilds_total"] == len(rebuilt)
+
+
+def test_standby_copies_ahead_of_a_lost_changelog_are_rebuilt_too(
+    names: Names, spawn: Spawn
+) -> None:
+    """Two workers, each keeping a standby copy of the table partitions the other one owns
+    (Faust's one standby replica). The broker's data is wiped under both: each drops every
+    local copy that is ahead of its changelog, the standby copies too (Faust would stop with
+    a ConsistencyError there as well), says so, and runs on from the broker's new beginning."""
+    with own_broker() as broker:
+        bootstrap = broker.start()
+        corpus = small_stories_corpus(200)  # 200 new stories, over every table partition
+        create_topic(bootstrap, names.raw, 4)
+        one, two = _two_workers_sharing_the_input(spawn, "one", "two", (bootstrap, bootstrap))
+        produce(bootstrap, names.raw, corpus.values, partitions=4)
+
+        def created() -> float:
+            key = "wire_ingest_events_emitted_total{type=story.created}"
+            return sum(w.metrics().get(key, 0) for w in (one, two))
+
+        wait_until(lambda: created() >= len(corpus.values), 120, "every story's event")
+        one.stop()  # clean stops: each local copy, active or standby, has its changelog offset
+        two.stop()
+        copies = [
+            {p for p, states in local_buckets(w.state_dir).items() if states} for w in (one, two)
+        ]
+        assert copies == [{0, 1, 2, 3}] * 2, f"not every partition in both workers: {copies}"
+        broker.stop()  # and its data with it
+        bootstrap = broker.start()
+        create_topic(bootstrap, names.raw, 4)
+
+        log_from = [len(w.log_path.read_bytes()) for w in (one, two)]
+        one.start()
+        two.start()
+        wait_until(
+            lambda: bool(_ready_raw_partitions(one)) and bool(_ready_raw_partitions(two)),
+            180,
+            "both ready again, with raw partitions each",
+        )
+        titles: Counter[str] = Counter()
+        for worker, start in zip((one, two), log_from, strict=True):
+            assert worker.alive()
+            log = worker.log_path.read_bytes()[start:].decode(errors="replace")
+            assert "ConsistencyError" not in log, worker.log_tail()
+            assert "Traceback" not in log, worker.log_tail()
+            rebuilt = re.findall(
+                r"ahead of its changelog .*?Dropped the local state of .*?\((\w+)\)", log
+            )
+            assert worker.metrics()["wire_ingest_state_rebuilds_total"] == len(rebuilt)
+            titles.update(rebuilt)
+        # Every copy dropped once: 4 partitions, each held by both workers.
+        assert titles["active"] + titles["standby"] == 8, titles
+        assert titles["standby"] >= 1, titles
 
 
 def _committed_on(bootstrap: str, names: Names, partition: int) -> tuple[int | None, int, int]:

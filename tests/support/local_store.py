@@ -20,3 +20,14 @@ def flushed_items(db_path: Path) -> dict[bytes, bytes]:
         return {bytes(k): bytes(v) for k, v in reader.items()}
     finally:
         reader.close()
+
+
+def local_buckets(state_dir: Path) -> dict[int, dict[bytes, bytes]]:
+    """The bucket states a new reader of a worker's databases finds (flushed writes), by
+    table partition."""
+    found: dict[int, dict[bytes, bytes]] = {}
+    for path in sorted(state_dir.rglob("story-buckets-*.db")):
+        partition = int(path.stem.rsplit("-", 1)[1])
+        items = flushed_items(path)
+        found[partition] = {k: v for k, v in items.items() if k.startswith(b"bta:")}
+    return found
