@@ -287,18 +287,29 @@ def test_standby_copies_ahead_of_a_lost_changelog_are_rebuilt_too(
             180,
             "both ready again, with raw partitions each",
         )
-        titles: Counter[str] = Counter()
-        for worker, start in zip((one, two), log_from, strict=True):
-            assert worker.alive()
-            log = worker.log_path.read_bytes()[start:].decode(errors="replace")
-            assert "ConsistencyError" not in log, worker.log_tail()
-            assert "Traceback" not in log, worker.log_tail()
-            rebuilt = re.findall(
+
+        def logs() -> list[str]:
+            return [
+                w.log_path.read_bytes()[start:].decode(errors="replace")
+                for w, start in zip((one, two), log_from, strict=True)
+            ]
+
+        def dropped(log: str) -> list[str]:
+            """Whose copy each WARNING line dropped: "active" or "standby"."""
+            return re.findall(
                 r"ahead of its changelog .*?Dropped the local state of .*?\((\w+)\)", log
             )
-            assert worker.metrics()["wire_ingest_state_rebuilds_total"] == len(rebuilt)
-            titles.update(rebuilt)
-        # Every copy dropped once: 4 partitions, each held by both workers.
+
+        # Every copy dropped once: 4 partitions, each held by both workers (a standby's
+        # check may come after its worker is ready).
+        wait_until(lambda: sum(len(dropped(log)) for log in logs()) >= 8, 60, "8 copies dropped")
+        titles: Counter[str] = Counter()
+        for worker, log in zip((one, two), logs(), strict=True):
+            assert worker.alive()
+            assert "ConsistencyError" not in log, worker.log_tail()
+            assert "Traceback" not in log, worker.log_tail()
+            assert worker.metrics()["wire_ingest_state_rebuilds_total"] == len(dropped(log))
+            titles.update(dropped(log))
         assert titles["active"] + titles["standby"] == 8, titles
         assert titles["standby"] >= 1, titles
 
