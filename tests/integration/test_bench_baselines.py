@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.items import synthetic_items
-from benchmarks.kafka import PARTITIONS, Child, repartition_topic
+from benchmarks.kafka import PARTITIONS, Child, repartition_topic, topics_before_start
 from tests.support.kafka_io import create_topic, produce, read_all
 from tests.support.waiting import wait_until
 from tests.support.worker import Names
@@ -32,7 +32,7 @@ def _values(bootstrap: str, topic: str) -> Counter[bytes]:
 def test_a_baseline_writes_the_records_it_stands_for(
     kafka_bootstrap: str, names: Names, tmp_path: Path, kind: str
 ) -> None:
-    for topic in (names.raw, names.events, names.latest):
+    for topic in topics_before_start(kind, names):  # as the bench does
         create_topic(kafka_bootstrap, topic, PARTITIONS)
     values = list(synthetic_items(COUNT, seed=5))
     keys = [f"k{n}".encode() for n in range(COUNT)]
