@@ -123,11 +123,18 @@ def _at_least(
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         if not math.isfinite(value) or value < least or (most is not None and value > most):
-            limits = f"at least {least:g}" + (f" and at most {most:g}" if most is not None else "")
+            limits = f"at least {_shown(least)}" + (
+                f" and at most {_shown(most)}" if most is not None else ""
+            )
             raise argparse.ArgumentTypeError(f"must be {limits}, not {text}")
         return value
 
     return read
+
+
+def _shown(number: float) -> str:
+    """An option's bound as its user would write it: 8388608, not 8.38861e+06."""
+    return str(number) if isinstance(number, int) else f"{number:g}"
 
 
 def _format_options(command: argparse.ArgumentParser) -> None:
@@ -227,9 +234,11 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def _max_bytes_option(command: argparse.ArgumentParser) -> None:
+    from workers.core.pipeline import DLQ_MAX_RAW_BYTES
+
     command.add_argument(
         "--max-bytes",
-        type=_at_least(1024, int),  # as WIRE_MAX_ITEM_BYTES
+        type=_at_least(1024, int, DLQ_MAX_RAW_BYTES),  # as WIRE_MAX_ITEM_BYTES
         help="refuse items larger than this as too_large (default: WIRE_MAX_ITEM_BYTES, "
         "else 1 MiB)",
     )

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from workers.core.decode import DEFAULT_MAX_BYTES
+from workers.core.pipeline import DLQ_MAX_RAW_BYTES
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
@@ -149,8 +150,9 @@ class Settings:
         ):
             if path and not Path(path).is_file():
                 raise SettingsError(f"{variable}={path!r}: no such file")
-        if self.max_item_bytes < 1024:
-            raise SettingsError("WIRE_MAX_ITEM_BYTES must be at least 1024")
+        if not 1024 <= self.max_item_bytes <= DLQ_MAX_RAW_BYTES:
+            # Larger, a rejected item could not be kept whole in its DLQ record.
+            raise SettingsError(f"WIRE_MAX_ITEM_BYTES must be between 1024 and {DLQ_MAX_RAW_BYTES}")
         if not 64 * 1024 <= self.max_state_bytes <= 15 * 1024 * 1024:
             raise SettingsError("WIRE_MAX_STATE_BYTES must be between 65536 and 15728640")
         if not 1 / 24 <= self.state_retention_days <= 3660:

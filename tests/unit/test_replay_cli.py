@@ -201,7 +201,8 @@ def test_an_empty_file_named_on_the_command_line_is_named_too(tmp_path: Path) ->
         (["replay", "seeds", "--retention-days", "nan"], "at most 36600, not nan"),
         (["replay", "seeds", "--retention-days", "inf"], "at most 36600, not inf"),
         (["replay", "seeds", "--retention-days", "1e9"], "at most 36600, not 1e9"),
-        (["parse", "seeds", "--max-bytes", "1000"], "must be at least 1024, not 1000"),
+        (["parse", "seeds", "--max-bytes", "1000"], "at least 1024 and at most 8388608, not 1000"),
+        (["replay", "seeds", "--max-bytes", "8388609"], "at most 8388608, not 8388609"),
     ],
 )
 def test_options_out_of_their_range_are_refused_with_exit_2(

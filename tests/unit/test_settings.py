@@ -23,6 +23,9 @@ from workers.stream.runner import run_worker
         ({"WIRE_LOG_LEVEL": "verbose"}, "WIRE_LOG_LEVEL"),
         ({"WIRE_PARTITIONS": "four"}, "WIRE_PARTITIONS"),
         ({"WIRE_COMPRESSION": "brotli"}, "WIRE_COMPRESSION"),
+        ({"WIRE_MAX_ITEM_BYTES": "1023"}, "WIRE_MAX_ITEM_BYTES"),
+        # Over 8 MiB, a rejected item would be cut in its DLQ record (README, "Events").
+        ({"WIRE_MAX_ITEM_BYTES": str(8 * 1024 * 1024 + 1)}, "WIRE_MAX_ITEM_BYTES"),
         ({"KAFKA_SSL_CAFILE": "/nonexistent/ca.pem"}, "KAFKA_SSL_CAFILE"),
         # "nan" and "inf" are floats that pass every bound, and fail later with a traceback.
         ({"WIRE_RAW_RETENTION_DAYS": "nan"}, "WIRE_RAW_RETENTION_DAYS"),
