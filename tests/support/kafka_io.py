@@ -119,8 +119,10 @@ def produce(
     *,
     timestamp_ms: int | None = None,
     headers: Sequence[Sequence[tuple[str, bytes]]] | None = None,
+    partition: int | None = None,
 ) -> None:
-    """Send values in order; with ``partitions``, value i goes to partition i % partitions.
+    """Send values in order; with ``partitions``, value i goes to partition i % partitions,
+    with ``partition``, every value to that one (else the producer's partitioner picks).
 
     ``timestamp_ms`` sets every record's Kafka timestamp (default: the producer's clock);
     ``headers[i]`` are value i's headers.
@@ -137,14 +139,14 @@ def produce(
         try:
             pending = []
             for index, value in enumerate(values):
-                partition = index % partitions if partitions else None
+                to = index % partitions if partitions else partition
                 key = keys[index] if keys else None
                 pending.append(
                     await producer.send(
                         topic,
                         value=value,
                         key=key,
-                        partition=partition,
+                        partition=to,
                         timestamp_ms=timestamp_ms,
                         headers=list(headers[index]) if headers else None,
                     )
