@@ -58,3 +58,10 @@ def test_the_handoff_goes_faust_s_way_while_the_producer_buffer_is_over_its_mark
         return ran_in != [asyncio.current_task()]
 
     assert asyncio.run(scenario())
+
+
+def test_each_agent_runs_one_instance(tmp_path: Path) -> None:
+    """faust-streaming loses messages with an agent's concurrency above 1 (its issue #606):
+    one actor per agent, whose acks come in offset order (README, "Delivery guarantees")."""
+    agents = create_app(Settings(state_dir=tmp_path)).app.agents
+    assert {name: agent.concurrency for name, agent in agents.items()} == {"parse": 1, "merge": 1}
