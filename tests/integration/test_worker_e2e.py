@@ -57,7 +57,11 @@ def _check_outputs(bootstrap: str, names: Names, expected: object) -> dict[str, 
     assert isinstance(expected, Expected)
     events = [orjson.loads(r.value) for r in read_all(bootstrap, names.events)]
     latest_records = read_all(bootstrap, names.latest)
-    dlq = [orjson.loads(r.value) for r in read_all(bootstrap, names.dlq)]
+    dlq_records = read_all(bootstrap, names.dlq)
+    dlq = [orjson.loads(r.value) for r in dlq_records]
+    # A DLQ record's Kafka key is its raw sha256 (README, "Events"): a re-sent item's
+    # records share it.
+    assert [r.key for r in dlq_records] == [d["rawSha256"].encode() for d in dlq]
 
     for event in events:
         validate_event(event)

@@ -834,6 +834,8 @@ def test_sigterm_exits_within_15_seconds(
     )
     took = worker.stop(timeout=30)
     assert took < 15, f"SIGTERM took {took:.1f}s"
+    assert worker.proc is not None
+    assert worker.proc.returncode == 0, worker.log_tail()  # README: 0, stopped by a signal
     if fault is None:
         # A clean stop committed what it finished: a restart resumes, it does not start over.
         again = spawn("again")
