@@ -20,7 +20,9 @@ from workers.core.merge import (
     Story,
     StoryEntry,
     Version,
+    _kept_paragraphs,
     _name_other_things,
+    _paragraph_trigrams,
     group_versions,
     merge,
     near_duplicate,
@@ -620,6 +622,49 @@ def test_several_candidates_text_then_signoff_then_authors_then_earliest() -> No
     bucket, _ = merged_all([a, b, nothing])
     earliest = min((a, b), key=keys.content_hash)  # same time: the smaller hash is earlier
     assert frozenset({earliest.headline, "нищо"}) in partition(bucket)
+
+
+def _one_word_changed(count: int) -> tuple[WireItem, WireItem]:
+    """Two originals of ``count`` distinct lower-case words (3 in the headline), the second
+    with one word of its body changed: they share ``count - 3`` of their ``count - 1`` word
+    bigrams each, a Jaccard similarity of ``(count - 3) / (count + 1)``."""
+    words = [f"дум{chr(0x430 + i // 32)}{chr(0x430 + i % 32)}" for i in range(count)]
+    changed = [*words]
+    changed[count // 2] = "промяна"
+
+    def item(text: list[str]) -> WireItem:
+        return wire_item((" ".join(text[3:]) + ".",), headline=" ".join(text[:3]))
+
+    return item(words), item(changed)
+
+
+def test_a_near_duplicate_takes_a_word_bigram_similarity_of_at_least_0_8() -> None:
+    """README, "Story identity": at least 0.8. 19 words with one changed score 16/20, exactly
+    0.8; 18 words score 15/19 (0.79): two stories of one place and minute."""
+    assert near_duplicate(*_one_word_changed(19))
+    assert not near_duplicate(*_one_word_changed(18))
+    bucket, _ = merged_all(list(_one_word_changed(18)))
+    assert len(bucket.views()) == 2
+
+
+def test_a_paragraph_is_kept_with_at_least_half_of_its_word_trigrams_in_the_story() -> None:
+    """README, "Story identity": an update's paragraph the story already has keeps at least
+    half of its word trigrams there. 102 words make 100 trigrams; the story's first 52 words
+    make 50 of them (kept), its first 51 make 49 (not kept)."""
+
+    def words(stem: str, count: int) -> list[str]:
+        return [f"{stem}{chr(0x430 + i // 32)}{chr(0x430 + i % 32)}" for i in range(count)]
+
+    story = words("дум", 102)
+    story_text = set(_paragraph_trigrams(" ".join(story) + "."))
+
+    def kept(shared: int) -> int:
+        paragraph = " ".join(story[:shared] + words("нов", 102 - shared)) + "."
+        item = wire_item((paragraph,), updated=LATER)
+        return _kept_paragraphs(Version(item, keys.content_hash(item)), story_text, frozenset())
+
+    assert kept(52) == 1
+    assert kept(51) == 0
 
 
 def test_near_duplicate_originals_are_one_story() -> None:
