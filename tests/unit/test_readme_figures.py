@@ -1,0 +1,46 @@
+"""The limits the README states are the code's: a change to either fails here.
+
+Tests of a limit's behaviour read the code's constant, so they pass whatever its value; the
+README states the value in words. Each row pairs the two.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from workers.core import merge, pipeline
+from workers.core.formats import newsml_g2
+from workers.stream.app import ROCKSDB_OPTIONS
+
+README = Path(__file__).parents[2] / "README.md"
+MIB = 1024 * 1024
+
+
+def _readme() -> str:
+    """The README with its lines joined: a phrase may break across lines."""
+    return re.sub(r"\s+", " ", README.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("value", "stated", "phrase"),
+    [
+        (merge.KEEP_UPDATES, 10, "its originals and its 10 newest updates in full"),
+        (merge.FOLDED_HASHES, 1024, "the last 1,024 of them by a 16-character content hash"),
+        (merge.FOLDED_HASH_CHARS, 16, "the last 1,024 of them by a 16-character content hash"),
+        (merge.MAX_PROVIDER_IDS, 64, "their provider ids (up to 64) stay on the story"),
+        (merge.NEAR_DUPLICATE, 0.8, "headline + body of at least **0.8**"),
+        (merge.KEPT_PARAGRAPH, 0.5, "each with at least half of its word trigrams there"),
+        (pipeline.DLQ_MAX_RAW_BYTES, 8 * MIB, "keeps its first 8 MiB in `rawBase64`"),
+        (newsml_g2.MAX_DEPTH, 100, "nesting deeper than 100 levels"),
+        (newsml_g2.MAX_ELEMENTS, 100_000, "more than 100,000 elements is refused"),
+        (ROCKSDB_OPTIONS["write_buffer_size"], 8 * MIB, "2 x 8 MiB write buffers"),
+        (ROCKSDB_OPTIONS["max_write_buffer_number"], 2, "2 x 8 MiB write buffers"),
+        (ROCKSDB_OPTIONS["block_cache_size"], 64 * MIB, "a 64 MiB block cache per partition"),
+    ],
+)
+def test_a_limit_is_what_the_readme_says(value: object, stated: object, phrase: str) -> None:
+    assert phrase in _readme()
+    assert value == stated
