@@ -1,16 +1,24 @@
-"""``make run`` (deploy/local/run.sh): it never takes another worker's health page for its own,
-and never deletes a state folder the user named."""
+"""``make run`` (deploy/local/run.sh): the seeds' two events on a real broker, a Ctrl-C that
+stops what it started, a worker that exits said with its code; it never takes another worker's
+health page for its own, and never deletes a state folder the user named."""
 
 from __future__ import annotations
 
 import http.server
 import os
+import re
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from tests.support.broker import free_port
+from tests.support.waiting import wait_until
+from tests.support.worker import Names
 
 RUN = Path(__file__).resolve().parents[2] / "deploy" / "local" / "run.sh"
 
@@ -83,3 +91,96 @@ def test_make_run_never_deletes_a_state_dir_the_user_gave(tmp_path: Path) -> Non
     assert (state / "precious").read_text() == "kept"
     assert "started pid" not in done.stderr  # refused before any broker was started
     assert not list(cache.rglob("kafka.pid"))
+
+
+@dataclass
+class _Run:
+    """``run.sh`` started as a user's ``make run``, in a session of its own (a terminal's
+    process group), its output in files."""
+
+    proc: subprocess.Popen[bytes]
+    out: Path
+    err: Path
+    port: int
+
+    def stdout(self) -> str:
+        return self.out.read_text(errors="replace")
+
+    def stderr(self) -> str:
+        return self.err.read_text(errors="replace")
+
+    def worker_pid(self) -> int:
+        found = re.search(r"run: worker pid (\d+),", self.stderr())
+        assert found, self.stderr()
+        return int(found.group(1))
+
+    def wait_for_both_seed_events(self) -> None:
+        wait_until(
+            lambda: "story.created" in self.stdout() and "story.updated" in self.stdout(),
+            180,
+            "the seeds' story.created and story.updated",
+            interval=0.5,
+            on_timeout=lambda: self.stdout() + self.stderr(),
+        )
+
+
+@pytest.fixture
+def make_run(kafka_bootstrap: str, tmp_path: Path) -> Iterator[_Run]:
+    """``run.sh`` on the session's broker (``KAFKA_BOOTSTRAP`` set: it starts none), with this
+    test's own topics and group, until the seeds' events are printed."""
+    port = free_port()
+    env = {
+        **os.environ,
+        **Names.fresh("run").env(),
+        "KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "WIRE_WEB_HOST": "127.0.0.1",
+        "WIRE_WEB_PORT": str(port),
+        "WIRE_INGEST_CACHE": str(tmp_path / "cache"),
+        "WIRE_STATE_DIR": str(tmp_path / "state"),
+    }
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            ["bash", str(RUN)], env=env, stdout=stdout, stderr=stderr, start_new_session=True
+        )
+    run = _Run(proc, out, err, port)
+    try:
+        run.wait_for_both_seed_events()
+        yield run
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.integration
+def test_make_run_shows_the_seeds_story_and_stops_what_it_started_on_ctrl_c(
+    make_run: _Run,
+) -> None:
+    events = [line for line in make_run.stdout().splitlines() if line.startswith("story.")]
+    assert [line.split()[0] for line in events] == ["story.created", "story.updated"]
+    assert len({line.split()[1] for line in events}) == 1  # one story key: the update merged
+    assert (
+        f"run: worker ready; metrics at http://127.0.0.1:{make_run.port}/metrics"
+        in make_run.stderr()
+    )
+    worker = make_run.worker_pid()
+    os.killpg(make_run.proc.pid, signal.SIGINT)  # Ctrl-C: the terminal's whole process group
+    assert make_run.proc.wait(60) == 0, make_run.stderr()
+    assert make_run.stderr().endswith("run: stopped.\n"), make_run.stderr()
+    wait_until(lambda: not _alive(worker), 30, "the worker gone")
+
+
+@pytest.mark.integration
+def test_make_run_says_when_the_worker_exits_on_its_own(make_run: _Run) -> None:
+    os.kill(make_run.worker_pid(), signal.SIGKILL)
+    assert make_run.proc.wait(60) == 1, make_run.stderr()
+    assert "run: the worker exited with code 137; last log lines:" in make_run.stderr()
