@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import orjson
@@ -11,6 +15,7 @@ import pytest
 
 from tests.support.fixtures import FORMATS_DIR
 from tests.support.kafka_io import create_topic, produce, read_all
+from tests.support.waiting import wait_until
 from tests.support.worker import Names
 from workers.cli import main
 from workers.core.events import Source
@@ -69,6 +74,16 @@ def test_list_selects_by_reason_and_time(
     assert err == f"dlq: 0 records selected on {dead_letters.dlq}\n"
 
 
+def test_list_selects_up_to_a_time(dead_letters: Names, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--until``: records dead-lettered before that time (the three were, just now)."""
+    assert main(["dlq", "list", "--until", "2999-01-01T00:00"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3
+    assert main(["dlq", "list", "--until", "2020-01-01T00:00"]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == f"dlq: 0 records selected on {dead_letters.dlq}\n"
+
+
 def test_show_prints_whole_records(dead_letters: Names, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dlq", "show", "--partition", "1", "--offset", "0"]) == 0
     record = json.loads(capsys.readouterr().out)
@@ -94,6 +109,20 @@ def test_replay_sends_the_original_bytes_back_to_the_raw_topic(
     assert err.endswith(
         f"dlq: 0 records re-produced to {dead_letters.raw} with their original bytes; 1 left out\n"
     )
+
+
+def test_replay_to_another_topic_leaves_the_raw_topic_alone(
+    kafka_bootstrap: str, dead_letters: Names, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--to-topic``: a staging topic to look at the originals before the worker sees them."""
+    staging = f"{dead_letters.raw}.staging"
+    create_topic(kafka_bootstrap, staging, 1)
+    assert main(["dlq", "replay", "--reason", "no_body", "--to-topic", staging]) == 0
+    assert capsys.readouterr().err == (
+        f"dlq: 1 record re-produced to {staging} with its original bytes\n"
+    )
+    assert [r.value for r in read_all(kafka_bootstrap, staging)] == [NO_BODY]
+    assert read_all(kafka_bootstrap, dead_letters.raw) == []
 
 
 def test_replay_sends_the_input_headers_and_the_first_arrival_time_again(
@@ -360,6 +389,36 @@ def test_follow_of_a_missing_topic_is_one_line_and_exit_3(
         f"follow: the topic {names.events}-missing does not exist at {kafka_bootstrap}, or "
         "this client may not read it (the worker creates its topics when it starts)\n"
     )
+
+
+def test_follow_json_from_the_beginning_prints_each_value_as_sent_until_ctrl_c(
+    kafka_bootstrap: str, names: Names, tmp_path: Path
+) -> None:
+    """``follow --json --from-beginning``: the events already on the topic, byte for byte, one
+    a line, for a pipe into jq; SIGINT ends it with 0."""
+    values = [orjson.dumps({"type": "story.created", "n": n, "headline": "Ново"}) for n in (1, 2)]
+    create_topic(kafka_bootstrap, names.events, 2)
+    produce(kafka_bootstrap, names.events, values, partitions=2)
+    out = tmp_path / "out"
+    env = {**os.environ, **names.env(), "KAFKA_BOOTSTRAP": kafka_bootstrap}
+    with out.open("wb") as stdout:
+        follow = subprocess.Popen(
+            [sys.executable, "-m", "workers.cli", "follow", "--json", "--from-beginning"],
+            env=env,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+        )
+    try:
+        wait_until(
+            lambda: len(out.read_bytes().splitlines()) >= len(values), 60, "both events printed"
+        )
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(30) == 0
+    finally:
+        if follow.poll() is None:
+            follow.kill()
+            follow.wait(30)
+    assert sorted(out.read_bytes().splitlines()) == sorted(values)
 
 
 def test_a_file_over_the_record_limit_is_named_as_refused_before_any_broker(

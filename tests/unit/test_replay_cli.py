@@ -379,3 +379,17 @@ def test_the_summary_of_one_story_speaks_of_one() -> None:
     replayer = Replayer()
     replayer.feed_file(SEED_ORIGINAL)
     assert "; 1 story of 1 version (" in replayer.summary()
+
+
+def test_parse_reads_an_item_with_the_format_and_arrival_time_given(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """``--received-at`` dates an item whose wire gives no year (ANPA 1312: the latest 13
+    November by then); ``--format`` reads the item as that format, which this one is not."""
+    item = str(fx.FORMATS_DIR / "anpa1312" / "01-original.txt")
+    assert main(["parse", item, "--received-at", "2031-03-01T00:00"]) == 0
+    assert json.loads(capsys.readouterr().out)["fields"]["firstCreated"] == (
+        "2030-11-13T15:09:00+00:00"
+    )
+    assert main(["parse", item, "--format", "bta"]) == 1
+    assert json.loads(capsys.readouterr().out)["rejected"]["reason"] == "not_text"
