@@ -141,3 +141,20 @@ def test_every_codec_offered_is_installed(name: str) -> None:
     from aiokafka import codec
 
     assert getattr(codec, f"has_{name}")(), f"{name} is offered but its library is missing"
+
+
+def test_a_start_timeout_of_0_tries_the_broker_once(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """README: ``WIRE_START_TIMEOUT_S=0``, no waiting: one attempt, no retry, exit 4."""
+    from tests.support.broker import free_port
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")  # nothing listens there
+    monkeypatch.setenv("WIRE_START_TIMEOUT_S", "0")
+    monkeypatch.setenv("WIRE_STATE_DIR", str(tmp_path / "state"))
+    assert run_worker() == 4
+    assert [r for r in caplog.records if "retrying in" in r.getMessage()] == []
+    assert capsys.readouterr().err.startswith("wire-ingest: cannot reach Kafka at 127.0.0.1:")
