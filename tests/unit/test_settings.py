@@ -158,3 +158,35 @@ def test_a_start_timeout_of_0_tries_the_broker_once(
     assert run_worker() == 4
     assert [r for r in caplog.records if "retrying in" in r.getMessage()] == []
     assert capsys.readouterr().err.startswith("wire-ingest: cannot reach Kafka at 127.0.0.1:")
+
+
+def _readme_defaults() -> dict[str, str]:
+    """The README's configuration table: each variable (a row may name two) with its default
+    as written (``unset``, or the value in backticks)."""
+    import re
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    defaults: dict[str, str] = {}
+    for names, default in re.findall(
+        r"^\| (`[A-Z_0-9]+`(?: / `[A-Z_0-9]+`)*) \| ([^|]+) \|", readme, re.M
+    ):
+        for name in re.findall(r"`([A-Z_0-9]+)`", names):
+            defaults[name] = default.strip().strip("`")
+    return defaults
+
+
+def _as_written(value: object) -> str:
+    """A default as the README writes it: ``unset``, ``30`` for 30.0, ``state`` for a path."""
+    if value is None:
+        return "unset"
+    return format(value, "g") if isinstance(value, float) else str(value)
+
+
+def test_the_readme_lists_every_setting_with_its_default() -> None:
+    from workers.settings import ENV_NAMES
+
+    defaults = Settings()
+    written = {
+        variable: _as_written(getattr(defaults, field)) for field, variable in ENV_NAMES.items()
+    }
+    assert _readme_defaults() == written
