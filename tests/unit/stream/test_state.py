@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,41 @@ def test_every_fixture_bucket_round_trips_with_its_outbox_byte_for_byte() -> Non
         for entry in state.outbox:
             for _story, data in entry.events:  # an input that regroups has several
                 assert data in value  # embedded as sent
+
+
+def test_the_buckets_the_format_3_release_stored_are_read_and_go_on_as_format_4() -> None:
+    """README, "Upgrades": this release reads what the release before wrote (its own bytes,
+    tests/fixtures/state/README.md), loses nothing of it, writes it back as format 4, and
+    merges the story's next version into it."""
+    lines = (FIXTURES / "state" / "format-3.jsonl").read_bytes().splitlines()
+    assert len(lines) == 6
+    stored: dict[str, BucketState] = {}
+    for line in lines:
+        doc = orjson.loads(line)
+        state = decode_state(line)
+        assert state is not None
+        assert state.bucket.to_dict() == doc["bucket"]
+        outbox = [
+            {
+                "partition": e.partition,
+                "offset": e.offset,
+                "events": [[k, d.decode()] for k, d in e.events],
+            }
+            for e in state.outbox
+        ]
+        assert outbox == doc["outbox"]
+        rewritten = encode_state(state)
+        assert rewritten.startswith(f"[{STATE_FORMAT},".encode())
+        assert decode_state(rewritten) == state
+        stored[route_key(state.bucket.versions[0].item)] = state
+    received = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)  # as when they were stored
+    raw = (FIXTURES / "formats" / "anpa1312" / "03-2ndld-writethru.txt").read_bytes()
+    (update,) = parse_input(raw, received_at=received)
+    before = stored[route_key(update)]
+    (story,) = before.bucket.views()
+    applied = apply(before.bucket, update, Source("0" * 64, "wire.raw", 0, 12))
+    assert applied.outcome.value == "updated"
+    assert [event["storyKey"] for event in applied.events] == [story.key]
 
 
 @settings(max_examples=30, deadline=None)
