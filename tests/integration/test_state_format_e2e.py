@@ -9,13 +9,14 @@ the recovery ends) and a bucket's state (read when a version of that bucket arri
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.support.kafka_io import create_topic, produce
+from tests.support.kafka_io import produce
 from tests.support.worker import Names, WorkerProcess
 from workers.core.model import WireItem
 from workers.core.pipeline import parse_raw, route_key
@@ -23,7 +24,7 @@ from workers.settings import Settings
 from workers.stream.expiry import meta_key
 from workers.stream.fatal import EXIT_STATE_FORMAT
 from workers.stream.partitioner import layout_partition
-from workers.stream.topics import MAX_MESSAGE_BYTES, changelog_topic
+from workers.stream.topics import changelog_topic, ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -34,12 +35,11 @@ UNKNOWN_FORMAT = 99
 SEED = Path(__file__).parents[2] / "seeds" / "000_3b5780341c97b251.txt"
 
 
-def _create_changelog(bootstrap: str, names: Names) -> str:
-    """The table's changelog, made as the worker makes it (compacted, 16 MiB records)."""
-    topic = changelog_topic(Settings.from_env(names.env()))
-    configs = {"cleanup.policy": "compact", "max.message.bytes": str(MAX_MESSAGE_BYTES)}
-    create_topic(bootstrap, topic, PARTITIONS, configs)
-    return topic
+def _create_topics(bootstrap: str, names: Names) -> str:
+    """The worker's topics, made by the worker's own code; the changelog's name."""
+    settings = Settings.from_env({**names.env(), "KAFKA_BOOTSTRAP": bootstrap})
+    asyncio.run(ensure_topics(settings))
+    return changelog_topic(settings)
 
 
 def _stopped_with_exit_6(worker: WorkerProcess, said: str) -> None:
@@ -55,7 +55,7 @@ def _stopped_with_exit_6(worker: WorkerProcess, said: str) -> None:
 def test_a_partition_record_of_an_unknown_format_stops_the_start_with_exit_6(
     kafka_bootstrap: str, names: Names, spawn: Spawn
 ) -> None:
-    changelog = _create_changelog(kafka_bootstrap, names)
+    changelog = _create_topics(kafka_bootstrap, names)
     record = orjson.dumps({"format": UNKNOWN_FORMAT, "streamTime": None, "buckets": 0})
     # Partition 2's own record, in partition 2 of the changelog (its RocksDB database).
     produce(kafka_bootstrap, changelog, [record], keys=[meta_key(2)], partition=2)
@@ -70,8 +70,7 @@ def test_a_bucket_of_an_unknown_format_stops_the_worker_with_exit_6_when_it_is_r
     item = parse_raw(raw)
     assert isinstance(item, WireItem), item
     key = route_key(item).encode()  # the bucket the worker will read for this item
-    changelog = _create_changelog(kafka_bootstrap, names)
-    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+    changelog = _create_topics(kafka_bootstrap, names)
     # Where the worker keeps this bucket: the changelog partition of its layout.
     partition = layout_partition(key, PARTITIONS)
     value = orjson.dumps([UNKNOWN_FORMAT, [], [], [], []])

@@ -123,6 +123,7 @@ def test_a_starting_worker_waits_for_the_broker_then_gives_up_with_exit_4(
     monkeypatch.setenv("KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")  # nothing listens there
     monkeypatch.setenv("WIRE_START_TIMEOUT_S", timeout_s)
     monkeypatch.setenv("WIRE_STATE_DIR", str(tmp_path / "state"))
+    monkeypatch.setenv("WIRE_WEB_PORT", str(free_port()))  # 9108 may be a running worker's
     started = time.monotonic()
     assert run_worker() == 4
     assert time.monotonic() - started >= float(timeout_s)
