@@ -58,9 +58,11 @@ def test_usable_settings_pass(tmp_path: Path) -> None:
             "WIRE_STORE": "memory://",
             "WIRE_SHUTDOWN_GRACE_S": "0.5",
             "KAFKA_SSL_CAFILE": str(ca),
+            "WIRE_MAX_ITEM_BYTES": "8388608",  # the largest a DLQ record keeps whole
         }
     )
     assert (settings.web_port, settings.store, settings.ssl_cafile) == (65535, "memory://", str(ca))
+    assert settings.max_item_bytes == 8 * 1024 * 1024
 
 
 @pytest.mark.parametrize(
