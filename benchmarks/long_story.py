@@ -21,8 +21,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from benchmarks.report import print_and_save
 from workers.core.formats.bta import SOFIA
 from workers.core.merge import Bucket, merge
 from workers.core.model import WireItem
@@ -98,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
     result = run(args.updates)
-    print(table_text(result))
-    if args.json:
-        args.json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print_and_save(table_text(result), result, args.json)
     return 0
 
 

@@ -5,10 +5,18 @@ Standard library only; nothing here measures anything.
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 from pathlib import Path
 from typing import Any
+
+
+def print_and_save(text: str, result: dict[str, Any], path: Path | None) -> None:
+    """A run's table on stdout, and its figures as JSON in ``path`` when one is given."""
+    print(text)
+    if path is not None:
+        path.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def machine() -> dict[str, Any]:

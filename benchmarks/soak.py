@@ -31,10 +31,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 from aiokafka.partitioner import murmur2
 from rocksdict import Rdict, WriteBatch
 
+from benchmarks.report import print_and_save
 from workers.core.events import Source
 from workers.core.formats.bta import SOFIA
 from workers.core.keys import bucket_key
@@ -333,9 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="wire-soak-") as workdir:
         result = run(args.days, args.items_per_day, args.partitions, Path(workdir))
-    print(table_text(result))
-    if args.json:
-        args.json.write_bytes(orjson.dumps(result, option=orjson.OPT_INDENT_2))
+    print_and_save(table_text(result), result, args.json)
     return 0
 
 
