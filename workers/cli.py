@@ -234,7 +234,7 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def _max_bytes_option(command: argparse.ArgumentParser) -> None:
-    from workers.core.pipeline import DLQ_MAX_RAW_BYTES
+    from workers.core.decode import DLQ_MAX_RAW_BYTES
 
     command.add_argument(
         "--max-bytes",

@@ -11,8 +11,7 @@ import sys
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from workers.core.decode import DEFAULT_MAX_BYTES
-from workers.core.pipeline import DLQ_MAX_RAW_BYTES
+from workers.core.decode import DEFAULT_MAX_BYTES, DLQ_MAX_RAW_BYTES
 
 SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")

@@ -19,6 +19,9 @@ from workers.core.model import Envelope
 from workers.core.rejects import Reject, RejectReason
 
 DEFAULT_MAX_BYTES = 1024 * 1024
+# The most of a raw value a DLQ record keeps: base64 grows bytes by 4/3, and 8 MiB still fit a
+# 16 MiB DLQ message. So it is also the largest item limit a worker accepts (settings.py).
+DLQ_MAX_RAW_BYTES = 8 * 1024 * 1024
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 # C0 controls other than TAB/LF/VT/FF/CR, DEL and C1 controls: their presence means binary junk.

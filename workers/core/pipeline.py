@@ -24,7 +24,7 @@ from typing import Any
 import orjson
 
 from workers.core import formats, keys
-from workers.core.decode import DEFAULT_MAX_BYTES
+from workers.core.decode import DEFAULT_MAX_BYTES, DLQ_MAX_RAW_BYTES
 from workers.core.events import Source, to_events
 from workers.core.merge import Bucket, Merged, Outcome, merge
 from workers.core.model import WireItem
@@ -99,10 +99,6 @@ def apply(bucket: Bucket | None, item: WireItem, source: Source) -> Applied:
 def dumps(value: dict[str, Any]) -> bytes:
     """The one JSON encoding used for events, DLQ records and state (UTF-8, no spaces)."""
     return orjson.dumps(value)
-
-
-# Base64 grows bytes by 4/3: 8 MiB of raw bytes still fit a 16 MiB DLQ message.
-DLQ_MAX_RAW_BYTES = 8 * 1024 * 1024
 
 
 def dlq_record(
