@@ -52,7 +52,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -62,9 +62,14 @@ from typing import Any
 from workers.core import keys
 from workers.core.model import WireItem
 
-# Two originals whose word bigrams agree this much are one original sent twice (a typo fixed,
-# a comma moved). One changed word in a 20-word flash still scores about 0.82.
+# Two originals whose word bigrams agree this much are one original sent twice (a typo fixed
+# in a seed-sized item, a comma moved). One changed word in a 20-word flash still scores
+# about 0.82; a short flash that fixes a typo in its headline and lead is caught by typos.
 NEAR_DUPLICATE = 0.8
+# A re-send whose words differ from the other's by typos only (:func:`_only_typos_apart`) is
+# one, however short: at most this many different words fixed, each this long at least.
+MAX_TYPO_FIXES = 3
+MIN_TYPO_WORD = 4
 # An update whose first place no original has joins a story only on text: at least
 # MIN_KEPT_PARAGRAPHS of its paragraphs must be kept, each with at least KEPT_PARAGRAPH of its
 # word trigrams in the story. One shared paragraph (a standing notice) is not enough, unless
@@ -407,14 +412,53 @@ def _same_words(
     if not left or not right:
         return left == right and a.headline.casefold() == b.headline.casefold()
     shared = len(left & right)
-    if shared / (len(left) + len(right) - shared) < NEAR_DUPLICATE:
+    if shared / (len(left) + len(right) - shared) < NEAR_DUPLICATE and not _only_typos_apart(a, b):
         return False
     return not _name_other_things(a, b)
 
 
+def _only_typos_apart(a: WireItem, b: WireItem) -> bool:
+    """Whether the two texts are the same words but for a few typos fixed: each word of one
+    stands where the other has it, or one letter away (:func:`_misspelt`), in at most
+    :data:`MAX_TYPO_FIXES` different words.
+
+    A short flash re-sent with one word fixed in its headline and its lead loses four of its
+    twenty bigrams, which puts it below :data:`NEAR_DUPLICATE`; a word count that changed, a
+    number or a second word changed in another way is no typo fixed.
+    """
+    left = keys.words(" ".join((a.headline, *a.paragraphs)))
+    right = keys.words(" ".join((b.headline, *b.paragraphs)))
+    if len(left) != len(right):
+        return False
+    fixes = {(x, y) for x, y in zip(left, right, strict=True) if x != y}
+    return 0 < len(fixes) <= MAX_TYPO_FIXES and all(_misspelt(x, y) for x, y in fixes)
+
+
+def _misspelt(word: str, other: str) -> bool:
+    """Whether two words of :data:`MIN_TYPO_WORD` letters or more, with no digit, are one
+    edit apart: a letter changed, added or dropped, or two next to each other swapped
+    ("затврои", "затвори"). A number changed is news, not a typo."""
+    if min(len(word), len(other)) < MIN_TYPO_WORD or not (word.isalpha() and other.isalpha()):
+        return False
+    if abs(len(word) - len(other)) > 1:
+        return False
+    start = 0
+    while start < min(len(word), len(other)) and word[start] == other[start]:
+        start += 1
+    end_word, end_other = len(word), len(other)
+    while end_word > start and end_other > start and word[end_word - 1] == other[end_other - 1]:
+        end_word -= 1
+        end_other -= 1
+    apart = (word[start:end_word], other[start:end_other])
+    if max(len(apart[0]), len(apart[1])) <= 1:
+        return True  # one letter changed, added or dropped
+    return len(apart[0]) == len(apart[1]) == 2 and apart[0] == apart[1][::-1]
+
+
 def _name_other_things(a: WireItem, b: WireItem) -> bool:
     """Whether two originals are about different things: a name that one's headline and text
-    both have and the other never writes, in its headline, text or dateline. One template
+    both have and the other never writes, in its headline, text or dateline; or names in each
+    text that the other never writes (:func:`_text_names_missing_from`). One template
     filled in twice ("Червен код ... в област Бургас", "... в област Ямбол"; "... Видин",
     "... Видин и Монтана").
 
@@ -424,7 +468,29 @@ def _name_other_things(a: WireItem, b: WireItem) -> bool:
     is taken for a story of its own: two stories show both versions, where one story would
     hide a region's warning behind the other's.
     """
-    return _names_missing_from(a, b) or _names_missing_from(b, a)
+    return (
+        _names_missing_from(a, b)
+        or _names_missing_from(b, a)
+        or (_text_names_missing_from(a, b) and _text_names_missing_from(b, a))
+    )
+
+
+def _text_names_missing_from(item: WireItem, other: WireItem) -> bool:
+    """Whether ``item``'s text writes a name (a capitalised word that opens no clause) that
+    ``other`` never writes, in any inflection, nor one letter away (a name's typo fixed).
+
+    Asked both ways: one template filled in with other people or places in its text alone
+    ("остави в ареста 34-годишния Иван Стоянов", "... 27-годишния Георги Данчев") is two
+    stories, while a re-send that adds a name ("заяви министър Петър Колев") is one.
+    """
+    words = set(keys.words(" ".join((other.headline, *other.paragraphs, *other.places))))
+    return any(
+        not _written_in(name, words) and not any(_misspelt(name, word) for word in words)
+        for paragraph in item.paragraphs
+        if paragraph.upper() != paragraph
+        for name in _names_inside_clauses(paragraph)
+        if not (len(name) >= MIN_TAG and name.upper() in paragraph)
+    )
 
 
 def _names_missing_from(item: WireItem, other: WireItem) -> bool:
@@ -747,8 +813,8 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     After a provider id, the evidence decides in tiers, the strongest first: paragraphs of
     the update a story already has; any text or headline words a story of its place shares;
     three headline words' worth shared with a story datelined nowhere; a story of a place its
-    dateline names after its own, of which it keeps a paragraph and shares headline words; the
-    place alone.
+    dateline names after its own, or of any place when no story has its place, of which it
+    keeps a paragraph and shares headline words; the place alone.
     """
     if update.provider_ids:
         by_id = [g for g in groups if g.ids & update.provider_ids]
@@ -769,6 +835,8 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     if len(placed) == 1 and not elsewhere:
         return groups[placed[0]]  # the one story of the update's place, nothing to weigh
     nowhere = [i for i in elsewhere if places[i] is None]
+    # Datelined where no story of the bucket is: a story whose place the update moved on from.
+    moved = update.first_place is not None and not placed
     named_at = {i for i in elsewhere if any(keys.places_match(n, places[i]) for n in named)}
     text = _text(update, boilerplate)
     headline = _distinct_headline_words(groups, update)
@@ -807,13 +875,28 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         ),
         lambda: [i for i in placed if shared(i)],
         lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
-        lambda: [i for i in elsewhere if i in named_at and kept(i) and headline(groups[i])],
+        lambda: [
+            i for i in elsewhere if (i in named_at or moved) and kept(i) and headline(groups[i])
+        ],
         lambda: placed,
     )
+
+    def earliest_kept(index: int) -> int:
+        """Minus the position of the update's first paragraph the story has: an update keeps
+        its own story's lead or news before the background it quotes from another."""
+        if not kept_counts(index):
+            return -len(update.item.paragraphs)
+        return -_first_kept_paragraph(update, groups[index].text, boilerplate)
+
     for tier in tiers:
         told = tier()
         if told:
-            best = max(told, key=lambda i: _rank(groups[i], update, (kept_counts(i), shared(i))))
+            best = max(
+                told,
+                key=lambda i: _rank(
+                    groups[i], update, (kept_counts(i), earliest_kept(i), shared(i))
+                ),
+            )
             return groups[best]
     return None
 
@@ -852,14 +935,28 @@ def _paragraphs_of(group: _Group, boilerplate: frozenset[str]) -> int:
 
 def _kept_paragraphs(update: Version, story_text: set[int], boilerplate: frozenset[str]) -> int:
     """How many of the update's paragraphs the story already has (most of their trigrams)."""
-    kept = 0
-    for paragraph in update.item.paragraphs:
+    return sum(1 for _ in _kept_positions(update, story_text, boilerplate))
+
+
+def _first_kept_paragraph(
+    update: Version, story_text: set[int], boilerplate: frozenset[str]
+) -> int:
+    """The position of the update's first paragraph the story already has (its number of
+    paragraphs when none)."""
+    return next(_kept_positions(update, story_text, boilerplate), len(update.item.paragraphs))
+
+
+def _kept_positions(
+    update: Version, story_text: set[int], boilerplate: frozenset[str]
+) -> Iterator[int]:
+    """The positions of the update's paragraphs, boilerplate aside, that the story already has:
+    at least :data:`KEPT_PARAGRAPH` of their word trigrams are in ``story_text``."""
+    for position, paragraph in enumerate(update.item.paragraphs):
         if keys.paragraph_id(paragraph) in boilerplate:
             continue
         grams = _paragraph_trigrams(paragraph)
         if grams and len(grams & story_text) >= KEPT_PARAGRAPH * len(grams):
-            kept += 1
-    return kept
+            yield position
 
 
 # Words of five letters or more that say nothing of what a headline is about.
@@ -972,10 +1069,11 @@ def _text_stems(group: _Group) -> frozenset[str]:
     return frozenset(word[:5] for word in words if len(word) >= 5)
 
 
-def _rank(group: _Group, update: Version, evidence: tuple[int, int]) -> tuple[Any, ...]:
-    """Higher is better: the evidence (paragraphs kept, then shared trigrams plus
-    :data:`HEADLINE_WORD_WEIGHT` for each headline word only this story's headlines have), same
-    sign-off, shared authors, then the earliest original."""
+def _rank(group: _Group, update: Version, evidence: tuple[int, ...]) -> tuple[Any, ...]:
+    """Higher is better: the evidence (paragraphs kept; in :func:`_claim`, then the earliest
+    of them in the update; then shared trigrams plus :data:`HEADLINE_WORD_WEIGHT` for each
+    headline word only this story's headlines have), same sign-off, shared authors, then the
+    earliest original."""
     item = update.item
     same_signoff = any(
         item.signoff is not None and v.item.signoff == item.signoff for v in group.members

@@ -126,6 +126,30 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"adjective-kindergarten", "adjective-fortress-update"},
     ),
+    "quoted-lead": (
+        ("quoted-lead-court", "quoted-lead-parliament", "quoted-lead-parliament-update"),
+        {
+            frozenset({"quoted-lead-court"}),
+            frozenset({"quoted-lead-parliament", "quoted-lead-parliament-update"}),
+        },
+        {"quoted-lead-court", "quoted-lead-parliament-update"},
+    ),
+    "body-names": (
+        ("body-names-ruling-a", "body-names-ruling-b"),
+        {frozenset({"body-names-ruling-a"}), frozenset({"body-names-ruling-b"})},
+        {"body-names-ruling-a", "body-names-ruling-b"},
+    ),
+    "new-place": (
+        ("new-place-flash", "new-place-update"),
+        {frozenset({"new-place-flash", "new-place-update"})},
+        {"new-place-update"},
+    ),
+    "typo": (
+        ("typo-flash", "typo-flash-fixed"),
+        {frozenset({"typo-flash", "typo-flash-fixed"})},
+        # One headline: which text is canonical goes by content hash (equal times, README).
+        {"typo-flash-fixed"},
+    ),
 }
 
 

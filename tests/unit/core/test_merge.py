@@ -21,6 +21,7 @@ from workers.core.merge import (
     StoryEntry,
     Version,
     _kept_paragraphs,
+    _misspelt,
     _name_other_things,
     _paragraph_trigrams,
     group_versions,
@@ -684,6 +685,81 @@ def test_near_duplicate_originals_are_one_story() -> None:
         Outcome.UPDATED,
     ]
     assert len(only_story(bucket).versions) == 2
+
+
+LANDSLIDE = (
+    "Свлачище затврои пътя между Смолян и Мадан край село Смилян, "
+    "съобщиха от Областното пътно управление."
+)
+
+
+def test_a_short_flash_re_sent_with_a_typo_fixed_is_one_story() -> None:
+    """The fixed word in its headline and its lead costs a 17-word flash four of its bigrams
+    (0.76); the same words, each in place or one letter away, are one item sent twice."""
+    flash = wire_item((LANDSLIDE,), headline="Свлачище затврои пътя между Смолян и Мадан")
+
+    def fixed(typo: str, fix: str) -> WireItem:
+        return wire_item(
+            (flash.paragraphs[0].replace(typo, fix),), headline=flash.headline.replace(typo, fix)
+        )
+
+    assert near_duplicate(flash, fixed("затврои", "затвори"))
+    assert near_duplicate(fixed("пътя", "пътят"), fixed("управление", "управлене"))
+    assert len(merged_all([flash, fixed("затврои", "затвори")])[0].views()) == 1
+    # A word that changed otherwise, or a word more, is no typo fixed: a story of its own.
+    assert not near_duplicate(flash, fixed("затврои", "блокира"))
+    assert not near_duplicate(flash, fixed("затврои", "затвори изцяло"))
+
+
+@pytest.mark.parametrize(
+    ("word", "other", "typo"),
+    [
+        ("затврои", "затвори", True),  # two letters swapped
+        ("управление", "управлене", True),  # a letter dropped
+        ("пътя", "пътят", True),  # a letter added
+        ("смилян", "смолян", True),  # a letter changed
+        ("къща", "кощя", False),  # two letters changed
+        ("абвгд", "бвгда", False),  # a letter moved
+        ("две", "два", False),  # under four letters: chance
+        ("2026", "2027", False),  # a number changed is news
+        ("пет2", "пет3", False),
+    ],
+)
+def test_a_typo_is_one_edit_in_a_word_of_four_letters_or_more(
+    word: str, other: str, typo: bool
+) -> None:
+    assert _misspelt(word, other) is typo
+    assert _misspelt(other, word) is typo
+
+
+RULING = (
+    "Окръжният съд в Пловдив остави в ареста {}, обвинен за грабеж на бензиностанция, "
+    "съобщиха от пресслужбата на съда.",
+    "По делото са събрани достатъчно доказателства за обоснованото предположение, "
+    "че обвиняемият е извършил престъплението.",
+    "Съдът прие, че е налице реална опасност обвиняемият да се укрие или да извърши друго "
+    "престъпление, тъй като е осъждан и няма постоянен адрес.",
+)
+
+
+def test_a_template_filled_in_with_other_names_in_its_text_alone_is_two_stories() -> None:
+    """The headlines are one, the texts 0.87 alike: each names someone the other never
+    writes. A name fixed by a letter, or one added, is still one item sent twice."""
+
+    def ruling(who: str) -> WireItem:
+        return wire_item(
+            (RULING[0].format(who), *RULING[1:]),
+            headline="Съдът остави в ареста обвинен за грабеж",
+            places=("Пловдив",),
+        )
+
+    first = ruling("34-годишния Иван Стоянов")
+    assert not near_duplicate(first, ruling("27-годишния Георги Данчев"))
+    assert len(merged_all([first, ruling("27-годишния Георги Данчев")])[0].views()) == 2
+    assert near_duplicate(first, ruling("34-годишния Иван Стонов"))
+    assert near_duplicate(first, ruling("34-годишния Иван Стоянов от Асеновград"))
+    # A word in capitals is a tag or a shout, no name: "ВИДЕО" for "СНИМКИ" is a re-send.
+    assert near_duplicate(ruling("Иван Стоянов (ВИДЕО)"), ruling("Иван Стоянов (СНИМКИ)"))
 
 
 def test_one_template_filled_in_twice_is_two_stories() -> None:
