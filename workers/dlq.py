@@ -36,6 +36,7 @@ from workers.produce import EXIT_NOT_TAKEN, MissingTopicError, NotSentError, sen
 from workers.settings import Settings, load_or_report
 from workers.stream.delivery import describe
 from workers.stream.kafka_client import client_kwargs, unreachable
+from workers.stream.topics import refuse_output
 
 # The reason ``list`` and ``show`` give a record that is not a DLQ record of wire-ingest.
 UNREADABLE = "unreadable"
@@ -308,6 +309,9 @@ def run(action: str, selection: Selection, topic: str | None, to_topic: str | No
         return 2
     source = topic or settings.topic_dlq
     target = to_topic or settings.topic_raw
+    if action == "replay" and (refusal := refuse_output("dlq", settings, target)) is not None:
+        print(refusal, file=sys.stderr)
+        return 2
     try:
         if action == "replay":
             return _replay(settings, selection, source, target)

@@ -20,7 +20,7 @@ from workers.replay import expand_paths
 from workers.settings import Settings, load_or_report
 from workers.stream.delivery import describe
 from workers.stream.kafka_client import client_kwargs, unreachable
-from workers.stream.topics import MAX_MESSAGE_BYTES
+from workers.stream.topics import MAX_MESSAGE_BYTES, refuse_output
 
 # ``produce`` and ``dlq replay``: the broker refused some records (each named on stderr).
 EXIT_NOT_TAKEN = 5
@@ -105,6 +105,9 @@ def produce_files(paths: list[Path], topic: str | None = None) -> int:
     if settings is None:
         return 2
     target = topic or settings.topic_raw
+    if (refusal := refuse_output("produce", settings, target)) is not None:
+        print(refusal, file=sys.stderr)
+        return 2
     files = list(expand_paths(paths, lambda text: print(f"produce: {text}", file=sys.stderr)))
     try:
         values = [(None, path.read_bytes()) for path in files]

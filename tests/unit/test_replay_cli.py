@@ -219,6 +219,42 @@ def test_to_topic_goes_with_replay_only(capsys: pytest.CaptureFixture[str]) -> N
     assert capsys.readouterr().err == "dlq: --to-topic goes with replay, not list\n"
 
 
+@pytest.mark.parametrize(
+    ("topic", "named"),
+    [
+        ("stories.events", "WIRE_TOPIC_EVENTS"),
+        ("stories.latest", "WIRE_TOPIC_LATEST"),
+        ("wire.dlq", "WIRE_TOPIC_DLQ"),
+        ("wire-ingest.items-by-story", "the repartition topic, of WIRE_APP_ID"),
+        ("wire-ingest-story-buckets-changelog", "the table's changelog, of WIRE_APP_ID"),
+        ("my.events", "WIRE_TOPIC_EVENTS"),  # as configured
+    ],
+)
+@pytest.mark.parametrize(
+    "command", [["produce", "SEED", "--topic"], ["dlq", "replay", "--to-topic"]]
+)
+def test_raw_bytes_are_not_sent_to_a_topic_the_worker_writes(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+    topic: str,
+    named: str,
+) -> None:
+    """A mistyped --topic would put a record that is no event in front of every consumer."""
+    from tests.support.broker import free_port
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", f"127.0.0.1:{free_port()}")  # refused before any call
+    monkeypatch.setenv(
+        "WIRE_TOPIC_EVENTS", "my.events" if topic == "my.events" else "stories.events"
+    )
+    argv = [str(fx.SEED_ORIGINAL) if arg == "SEED" else arg for arg in command]
+    assert main([*argv, topic]) == 2
+    assert capsys.readouterr().err == (
+        f"{command[0]}: {topic} is a topic the worker writes ({named}); raw items go to a raw "
+        "topic (here wire.raw, WIRE_TOPIC_RAW)\n"
+    )
+
+
 def test_replay_and_parse_take_the_workers_item_limit_from_the_environment(
     monkeypatch: pytest.MonkeyPatch, capsysbinary: pytest.CaptureFixture[bytes]
 ) -> None:

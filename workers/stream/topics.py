@@ -45,6 +45,30 @@ def changelog_topic(settings: Settings) -> str:
     return f"{settings.app_id}-{settings.table_name}-changelog"
 
 
+def worker_outputs(settings: Settings) -> dict[str, str]:
+    """The topics the worker writes, each with what names it: raw bytes sent there by hand
+    (``produce``, ``dlq replay --to-topic``) would reach consumers, or the worker's own state,
+    as records that are no event, DLQ record or state of its."""
+    return {
+        settings.topic_events: "WIRE_TOPIC_EVENTS",
+        settings.topic_latest: "WIRE_TOPIC_LATEST",
+        settings.topic_dlq: "WIRE_TOPIC_DLQ",
+        settings.repartition_topic: "the repartition topic, of WIRE_APP_ID",
+        changelog_topic(settings): "the table's changelog, of WIRE_APP_ID",
+    }
+
+
+def refuse_output(command: str, settings: Settings, target: str) -> str | None:
+    """The one line that refuses to send raw bytes to ``target``, if the worker writes it."""
+    named = worker_outputs(settings).get(target)
+    if named is None:
+        return None
+    return (
+        f"{command}: {target} is a topic the worker writes ({named}); raw items go to a raw "
+        f"topic (here {settings.topic_raw}, WIRE_TOPIC_RAW)"
+    )
+
+
 def topic_specs(settings: Settings) -> list[TopicSpec]:
     """The topics the worker creates when they are missing, and why each setting.
 
