@@ -18,6 +18,26 @@ from workers.stream.kafka_client import client_kwargs, unreachable
 
 # How many times, half a second apart, follow asks for a topic before it says it is missing.
 TOPIC_LOOKS = 6
+# How much of a headline, detail or first line a line shows.
+SHOWN_CHARS = 90
+# Characters a terminal acts on rather than shows (C0 and C1 controls, DEL; the bidirectional
+# overrides and isolates, which reorder what follows them), written as escapes instead: any
+# record of any topic may hold them, and one could recolour or retitle the terminal.
+_UNSHOWN = {
+    code: f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+    for code in (
+        *range(0x20),
+        *range(0x7F, 0xA0),
+        *range(0x202A, 0x202F),
+        *range(0x2066, 0x206A),
+    )
+}
+
+
+def shown(text: str, limit: int = SHOWN_CHARS) -> str:
+    """``text`` safe for a terminal line: controls escaped, cut at ``limit`` with "…"."""
+    text = text.translate(_UNSHOWN)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def describe_record(value: bytes) -> str:
@@ -31,9 +51,9 @@ def describe_record(value: bytes) -> str:
         return describe(decoded)
     if isinstance(decoded, dict) and "reason" in decoded and "rawSha256" in decoded:
         detail = str(decoded.get("detail") or "")
-        return f"{'dead letter':17} {decoded['reason']} | {detail[:90]}"
+        return f"{'dead letter':17} {shown(str(decoded['reason']), 40)} | {shown(detail)}"
     first_line = value[:400].decode("utf-8", "replace").strip().split("\n", 1)[0]
-    return f"{'record':17} {len(value)} bytes | {first_line[:90]}"
+    return f"{'record':17} {len(value)} bytes | {shown(first_line)}"
 
 
 def describe(event: dict[str, Any]) -> str:
@@ -44,10 +64,10 @@ def describe(event: dict[str, Any]) -> str:
     added = len(changes.get("paragraphsAdded") or [])
     removed = len(changes.get("paragraphsRemoved") or [])
     delta = f" +{added}/-{removed} paragraphs" if changes else ""
-    return (
-        f"{event.get('eventType', '?'):17} {event.get('storyKey', '?')} v{event.get('version')}"
-        f"{delta} | {headline[:90]}"
-    )
+    kind = shown(str(event.get("eventType", "?")), 40)
+    key = shown(str(event.get("storyKey", "?")), 120)
+    version = shown(str(event.get("version")), 20)
+    return f"{kind:17} {key} v{version}{delta} | {shown(str(headline))}"
 
 
 async def _follow(settings: Settings, topic: str, as_json: bool, from_beginning: bool) -> None:
