@@ -33,6 +33,8 @@ def _readme() -> str:
         (merge.MAX_PROVIDER_IDS, 64, "their provider ids (up to 64) stay on the story"),
         (merge.NEAR_DUPLICATE, 0.8, "headline + body of at least **0.8**"),
         (merge.KEPT_PARAGRAPH, 0.5, "each with at least half of its word trigrams there"),
+        (merge.MAX_TYPO_FIXES, 3, "but for at most 3 typos fixed"),
+        (merge.MIN_TYPO_WORD, 4, "each in a word of four letters or more"),
         (pipeline.DLQ_MAX_RAW_BYTES, 8 * MIB, "keeps its first 8 MiB in `rawBase64`"),
         (newsml_g2.MAX_DEPTH, 100, "nesting deeper than 100 levels"),
         (newsml_g2.MAX_ELEMENTS, 100_000, "more than 100,000 elements is refused"),
@@ -44,3 +46,19 @@ def _readme() -> str:
 def test_a_limit_is_what_the_readme_says(value: object, stated: object, phrase: str) -> None:
     assert phrase in _readme()
     assert value == stated
+
+
+def test_the_layout_names_every_module() -> None:
+    """The README's source tree names each module of workers/ and benchmarks/, and no other."""
+    text = README.read_text(encoding="utf-8")
+    block = text[text.index("```\nworkers/\n") :]
+    block = block[: block.index("\n```", 4)]
+    named = set(re.findall(r"[a-z_0-9]+\.py", block))
+    root = README.parent
+    modules = {
+        path.name
+        for package in ("workers", "benchmarks")
+        for path in (root / package).rglob("*.py")
+        if not path.name.startswith("__")
+    }
+    assert named == modules
