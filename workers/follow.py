@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from asyncio import FIRST_COMPLETED
 from typing import Any
 
 import orjson
@@ -18,6 +19,11 @@ from workers.stream.kafka_client import client_kwargs, unreachable
 
 # How many times, half a second apart, follow asks for a topic before it says it is missing.
 TOPIC_LOOKS = 6
+# After this long without a record, follow asks the broker for the topic's end offsets, and
+# says so on stderr when no answer comes within ANSWER_WAIT_S (and again once one comes): the
+# consumer itself waits through an outage without a word, like a quiet topic.
+QUIET_CHECK_S = 30.0
+ANSWER_WAIT_S = 10.0
 # How much of a headline, detail or first line a line shows.
 SHOWN_CHARS = 90
 # Characters a terminal acts on rather than shows (C0 and C1 controls, DEL; the bidirectional
@@ -98,8 +104,26 @@ async def _follow(settings: Settings, topic: str, as_json: bool, from_beginning:
         consumer.assign(tps)
         if from_beginning:
             await consumer.seek_to_beginning(*tps)
+        quiet_since = loop.time()
+        unanswered = False
         while not stop.is_set():
             batch = await consumer.getmany(timeout_ms=500)
+            if not batch and loop.time() - quiet_since < QUIET_CHECK_S:
+                continue
+            answered = bool(batch) or await _answers(consumer, tps, stop)
+            quiet_since = loop.time()
+            if answered == unanswered and not stop.is_set():
+                unanswered = not answered
+                print(
+                    f"follow: Kafka at {settings.kafka_bootstrap} "
+                    + (
+                        f"has not answered for {ANSWER_WAIT_S:.0f} s; following on (Ctrl-C ends)"
+                        if unanswered
+                        else "answers again"
+                    ),
+                    file=sys.stderr,
+                    flush=True,
+                )
             for records in batch.values():
                 for record in records:
                     if record.value is None:
@@ -111,6 +135,26 @@ async def _follow(settings: Settings, topic: str, as_json: bool, from_beginning:
             sys.stdout.flush()
     finally:
         await consumer.stop()
+
+
+async def _answers(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], stop: asyncio.Event
+) -> bool:
+    """Whether the broker gives the partitions' end offsets within :data:`ANSWER_WAIT_S`
+    (True as well when ``stop`` comes first: Ctrl-C does not wait for the answer)."""
+    ask = asyncio.ensure_future(consumer.end_offsets(partitions))
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait([ask, stopped], timeout=ANSWER_WAIT_S, return_when=FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+    if stop.is_set() and not ask.done():
+        ask.cancel()
+        return True
+    if not ask.done():
+        ask.cancel()
+        return False
+    return ask.exception() is None
 
 
 def follow(topic: str | None, as_json: bool, from_beginning: bool) -> int:

@@ -421,6 +421,49 @@ def test_follow_json_from_the_beginning_prints_each_value_as_sent_until_ctrl_c(
     assert sorted(out.read_bytes().splitlines()) == sorted(values)
 
 
+def test_follow_says_when_the_broker_stops_answering_and_when_it_answers_again(
+    names: Names, tmp_path: Path
+) -> None:
+    """The consumer waits through an outage without a word, as on a quiet topic: follow asks
+    the broker after a quiet spell (here 1 s) and says on stderr that it does not answer, and
+    again once it does; events go on printing after it."""
+    from tests.support.broker import own_broker
+
+    script = (
+        "import sys, workers.follow as f; f.QUIET_CHECK_S = 1.0; f.ANSWER_WAIT_S = 2.0; "
+        "from workers.cli import main; sys.exit(main(['follow', '--json', '--from-beginning']))"
+    )
+    err = tmp_path / "err"
+    out = tmp_path / "out"
+    with own_broker() as broker:
+        bootstrap = broker.start()
+        create_topic(bootstrap, names.events, 1)
+        env = {**os.environ, **names.env(), "KAFKA_BOOTSTRAP": bootstrap}
+        with err.open("wb") as stderr, out.open("wb") as stdout:
+            follow = subprocess.Popen(
+                [sys.executable, "-c", script], env=env, stdout=stdout, stderr=stderr
+            )
+        try:
+            produce(bootstrap, names.events, [b'{"n": 0}'], partitions=1)
+            wait_until(lambda: out.read_bytes() == b'{"n": 0}\n', 60, "the first event")
+            broker.stop(keep_data=True)
+            lost = f"follow: Kafka at {bootstrap} has not answered for 2 s; following on"
+            wait_until(lambda: lost in err.read_text(), 60, "the line on the outage")
+            assert follow.poll() is None
+            broker.start()
+            back = f"follow: Kafka at {bootstrap} answers again"
+            wait_until(lambda: back in err.read_text(), 120, "the line on the answer")
+            produce(bootstrap, names.events, [b'{"n": 1}'], partitions=1)
+            wait_until(lambda: out.read_bytes().endswith(b'{"n": 1}\n'), 60, "the next event")
+            follow.send_signal(signal.SIGINT)
+            assert follow.wait(30) == 0
+        finally:
+            if follow.poll() is None:
+                follow.kill()
+                follow.wait(30)
+    assert err.read_text().splitlines() == [f"{lost} (Ctrl-C ends)", back]
+
+
 def test_a_file_over_the_record_limit_is_named_as_refused_before_any_broker(
     kafka_bootstrap: str,
     names: Names,
