@@ -252,7 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"wire-ingest {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    worker = sub.add_parser("worker", help="run the stream worker (configured by environment)")
+    worker = sub.add_parser(
+        "worker",
+        help="run the stream worker (configured by environment)",
+        description="Run the stream worker until SIGTERM or Ctrl-C. It takes no options: every "
+        "setting comes from an environment variable (KAFKA_* for the broker, WIRE_* for the "
+        "rest; README, Configuration), checked at start, a wrong one named in one line.",
+    )
     worker.set_defaults(func=cmd_worker)
 
     replay = sub.add_parser(

@@ -176,8 +176,9 @@ class Replayer:
         regrouped = sum(1 for e in self.result.events if e["eventType"] == "story.regrouped")
         merged = sum(1 for e in self.result.events if e["eventType"] == "story.merged")
         return (
-            f"replay: {c['inputs']} inputs, {c['parsed']} parsed, {c['rejected']} rejected, "
-            f"{c['duplicate']} duplicates; {len(stories)} "
+            f"replay: {c['inputs']} {_plural(c['inputs'], 'input', 'inputs')}, "
+            f"{c['parsed']} parsed, {c['rejected']} rejected, {c['duplicate']} "
+            f"{_plural(c['duplicate'], 'duplicate', 'duplicates')}; {len(stories)} "
             f"{_plural(len(stories), 'story', 'stories')} of {versions} "
             f"{_plural(versions, 'version', 'versions')} "
             f"({sum(1 for s in stories if s.total > 1)} with updates, {twins} twins "

@@ -49,7 +49,7 @@ def test_replay_seeds_and_fixtures(
     assert text.count("replay: rejected ") == 7
     assert "replay: rejected " + str(fx.fixture("045_reject_binary_nul.bin")) + ": not_text" in text
     assert text.rstrip().endswith(
-        "replay: 21 inputs, 14 parsed, 7 rejected, 1 duplicates; 9 stories of 13 versions "
+        "replay: 21 inputs, 14 parsed, 7 rejected, 1 duplicate; 9 stories of 13 versions "
         "(3 with updates, 2 twins sharing a minute and place); events: 9 created, 1 updated, "
         "3 backfilled, 0 regrouped, 0 merged"
     )
@@ -429,3 +429,19 @@ def test_parse_reads_an_item_with_the_format_and_arrival_time_given(
     )
     assert main(["parse", item, "--format", "bta"]) == 1
     assert json.loads(capsys.readouterr().out)["rejected"]["reason"] == "not_text"
+
+
+def test_the_summary_of_one_input_speaks_of_one(
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    assert main(["replay", str(fx.SEED_ORIGINAL)]) == 0
+    assert (
+        capsysbinary.readouterr()
+        .err.decode()
+        .rstrip()
+        .endswith(
+            "replay: 1 input, 1 parsed, 0 rejected, 0 duplicates; 1 story of 1 version "
+            "(0 with updates, 0 twins sharing a minute and place); events: 1 created, 0 updated, "
+            "0 backfilled, 0 regrouped, 0 merged"
+        )
+    )

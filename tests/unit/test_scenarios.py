@@ -110,7 +110,7 @@ def test_stories_and_their_final_items(scenario: Any) -> None:
     } == (fx.EXPECTED_STORIES)
     assert sum(len(b.stories) for b in replayer.buckets.values()) == fx.EXPECTED_STORY_COUNT
     assert replayer.summary() == (
-        "replay: 21 inputs, 14 parsed, 7 rejected, 1 duplicates; 9 stories of 13 versions "
+        "replay: 21 inputs, 14 parsed, 7 rejected, 1 duplicate; 9 stories of 13 versions "
         "(3 with updates, 2 twins sharing a minute and place); events: 9 created, 1 updated, "
         "3 backfilled, 0 regrouped, 0 merged"
     )
