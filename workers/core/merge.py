@@ -52,7 +52,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -419,12 +419,12 @@ def _same_words(
 
 def _only_typos_apart(a: WireItem, b: WireItem) -> bool:
     """Whether the two texts are the same words but for a few typos fixed: each word of one
-    stands where the other has it, or one letter away (:func:`_misspelt`), in at most
+    stands where the other has it, or with a typo (:func:`_misspelt`), in at most
     :data:`MAX_TYPO_FIXES` different words.
 
     A short flash re-sent with one word fixed in its headline and its lead loses four of its
     twenty bigrams, which puts it below :data:`NEAR_DUPLICATE`; a word count that changed, a
-    number or a second word changed in another way is no typo fixed.
+    number or a word changed in another way is no typo fixed.
     """
     left = keys.words(" ".join((a.headline, *a.paragraphs)))
     right = keys.words(" ".join((b.headline, *b.paragraphs)))
@@ -434,13 +434,16 @@ def _only_typos_apart(a: WireItem, b: WireItem) -> bool:
     return 0 < len(fixes) <= MAX_TYPO_FIXES and all(_misspelt(x, y) for x, y in fixes)
 
 
-def _misspelt(word: str, other: str) -> bool:
-    """Whether two words of :data:`MIN_TYPO_WORD` letters or more, with no digit, are one
-    edit apart: a letter changed, added or dropped, or two next to each other swapped
-    ("затврои", "затвори"). A number changed is news, not a typo."""
-    if min(len(word), len(other)) < MIN_TYPO_WORD or not (word.isalpha() and other.isalpha()):
-        return False
-    if abs(len(word) - len(other)) > 1:
+def _misspelt(word: str, other: str, shortest: int = MIN_TYPO_WORD) -> bool:
+    """Whether two words of ``shortest`` letters or more, with no digit, are one typo apart:
+    two letters next to each other swapped ("затврои", "затвори"), or a letter doubled
+    ("Анна", "Ана").
+
+    Not a letter changed, added or dropped otherwise: in Bulgarian that is most often another
+    word ("момче", "момиче"; "Колев", "Колева"; "обвинен", "обвинена"; "Бяла", "Бяло"), and a
+    number changed is news.
+    """
+    if min(len(word), len(other)) < shortest or not (word.isalpha() and other.isalpha()):
         return False
     start = 0
     while start < min(len(word), len(other)) and word[start] == other[start]:
@@ -450,9 +453,15 @@ def _misspelt(word: str, other: str) -> bool:
         end_word -= 1
         end_other -= 1
     apart = (word[start:end_word], other[start:end_other])
-    if max(len(apart[0]), len(apart[1])) <= 1:
-        return True  # one letter changed, added or dropped
-    return len(apart[0]) == len(apart[1]) == 2 and apart[0] == apart[1][::-1]
+    if len(apart[0]) == len(apart[1]) == 2:
+        return apart[0] == apart[1][::-1]  # swapped
+    longer, shorter = (word, other) if len(word) > len(other) else (other, word)
+    if len(longer) != len(shorter) + 1:
+        return False
+    return any(  # a letter more that repeats the one before it: doubled
+        longer[i] == longer[i - 1] and longer[:i] + longer[i + 1 :] == shorter
+        for i in range(1, len(longer))
+    )
 
 
 def _name_other_things(a: WireItem, b: WireItem) -> bool:
@@ -477,7 +486,8 @@ def _name_other_things(a: WireItem, b: WireItem) -> bool:
 
 def _text_names_missing_from(item: WireItem, other: WireItem) -> bool:
     """Whether ``item``'s text writes a name (a capitalised word that opens no clause) that
-    ``other`` never writes, in any inflection, nor one letter away (a name's typo fixed).
+    ``other`` never writes, in any inflection (:func:`_written_in`), nor with a typo
+    (:func:`_misspelt`, from three letters: "Ана", "Анна").
 
     Asked both ways: one template filled in with other people or places in its text alone
     ("остави в ареста 34-годишния Иван Стоянов", "... 27-годишния Георги Данчев") is two
@@ -485,7 +495,7 @@ def _text_names_missing_from(item: WireItem, other: WireItem) -> bool:
     """
     words = set(keys.words(" ".join((other.headline, *other.paragraphs, *other.places))))
     return any(
-        not _written_in(name, words) and not any(_misspelt(name, word) for word in words)
+        not _written_in(name, words) and not any(_misspelt(name, word, 3) for word in words)
         for paragraph in item.paragraphs
         if paragraph.upper() != paragraph
         for name in _names_inside_clauses(paragraph)
@@ -591,9 +601,11 @@ def _capitalised(word: str, dot: str) -> bool:
 
 # A name inflected: the name, or all its letters but the last, and one of these endings
 # ("Бургаска", "Пловдивска", "Габровски", "Петрова"), when it has six letters or
-# more; a shorter one, and an acronym, only as written ("Нигер" is not "Нигерия", "НСИ" not
-# "НОИ"). Not "Крумово" and "Крумовград", nor "Австрия" and "Австралия".
+# more; a shorter one only as written ("Нигер" is not "Нигерия"), or as a place's adjective
+# from four letters ("Видинска", "Русенска", "Варненска", "Софийска"); an acronym only as
+# written ("НСИ" not "НОИ"). Not "Крумово" and "Крумовград", nor "Австрия" and "Австралия".
 MIN_INFLECTED_NAME = 6
+MIN_ADJECTIVE_NAME = 4
 _NAME_ENDINGS = frozenset(
     (
         *("а", "я", "о", "е", "и", "ът", "ят", "та", "то", "те", "ия", "ци", "ец"),
@@ -604,17 +616,21 @@ _NAME_ENDINGS = frozenset(
 )
 
 
+_ADJECTIVE_ENDINGS = frozenset(ending for ending in _NAME_ENDINGS if "ск" in ending)
+
+
 def _one_name(name: str, word: str) -> bool:
     """Whether ``word`` is ``name`` or a form of it (:data:`_NAME_ENDINGS`)."""
     if name == word:
         return True
     shorter, longer = (name, word) if len(name) <= len(word) else (word, name)
-    if len(shorter) < MIN_INFLECTED_NAME:
+    if len(shorter) < MIN_ADJECTIVE_NAME:
         return False
-    if longer.startswith(shorter) and longer[len(shorter) :] in _NAME_ENDINGS:
+    endings = _NAME_ENDINGS if len(shorter) >= MIN_INFLECTED_NAME else _ADJECTIVE_ENDINGS
+    if longer.startswith(shorter) and longer[len(shorter) :] in endings:
         return True
     stem = shorter[:-1]
-    return longer.startswith(stem) and longer[len(stem) :] in _NAME_ENDINGS
+    return longer.startswith(stem) and longer[len(stem) :] in endings
 
 
 def _text(version: Version, boilerplate: frozenset[str]) -> set[int]:
@@ -813,8 +829,8 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     After a provider id, the evidence decides in tiers, the strongest first: paragraphs of
     the update a story already has; any text or headline words a story of its place shares;
     three headline words' worth shared with a story datelined nowhere; a story of a place its
-    dateline names after its own, or of any place when no story has its place, of which it
-    keeps a paragraph and shares headline words; the place alone.
+    dateline names after its own, or of any place whose lead it keeps when no story has its
+    place, of which it keeps a paragraph and shares headline words; the place alone.
     """
     if update.provider_ids:
         by_id = [g for g in groups if g.ids & update.provider_ids]
@@ -835,7 +851,8 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     if len(placed) == 1 and not elsewhere:
         return groups[placed[0]]  # the one story of the update's place, nothing to weigh
     nowhere = [i for i in elsewhere if places[i] is None]
-    # Datelined where no story of the bucket is: a story whose place the update moved on from.
+    # Datelined where no story of the bucket is: it may follow a story of another place whose
+    # lead it keeps (a story that moved on), not one whose background it repeats.
     moved = update.first_place is not None and not placed
     named_at = {i for i in elsewhere if any(keys.places_match(n, places[i]) for n in named)}
     text = _text(update, boilerplate)
@@ -876,17 +893,14 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         lambda: [i for i in placed if shared(i)],
         lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
         lambda: [
-            i for i in elsewhere if (i in named_at or moved) and kept(i) and headline(groups[i])
+            i
+            for i in elsewhere
+            if kept(i)
+            and headline(groups[i])
+            and (i in named_at or (moved and _keeps_a_lead(groups[i], update, boilerplate)))
         ],
         lambda: placed,
     )
-
-    def earliest_kept(index: int) -> int:
-        """Minus the position of the update's first paragraph the story has: an update keeps
-        its own story's lead or news before the background it quotes from another."""
-        if not kept_counts(index):
-            return -len(update.item.paragraphs)
-        return -_first_kept_paragraph(update, groups[index].text, boilerplate)
 
     for tier in tiers:
         told = tier()
@@ -894,7 +908,7 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
             best = max(
                 told,
                 key=lambda i: _rank(
-                    groups[i], update, (kept_counts(i), earliest_kept(i), shared(i))
+                    groups[i], update, (kept_counts(i), headline(groups[i]), shared(i))
                 ),
             )
             return groups[best]
@@ -935,28 +949,14 @@ def _paragraphs_of(group: _Group, boilerplate: frozenset[str]) -> int:
 
 def _kept_paragraphs(update: Version, story_text: set[int], boilerplate: frozenset[str]) -> int:
     """How many of the update's paragraphs the story already has (most of their trigrams)."""
-    return sum(1 for _ in _kept_positions(update, story_text, boilerplate))
-
-
-def _first_kept_paragraph(
-    update: Version, story_text: set[int], boilerplate: frozenset[str]
-) -> int:
-    """The position of the update's first paragraph the story already has (its number of
-    paragraphs when none)."""
-    return next(_kept_positions(update, story_text, boilerplate), len(update.item.paragraphs))
-
-
-def _kept_positions(
-    update: Version, story_text: set[int], boilerplate: frozenset[str]
-) -> Iterator[int]:
-    """The positions of the update's paragraphs, boilerplate aside, that the story already has:
-    at least :data:`KEPT_PARAGRAPH` of their word trigrams are in ``story_text``."""
-    for position, paragraph in enumerate(update.item.paragraphs):
+    kept = 0
+    for paragraph in update.item.paragraphs:
         if keys.paragraph_id(paragraph) in boilerplate:
             continue
         grams = _paragraph_trigrams(paragraph)
         if grams and len(grams & story_text) >= KEPT_PARAGRAPH * len(grams):
-            yield position
+            kept += 1
+    return kept
 
 
 # Words of five letters or more that say nothing of what a headline is about.
@@ -1070,9 +1070,9 @@ def _text_stems(group: _Group) -> frozenset[str]:
 
 
 def _rank(group: _Group, update: Version, evidence: tuple[int, ...]) -> tuple[Any, ...]:
-    """Higher is better: the evidence (paragraphs kept; in :func:`_claim`, then the earliest
-    of them in the update; then shared trigrams plus :data:`HEADLINE_WORD_WEIGHT` for each
-    headline word only this story's headlines have), same sign-off, shared authors, then the
+    """Higher is better: the evidence (paragraphs kept; in :func:`_claim`, then the headline
+    words only this story's headlines share with the update; then shared trigrams plus
+    :data:`HEADLINE_WORD_WEIGHT` for each such word), same sign-off, shared authors, then the
     earliest original."""
     item = update.item
     same_signoff = any(
