@@ -485,22 +485,59 @@ def _name_other_things(a: WireItem, b: WireItem) -> bool:
 
 
 def _text_names_missing_from(item: WireItem, other: WireItem) -> bool:
-    """Whether ``item``'s text writes a name (a capitalised word that opens no clause) that
-    ``other`` never writes, in any inflection (:func:`_written_in`), nor with a typo
-    (:func:`_misspelt`, from three letters: "Ана", "Анна").
+    """Whether ``item``'s text writes a name (:func:`_names_inside_sentences`) that ``other``
+    never writes in any form (:func:`_written_alike`).
 
     Asked both ways: one template filled in with other people or places in its text alone
     ("остави в ареста 34-годишния Иван Стоянов", "... 27-годишния Георги Данчев") is two
-    stories, while a re-send that adds a name ("заяви министър Петър Колев") is one.
+    stories, while a re-send that adds a name ("заяви министър Петър Колев") is one. Every
+    doubt goes to the re-send: this rule can only split what the word test joined.
     """
     words = set(keys.words(" ".join((other.headline, *other.paragraphs, *other.places))))
     return any(
-        not _written_in(name, words) and not any(_misspelt(name, word, 3) for word in words)
+        not _written_alike(name, words)
         for paragraph in item.paragraphs
         if paragraph.upper() != paragraph
-        for name in _names_inside_clauses(paragraph)
+        for name in _names_inside_sentences(paragraph)
         if not (len(name) >= MIN_TAG and name.upper() in paragraph)
     )
+
+
+# What ends a sentence of a text, so that the next word is capitalised as its first: a full
+# stop after any word ("7,30 ч. Движението", "2027 г. Това"), "!", "?", ":" or ";". A name
+# after an abbreviation ("гр. Русе") is then taken for a sentence's first word.
+_TOKEN_AT = re.compile(r"(\w+)(\.?)")
+_ENDS_SENTENCE = frozenset(".!?:;")
+
+
+@lru_cache(maxsize=4096)
+def _names_inside_sentences(text: str) -> frozenset[str]:
+    """The capitalised words of a text that open no sentence and are no abbreviation,
+    case-folded."""
+    names = set()
+    last = 0
+    first = True
+    for match in _TOKEN_AT.finditer(text):
+        word, dot = match.groups()
+        first = first or not _ENDS_SENTENCE.isdisjoint(text[last : match.start()])
+        if not first and _capitalised(word, dot):
+            names.add(word.casefold())
+        first = bool(dot)
+        last = match.end()
+    return frozenset(names)
+
+
+def _written_alike(name: str, words: set[str]) -> bool:
+    """Whether ``words`` write ``name`` in some form: inflected (:func:`_written_in`), with a
+    typo (:func:`_misspelt`, from three letters: "Ана", "Анна"), as a place's adjective or
+    a compound's part ("Видин", "Видинска"; "Ловеч", "Ловешка"; "Загора", "Старозагорска"),
+    or with its first :data:`MIN_ADJECTIVE_NAME` letters ("Иванов", "Иванова")."""
+    if _written_in(name, words):
+        return True
+    if len(name) < MIN_ADJECTIVE_NAME:
+        return any(_misspelt(name, word, 3) for word in words)
+    head = name[:MIN_ADJECTIVE_NAME]
+    return any(word.startswith(head) or name in word or _misspelt(name, word) for word in words)
 
 
 def _names_missing_from(item: WireItem, other: WireItem) -> bool:
@@ -601,10 +638,11 @@ def _capitalised(word: str, dot: str) -> bool:
 
 # A name inflected: the name, or all its letters but the last, and one of these endings
 # ("Бургаска", "Пловдивска", "Габровски", "Петрова"), when it has six letters or
-# more; a shorter one only as written ("Нигер" is not "Нигерия"), or as a place's adjective
-# from four letters ("Видинска", "Русенска", "Варненска", "Софийска"); an acronym only as
-# written ("НСИ" not "НОИ"). Not "Крумово" and "Крумовград", nor "Австрия" and "Австралия".
+# more; a shorter one, and an acronym, only as written ("Нигер" is not "Нигерия", "НСИ" not
+# "НОИ"; "София" not "Софийска": the city is not the province). Not "Крумово" and
+# "Крумовград", nor "Австрия" and "Австралия".
 MIN_INFLECTED_NAME = 6
+# Names in a text alone compare more loosely, by their first letters (_written_alike).
 MIN_ADJECTIVE_NAME = 4
 _NAME_ENDINGS = frozenset(
     (
@@ -616,21 +654,17 @@ _NAME_ENDINGS = frozenset(
 )
 
 
-_ADJECTIVE_ENDINGS = frozenset(ending for ending in _NAME_ENDINGS if "ск" in ending)
-
-
 def _one_name(name: str, word: str) -> bool:
     """Whether ``word`` is ``name`` or a form of it (:data:`_NAME_ENDINGS`)."""
     if name == word:
         return True
     shorter, longer = (name, word) if len(name) <= len(word) else (word, name)
-    if len(shorter) < MIN_ADJECTIVE_NAME:
+    if len(shorter) < MIN_INFLECTED_NAME:
         return False
-    endings = _NAME_ENDINGS if len(shorter) >= MIN_INFLECTED_NAME else _ADJECTIVE_ENDINGS
-    if longer.startswith(shorter) and longer[len(shorter) :] in endings:
+    if longer.startswith(shorter) and longer[len(shorter) :] in _NAME_ENDINGS:
         return True
     stem = shorter[:-1]
-    return longer.startswith(stem) and longer[len(stem) :] in endings
+    return longer.startswith(stem) and longer[len(stem) :] in _NAME_ENDINGS
 
 
 def _text(version: Version, boilerplate: frozenset[str]) -> set[int]:
@@ -829,8 +863,8 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     After a provider id, the evidence decides in tiers, the strongest first: paragraphs of
     the update a story already has; any text or headline words a story of its place shares;
     three headline words' worth shared with a story datelined nowhere; a story of a place its
-    dateline names after its own, or of any place whose lead it keeps when no story has its
-    place, of which it keeps a paragraph and shares headline words; the place alone.
+    dateline names after its own, of which it keeps a paragraph and shares headline words; the
+    place alone.
     """
     if update.provider_ids:
         by_id = [g for g in groups if g.ids & update.provider_ids]
@@ -851,9 +885,6 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
     if len(placed) == 1 and not elsewhere:
         return groups[placed[0]]  # the one story of the update's place, nothing to weigh
     nowhere = [i for i in elsewhere if places[i] is None]
-    # Datelined where no story of the bucket is: it may follow a story of another place whose
-    # lead it keeps (a story that moved on), not one whose background it repeats.
-    moved = update.first_place is not None and not placed
     named_at = {i for i in elsewhere if any(keys.places_match(n, places[i]) for n in named)}
     text = _text(update, boilerplate)
     headline = _distinct_headline_words(groups, update)
@@ -892,24 +923,25 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         ),
         lambda: [i for i in placed if shared(i)],
         lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
-        lambda: [
-            i
-            for i in elsewhere
-            if kept(i)
-            and headline(groups[i])
-            and (i in named_at or (moved and _keeps_a_lead(groups[i], update, boilerplate)))
-        ],
+        lambda: [i for i in elsewhere if i in named_at and kept(i) and headline(groups[i])],
         lambda: placed,
     )
+
+    def verbatim(index: int) -> int:
+        """The update's paragraphs the story has word for word, where it keeps any: an update
+        carries its own story's paragraphs as they were, and quotes another's in a sentence
+        of its own."""
+        if not kept_counts(index):
+            return 0
+        own = {keys.paragraph_id(p) for v in groups[index].members for p in v.item.paragraphs}
+        return sum(1 for p in update.item.paragraphs if keys.paragraph_id(p) in own - boilerplate)
 
     for tier in tiers:
         told = tier()
         if told:
             best = max(
                 told,
-                key=lambda i: _rank(
-                    groups[i], update, (kept_counts(i), headline(groups[i]), shared(i))
-                ),
+                key=lambda i: _rank(groups[i], update, (kept_counts(i), verbatim(i), shared(i))),
             )
             return groups[best]
     return None
@@ -1070,10 +1102,10 @@ def _text_stems(group: _Group) -> frozenset[str]:
 
 
 def _rank(group: _Group, update: Version, evidence: tuple[int, ...]) -> tuple[Any, ...]:
-    """Higher is better: the evidence (paragraphs kept; in :func:`_claim`, then the headline
-    words only this story's headlines share with the update; then shared trigrams plus
-    :data:`HEADLINE_WORD_WEIGHT` for each such word), same sign-off, shared authors, then the
-    earliest original."""
+    """Higher is better: the evidence (paragraphs kept; in :func:`_claim`, then those kept
+    word for word; then shared trigrams plus :data:`HEADLINE_WORD_WEIGHT` for each headline
+    word only this story's headlines have), same sign-off, shared authors, then the earliest
+    original."""
     item = update.item
     same_signoff = any(
         item.signoff is not None and v.item.signoff == item.signoff for v in group.members

@@ -742,8 +742,6 @@ def test_every_identity_file_is_pinned() -> None:
         "expanded-update.txt",
         "flash-original.txt",
         "flash-update.txt",
-        "new-place-flash.txt",
-        "new-place-update.txt",
         "placeless-flash-update.txt",
         "placeless-flash.txt",
         "placeless-sofia.txt",

@@ -139,11 +139,6 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         {frozenset({"body-names-ruling-a"}), frozenset({"body-names-ruling-b"})},
         {"body-names-ruling-a", "body-names-ruling-b"},
     ),
-    "new-place": (
-        ("new-place-flash", "new-place-update"),
-        {frozenset({"new-place-flash", "new-place-update"})},
-        {"new-place-update"},
-    ),
     "typo": (
         ("typo-flash", "typo-flash-fixed"),
         {frozenset({"typo-flash", "typo-flash-fixed"})},
