@@ -499,7 +499,6 @@ def _text_names_missing_from(item: WireItem, other: WireItem) -> bool:
         for paragraph in item.paragraphs
         if paragraph.upper() != paragraph
         for name in _names_inside_sentences(paragraph)
-        if not (len(name) >= MIN_TAG and name.upper() in paragraph)
     )
 
 
@@ -512,15 +511,16 @@ _ENDS_SENTENCE = frozenset(".!?:;")
 
 @lru_cache(maxsize=4096)
 def _names_inside_sentences(text: str) -> frozenset[str]:
-    """The capitalised words of a text that open no sentence and are no abbreviation,
-    case-folded."""
+    """The capitalised words of a text that open no sentence and are no abbreviation nor
+    written in capitals, case-folded: an acronym ("ЕС", "МВР") is as often written out in a
+    re-send ("Европейския съюз"), and a word in capitals is a tag or a shout."""
     names = set()
     last = 0
     first = True
     for match in _TOKEN_AT.finditer(text):
         word, dot = match.groups()
         first = first or not _ENDS_SENTENCE.isdisjoint(text[last : match.start()])
-        if not first and _capitalised(word, dot):
+        if not first and _capitalised(word, dot) and not word.isupper():
             names.add(word.casefold())
         first = bool(dot)
         last = match.end()
@@ -927,21 +927,12 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         lambda: placed,
     )
 
-    def verbatim(index: int) -> int:
-        """The update's paragraphs the story has word for word, where it keeps any: an update
-        carries its own story's paragraphs as they were, and quotes another's in a sentence
-        of its own."""
-        if not kept_counts(index):
-            return 0
-        own = {keys.paragraph_id(p) for v in groups[index].members for p in v.item.paragraphs}
-        return sum(1 for p in update.item.paragraphs if keys.paragraph_id(p) in own - boilerplate)
-
     for tier in tiers:
         told = tier()
         if told:
             best = max(
                 told,
-                key=lambda i: _rank(groups[i], update, (kept_counts(i), verbatim(i), shared(i))),
+                key=lambda i: _rank(groups[i], update, (kept_counts(i), shared(i))),
             )
             return groups[best]
     return None
@@ -1101,11 +1092,10 @@ def _text_stems(group: _Group) -> frozenset[str]:
     return frozenset(word[:5] for word in words if len(word) >= 5)
 
 
-def _rank(group: _Group, update: Version, evidence: tuple[int, ...]) -> tuple[Any, ...]:
-    """Higher is better: the evidence (paragraphs kept; in :func:`_claim`, then those kept
-    word for word; then shared trigrams plus :data:`HEADLINE_WORD_WEIGHT` for each headline
-    word only this story's headlines have), same sign-off, shared authors, then the earliest
-    original."""
+def _rank(group: _Group, update: Version, evidence: tuple[int, int]) -> tuple[Any, ...]:
+    """Higher is better: the evidence (paragraphs kept, then shared trigrams plus
+    :data:`HEADLINE_WORD_WEIGHT` for each headline word only this story's headlines have), same
+    sign-off, shared authors, then the earliest original."""
     item = update.item
     same_signoff = any(
         item.signoff is not None and v.item.signoff == item.signoff for v in group.members

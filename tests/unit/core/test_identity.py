@@ -126,14 +126,6 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"adjective-kindergarten", "adjective-fortress-update"},
     ),
-    "quoted-lead": (
-        ("quoted-lead-court", "quoted-lead-parliament", "quoted-lead-parliament-update"),
-        {
-            frozenset({"quoted-lead-court"}),
-            frozenset({"quoted-lead-parliament", "quoted-lead-parliament-update"}),
-        },
-        {"quoted-lead-court", "quoted-lead-parliament-update"},
-    ),
     "body-names": (
         ("body-names-ruling-a", "body-names-ruling-b"),
         {frozenset({"body-names-ruling-a"}), frozenset({"body-names-ruling-b"})},

@@ -1631,6 +1631,26 @@ def test_an_update_of_a_new_place_waits_rather_than_follow_a_story_on_one_paragr
         }
 
 
+def test_an_acronym_written_out_in_a_re_send_is_no_other_name() -> None:
+    """ "ЕС" and "Европейския съюз", "МВР" and "Министерството на вътрешните работи": the
+    written-out form's capitalised first word is the only name either text lacks."""
+    text = (
+        "Общината ще получи 12 млн. лева от {} за ремонт на пречиствателната станция в "
+        "Пазарджик, съобщи кметът.",
+        "Ремонтът ще започне през есента и ще продължи две години.",
+    )
+
+    def item(funder: str) -> WireItem:
+        return wire_item(
+            (text[0].format(funder), text[1]),
+            headline="Пазарджик ще ремонтира пречиствателната си станция",
+            places=("Пазарджик",),
+        )
+
+    assert near_duplicate(item("ЕС"), item("Европейския съюз"))
+    assert near_duplicate(item("МВР"), item("Министерството на вътрешните работи"))
+
+
 def test_a_typo_fixed_in_a_sentence_s_first_word_is_a_re_send() -> None:
     """A word that opens a sentence after "ч." or "г." is capitalised as the sentence's first,
     not as a name: the two texts name the same things."""
@@ -1668,11 +1688,10 @@ def test_a_city_and_its_province_are_two_places() -> None:
     assert not near_duplicate(warning("София"), warning("Софийска област"))
 
 
-def test_an_update_goes_to_the_story_whose_paragraphs_it_keeps_word_for_word() -> None:
-    """At one kept paragraph each, the story whose paragraph the update carries as it was
-    takes it: its own flash's lead, before another story's lead quoted in a sentence of its
-    own, or reworded as context; headline words borrowed from a neighbour's subject do not
-    decide."""
+def test_headline_words_borrowed_from_a_neighbour_do_not_outweigh_the_text() -> None:
+    """At one kept paragraph each, the shared text decides, headline words weighed in it: an
+    update that keeps its fire's lead and ends with a line of the council's story, under a
+    headline on the council's help, is the fire's."""
     fire_lead = (
         "Пожар унищожи тази нощ склад за дървен материал на семейна фирма в промишлената зона "
         "на Казанлък, съобщиха от пожарната."
