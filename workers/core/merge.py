@@ -424,26 +424,34 @@ def _only_typos_apart(a: WireItem, b: WireItem) -> bool:
 
     A short flash re-sent with one word fixed in its headline and its lead loses four of its
     twenty bigrams, which puts it below :data:`NEAR_DUPLICATE`; a word count that changed, a
-    number or a word changed in another way is no typo fixed.
+    number, a word changed in another way, or a word either item capitalises is no typo fixed:
+    names one swap apart are other people and places ("Кристина", "Кристиан"; "Варна",
+    "Врана").
     """
-    left = keys.words(" ".join((a.headline, *a.paragraphs)))
-    right = keys.words(" ".join((b.headline, *b.paragraphs)))
+    texts = (" ".join((a.headline, *a.paragraphs)), " ".join((b.headline, *b.paragraphs)))
+    left, right = keys.words(texts[0]), keys.words(texts[1])
     if len(left) != len(right):
         return False
     fixes = {(x, y) for x, y in zip(left, right, strict=True) if x != y}
-    return 0 < len(fixes) <= MAX_TYPO_FIXES and all(_misspelt(x, y) for x, y in fixes)
+    if not 0 < len(fixes) <= MAX_TYPO_FIXES:
+        return False
+    capitalised = {w.casefold() for text in texts for w in _WORD.findall(text) if w[0].isupper()}
+    return all(_misspelt(x, y) and x not in capitalised and y not in capitalised for x, y in fixes)
 
 
-def _misspelt(word: str, other: str, shortest: int = MIN_TYPO_WORD) -> bool:
-    """Whether two words of ``shortest`` letters or more, with no digit, are one typo apart:
-    two letters next to each other swapped ("затврои", "затвори"), or a letter doubled
-    ("Анна", "Ана").
+_WORD = re.compile(r"\w+")
+
+
+def _misspelt(word: str, other: str) -> bool:
+    """Whether two words of :data:`MIN_TYPO_WORD` letters or more, with no digit, are one typo
+    apart: two letters next to each other swapped ("затврои", "затвори"), or a letter doubled
+    ("пъттно", "пътно").
 
     Not a letter changed, added or dropped otherwise: in Bulgarian that is most often another
     word ("момче", "момиче"; "Колев", "Колева"; "обвинен", "обвинена"; "Бяла", "Бяло"), and a
     number changed is news.
     """
-    if min(len(word), len(other)) < shortest or not (word.isalpha() and other.isalpha()):
+    if min(len(word), len(other)) < MIN_TYPO_WORD or not (word.isalpha() and other.isalpha()):
         return False
     start = 0
     while start < min(len(word), len(other)) and word[start] == other[start]:
@@ -466,8 +474,7 @@ def _misspelt(word: str, other: str, shortest: int = MIN_TYPO_WORD) -> bool:
 
 def _name_other_things(a: WireItem, b: WireItem) -> bool:
     """Whether two originals are about different things: a name that one's headline and text
-    both have and the other never writes, in its headline, text or dateline; or names in each
-    text that the other never writes (:func:`_text_names_missing_from`). One template
+    both have and the other never writes, in its headline, text or dateline. One template
     filled in twice ("Червен код ... в област Бургас", "... в област Ямбол"; "... Видин",
     "... Видин и Монтана").
 
@@ -477,67 +484,7 @@ def _name_other_things(a: WireItem, b: WireItem) -> bool:
     is taken for a story of its own: two stories show both versions, where one story would
     hide a region's warning behind the other's.
     """
-    return (
-        _names_missing_from(a, b)
-        or _names_missing_from(b, a)
-        or (_text_names_missing_from(a, b) and _text_names_missing_from(b, a))
-    )
-
-
-def _text_names_missing_from(item: WireItem, other: WireItem) -> bool:
-    """Whether ``item``'s text writes a name (:func:`_names_inside_sentences`) that ``other``
-    never writes in any form (:func:`_written_alike`).
-
-    Asked both ways: one template filled in with other people or places in its text alone
-    ("остави в ареста 34-годишния Иван Стоянов", "... 27-годишния Георги Данчев") is two
-    stories, while a re-send that adds a name ("заяви министър Петър Колев") is one. Every
-    doubt goes to the re-send: this rule can only split what the word test joined.
-    """
-    words = set(keys.words(" ".join((other.headline, *other.paragraphs, *other.places))))
-    return any(
-        not _written_alike(name, words)
-        for paragraph in item.paragraphs
-        if paragraph.upper() != paragraph
-        for name in _names_inside_sentences(paragraph)
-    )
-
-
-# What ends a sentence of a text, so that the next word is capitalised as its first: a full
-# stop after any word ("7,30 ч. Движението", "2027 г. Това"), "!", "?", ":" or ";". A name
-# after an abbreviation ("гр. Русе") is then taken for a sentence's first word.
-_TOKEN_AT = re.compile(r"(\w+)(\.?)")
-_ENDS_SENTENCE = frozenset(".!?:;")
-
-
-@lru_cache(maxsize=4096)
-def _names_inside_sentences(text: str) -> frozenset[str]:
-    """The capitalised words of a text that open no sentence and are no abbreviation nor
-    written in capitals, case-folded: an acronym ("ЕС", "МВР") is as often written out in a
-    re-send ("Европейския съюз"), and a word in capitals is a tag or a shout."""
-    names = set()
-    last = 0
-    first = True
-    for match in _TOKEN_AT.finditer(text):
-        word, dot = match.groups()
-        first = first or not _ENDS_SENTENCE.isdisjoint(text[last : match.start()])
-        if not first and _capitalised(word, dot) and not word.isupper():
-            names.add(word.casefold())
-        first = bool(dot)
-        last = match.end()
-    return frozenset(names)
-
-
-def _written_alike(name: str, words: set[str]) -> bool:
-    """Whether ``words`` write ``name`` in some form: inflected (:func:`_written_in`), with a
-    typo (:func:`_misspelt`, from three letters: "Ана", "Анна"), as a place's adjective or
-    a compound's part ("Видин", "Видинска"; "Ловеч", "Ловешка"; "Загора", "Старозагорска"),
-    or with its first :data:`MIN_ADJECTIVE_NAME` letters ("Иванов", "Иванова")."""
-    if _written_in(name, words):
-        return True
-    if len(name) < MIN_ADJECTIVE_NAME:
-        return any(_misspelt(name, word, 3) for word in words)
-    head = name[:MIN_ADJECTIVE_NAME]
-    return any(word.startswith(head) or name in word or _misspelt(name, word) for word in words)
+    return _names_missing_from(a, b) or _names_missing_from(b, a)
 
 
 def _names_missing_from(item: WireItem, other: WireItem) -> bool:
@@ -642,8 +589,6 @@ def _capitalised(word: str, dot: str) -> bool:
 # "НОИ"; "София" not "Софийска": the city is not the province). Not "Крумово" and
 # "Крумовград", nor "Австрия" and "Австралия".
 MIN_INFLECTED_NAME = 6
-# Names in a text alone compare more loosely, by their first letters (_written_alike).
-MIN_ADJECTIVE_NAME = 4
 _NAME_ENDINGS = frozenset(
     (
         *("а", "я", "о", "е", "и", "ът", "ят", "та", "то", "те", "ия", "ци", "ец"),
@@ -926,14 +871,10 @@ def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -
         lambda: [i for i in elsewhere if i in named_at and kept(i) and headline(groups[i])],
         lambda: placed,
     )
-
     for tier in tiers:
         told = tier()
         if told:
-            best = max(
-                told,
-                key=lambda i: _rank(groups[i], update, (kept_counts(i), shared(i))),
-            )
+            best = max(told, key=lambda i: _rank(groups[i], update, (kept_counts(i), shared(i))))
             return groups[best]
     return None
 

@@ -734,8 +734,6 @@ def test_every_identity_file_is_pinned() -> None:
         "adjective-fortress-update.txt",
         "adjective-fortress.txt",
         "adjective-kindergarten.txt",
-        "body-names-ruling-a.txt",
-        "body-names-ruling-b.txt",
         "correction-original.txt",
         "correction-update.txt",
         "expanded-original.txt",

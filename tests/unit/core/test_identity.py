@@ -126,11 +126,6 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"adjective-kindergarten", "adjective-fortress-update"},
     ),
-    "body-names": (
-        ("body-names-ruling-a", "body-names-ruling-b"),
-        {frozenset({"body-names-ruling-a"}), frozenset({"body-names-ruling-b"})},
-        {"body-names-ruling-a", "body-names-ruling-b"},
-    ),
     "typo": (
         ("typo-flash", "typo-flash-fixed"),
         {frozenset({"typo-flash", "typo-flash-fixed"})},
