@@ -1532,7 +1532,7 @@ def test_two_updates_of_a_missing_original_sharing_one_headline_word_wait_togeth
 def test_an_update_that_opens_with_another_story_s_news_goes_to_its_own_headline() -> None:
     """A reaction update opens with the news it reacts to (the veto, one paragraph kept of
     that story) and keeps its own flash's lead below it: one kept paragraph each, and its
-    headline is its flash's. The headline words decide before the longer shared text."""
+    headline is its flash's. The headline words, weighed with the shared text, take it home."""
     veto = wire_item(
         (
             "Президентът върна за ново обсъждане в Народното събрание промените в Закона за "
@@ -1607,8 +1607,8 @@ def test_an_update_of_a_new_place_waits_rather_than_follow_a_story_on_one_paragr
 
 
 def test_an_acronym_written_out_in_a_re_send_is_no_other_name() -> None:
-    """ "ЕС" and "Европейския съюз", "МВР" and "Министерството на вътрешните работи": the
-    written-out form's capitalised first word is the only name either text lacks."""
+    """A re-send that writes an acronym out ("ЕС" as "Европейския съюз", "МВР" as
+    "Министерството на вътрешните работи") is one item sent twice, not two stories."""
     text = (
         "Общината ще получи 12 млн. лева от {} за ремонт на пречиствателната станция в "
         "Пазарджик, съобщи кметът.",
@@ -1627,8 +1627,8 @@ def test_an_acronym_written_out_in_a_re_send_is_no_other_name() -> None:
 
 
 def test_a_typo_fixed_in_a_sentence_s_first_word_is_a_re_send() -> None:
-    """A word that opens a sentence after "ч." or "г." is capitalised as the sentence's first,
-    not as a name: the two texts name the same things."""
+    """A re-send that fixes or rewords the first word of a sentence after "ч." is one item sent
+    twice: the word is capitalised as a sentence's first, and is no other name."""
     text = (
         "Тежка катастрофа затвори главния път между Русе и Бяла тази сутрин около 7,30 ч. "
         "{} се пренасочва през село Обретеник, съобщиха от полицията.",
