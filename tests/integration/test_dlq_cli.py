@@ -415,10 +415,15 @@ def test_follow_json_from_the_beginning_prints_each_value_as_sent_until_ctrl_c(
         follow.send_signal(signal.SIGINT)
         assert follow.wait(30) == 0
     finally:
-        if follow.poll() is None:
-            follow.kill()
-            follow.wait(30)
+        _reap(follow)
     assert sorted(out.read_bytes().splitlines()) == sorted(values)
+
+
+def _reap(process: subprocess.Popen[bytes]) -> None:
+    """Kill a process a failed test left running, and wait for it."""
+    if process.poll() is None:
+        process.kill()
+        process.wait(30)
 
 
 def test_follow_says_when_the_broker_stops_answering_and_when_it_answers_again(
@@ -458,9 +463,7 @@ def test_follow_says_when_the_broker_stops_answering_and_when_it_answers_again(
             follow.send_signal(signal.SIGINT)
             assert follow.wait(30) == 0
         finally:
-            if follow.poll() is None:
-                follow.kill()
-                follow.wait(30)
+            _reap(follow)
     assert err.read_text().splitlines() == [f"{lost} (Ctrl-C ends)", back]
 
 
