@@ -1693,3 +1693,64 @@ def test_headline_words_borrowed_from_a_neighbour_do_not_outweigh_the_text() -> 
         frozenset({fire.headline, update.headline}),
         frozenset({council.headline}),
     }
+
+
+def test_limits_an_update_quoting_a_longer_lead_goes_with_it() -> None:
+    """README, limits: at one kept paragraph each, the longer shared text decides, so an
+    update that keeps its flash's lead and quotes another story's longer lead inside a
+    sentence of its own goes to that story."""
+    court = wire_item(
+        (
+            "Върховният административен съд отмени окончателно наредбата на Министерството на "
+            "вътрешните работи, с която се въвеждаше контрол на средната скорост по участъци от "
+            "републиканските пътища чрез автоматизирани камери, съобщиха от съда.",
+            "Решението е окончателно.",
+        ),
+        headline="Върховният административен съд отмени наредбата за камерите за средна скорост",
+    )
+    lead = (
+        "Народното събрание прие на първо четене промени в Закона за движението по пътищата, "
+        "внесени от Министерския съвет."
+    )
+    parliament = wire_item(
+        (lead, "Очаквайте подробности."),
+        headline="Парламентът прие на първо четене промени в Закона за движението по пътищата",
+    )
+    update = wire_item(
+        (
+            lead,
+            "Промените предвиждат глобата за шофиране с алкохол да се удвои.",
+            "По време на дебата опозицията припомни, че по-рано днес Върховният административен "
+            "съд отмени окончателно наредбата на Министерството на вътрешните работи, с която се "
+            "въвеждаше контрол на средната скорост по участъци от републиканските пътища чрез "
+            "автоматизирани камери.",
+        ),
+        headline="Парламентът прие на първо четене удвояване на глобите за шофиране с алкохол",
+        updated=LATER,
+    )
+    assert partition_in_every_order([court, parliament, update]) == {
+        frozenset({court.headline, update.headline}),
+        frozenset({parliament.headline}),
+    }
+
+
+def test_limits_one_template_with_other_names_in_its_text_alone_is_one_item() -> None:
+    """README, limits: two rulings of one court, their headlines one and their texts 0.87
+    alike, differ only in the defendant the text names: read as one item sent twice."""
+    ruling = (
+        "Окръжният съд в Пловдив остави в ареста {}, обвинен за грабеж на бензиностанция, "
+        "съобщиха от пресслужбата на съда.",
+        "По делото са събрани достатъчно доказателства за обоснованото предположение, "
+        "че обвиняемият е извършил престъплението.",
+        "Съдът прие, че е налице реална опасност обвиняемият да се укрие или да извърши друго "
+        "престъпление, тъй като е осъждан и няма постоянен адрес.",
+    )
+    first, second = (
+        wire_item(
+            (ruling[0].format(who), *ruling[1:]),
+            headline="Съдът остави в ареста обвинен за грабеж",
+            places=("Пловдив",),
+        )
+        for who in ("34-годишния Иван Стоянов", "27-годишния Георги Данчев")
+    )
+    assert near_duplicate(first, second)
