@@ -20,6 +20,7 @@ from workers.core.merge import (
     Story,
     StoryEntry,
     Version,
+    _bigrams,
     _kept_paragraphs,
     _misspelt,
     _name_other_things,
@@ -703,6 +704,8 @@ def test_a_short_flash_re_sent_with_a_typo_fixed_is_one_story() -> None:
             (flash.paragraphs[0].replace(typo, fix),), headline=flash.headline.replace(typo, fix)
         )
 
+    left, right = _bigrams(flash), _bigrams(fixed("затврои", "затвори"))
+    assert round(len(left & right) / len(left | right), 2) == 0.76  # README: below 0.8
     assert near_duplicate(flash, fixed("затврои", "затвори"))
     assert near_duplicate(fixed("пътя", "пъття"), fixed("управление", "упарвление"))
     assert len(merged_all([flash, fixed("затврои", "затвори")])[0].views()) == 1
