@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Callable
 from datetime import timedelta
 
 import orjson
@@ -1609,22 +1610,25 @@ def test_an_update_of_a_new_place_waits_rather_than_follow_a_story_on_one_paragr
         }
 
 
+def _lead_with_a_slot(lead: str, rest: str, headline: str, place: str) -> Callable[[str], WireItem]:
+    """An original of ``place`` whose lead has one slot ``{}``, filled in per call."""
+
+    def filled(word: str) -> WireItem:
+        return wire_item((lead.format(word), rest), headline=headline, places=(place,))
+
+    return filled
+
+
 def test_an_acronym_written_out_in_a_re_send_is_no_other_name() -> None:
     """A re-send that writes an acronym out ("ЕС" as "Европейския съюз", "МВР" as
     "Министерството на вътрешните работи") is one item sent twice, not two stories."""
-    text = (
+    item = _lead_with_a_slot(
         "Общината ще получи 12 млн. лева от {} за ремонт на пречиствателната станция в "
         "Пазарджик, съобщи кметът.",
         "Ремонтът ще започне през есента и ще продължи две години.",
+        "Пазарджик ще ремонтира пречиствателната си станция",
+        "Пазарджик",
     )
-
-    def item(funder: str) -> WireItem:
-        return wire_item(
-            (text[0].format(funder), text[1]),
-            headline="Пазарджик ще ремонтира пречиствателната си станция",
-            places=("Пазарджик",),
-        )
-
     assert near_duplicate(item("ЕС"), item("Европейския съюз"))
     assert near_duplicate(item("МВР"), item("Министерството на вътрешните работи"))
 
@@ -1632,19 +1636,13 @@ def test_an_acronym_written_out_in_a_re_send_is_no_other_name() -> None:
 def test_a_typo_fixed_in_a_sentence_s_first_word_is_a_re_send() -> None:
     """A re-send that fixes or rewords the first word of a sentence after "ч." is one item sent
     twice: the word is capitalised as a sentence's first, and is no other name."""
-    text = (
+    crash = _lead_with_a_slot(
         "Тежка катастрофа затвори главния път между Русе и Бяла тази сутрин около 7,30 ч. "
         "{} се пренасочва през село Обретеник, съобщиха от полицията.",
         "Шофьорът на леката кола е откаран с тежки травми в болницата в Русе.",
+        "Катастрофа затвори пътя между Русе и Бяла",
+        "Русе",
     )
-
-    def crash(word: str) -> WireItem:
-        return wire_item(
-            (text[0].format(word), text[1]),
-            headline="Катастрофа затвори пътя между Русе и Бяла",
-            places=("Русе",),
-        )
-
     assert near_duplicate(crash("Двжението"), crash("Движението"))
     assert near_duplicate(crash("Движението"), crash("Трафикът"))
 
