@@ -123,8 +123,8 @@ def _at_least(
         except ValueError:
             raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
         if not math.isfinite(value) or value < least or (most is not None and value > most):
-            limits = f"at least {_shown(least)}" + (
-                f" and at most {_shown(most)}" if most is not None else ""
+            limits = f"at least {_shown(least, up=True)}" + (
+                f" and at most {_shown(most, up=False)}" if most is not None else ""
             )
             raise argparse.ArgumentTypeError(f"must be {limits}, not {text}")
         return value
@@ -132,9 +132,15 @@ def _at_least(
     return read
 
 
-def _shown(number: float) -> str:
-    """An option's bound as its user would write it: 8388608, not 8.38861e+06."""
-    return str(number) if isinstance(number, int) else f"{number:g}"
+def _shown(number: float, *, up: bool) -> str:
+    """An option's bound as its user would write it: 8388608, not 8.38861e+06; an hour in
+    days as 0.04167, not 0.0416667. Four digits, rounded inwards (``up`` for a lower bound),
+    so that the bound shown is a value the option accepts."""
+    if float(number).is_integer():
+        return str(int(number))
+    scale = 10 ** (3 - math.floor(math.log10(abs(number))))
+    rounded = (math.ceil if up else math.floor)(number * scale) / scale
+    return f"{rounded:g}"
 
 
 def _format_options(command: argparse.ArgumentParser) -> None:
