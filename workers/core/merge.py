@@ -56,7 +56,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import lru_cache
 from typing import Any
 
 from workers.core import keys
@@ -394,30 +394,55 @@ def _paragraph_trigrams(paragraph: str) -> frozenset[int]:
     return frozenset(hash(gram) for gram in zip(words, words[1:], words[2:], strict=False))
 
 
+class _Text:
+    """An item's words and word bigrams, each worked out at most once: a bucket's grouping
+    compares every original with every other of its place on each arrival, and a text split
+    again for each pair made that quadratic in words as well as in originals."""
+
+    __slots__ = ("_bigrams", "_words", "item")
+
+    def __init__(self, item: WireItem) -> None:
+        self.item = item
+        self._words: list[str] | None = None
+        self._bigrams: frozenset[tuple[str, str]] | None = None
+
+    @property
+    def words(self) -> list[str]:
+        """The case-folded words of the headline and the paragraphs, in order."""
+        if self._words is None:
+            self._words = keys.words(" ".join((self.item.headline, *self.item.paragraphs)))
+        return self._words
+
+    @property
+    def bigrams(self) -> frozenset[tuple[str, str]]:
+        if self._bigrams is None:
+            self._bigrams = frozenset(itertools.pairwise(self.words))
+        return self._bigrams
+
+
 def _bigrams(item: WireItem) -> frozenset[tuple[str, str]]:
-    return frozenset(itertools.pairwise(keys.words(" ".join((item.headline, *item.paragraphs)))))
+    return _Text(item).bigrams
 
 
 def near_duplicate(a: WireItem, b: WireItem) -> bool:
     """One original sent twice with small edits: same first place, nearly the same words."""
     if not keys.places_match(keys.matching_place(a), keys.matching_place(b)):
         return False
-    return _same_words(a, _bigrams(a), b, _bigrams(b))
+    return _same_words(_Text(a), _Text(b))
 
 
-def _same_words(
-    a: WireItem, left: frozenset[tuple[str, str]], b: WireItem, right: frozenset[tuple[str, str]]
-) -> bool:
-    """The word test of :func:`near_duplicate`, given the two items' :func:`_bigrams`."""
+def _same_words(a: _Text, b: _Text) -> bool:
+    """The word test of :func:`near_duplicate`."""
+    left, right = a.bigrams, b.bigrams
     if not left or not right:
-        return left == right and a.headline.casefold() == b.headline.casefold()
+        return left == right and a.item.headline.casefold() == b.item.headline.casefold()
     shared = len(left & right)
     if shared / (len(left) + len(right) - shared) < NEAR_DUPLICATE and not _only_typos_apart(a, b):
         return False
-    return not _name_other_things(a, b)
+    return not _name_other_things(a.item, b.item)
 
 
-def _only_typos_apart(a: WireItem, b: WireItem) -> bool:
+def _only_typos_apart(a: _Text, b: _Text) -> bool:
     """Whether the two texts are the same words but for a few typos fixed: each word of one
     stands where the other has it, or with a typo (:func:`_misspelt`), in at most
     :data:`MAX_TYPO_FIXES` different words.
@@ -428,13 +453,18 @@ def _only_typos_apart(a: WireItem, b: WireItem) -> bool:
     names one swap apart are other people and places ("Кристина", "Кристиан"; "Варна",
     "Врана").
     """
-    texts = (" ".join((a.headline, *a.paragraphs)), " ".join((b.headline, *b.paragraphs)))
-    left, right = keys.words(texts[0]), keys.words(texts[1])
+    left, right = a.words, b.words
     if len(left) != len(right):
         return False
-    fixes = {(x, y) for x, y in zip(left, right, strict=True) if x != y}
-    if not 0 < len(fixes) <= MAX_TYPO_FIXES:
+    fixes: set[tuple[str, str]] = set()
+    for pair in zip(left, right, strict=True):
+        if pair[0] != pair[1]:
+            fixes.add(pair)
+            if len(fixes) > MAX_TYPO_FIXES:  # most pairs: other texts, told apart at once
+                return False
+    if not fixes:
         return False
+    texts = [" ".join((t.item.headline, *t.item.paragraphs)) for t in (a, b)]
     capitalised = {w.casefold() for text in texts for w in _WORD.findall(text) if w[0].isupper()}
     return all(_misspelt(x, y) and x not in capitalised and y not in capitalised for x, y in fixes)
 
@@ -760,17 +790,13 @@ def _group_originals(originals: list[Version]) -> list[list[Version]]:
 
     # What near_duplicate compares, worked out once per original, and only for a shared place.
     places = [v.first_place for v in originals]
-
-    @cache
-    def bigrams(i: int) -> frozenset[tuple[str, str]]:
-        return _bigrams(originals[i].item)
+    texts = [_Text(v.item) for v in originals]
 
     for i, a in enumerate(originals):
         for j in range(i):
             b = originals[j]
             if (a.provider_ids & b.provider_ids) or (
-                keys.places_match(places[i], places[j])
-                and _same_words(a.item, bigrams(i), b.item, bigrams(j))
+                keys.places_match(places[i], places[j]) and _same_words(texts[i], texts[j])
             ):
                 parent[root(i)] = root(j)
     groups: dict[int, list[Version]] = {}

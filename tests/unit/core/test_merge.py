@@ -650,6 +650,25 @@ def test_a_near_duplicate_takes_a_word_bigram_similarity_of_at_least_0_8() -> No
     assert len(bucket.views()) == 2
 
 
+def test_an_arrival_splits_each_original_of_a_crowded_bucket_into_words_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Grouping compares every pair of a place's originals on each arrival; each text is
+    split once for all its pairs, not again per pair (which took 0.8 s an arrival at 200
+    originals of one place and minute, against 0.1 s)."""
+    originals = [
+        wire_item((f"{' '.join(f'дума{i}{w}' for w in range(20))}.",), headline=f"Заглавие {i}")
+        for i in range(30)
+    ]
+    bucket, _ = merged_all(originals[:-1])
+    splits: list[str] = []
+    words = keys.words
+    monkeypatch.setattr(keys, "words", lambda text: splits.append(text) or words(text))
+    result = merge(bucket, originals[-1])
+    assert len(result.bucket.views()) == len(originals)  # 30 stories, each compared
+    assert len(splits) == len(set(splits)) <= len(originals)
+
+
 def test_a_paragraph_is_kept_with_at_least_half_of_its_word_trigrams_in_the_story() -> None:
     """README, "Story identity": an update's paragraph the story already has keeps at least
     half of its word trigrams there. 102 words make 100 trigrams; the story's first 52 words
