@@ -1,0 +1,99 @@
+"""Many unrelated originals of one minute in one bucket through the core: what an arrival costs.
+
+A bucket holds every story of its first-published minute, and the merge groups its originals
+again on each arrival, comparing every pair of one place (near-duplicates, typo fixes). A feed
+that stamps many items with one minute makes that quadratic in the originals, so this measures
+an arrival at growing counts: all of one place (every pair compared on its words), and each of
+its own place (every pair compared on its place only). Each original is 30 words of its own,
+the same count for all (the typo check's worst case: equal lengths go on to a word-by-word
+comparison). The ten arrivals up to each mark are timed (their median).
+
+    python -m benchmarks.crowded_bucket [--originals 200] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import sys
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from benchmarks.report import print_and_save
+from workers.core.formats.bta import SOFIA
+from workers.core.merge import Bucket, merge
+from workers.core.model import WireItem
+
+MARKS = (50, 100, 200, 400)
+AROUND = 10  # arrivals timed up to each mark
+MINUTE = datetime(2026, 3, 2, 9, 0, tzinfo=SOFIA)
+WORDS_PER_ITEM = 30
+SHAPES = ("one place", "own places")
+
+
+def originals(count: int, *, one_place: bool, seed: int = 7) -> Iterator[WireItem]:
+    """``count`` originals of one minute, each of its own words, of one place or each its own."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible inputs, not secrets
+    vocabulary = [f"дума{n}" for n in range(5000)]
+    for n in range(count):
+        words = " ".join(rng.choice(vocabulary) for _ in range(WORDS_PER_ITEM))
+        yield WireItem(
+            provider="bta",
+            headline=f"Заглавие номер {n} {rng.choice(vocabulary)}",
+            is_update=False,
+            first_created=MINUTE,
+            updated=None,
+            paragraphs=(f"{words}.",),
+            places=("София",) if one_place else (f"Град{n}",),
+            agency="БТА",
+        )
+
+
+def run(count: int) -> dict[str, Any]:
+    """Merge each shape's originals one at a time; time the arrivals up to each mark."""
+    marks = [m for m in MARKS if AROUND <= m <= count] or [count]
+    figures: dict[str, Any] = {"originals": count, "ms_per_arrival": {}, "stories": {}}
+    for shape in SHAPES:
+        timed: dict[int, list[float]] = {m: [] for m in marks}
+        bucket: Bucket | None = None
+        for arrived, item in enumerate(originals(count, one_place=shape == "one place"), 1):
+            started = time.perf_counter()
+            bucket = merge(bucket, item).bucket
+            took = time.perf_counter() - started
+            for mark in marks:
+                if mark - AROUND < arrived <= mark:
+                    timed[mark].append(took)
+        assert bucket is not None
+        figures["stories"][shape] = len(bucket.views())
+        figures["ms_per_arrival"][shape] = {
+            str(mark): round(statistics.median(times) * 1000, 3) for mark, times in timed.items()
+        }
+    return figures
+
+
+def table_text(result: dict[str, Any]) -> str:
+    lines = [f"{result['originals']:,} unrelated originals of one minute in one bucket:"]
+    for shape, by_mark in result["ms_per_arrival"].items():
+        at = ", ".join(f"{ms:.2f} ms at {mark}" for mark, ms in by_mark.items())
+        lines.append(f"  {shape} ({result['stories'][shape]} stories): per arrival {at}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks.crowded_bucket", description=__doc__
+    )
+    parser.add_argument("--originals", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args(argv)
+    result = run(args.originals)
+    print_and_save(table_text(result), result, args.json)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
