@@ -11,6 +11,7 @@ producers mix prefixes, but the root must be in it, or the bytes are not NewsML-
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 from xml.etree.ElementTree import Element, ParseError, TreeBuilder
@@ -88,15 +89,21 @@ class _NotTextError(_RefusedError):
 
 
 def detect(data: bytes) -> bool:
-    """XML whose first 2 KiB name a newsItem or newsMessage in the IPTC NAR namespace."""
-    head = data[:_DETECT_WINDOW]
-    if head.startswith(_UTF8_BOM):
-        head = head[len(_UTF8_BOM) :]
+    """XML whose first 2 KiB from its root element name a newsItem or newsMessage in the
+    IPTC NAR namespace. What may stand before the root (the XML declaration, comments such as
+    a long copyright notice, processing instructions, a DOCTYPE) is passed over first."""
+    start = _PROLOG.match(data, len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0)
+    head = data[start.end() if start else 0 :][:_DETECT_WINDOW]
     return (
-        head.lstrip().startswith(b"<")
+        head.startswith(b"<")
         and (b"newsItem" in head or b"newsMessage" in head)
         and b"iptc.org/std/nar" in head
     )
+
+
+# The XML prolog, each part up to its own end: every alternative opens differently, so the
+# match is one linear pass (an unclosed comment fails at the end of the data, once).
+_PROLOG = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^>\[]|\[.*?\])*>)*", re.DOTALL)
 
 
 def parse(

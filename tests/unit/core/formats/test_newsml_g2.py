@@ -105,6 +105,18 @@ def test_detect_allows_a_bom_and_leading_blanks() -> None:
     assert detect(b"\xef\xbb\xbf \n\t" + read(G2 / "harbour-bridge-v1.xml")) is True
 
 
+def test_detect_passes_over_a_long_prolog_to_the_root_element() -> None:
+    """A copyright comment of 2.7 KB between the declaration and the root, a PI, a DOCTYPE:
+    the window opens at the root, and the item parses as without them."""
+    original = read(G2 / "harbour-bridge-v1.xml")
+    declaration, rest = original.split(b"\n", 1)
+    notice = b"<!-- " + b"Copyright Northwind Press, all rights reserved. " * 55 + b"-->\n"
+    for prolog in (notice, notice + b"<?feed batch='7'?>\n", b"<!DOCTYPE newsItem>\n" + notice):
+        assert len(prolog) > 2048
+        assert detect(declaration + b"\n" + prolog + rest) is True
+    assert item(declaration + b"\n" + notice + rest) == item(original)
+
+
 def test_detect_looks_at_the_first_2_kib_only() -> None:
     late = b"<x>" + b" " * 4096 + f'<newsItem xmlns="{NAR}"/></x>'.encode()
     assert detect(late) is False
