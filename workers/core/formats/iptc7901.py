@@ -18,14 +18,15 @@ The layout, top to bottom (optional parts in brackets)::
 The trailer is a date-time group: "131137 GMT Nov 26" is the 13th, 11:37 GMT, November 2026.
 Without a year (or a month) the time is put nearest to when the input was received.
 
-Everything between the framing is decoded as UTF-8 when it is valid UTF-8, else as ISO 8859-1;
-control characters but the framing are dropped. Structural regexes are anchored, free of nested
-quantifiers, and run on lines whose length is capped, so hostile input cannot make them
-backtrack; nothing here raises.
+Everything between the framing is decoded as UTF-8 when it is valid UTF-8, else as Windows-1252
+(ISO 8859-1 as Windows systems write it); control characters but the framing are dropped.
+Structural regexes are anchored, free of nested quantifiers, and run on lines whose length is
+capped, so hostile input cannot make them backtrack; nothing here raises.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from datetime import UTC, datetime
 from string import ascii_lowercase, digits
@@ -101,6 +102,14 @@ MONTHS = {
     "dec": 12,
     "dez": 12,
 }
+# A text that is no UTF-8 is ISO 8859-1 as Windows writes it: its bytes 0x80-0x9F, C1 controls
+# in ISO 8859-1 that no 7901 text uses, are the Windows-1252 signs ("„", "“", "–", "€") that a
+# newsroom's Windows system sends there; dropped as controls, "10–12 Uhr" would read
+# "1012 Uhr". The five bytes Windows-1252 leaves unassigned stay the C1 controls (as in the
+# WHATWG Encoding Standard), and are dropped.
+_WINDOWS_1252 = "".join(
+    bytes([byte]).decode("cp1252", errors="ignore") or chr(byte) for byte in range(256)
+)
 # C0 controls but TAB, LF and CR; DEL; C1 controls: dropped from the text.
 _CONTROLS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)])
 _PROVIDER_CHARS = frozenset(ascii_lowercase + digits)
@@ -177,8 +186,9 @@ def parse(data: bytes, received_at: datetime | None) -> tuple[WireItem, ...] | R
 def frame(data: bytes) -> tuple[str, str, str] | Reject:
     """The decoded header, text and trailer between SOH, STX, ETX and the optional EOT.
 
-    UTF-8 if the bytes are valid UTF-8, else ISO 8859-1 (which decodes any byte); the framing
-    characters are ASCII either way, so they are looked for in the decoded text.
+    UTF-8 if the bytes are valid UTF-8, else Windows-1252 (:data:`_WINDOWS_1252`, which
+    decodes any byte); the framing characters are ASCII either way, so they are looked for in
+    the decoded text.
     """
     body = data[len(_UTF8_BOM) :] if data.startswith(_UTF8_BOM) else data
     body = body.lstrip(b"\x16\r\n\t ")
@@ -189,7 +199,7 @@ def frame(data: bytes) -> tuple[str, str, str] | Reject:
     try:
         text = body[1:].decode("utf-8")
     except UnicodeDecodeError:
-        text = body[1:].decode("latin-1")
+        text = codecs.charmap_decode(body[1:], "strict", _WINDOWS_1252)[0]
     stx = text.find(STX)
     if stx < 0:
         return Reject(RejectReason.BAD_FRAMING, "no STX after the header")

@@ -276,6 +276,24 @@ def test_control_bytes_inside_the_text_are_dropped() -> None:
     assert item_of(data, RECEIVED) == item("01-original.txt")
 
 
+def test_a_windows_1252_text_keeps_its_dashes_quotes_and_euro_signs() -> None:
+    """Not UTF-8, so ISO 8859-1 as Windows writes it: "–" (0x96), "„" (0x84), "“" (0x93) and
+    "€" (0x80) are signs, not C1 controls to drop ("10–12" is no "1012"); the five bytes
+    Windows-1252 leaves unassigned are controls still, and dropped."""
+    said = "the federal railway operator said."
+    fixed = "the \u201eoperator\u201c said: trains from 10\u201312, fares 5 \u20ac."
+    data = raw("01-original.txt").replace(
+        b"the federal railway operator said.", fixed.encode("cp1252")
+    )
+    data = data.replace(b"landslide", b"land\x81slide\x9d", 1)
+    paragraphs = item("01-original.txt").paragraphs
+    assert paragraphs[0].endswith(said)
+    assert item_of(data, RECEIVED).paragraphs == (
+        paragraphs[0].removesuffix(said) + fixed,
+        *paragraphs[1:],
+    )
+
+
 def test_without_a_dateline_the_header_names_the_agency() -> None:
     data = raw("01-original.txt").replace(b"Z\xfcrich (dpa) - ", b"")
     got = item_of(data, RECEIVED)
