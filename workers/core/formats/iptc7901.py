@@ -415,15 +415,20 @@ def _blocks(lines: list[str]) -> list[list[str]]:
     return [block for block in blocks if block]
 
 
+# A heading's marks ("#", "##") and then a blank or the line's end; "#MeToo" is a hashtag.
+_HEADING = re.compile(r"#+(?:\s|$)")
+
+
 def _notes_start(blocks: list[list[str]]) -> int:
     """Where the editors' notes start: a "# Notebook" heading, a "* * * *" rule, or "The
     following information is not for publication"; the paragraphs (lines joined) come before.
+    A heading's marks stand apart from its words: "#MeToo-Aktivistinnen ..." opens a paragraph.
     """
     for index, block in enumerate(blocks):
         first = block[0]
         lead = first[:1]
         if (
-            lead == "#"
+            (lead == "#" and _HEADING.match(first) is not None)
             or (lead in "*_-" and _is_rule(first))
             or (lead in "Tt" and _NOT_FOR_PUBLICATION.match(first[:80]))
         ):

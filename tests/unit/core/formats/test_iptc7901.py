@@ -294,6 +294,18 @@ def test_a_windows_1252_text_keeps_its_dashes_quotes_and_euro_signs() -> None:
     )
 
 
+def test_a_paragraph_that_opens_with_a_hashtag_is_a_paragraph_not_the_notes() -> None:
+    """Notes open with a heading ("# Notebook", "## Note to editors"); "#MeToo ..." is text."""
+    hashtag = "#MeToo activists marched on the station in the afternoon."
+    data = raw("01-original.txt").replace(
+        b"\r\n\r\nNo trains", f"\r\n\r\n{hashtag}\r\n\r\nNo trains".encode(), 1
+    )
+    original = item("01-original.txt")
+    parsed = item_of(data, RECEIVED)
+    assert parsed.paragraphs == (original.paragraphs[0], hashtag, *original.paragraphs[1:])
+    assert parsed.ed_note == original.ed_note
+
+
 def test_without_a_dateline_the_header_names_the_agency() -> None:
     data = raw("01-original.txt").replace(b"Z\xfcrich (dpa) - ", b"")
     got = item_of(data, RECEIVED)
