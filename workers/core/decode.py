@@ -183,40 +183,60 @@ def _search_span(pattern: re.Pattern[bytes], body: bytes, lead: bytes) -> re.Mat
     return pattern.search(body, body.find(lead), body.rfind(lead) + 3)
 
 
-# A UTF-8 item may carry a few Windows-1251 bytes that a legacy system spliced in (a dash
-# 0x96, quotes 0x93/0x94): more than this many invalid bytes make the whole item Windows-1251.
+# A UTF-8 item may carry Windows-1251 bytes that a legacy system spliced in (a dash 0x96,
+# quotes 0x84/0x93/0x94): they are read as Windows-1251 in UTF-8 text that has at least
+# MIN_UTF8_LETTERS characters beyond ASCII in valid UTF-8, and at most
+# MAX_STRAY_CP1251_BYTES invalid bytes or one per STRAY_CP1251_PER_LETTERS of those letters.
+# Text that is Windows-1251 throughout has nearly every Cyrillic letter an invalid UTF-8
+# byte, and valid UTF-8 only by accident (a capital before a quote mark): a few characters.
 MAX_STRAY_CP1251_BYTES = 8
-# ...and only text with this many characters beyond ASCII in valid UTF-8 is taken for UTF-8:
-# in Windows-1251 Cyrillic nearly every letter is an invalid UTF-8 byte.
+STRAY_CP1251_PER_LETTERS = 10
 MIN_UTF8_LETTERS = 16
+# Runs of the bytes "surrogateescape" could not decode, as it writes them: U+DC80..U+DCFF.
+_ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
 
 
 def _utf8_with_stray_cp1251(body: bytes) -> str | None:
-    """UTF-8 text whose few invalid bytes are read as Windows-1251, or None when the item
-    is not that (too many such bytes, too little UTF-8 beyond ASCII, or a byte that
-    Windows-1251 does not define either). A UTF-8 character cut at the end is dropped."""
-    parts: list[str] = []
+    """UTF-8 text whose invalid bytes are read as Windows-1251, or None when the item is not
+    that (too many such bytes for its UTF-8 letters, too few of those, or a byte that
+    Windows-1251 does not define either). A UTF-8 character cut at the end is dropped.
+
+    One decoding pass that escapes the invalid bytes, then one substitution of their runs:
+    linear in the item, however many bytes are invalid.
+    """
+    text = body[: _without_a_cut_character(body)].decode("utf-8", "surrogateescape")
     stray = 0
-    start = 0
-    while True:
-        try:
-            parts.append(body[start:].decode("utf-8"))
-            break
-        except UnicodeDecodeError as exc:
-            parts.append(body[start : start + exc.start].decode("utf-8"))
-            if exc.reason == "unexpected end of data":
-                break
-            stray += exc.end - exc.start
-            if stray > MAX_STRAY_CP1251_BYTES:
-                return None
+
+    def as_cp1251(run: re.Match[str]) -> str:
+        nonlocal stray
+        raw = run.group().encode("utf-8", "surrogateescape")
+        stray += len(raw)
+        return raw.decode("cp1251")  # 0x98, which it leaves undefined, raises
+
+    try:
+        text = _ESCAPED_BYTES.sub(as_cp1251, text)
+    except UnicodeDecodeError:
+        return None
+    letters = len(text) - len(text.encode("ascii", "ignore")) - stray
+    if letters < MIN_UTF8_LETTERS:
+        return None
+    if stray > MAX_STRAY_CP1251_BYTES and stray * STRAY_CP1251_PER_LETTERS > letters:
+        return None
+    return text
+
+
+def _without_a_cut_character(body: bytes) -> int:
+    """The length of ``body`` without a UTF-8 character cut short at its end (a truncated
+    item), if it ends in one: a lead byte among its last three and too few bytes after it."""
+    for back in range(1, min(len(body), 3) + 1):
+        if body[-back] & 0xC0 != 0x80:  # not a continuation byte: a lead, or ASCII
             try:
-                parts.append(body[start + exc.start : start + exc.end].decode("cp1251"))
-            except UnicodeDecodeError:
-                return None
-            start += exc.end
-    text = "".join(parts)
-    beyond_ascii = len(text) - len(text.encode("ascii", "ignore"))
-    return text if beyond_ascii - stray >= MIN_UTF8_LETTERS else None
+                body[-back:].decode("utf-8")
+            except UnicodeDecodeError as exc:
+                if exc.start == 0 and exc.reason == "unexpected end of data":
+                    return len(body) - back
+            return len(body)
+    return len(body)
 
 
 def _cp1251(body: bytes) -> tuple[str, str, None] | Reject:

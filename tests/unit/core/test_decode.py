@@ -66,13 +66,42 @@ def test_a_few_windows_1251_bytes_in_utf8_text_are_read_as_windows_1251() -> Non
     assert decoded(quoted).text == text.replace("Пхенян", "“Пхенян”", 1)
 
 
-@pytest.mark.parametrize("stray", [9, 40])
+@pytest.mark.parametrize("stray", [17, 40])
 def test_many_invalid_bytes_make_the_whole_item_windows_1251(stray: int) -> None:
+    """Over 8 invalid bytes and over one per 10 UTF-8 letters (168 here): Windows-1251."""
     text = "Заглавие\n" + "Първи абзац с текст. " * 10 + "ъ" * stray
     raw = text.encode("utf-8")[: -2 * stray] + "ъ".encode("cp1251") * stray
     result = decoded(raw)
     assert result.encoding == "cp1251"
     assert "Р" in result.text  # the UTF-8 part read as Windows-1251: mojibake, as sent
+
+
+@pytest.mark.parametrize("stray", [9, 16])
+def test_invalid_bytes_up_to_one_per_ten_utf8_letters_stay_stray(stray: int) -> None:
+    text = "Заглавие\n" + "Първи абзац с текст. " * 10 + "ъ" * stray
+    raw = text.encode("utf-8")[: -2 * stray] + "ъ".encode("cp1251") * stray
+    assert (decoded(raw).text, decoded(raw).encoding) == (text, "utf-8+cp1251")
+
+
+def test_a_seed_with_its_quotes_and_dashes_spliced_in_windows_1251_reads_as_utf8() -> None:
+    """Four pairs of quotes and a dash, nine bytes, and 0x98 nowhere (the sign-off's "И" is
+    valid UTF-8 0xD0 0x98, no stray): the item it was, with those signs."""
+    raw = SEED_UPDATED.read_bytes()
+    spliced, signs = raw, raw
+    for word in ("Пхенян", "Путин", "Ким", "Русия"):
+        assert word.encode() in raw
+        spliced = spliced.replace(word.encode(), b"\x84" + word.encode() + b"\x93", 1)
+        signs = signs.replace(word.encode(), f"„{word}“".encode(), 1)
+    spliced = spliced.replace(b". ", b" \x96 ", 1)
+    signs = signs.replace(b". ", " – ".encode(), 1)
+    result = decoded(spliced)
+    assert (result.text, result.encoding) == (decoded(signs).text, "utf-8+cp1251")
+
+
+def test_a_character_cut_at_the_end_is_dropped_after_stray_bytes() -> None:
+    text = "Първи абзац с текст. " * 3
+    assert decoded(text.encode() + b"\x96" + "ъ".encode()[:1]).text == text.strip() + " –"
+    assert decoded(text.encode() + b"\x96 " + "€".encode()[:2]).text == text.strip() + " –"
 
 
 def test_invalid_bytes_in_text_with_little_utf8_make_it_windows_1251() -> None:
