@@ -201,28 +201,27 @@ def _utf8_with_stray_cp1251(body: bytes) -> str | None:
     that (too many such bytes for its UTF-8 letters, too few of those, or a byte that
     Windows-1251 does not define either). A UTF-8 character cut at the end is dropped.
 
-    One decoding pass that escapes the invalid bytes, then one substitution of their runs:
-    linear in the item, however many bytes are invalid.
+    Whole-string passes in C decide (the valid text, without the invalid bytes, says how many
+    there are and how many letters beyond ASCII it has); only an item that is UTF-8 with a few
+    stray bytes is decoded again with them escaped, and those read as Windows-1251.
     """
-    text = body[: _without_a_cut_character(body)].decode("utf-8", "surrogateescape")
-    stray = 0
-
-    def as_cp1251(run: re.Match[str]) -> str:
-        nonlocal stray
-        raw = run.group().encode("utf-8", "surrogateescape")
-        stray += len(raw)
-        return raw.decode("cp1251")  # 0x98, which it leaves undefined, raises
-
-    try:
-        text = _ESCAPED_BYTES.sub(as_cp1251, text)
-    except UnicodeDecodeError:
-        return None
-    letters = len(text) - len(text.encode("ascii", "ignore")) - stray
+    body = body[: _without_a_cut_character(body)]
+    valid = body.decode("utf-8", "ignore")  # drops the bytes surrogateescape would escape
+    stray = len(body) - len(valid.encode())
+    letters = len(valid) - len(valid.encode("ascii", "ignore"))
     if letters < MIN_UTF8_LETTERS:
         return None
     if stray > MAX_STRAY_CP1251_BYTES and stray * STRAY_CP1251_PER_LETTERS > letters:
         return None
-    return text
+    try:
+        return _ESCAPED_BYTES.sub(_as_cp1251, body.decode("utf-8", "surrogateescape"))
+    except UnicodeDecodeError:  # 0x98, which Windows-1251 leaves undefined
+        return None
+
+
+def _as_cp1251(run: re.Match[str]) -> str:
+    """A run of escaped bytes, read as Windows-1251."""
+    return run.group().encode("utf-8", "surrogateescape").decode("cp1251")
 
 
 def _without_a_cut_character(body: bytes) -> int:
