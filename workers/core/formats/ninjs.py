@@ -62,6 +62,10 @@ _MAX_VERSION_DIGITS = 18
 _MAX_TAG = 2048
 # An HTML body with more '<' than this is no story's: refused before html.parser reads it.
 _MAX_TAGS = 20_000
+# ...and an item with more '<' than this in all (its texts, HTML or not, its other fields):
+# each HTML text is capped alone, and the bodies are read until one shows text, so many
+# bodies of invisible markup would each be read in full (3.3 s a MiB of them).
+_MAX_ITEM_TAGS = 2 * _MAX_TAGS
 
 # HTML: paragraphs are the text of these elements.
 _BLOCKS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "li"})
@@ -114,6 +118,12 @@ def parse(
     body = data[len(_UTF8_BOM) :] if data.startswith(_UTF8_BOM) else data
     if not body.strip():
         return Reject(RejectReason.EMPTY, "no bytes but whitespace")
+    tags = body.count(b"<")
+    if tags > _MAX_ITEM_TAGS:
+        return Reject(
+            RejectReason.TOO_LARGE,
+            f"an item of {tags} '<', over the {_MAX_ITEM_TAGS} a story's HTML texts may have",
+        )
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:

@@ -466,6 +466,23 @@ def test_html_with_too_many_tags_is_refused_not_read_as_an_item_without_text() -
     )
 
 
+def test_an_item_of_many_bodies_of_markup_is_refused_before_any_is_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each HTML text is capped alone; an item's '<' are capped in all, so bodies of
+    invisible markup, read one after the other, cannot add up to seconds of html.parser."""
+    read: list[str] = []
+    monkeypatch.setattr(ninjs, "_defuse", lambda markup: read.append(markup) or markup)
+    invisible = {"contentType": "text/html", "value": "<p>\u00ad" * 19_999}
+    bodies = [invisible, invisible, invisible, {"value": "Body."}]
+    refused = rejected(minimal(body_text=None, bodies=bodies))
+    assert refused.reason is RejectReason.TOO_LARGE
+    assert refused.detail == "an item of 59997 '<', over the 40000 a story's HTML texts may have"
+    assert read == []
+    assert item(minimal(body_text=None, bodies=bodies[2:])).paragraphs == ("Body.",)
+    assert len(read) == 1
+
+
 def test_a_body_a_reader_cannot_see_gives_way_to_the_next_one() -> None:
     """An HTML body of invisible paragraphs, or one over the tag cap, is no body: the plain
     text serves."""
