@@ -92,8 +92,9 @@ def detect(data: bytes) -> bool:
     """XML whose first 2 KiB from its root element name a newsItem or newsMessage in the
     IPTC NAR namespace. What may stand before the root (the XML declaration, comments such as
     a long copyright notice, processing instructions, a DOCTYPE) is passed over first."""
-    start = _PROLOG.match(data, len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0)
-    head = data[start.end() if start else 0 :][:_DETECT_WINDOW]
+    prolog = _PROLOG.match(data, len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0)
+    root = prolog.end() if prolog else 0  # the pattern matches the empty prolog too
+    head = data[root : root + _DETECT_WINDOW]
     return (
         head.startswith(b"<")
         and (b"newsItem" in head or b"newsMessage" in head)
