@@ -102,9 +102,12 @@ def detect(data: bytes) -> bool:
     )
 
 
-# The XML prolog, each part up to its own end: every alternative opens differently, so the
-# match is one linear pass (an unclosed comment fails at the end of the data, once).
-_PROLOG = re.compile(rb"(?:\s+|<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^>\[]|\[.*?\])*>)*", re.DOTALL)
+# The XML prolog, each part up to its own end. Possessive quantifiers: nothing is given back
+# for another try, so an unclosed part fails in one pass (an internal DTD subset that
+# nests brackets is no prolog here; defusedxml refuses a DOCTYPE anyway).
+_PROLOG = re.compile(
+    rb"(?:\s++|<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*+(?:\[[^\]]*+\])?+\s*+>)*+", re.DOTALL
+)
 
 
 def parse(

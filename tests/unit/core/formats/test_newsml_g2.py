@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -115,6 +116,32 @@ def test_detect_passes_over_a_long_prolog_to_the_root_element() -> None:
         assert len(prolog) > 2048
         assert detect(declaration + b"\n" + prolog + rest) is True
     assert item(declaration + b"\n" + notice + rest) == item(original)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<!DOCTYPE x " + b"[]" * 40,  # brackets a backtracking pattern tries 2**40 ways
+        b"<!DOCTYPE x [" + b"]" * 100_000,
+        b"<!DOCTYPE" + b" " * 100_000,
+        b"<!--" + b"-" * 100_000,
+        b"<?" * 100_000,
+    ],
+    ids=["bracket-pairs", "closing-brackets", "blanks", "unclosed-comment", "unclosed-pis"],
+)
+def test_detect_reads_an_unclosed_prolog_in_one_pass(data: bytes) -> None:
+    """Refused at once: in a process of its own, given seconds where a pass takes
+    milliseconds, so that a pattern that backtracks fails here instead of hanging the run."""
+    context = multiprocessing.get_context("fork")
+    probe = context.Process(target=detect, args=(data,))
+    probe.start()
+    probe.join(timeout=10)
+    stuck = probe.is_alive()
+    probe.kill()
+    probe.join()
+    assert not stuck
+    assert probe.exitcode == 0
+    assert detect(data) is False
 
 
 def test_detect_looks_at_the_first_2_kib_only() -> None:
