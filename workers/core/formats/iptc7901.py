@@ -415,8 +415,10 @@ def _blocks(lines: list[str]) -> list[list[str]]:
     return [block for block in blocks if block]
 
 
-# A heading's marks ("#", "##") and then a blank or the line's end; "#MeToo" is a hashtag.
-_HEADING = re.compile(r"#+(?:\s|$)")
+# A heading: its marks and then a blank or the line's end ("# Notebook"), two marks or more
+# ("##Note to editors"), or one mark and one word, alone on its line ("#Notebook"). One mark
+# before words that go on ("#MeToo activists marched ...") is a hashtag opening a paragraph.
+_HEADING = re.compile(r"#+(?:\s|$)|##|#\S+$")
 
 
 def _notes_start(blocks: list[list[str]]) -> int:

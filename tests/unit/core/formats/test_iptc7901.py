@@ -306,6 +306,25 @@ def test_a_paragraph_that_opens_with_a_hashtag_is_a_paragraph_not_the_notes() ->
     assert parsed.ed_note == original.ed_note
 
 
+@pytest.mark.parametrize(
+    ("heading", "heading_as_sent"),
+    [
+        (b"# Notebook", b"# Notebook"),
+        (b"# Notebook", b"#Notebook"),
+        (b"## Note to editors", b"##Note to editors"),
+    ],
+)
+def test_a_notes_heading_opens_the_notes_with_or_without_a_blank(
+    heading: bytes, heading_as_sent: bytes
+) -> None:
+    lead = raw("02-1st-lead.txt")
+    assert heading in lead
+    expected = item("02-1st-lead.txt")
+    assert expected.ed_note
+    parsed = item_of(lead.replace(heading, heading_as_sent, 1), RECEIVED)
+    assert (parsed.paragraphs, parsed.ed_note) == (expected.paragraphs, expected.ed_note)
+
+
 def test_without_a_dateline_the_header_names_the_agency() -> None:
     data = raw("01-original.txt").replace(b"Z\xfcrich (dpa) - ", b"")
     got = item_of(data, RECEIVED)
