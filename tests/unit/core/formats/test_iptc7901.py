@@ -311,7 +311,8 @@ def test_a_paragraph_that_opens_with_a_hashtag_is_a_paragraph_not_the_notes() ->
     [
         (b"# Notebook", b"# Notebook"),
         (b"# Notebook", b"#Notebook"),
-        (b"## Note to editors", b"##Note to editors"),
+        # The first heading gone, the second opens the notes: two marks, words after them.
+        (b"# Notebook\r\n\r\n## Note to editors", b"##Notebook\r\nNote to editors"),
     ],
 )
 def test_a_notes_heading_opens_the_notes_with_or_without_a_blank(
