@@ -62,9 +62,9 @@ _MAX_VERSION_DIGITS = 18
 _MAX_TAG = 2048
 # An HTML body with more '<' than this is no story's: refused before html.parser reads it.
 _MAX_TAGS = 20_000
-# ...and an item with more '<' than this in all (its texts, HTML or not, its other fields):
-# each HTML text is capped alone, and the bodies are read until one shows text, so many
-# bodies of invisible markup would each be read in full (3.3 s a MiB of them).
+# ...and the HTML texts html.parser reads for one item may have this many in all: the bodies
+# are read until one shows text, so bodies of invisible markup would each be read in full
+# (3.3 s a MiB of them). A story reads one body, its headline and its description.
 _MAX_ITEM_TAGS = 2 * _MAX_TAGS
 
 # HTML: paragraphs are the text of these elements.
@@ -118,12 +118,6 @@ def parse(
     body = data[len(_UTF8_BOM) :] if data.startswith(_UTF8_BOM) else data
     if not body.strip():
         return Reject(RejectReason.EMPTY, "no bytes but whitespace")
-    tags = body.count(b"<")
-    if tags > _MAX_ITEM_TAGS:
-        return Reject(
-            RejectReason.TOO_LARGE,
-            f"an item of {tags} '<', over the {_MAX_ITEM_TAGS} a story's HTML texts may have",
-        )
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
@@ -146,7 +140,8 @@ def _read_item(doc: dict[str, Any]) -> WireItem:
     version = _version(doc)
     pub_status = _pub_status(doc)
 
-    headline = _headline(doc)
+    budget = _TagBudget()
+    headline = _headline(doc, budget)
     if not headline:
         raise _RefusedError(RejectReason.NO_HEADLINE, "no headline or main headlines entry")
 
@@ -167,9 +162,9 @@ def _read_item(doc: dict[str, Any]) -> WireItem:
     # Without a version, an item is an update when it says it changed since first created.
     is_update = version > 1 if version is not None else created is not None and updated is not None
 
-    description = _description(doc)
+    description = _description(doc, budget)
     # A flash may carry its text only as a description (NTB's do): then that is the body.
-    paragraphs = _body(doc) or ((description,) if description else ())
+    paragraphs = _body(doc, budget) or ((description,) if description else ())
     # A headline alone is an item too (a flash; the IPTC's own example holds only comments):
     # the story is named by its guid, so it needs no text to find its versions.
 
@@ -293,17 +288,17 @@ def _rendition_value(entry: dict[str, Any], key: str) -> str | None:
     return value
 
 
-def _rendition_text(entry: dict[str, Any], key: str) -> str | None:
+def _rendition_text(entry: dict[str, Any], key: str, budget: _TagBudget) -> str | None:
     """One rendition (headline, description) as one line of text, HTML stripped."""
     value = _rendition_value(entry, key)
     if value is None:
         return None
     if _content_type(entry, key) in _HTML_TYPES:
-        return " ".join(_html_paragraphs(value)) or None
+        return " ".join(_html_paragraphs(value, budget)) or None
     return flat(value) or None
 
 
-def _headline(doc: dict[str, Any]) -> str | None:
+def _headline(doc: dict[str, Any], budget: _TagBudget) -> str | None:
     """``headline``, else the ``headlines`` entry with role main, else the first one."""
     headline = _string(doc, "headline")
     if headline:
@@ -311,30 +306,30 @@ def _headline(doc: dict[str, Any]) -> str | None:
     key, entries = _objects(doc, "headlines")
     main = [entry for entry in entries if entry.get("role") == "main"]
     for entry in (*main, *entries):
-        text = _rendition_text(entry, key)
+        text = _rendition_text(entry, key, budget)
         if text:
             return text
     return None
 
 
-def _description(doc: dict[str, Any]) -> str | None:
+def _description(doc: dict[str, Any], budget: _TagBudget) -> str | None:
     """``description_text``, else a plain ``descriptions`` entry, else an HTML one, stripped."""
     text = _string(doc, "description_text")
     if text:
         return text
     html = _string(doc, "description_html")
     if html:
-        return " ".join(_html_paragraphs(html)) or None
+        return " ".join(_html_paragraphs(html, budget)) or None
     key, entries = _objects(doc, "descriptions")
     plain = [entry for entry in entries if _content_type(entry, key) not in _HTML_TYPES]
     for entry in (*plain, *entries):
-        text = _rendition_text(entry, key)
+        text = _rendition_text(entry, key, budget)
         if text:
             return text
     return None
 
 
-def _body(doc: dict[str, Any]) -> tuple[str, ...]:
+def _body(doc: dict[str, Any], budget: _TagBudget) -> tuple[str, ...]:
     """The first body that holds text a reader can see: HTML (its markup says where
     paragraphs end), then plain text; ``body_html``/``body_text`` before ``bodies``. An HTML
     body over the tag cap is refused (``too_large``) only if no other body serves."""
@@ -360,7 +355,7 @@ def _body(doc: dict[str, Any]) -> tuple[str, ...]:
     too_large: _RefusedError | None = None
     for markup in html:
         try:
-            paragraphs = _visible(_html_paragraphs(markup))
+            paragraphs = _visible(_html_paragraphs(markup, budget))
         except _RefusedError as refused:  # over the tag cap: another body may serve
             too_large = too_large or refused
             continue
@@ -485,17 +480,33 @@ class _Paragraphs(HTMLParser):
         return self.collector.result()
 
 
-def _html_paragraphs(markup: str) -> tuple[str, ...]:
+class _TagBudget:
+    """The tags html.parser may still read for one item (:data:`_MAX_ITEM_TAGS`)."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = _MAX_ITEM_TAGS
+
+
+def _html_paragraphs(markup: str, budget: _TagBudget) -> tuple[str, ...]:
     """The paragraphs of an HTML body; () if it is no news body or html.parser gives up.
 
-    Refused (``too_large``) over :data:`_MAX_TAGS`: html.parser takes microseconds a tag, and
-    an item whose text was left out would read as one without."""
+    Refused (``too_large``) over :data:`_MAX_TAGS`, or past what is left of the item's
+    ``budget``: html.parser takes microseconds a tag, and an item whose text was left out
+    would read as one without."""
     tags = markup.count("<")
     if tags > _MAX_TAGS:
         raise _RefusedError(
             RejectReason.TOO_LARGE,
             f"an HTML text of {tags} tags, over the {_MAX_TAGS} a story's may have",
         )
+    if tags > budget.left:
+        raise _RefusedError(
+            RejectReason.TOO_LARGE,
+            f"HTML texts of over {_MAX_ITEM_TAGS} tags in all, read for one with text",
+        )
+    budget.left -= tags
     collector = _Paragraphs()
     try:
         collector.feed(_defuse(markup))

@@ -466,21 +466,36 @@ def test_html_with_too_many_tags_is_refused_not_read_as_an_item_without_text() -
     )
 
 
-def test_an_item_of_many_bodies_of_markup_is_refused_before_any_is_read(
+def test_bodies_of_invisible_markup_are_read_up_to_the_items_tag_budget(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Each HTML text is capped alone; an item's '<' are capped in all, so bodies of
-    invisible markup, read one after the other, cannot add up to seconds of html.parser."""
+    """Each HTML text is capped alone, and all an item's together: bodies of invisible
+    markup, read one after another for one with text, cannot add up to seconds of
+    html.parser. A body past the budget gives way as one over the cap does; with none
+    left to serve, the item is too_large."""
     read: list[str] = []
     monkeypatch.setattr(ninjs, "_defuse", lambda markup: read.append(markup) or markup)
     invisible = {"contentType": "text/html", "value": "<p>\u00ad" * 19_999}
-    bodies = [invisible, invisible, invisible, {"value": "Body."}]
-    refused = rejected(minimal(body_text=None, bodies=bodies))
+    plain = {"value": "Body."}
+    doc = item(minimal(body_text=None, bodies=[invisible, invisible, invisible, plain]))
+    assert doc.paragraphs == ("Body.",)
+    assert len(read) == 2  # 39,998 tags; a third body would pass 40,000
+    refused = rejected(minimal(body_text=None, bodies=[invisible] * 3))
     assert refused.reason is RejectReason.TOO_LARGE
-    assert refused.detail == "an item of 59997 '<', over the 40000 a story's HTML texts may have"
-    assert read == []
-    assert item(minimal(body_text=None, bodies=bodies[2:])).paragraphs == ("Body.",)
-    assert len(read) == 1
+    assert refused.detail == "HTML texts of over 40000 tags in all, read for one with text"
+
+
+def test_a_long_story_sent_in_several_html_renditions_reads_its_first() -> None:
+    """Only what html.parser reads counts against the budget: a story of 14,000 tags sent
+    as body_html, again in bodies, and a third time in an association, is read once."""
+    story = "<p>Row</p>" * 7000
+    doc = minimal(body_text=None, body_html=story)
+    doc = {
+        **doc,
+        "bodies": [{"contentType": "text/html", "value": story}],
+        "associations": {"related": {"uri": "urn:x:2", "body_html": story}},
+    }
+    assert item(doc).paragraphs == ("Row",) * 7000
 
 
 def test_a_body_a_reader_cannot_see_gives_way_to_the_next_one() -> None:
