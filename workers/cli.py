@@ -134,13 +134,17 @@ def _at_least(
 
 def _shown(number: float, *, up: bool) -> str:
     """An option's bound as its user would write it: 8388608, not 8.38861e+06; an hour in
-    days as 0.04167, not 0.0416667. Four digits, rounded inwards (``up`` for a lower bound),
-    so that the bound shown is a value the option accepts."""
+    days as 0.04167, not 0.0416667. Four digits or the whole part, rounded inwards if need
+    be (``up`` for a lower bound), so that the bound shown is a value the option accepts."""
     if float(number).is_integer():
         return str(int(number))
-    scale = 10 ** (3 - math.floor(math.log10(abs(number))))
-    rounded = (math.ceil if up else math.floor)(number * scale) / scale
-    return f"{rounded:g}"
+    magnitude = math.floor(math.log10(abs(number)))
+    digits = max(4, magnitude + 1)
+    shown = float(f"{number:.{digits}g}")
+    if shown < number if up else shown > number:
+        step = 10.0 ** (magnitude + 1 - digits)
+        shown = float(f"{shown + step if up else shown - step:.{digits}g}")
+    return f"{shown:.{digits}g}"
 
 
 def _format_options(command: argparse.ArgumentParser) -> None:

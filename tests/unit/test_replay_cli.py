@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.support import fixtures as fx
 from tests.support.schemas import dlq_raw_bytes, validate_dlq, validate_event
-from workers.cli import main
+from workers.cli import _shown, main
 from workers.replay import expand_paths
 
 # The fixture corpus spans 17 months, filed by name (tests/support/fixtures.py).
@@ -212,6 +214,16 @@ def test_options_out_of_their_range_are_refused_with_exit_2(
         main(argv)
     assert stopped.value.code == 2
     assert wanted in capsys.readouterr().err
+
+
+@given(st.floats(min_value=1e-4, max_value=1e9, allow_nan=False), st.booleans())
+def test_a_bound_is_shown_in_four_digits_on_the_side_the_option_accepts(
+    bound: float, lower: bool
+) -> None:
+    shown = _shown(bound, up=lower)
+    assert float(shown) >= bound if lower else float(shown) <= bound
+    assert "e" not in shown
+    assert len(shown.replace(".", "").lstrip("0")) <= max(4, len(str(int(bound))))
 
 
 def test_the_bounds_an_out_of_range_option_names_are_accepted() -> None:

@@ -19,7 +19,8 @@ The format id is DC3 or DC4 then DC1 or DC2 (text or tabular). The keyword secti
 designator (BC-, AM-, PM-, AP-), a hyphen and the keyword; every lead and writethru repeats it,
 so it names the story; the version section ("1stLd-Writethru", "Correction", "Kill") is the take.
 
-The text is 7-bit ASCII, read as UTF-8 when valid, else ISO 8859-1; control characters but the
+The text is 7-bit ASCII, read as UTF-8 when valid, else as Windows-1252 (ISO 8859-1 as Windows
+writes it; the framing of IPTC 7901, :func:`iptc7901.frame`); control characters but the
 framing are dropped. Structural regexes are anchored, free of nested quantifiers, and run on
 capped lines; nothing here raises.
 """
