@@ -416,9 +416,10 @@ def _blocks(lines: list[str]) -> list[list[str]]:
 
 
 # A heading: its marks and then a blank or the line's end ("# Notebook"), two marks or more
-# ("##Note to editors"), or one mark and one word, alone on its line ("#Notebook"). One mark
-# before words that go on ("#MeToo activists marched ...") is a hashtag opening a paragraph.
-_HEADING = re.compile(r"#+(?:\s|$)|##|#\S+$")
+# ("##Note to editors"), or one mark before the notes' own name ("#Notebook", dpa's English and
+# German). One mark before any other word is a hashtag: "#MeToo activists marched ...", or
+# "#Wimbledon" alone, is text, and the story goes on after it.
+_HEADING = re.compile(r"#+(?:\s|$)|##|#(?:notebook|notizblock)\b", re.IGNORECASE)
 
 
 def _notes_start(blocks: list[list[str]]) -> int:
