@@ -136,15 +136,18 @@ def _shown(number: float, *, up: bool) -> str:
     """An option's bound as its user would write it: 8388608, not 8.38861e+06; an hour in
     days as 0.04167, not 0.0416667. Four digits or the whole part, rounded inwards if need
     be (``up`` for a lower bound), so that the bound shown is a value the option accepts."""
-    if float(number).is_integer():
+    if float(number).is_integer():  # 0 among them, which has no digits to count
         return str(int(number))
-    magnitude = math.floor(math.log10(abs(number)))
-    digits = max(4, magnitude + 1)
-    shown = float(f"{number:.{digits}g}")
+    shown = float(f"{number:.{_digits(number)}g}")
     if shown < number if up else shown > number:
-        step = 10.0 ** (magnitude + 1 - digits)
-        shown = float(f"{shown + step if up else shown - step:.{digits}g}")
-    return f"{shown:.{digits}g}"
+        step = 10.0 ** (math.floor(math.log10(abs(number))) + 1 - _digits(number))
+        shown = float(f"{shown + step if up else shown - step:.{_digits(number)}g}")
+    return str(int(shown)) if shown.is_integer() else f"{shown:.{_digits(shown)}g}"
+
+
+def _digits(number: float) -> int:
+    """Four significant digits, or as many as the whole part has: no exponent either way."""
+    return max(4, math.floor(math.log10(abs(number))) + 1)
 
 
 def _format_options(command: argparse.ArgumentParser) -> None:

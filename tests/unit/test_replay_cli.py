@@ -216,6 +216,24 @@ def test_options_out_of_their_range_are_refused_with_exit_2(
     assert wanted in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    ("bound", "lower", "shown"),
+    [
+        (1 / 24, True, "0.04167"),
+        (1 / 24, False, "0.04166"),
+        (0.07, True, "0.07"),
+        (9999.01, True, "10000"),
+        (999_999_999.5, True, "1000000000"),
+        (8_388_608.5, False, "8388608"),
+        (36600.0, False, "36600"),
+        (1024, True, "1024"),
+        (0, True, "0"),
+    ],
+)
+def test_a_bound_is_shown_as_typed(bound: float, lower: bool, shown: str) -> None:
+    assert _shown(bound, up=lower) == shown
+
+
 @given(st.floats(min_value=1e-4, max_value=1e9, allow_nan=False), st.booleans())
 def test_a_bound_is_shown_in_four_digits_on_the_side_the_option_accepts(
     bound: float, lower: bool
@@ -223,7 +241,8 @@ def test_a_bound_is_shown_in_four_digits_on_the_side_the_option_accepts(
     shown = _shown(bound, up=lower)
     assert float(shown) >= bound if lower else float(shown) <= bound
     assert "e" not in shown
-    assert len(shown.replace(".", "").lstrip("0")) <= max(4, len(str(int(bound))))
+    # Four digits or the whole part's, and one more where rounding up carries (9999.5: 10000).
+    assert len(shown.replace(".", "").lstrip("0")) <= max(4, len(str(int(bound)))) + 1
 
 
 def test_the_bounds_an_out_of_range_option_names_are_accepted() -> None:
