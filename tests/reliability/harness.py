@@ -50,9 +50,13 @@ class Accounting:
 
 
 def expected_replay(values: list[bytes]) -> Replayer:
+    """The replay of ``values`` as the worker will see them, produced about now: each with
+    a Kafka timestamp of now, which caps how far a version dated in the future (a year
+    garbled to 2825) moves stream time, as the worker's record timestamps do."""
     replayer = Replayer(retention=CORPUS_RETENTION)
+    now_ms = time.time_ns() // 1_000_000
     for index, raw in enumerate(values):
-        replayer.feed(raw, Source(raw_sha256(raw), file=f"input-{index}"))
+        replayer.feed(raw, Source(raw_sha256(raw), file=f"input-{index}", timestamp_ms=now_ms))
     return replayer
 
 
