@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Iterable
 
 from benchmarks.items import synthetic_items
 from workers.core.events import Source
 from workers.core.keys import raw_sha256
-from workers.core.merge import Bucket
+from workers.core.merge import Bucket, merge
+from workers.core.model import WireItem
 from workers.core.pipeline import apply, dumps, parse_raw, route_key
 from workers.core.rejects import Reject
 
@@ -44,3 +47,23 @@ def bench_core(count: int) -> dict[str, float]:
         "items_per_s": round(len(items) / elapsed, 1),
         "us_per_item": round(elapsed / len(items) * 1e6, 1),
     }
+
+
+def merge_timed(
+    items: Iterable[WireItem], marks: list[int], around: int
+) -> tuple[Bucket, dict[str, float], dict[str, int]]:
+    """Merge ``items`` one at a time into one bucket, timing the ``around`` arrivals up to
+    each mark (the count merged with it): the bucket, each mark's median ms, and how many
+    arrivals each median is of."""
+    timed: dict[int, list[float]] = {mark: [] for mark in marks}
+    bucket: Bucket | None = None
+    for count, item in enumerate(items, 1):
+        started = time.perf_counter()
+        bucket = merge(bucket, item).bucket
+        took = time.perf_counter() - started
+        for mark in marks:
+            if mark - around < count <= mark:
+                timed[mark].append(took)
+    assert bucket is not None
+    medians = {str(m): round(statistics.median(t) * 1000, 3) for m, t in timed.items()}
+    return bucket, medians, {str(mark): len(times) for mark, times in timed.items()}

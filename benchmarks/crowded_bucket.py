@@ -15,17 +15,15 @@ from __future__ import annotations
 
 import argparse
 import random
-import statistics
 import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.core import merge_timed
 from benchmarks.report import print_and_save
 from workers.core.formats.bta import SOFIA
-from workers.core.merge import Bucket, merge
 from workers.core.model import WireItem
 
 MARKS = (50, 100, 200, 400)
@@ -58,20 +56,10 @@ def run(count: int) -> dict[str, Any]:
     marks = [m for m in MARKS if AROUND <= m <= count] or [count]
     figures: dict[str, Any] = {"originals": count, "ms_per_arrival": {}, "stories": {}}
     for shape in SHAPES:
-        timed: dict[int, list[float]] = {m: [] for m in marks}
-        bucket: Bucket | None = None
-        for arrived, item in enumerate(originals(count, one_place=shape == "one place"), 1):
-            started = time.perf_counter()
-            bucket = merge(bucket, item).bucket
-            took = time.perf_counter() - started
-            for mark in marks:
-                if mark - AROUND < arrived <= mark:
-                    timed[mark].append(took)
-        assert bucket is not None
+        items = originals(count, one_place=shape == "one place")
+        bucket, medians, _ = merge_timed(items, marks, AROUND)
         figures["stories"][shape] = len(bucket.views())
-        figures["ms_per_arrival"][shape] = {
-            str(mark): round(statistics.median(times) * 1000, 3) for mark, times in timed.items()
-        }
+        figures["ms_per_arrival"][shape] = medians
     return figures
 
 

@@ -13,17 +13,15 @@ value (the table's ``encode_state``, no outbox) is measured at the end.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from benchmarks.core import merge_timed
 from benchmarks.report import print_and_save
 from workers.core.formats.bta import SOFIA
-from workers.core.merge import Bucket, merge
 from workers.core.model import WireItem
 from workers.stream.state import BucketState, encode_state
 
@@ -55,25 +53,14 @@ def long_story(updates: int) -> Iterator[WireItem]:
 def run(updates: int) -> dict[str, Any]:
     """Merge the story version by version; time the arrivals around each mark."""
     marks = [m for m in MARKS if AROUND <= m <= updates + 1] or [updates + 1]
-    timed: dict[int, list[float]] = {m: [] for m in marks}
-    bucket: Bucket | None = None
-    for count, item in enumerate(long_story(updates), 1):  # count: versions once it is merged
-        started = time.perf_counter()
-        bucket = merge(bucket, item).bucket
-        took = time.perf_counter() - started
-        for mark in marks:
-            if mark - AROUND < count <= mark:
-                timed[mark].append(took)
-    assert bucket is not None
+    bucket, medians, timed = merge_timed(long_story(updates), marks, AROUND)
     (story,) = bucket.views()
     return {
         "versions": updates + 1,
         "kept_in_full": len(bucket.versions),
         "story_total": story.total,
-        "ms_per_arrival": {
-            str(mark): round(statistics.median(times) * 1000, 3) for mark, times in timed.items()
-        },
-        "arrivals_timed": {str(mark): len(times) for mark, times in timed.items()},
+        "ms_per_arrival": medians,
+        "arrivals_timed": timed,
         "state_bytes": len(encode_state(BucketState(bucket))),
     }
 
