@@ -253,6 +253,16 @@ is_our_broker() {
   [[ $args == *"kafka.Kafka $PROPS_FILE"* ]]
 }
 
+# is_alive PID: the process has not exited (a zombie counts as exited). While 'start' waits,
+# its launch may not have exec'd the JVM yet (the subshell, setsid, nohup: a window a loaded
+# machine stretches), so a launch is judged by this, not by is_our_broker.
+is_alive() {
+  local stat
+  [[ $1 =~ ^[0-9]+$ ]] || return 1
+  stat=$(ps -p "$1" -o stat= 2>/dev/null) || return 1
+  [[ $stat != *Z* ]]
+}
+
 # Print the pid of this port's broker, or nothing.
 broker_pid() {
   local pid pid_args
@@ -610,7 +620,7 @@ cmd_start() {
 
   local deadline=$((SECONDS + timeout))
   until started; do
-    if ! is_our_broker "$pid"; then
+    if ! is_alive "$pid"; then
       dump_logs
       rm -f -- "$PID_FILE"
       die "the broker exited during startup (logs above; run dir $RUN_DIR)"

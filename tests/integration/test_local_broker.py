@@ -9,12 +9,14 @@ import subprocess
 import uuid
 from collections import Counter
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.support.broker import KAFKA_SH, LocalBroker, relayed_broker
+from tests.support.broker import KAFKA_SH, BrokerScriptError, LocalBroker, relayed_broker
+from tests.support.broker import own_broker as own_stopped_broker
 from tests.support.relay import Relay
 
 pytestmark = pytest.mark.integration
@@ -140,6 +142,43 @@ def test_a_kafka_version_kafka_sh_cannot_run_is_one_line_and_exit_1(version: str
         rf"got '{re.escape(version)}'",
         line,
     ), line
+
+
+# A `setsid` that takes a second to hand over to the real one, and meanwhile shows arguments
+# that are not yet the broker's: as the launching subshell does until it execs, a window a
+# loaded machine stretches (it made a CI run's broker "exit during startup" while it ran on).
+_SLOW_SETSID = """#!/usr/bin/env bash
+real=$(PATH=${PATH#*:} command -v setsid)
+printf -v WI_LAUNCH '%q ' "$real" "$@"
+export WI_LAUNCH
+exec bash -c 'sleep 1; eval "exec $WI_LAUNCH"'
+"""
+
+
+def test_a_broker_slow_to_launch_is_waited_for_not_reported_dead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    (shims / "setsid").write_text(_SLOW_SETSID)
+    (shims / "setsid").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
+    with own_stopped_broker() as broker:
+        assert broker.start() == broker.bootstrap
+        assert broker.is_running()
+        asyncio.run(_create_topic(broker.bootstrap, _unique("it-slow-launch"), 1))
+
+
+def test_a_broker_that_exits_at_startup_is_reported_at_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KAFKA_HEAP_OPTS", "-Xms64m -Xmx32m")  # the JVM refuses to start
+    with own_stopped_broker() as broker:
+        with pytest.raises(BrokerScriptError) as failed:
+            broker.start()
+        assert failed.value.returncode == 1
+        assert "the broker exited during startup" in failed.value.stderr
+        assert not broker.is_running()
 
 
 @pytest.fixture(scope="module")
