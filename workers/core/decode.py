@@ -1,9 +1,9 @@
 """Bytes to normalised text: encoding detection, the optional JSON envelope, hygiene.
 
 Real wire traffic arrives as UTF-8 (with or without BOM) or Windows-1251 (sometimes a few of
-its bytes spliced into UTF-8 text by a legacy system), with CRLF or CR line ends, trailing
-spaces and non-breaking spaces. Everything after this module sees LF-separated, NFC-normalised
-lines with no leading or trailing blanks and single inner spaces.
+its bytes, or whole lines of it, in UTF-8 text from a legacy system), with CRLF or CR line
+ends, trailing spaces and non-breaking spaces. Everything after this module sees
+LF-separated, NFC-normalised lines with no leading or trailing blanks and single inner spaces.
 """
 
 from __future__ import annotations
@@ -151,7 +151,7 @@ def _bytes_to_text(body: bytes) -> tuple[str, str, str | None] | Reject:
         else:
             mixed = _utf8_with_stray_cp1251(body)
             if mixed is None:
-                return _cp1251(body)
+                return _utf8_and_cp1251_lines(body)
         text = body.decode("utf-8") if mixed is None else mixed
     # Valid UTF-8 of a C1 control (a stray 0xC2 before such a byte would be that too).
     c1 = _search_span(_UTF8_C1, body, b"\xc2") if _LEAD_C2 in kinds else None
@@ -189,6 +189,7 @@ def _search_span(pattern: re.Pattern[bytes], body: bytes, lead: bytes) -> re.Mat
 # MAX_STRAY_CP1251_BYTES invalid bytes or one per STRAY_CP1251_PER_LETTERS of those letters.
 # Text that is Windows-1251 throughout has nearly every Cyrillic letter an invalid UTF-8
 # byte, and valid UTF-8 only by accident (a capital before a quote mark): a few characters.
+# An item with more invalid bytes is read line by line (_utf8_and_cp1251_lines).
 MAX_STRAY_CP1251_BYTES = 8
 STRAY_CP1251_PER_LETTERS = 10
 MIN_UTF8_LETTERS = 16
@@ -213,9 +214,76 @@ def _utf8_with_stray_cp1251(body: bytes) -> str | None:
         return None
     if stray > MAX_STRAY_CP1251_BYTES and stray * STRAY_CP1251_PER_LETTERS > letters:
         return None
+    return _utf8_with_cp1251_runs(body)  # None: 0x98, which Windows-1251 leaves undefined
+
+
+def _utf8_and_cp1251_lines(body: bytes) -> tuple[str, str, None] | Reject:
+    """An item of too many invalid bytes for the rule above, read line by line: a line of
+    valid UTF-8 as UTF-8; one with more UTF-8 letters beyond ASCII than invalid bytes as UTF-8
+    with those bytes read as Windows-1251; any other as Windows-1251.
+
+    A legacy system may also write whole lines in Windows-1251 (a body under a UTF-8 headline
+    and dateline); read as one, the item would be published as mojibake. A line of
+    Windows-1251 text is valid UTF-8 only by accident: its lower-case letters are bytes that
+    UTF-8 refuses. Text that is Windows-1251 throughout comes out as the whole item would.
+    """
+    if body.decode("utf-8", "ignore").isascii():  # not one UTF-8 character beyond ASCII
+        return _whole_cp1251(body)
+    texts: list[str] = []
+    utf8_lines = 0
+    start = 0
+    lines = body.split(b"\n")
+    last = len(lines) - 1
+    for index, line in enumerate(lines):
+        # A truncated item's last line may end in a cut UTF-8 character (if it is UTF-8).
+        text = _utf8_line(line[: _without_a_cut_character(line)] if index == last else line)
+        if text is not None:
+            utf8_lines += not text.isascii()
+        else:
+            try:
+                text = line.decode("cp1251")
+            except UnicodeDecodeError as exc:
+                at = start + exc.start
+                return Reject(RejectReason.NOT_TEXT, f"neither UTF-8 nor Windows-1251 at byte {at}")
+        texts.append(text)
+        start += len(line) + 1
+    text = "\n".join(texts)
+    if utf8_lines == 0:
+        return text, "cp1251", None
+    c1 = _C1_CONTROL.search(text)  # Windows-1251 maps no byte to one: a UTF-8 line's own
+    if c1 is not None:
+        return Reject(RejectReason.NOT_TEXT, f"C1 control character U+{ord(c1.group()):04X}")
+    return text, "utf-8+cp1251", None
+
+
+def _utf8_line(line: bytes) -> str | None:
+    """A line as UTF-8 if it is that, or has more UTF-8 letters beyond ASCII than invalid
+    bytes (read as Windows-1251); None for a line to read as Windows-1251."""
     try:
-        return _ESCAPED_BYTES.sub(_as_cp1251, body.decode("utf-8", "surrogateescape"))
-    except UnicodeDecodeError:  # 0x98, which Windows-1251 leaves undefined
+        return line.decode("utf-8")
+    except UnicodeDecodeError:
+        valid = line.decode("utf-8", "ignore")
+        stray = len(line) - len(valid.encode())
+        letters = len(valid) - len(valid.encode("ascii", "ignore"))
+        return _utf8_with_cp1251_runs(line) if letters > stray else None
+
+
+_C1_CONTROL = re.compile("[\x80-\x9f]")
+
+
+def _whole_cp1251(body: bytes) -> tuple[str, str, None] | Reject:
+    """Windows-1251 maps 0x80-0x9F to letters and signs; only 0x98 is undefined."""
+    try:
+        return body.decode("cp1251"), "cp1251", None
+    except UnicodeDecodeError as exc:
+        return Reject(RejectReason.NOT_TEXT, f"neither UTF-8 nor Windows-1251 at byte {exc.start}")
+
+
+def _utf8_with_cp1251_runs(line: bytes) -> str | None:
+    """``line`` as UTF-8 with its invalid bytes read as Windows-1251 (None: 0x98 among them)."""
+    try:
+        return _ESCAPED_BYTES.sub(_as_cp1251, line.decode("utf-8", "surrogateescape"))
+    except UnicodeDecodeError:
         return None
 
 
@@ -236,14 +304,6 @@ def _without_a_cut_character(body: bytes) -> int:
                     return len(body) - back
             return len(body)
     return len(body)
-
-
-def _cp1251(body: bytes) -> tuple[str, str, None] | Reject:
-    """Windows-1251 maps 0x80-0x9F to letters and signs; only 0x98 is undefined."""
-    try:
-        return body.decode("cp1251"), "cp1251", None
-    except UnicodeDecodeError as exc:
-        return Reject(RejectReason.NOT_TEXT, f"neither UTF-8 nor Windows-1251 at byte {exc.start}")
 
 
 def _decode_envelope(body: bytes) -> Decoded | Reject:

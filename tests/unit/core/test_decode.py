@@ -67,13 +67,15 @@ def test_a_few_windows_1251_bytes_in_utf8_text_are_read_as_windows_1251() -> Non
 
 
 @pytest.mark.parametrize("stray", [17, 40])
-def test_many_invalid_bytes_make_the_whole_item_windows_1251(stray: int) -> None:
-    """Over 8 invalid bytes and over one per 10 UTF-8 letters (168 here): Windows-1251."""
+def test_many_invalid_bytes_after_more_utf8_letters_on_their_line_read_as_windows_1251(
+    stray: int,
+) -> None:
+    """Over 8 invalid bytes and over one per 10 UTF-8 letters of the item (168 here): too
+    many for the whole item, so its lines are read one by one. This one has more UTF-8 letters
+    than invalid bytes: UTF-8, with those bytes read as Windows-1251 (it was mojibake)."""
     text = "Заглавие\n" + "Първи абзац с текст. " * 10 + "ъ" * stray
     raw = text.encode("utf-8")[: -2 * stray] + "ъ".encode("cp1251") * stray
-    result = decoded(raw)
-    assert result.encoding == "cp1251"
-    assert "Р" in result.text  # the UTF-8 part read as Windows-1251: mojibake, as sent
+    assert (decoded(raw).text, decoded(raw).encoding) == (text, "utf-8+cp1251")
 
 
 @pytest.mark.parametrize("stray", [9, 16])
@@ -111,6 +113,75 @@ def test_invalid_bytes_in_text_with_little_utf8_make_it_windows_1251() -> None:
 def test_a_c1_control_in_utf8_with_stray_bytes_is_refused() -> None:
     raw = ("Първи абзац с текст. " * 3).encode() + b"\x96 \xc2\x85"
     assert rejected(raw).reason is RejectReason.NOT_TEXT
+
+
+@pytest.mark.parametrize("utf8_lines", [1, 3, 6])
+@pytest.mark.parametrize("line_end", ["\n", "\r\n"])
+def test_a_seed_with_lines_in_windows_1251_under_utf8_ones_reads_as_the_seed(
+    utf8_lines: int, line_end: str
+) -> None:
+    """A legacy system writes the body in Windows-1251 under a UTF-8 headline and dateline.
+    Read as one Windows-1251 text, the headline and place were mojibake ("РџС…РµРЅСЏРЅ");
+    and the item was refused when a UTF-8 line held an "И" (0xD0 0x98: 0x98 is no
+    Windows-1251 byte)."""
+    text = SEED_UPDATED.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    raw = line_end.join(lines[:utf8_lines]).encode() + line_end.encode()
+    raw += line_end.join(lines[utf8_lines:]).encode("cp1251")
+    result = decoded(raw)
+    assert (result.text, result.encoding) == (decoded(text.encode()).text, "utf-8+cp1251")
+
+
+def test_the_last_line_ends_in_a_cut_utf8_character_only_if_it_is_utf8() -> None:
+    """A truncated item: its last UTF-8 line loses the cut character. The last byte of a
+    Windows-1251 line that could lead a UTF-8 character ("е", 0xE5) is its letter."""
+    head = "Заглавие с текст\n".encode() + "Първи абзац.".encode("cp1251") + b"\n"
+    assert decoded(head + "Втори абзац".encode() + "ъ".encode()[:1]).text == (
+        "Заглавие с текст\nПърви абзац.\nВтори абзац"
+    )
+    assert decoded(head + "Заглавие".encode("cp1251")).text.endswith("\nЗаглавие")
+
+
+def test_a_line_of_windows_1251_in_utf8_with_an_undefined_byte_is_refused_at_it() -> None:
+    raw = "Заглавие с текст\n".encode() + "Първи абзац ".encode("cp1251") + b"\x98 ."
+    reject = rejected(raw)
+    assert (reject.reason, reject.detail) == (
+        RejectReason.NOT_TEXT,
+        f"neither UTF-8 nor Windows-1251 at byte {raw.index(0x98)}",
+    )
+
+
+def test_a_c1_control_in_a_utf8_line_over_windows_1251_lines_is_refused() -> None:
+    raw = "Заглавие с текст \u0085\n".encode() + "Първи абзац.".encode("cp1251")
+    assert rejected(raw).reason is RejectReason.NOT_TEXT
+
+
+_BULGARIAN_WORDS = ("Заглавие", "София", "абзац", "текст", "съд", "ъгъл", "юли", "Явор", "БТА")
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.lists(st.sampled_from((*_BULGARIAN_WORDS, "12.08.2025", "(БТА)", "-")), max_size=8),
+            st.sampled_from(["utf-8", "cp1251"]),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.sampled_from(["\n", "\r\n"]),
+)
+def test_lines_each_in_utf8_or_windows_1251_decode_to_the_text(
+    lines: list[tuple[list[str], str]], line_end: str
+) -> None:
+    """Whatever mix of UTF-8 and Windows-1251 lines an item holds, it reads as the text."""
+    raw = line_end.encode().join(" ".join(words).encode(codec) for words, codec in lines)
+    text = "\n".join(" ".join(words) for words, _ in lines)
+    result = decode(raw)
+    if not text.strip():
+        assert isinstance(result, Reject)
+        return
+    assert isinstance(result, Decoded), result
+    assert result.text == normalise_text(text)
 
 
 def test_seed_in_windows_1251_with_crlf_decodes_to_the_utf8_text() -> None:
