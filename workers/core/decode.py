@@ -294,14 +294,19 @@ def _as_cp1251(run: re.Match[str]) -> str:
 
 def _without_a_cut_character(body: bytes) -> int:
     """The length of ``body`` without a UTF-8 character cut short at its end (a truncated
-    item), if it ends in one: a lead byte among its last three and too few bytes after it."""
+    item), if it ends in one: a lead byte among its last three and too few bytes after it.
+
+    A lead byte right after another byte of 0xC0-0xFF (which ends no UTF-8 character: an
+    invalid byte, a Windows-1251 letter) ends that word as a letter of its own: "Заглавие"
+    in Windows-1251 ends in 0xE8 0xE5, and 0xE5 would lead three UTF-8 bytes."""
     for back in range(1, min(len(body), 3) + 1):
         if body[-back] & 0xC0 != 0x80:  # not a continuation byte: a lead, or ASCII
             try:
                 body[-back:].decode("utf-8")
             except UnicodeDecodeError as exc:
                 if exc.start == 0 and exc.reason == "unexpected end of data":
-                    return len(body) - back
+                    cut = len(body) - back
+                    return len(body) if cut and body[cut - 1] >= 0xC0 else cut
             return len(body)
     return len(body)
 
