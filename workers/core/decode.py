@@ -137,7 +137,7 @@ def _bytes_to_text(body: bytes) -> tuple[str, str, str | None] | Reject:
     """
     kinds = body.translate(_NOTABLE_KINDS, _QUIET_BYTES)  # the kinds of the notable bytes
     if _NUL in kinds:
-        return Reject(RejectReason.NOT_TEXT, "contains NUL bytes")
+        return Reject(RejectReason.NOT_TEXT, "contains NUL bytes" + _utf16_hint(body))
     if _OTHER_CONTROL in kinds:
         bad = next(i for i, byte in enumerate(body) if byte in _CONTROL_BYTES)
         return Reject(RejectReason.NOT_TEXT, f"control character 0x{body[bad]:02X} at byte {bad}")
@@ -172,6 +172,38 @@ def _bytes_to_text(body: bytes) -> tuple[str, str, str | None] | Reject:
     if _TAB_VT_FF in kinds:
         spaced = spaced.replace("\t", " ").replace("\x0b", " ").replace("\x0c", " ")
     return text, "utf-8", spaced
+
+
+def _utf16_hint(body: bytes) -> str:
+    """What to add to the refusal of bytes with NULs that look like UTF-16: the byte order
+    mark that would say so is missing, and without it no reader can tell. In UTF-16 text of
+    one script, every other byte is one of a few (0x00 for ASCII, 0x04 for Cyrillic, 0x20
+    for punctuation): three values make at least nine in ten of one side's bytes."""
+    for side in (body[0::2], body[1::2]):
+        if len(side) >= 4 and sum(sorted(map(side.count, set(side)))[-3:]) * 10 >= len(side) * 9:
+            return " (UTF-16 without a byte order mark?)"
+    return ""
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+# An XML declaration's encoding, which the UTF-8 bytes of a UTF-16 document must not keep.
+_DECLARED_ENCODING = re.compile(r"""\A(\s*<\?xml\s[^>]*?\bencoding\s*=\s*)(?:"[^"]*"|'[^']*')""")
+
+
+def utf16_as_utf8(body: bytes) -> bytes | Reject | None:
+    """UTF-16 with a byte order mark, as UTF-8 bytes (None: no UTF-16 byte order mark).
+
+    Every reader downstream takes bytes in UTF-8 or an 8-bit encoding; an XML declaration's
+    encoding becomes UTF-8 with them (the mark decides the encoding, as XML 1.0 has it).
+    """
+    if body[:2] not in _UTF16_BOMS:
+        return None
+    try:
+        text = body.decode("utf-16")
+    except UnicodeDecodeError as exc:
+        return Reject(RejectReason.NOT_TEXT, f"invalid UTF-16 at byte {exc.start}")
+    text = _DECLARED_ENCODING.sub(r'\1"UTF-8"', text, count=1)
+    return text.encode("utf-8")
 
 
 def _search_span(pattern: re.Pattern[bytes], body: bytes, lead: bytes) -> re.Match[bytes] | None:

@@ -17,7 +17,7 @@ from operator import itemgetter
 
 import orjson
 
-from workers.core.decode import DEFAULT_MAX_BYTES, without_bom
+from workers.core.decode import DEFAULT_MAX_BYTES, utf16_as_utf8, without_bom
 from workers.core.formats import anpa1312, bta, iptc7901, newsml_g2, ninjs
 from workers.core.formats.text import has_glyph
 from workers.core.formats.types import EARLIEST_YEAR, WireFormat
@@ -99,6 +99,11 @@ def _parse(
     if hint is not None and hint not in FORMATS:
         return _unknown(hint)
     body = without_bom(raw)
+    utf8 = utf16_as_utf8(body)
+    if isinstance(utf8, Reject):
+        return utf8
+    if utf8 is not None:
+        raw = body = without_bom(utf8)
     if body.lstrip()[:1] == b"{":
         inner = _enveloped(body, received_at, hint)
         if inner is not None:

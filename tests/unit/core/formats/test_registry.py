@@ -220,3 +220,37 @@ def test_a_paragraph_of_signs_or_with_a_hidden_character_stays(visible: str) -> 
     this Python's Unicode tables, a private-use character and a spacing vowel sign."""
     text = f"Заглавие\nСофия, 12.08.2025 20:57 (БТА)\nТекст.\n{visible}\n".encode()
     assert items(parse_input(text))[0].paragraphs == ("Текст.", visible)
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("name", sorted(SAMPLES))
+def test_utf16_with_a_byte_order_mark_reads_as_the_item_in_utf8(name: str, codec: str) -> None:
+    """A Windows tool saves "Unicode" text as UTF-16 with a byte order mark, and XML may be
+    UTF-16 by its declaration: the same items as the UTF-8 bytes, detected or hinted."""
+    raw = SAMPLES[name].read_bytes()
+    # IPTC 7901 and ANPA 1312 bytes that are not UTF-8 are Windows-1252, as their parsers read.
+    text = raw.decode("utf-8" if name not in {"iptc7901", "anpa1312"} else "cp1252")
+    text = text.replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    utf16 = "\ufeff".encode(codec) + text.encode(codec)
+    expected = items(parse_input(raw, received_at=FORMATS_RECEIVED_AT))
+    assert items(parse_input(utf16, received_at=FORMATS_RECEIVED_AT)) == expected
+    assert items(parse_input(utf16, received_at=FORMATS_RECEIVED_AT, hint=name)) == expected
+
+
+_UTF16_WITHOUT_A_MARK = "(UTF-16 without a byte order mark?)"
+
+
+@pytest.mark.parametrize(
+    ("raw", "detail"),
+    [
+        (b"\xff\xfe" + "Заглавие".encode("utf-16-le") + b"\x00", "invalid UTF-16 at byte 18"),
+        (b"\xfe\xff\x00A\xdc\x00\x00B", "invalid UTF-16 at byte 4"),
+        ("Заглавие\n".encode("utf-16-le"), f"contains NUL bytes {_UTF16_WITHOUT_A_MARK}"),
+        (SEED_UPDATED.read_bytes()[:99] + b"\x00", "contains NUL bytes"),
+    ],
+    ids=["odd-length", "lone-surrogate", "no-bom", "a-nul-in-utf8"],
+)
+def test_utf16_that_cannot_be_read_is_not_text(raw: bytes, detail: str) -> None:
+    refused = parse_input(raw)
+    assert isinstance(refused, Reject), refused
+    assert (refused.reason, refused.detail) == (RejectReason.NOT_TEXT, detail)
