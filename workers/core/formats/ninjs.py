@@ -305,7 +305,7 @@ def _headline(doc: dict[str, Any], budget: _TagBudget) -> str | None:
         return headline
     key, entries = _objects(doc, "headlines")
     main = [entry for entry in entries if entry.get("role") == "main"]
-    for entry in (*main, *entries):
+    for entry in (*main, *(entry for entry in entries if entry.get("role") != "main")):
         text = _rendition_text(entry, key, budget)
         if text:
             return text
@@ -321,8 +321,9 @@ def _description(doc: dict[str, Any], budget: _TagBudget) -> str | None:
     if html:
         return " ".join(_html_paragraphs(html, budget)) or None
     key, entries = _objects(doc, "descriptions")
+    html = [entry for entry in entries if _content_type(entry, key) in _HTML_TYPES]
     plain = [entry for entry in entries if _content_type(entry, key) not in _HTML_TYPES]
-    for entry in (*plain, *entries):
+    for entry in (*plain, *html):
         text = _rendition_text(entry, key, budget)
         if text:
             return text
