@@ -321,9 +321,9 @@ def _description(doc: dict[str, Any], budget: _TagBudget) -> str | None:
     if html:
         return " ".join(_html_paragraphs(html, budget)) or None
     key, entries = _objects(doc, "descriptions")
-    html = [entry for entry in entries if _content_type(entry, key) in _HTML_TYPES]
+    marked_up = [entry for entry in entries if _content_type(entry, key) in _HTML_TYPES]
     plain = [entry for entry in entries if _content_type(entry, key) not in _HTML_TYPES]
-    for entry in (*plain, *html):
+    for entry in (*plain, *marked_up):
         text = _rendition_text(entry, key, budget)
         if text:
             return text
