@@ -145,9 +145,12 @@ def _bytes_to_text(body: bytes) -> tuple[str, str, str | None] | Reject:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
+        cut = len(body)
         if exc.reason == "unexpected end of data":
+            cut = _without_a_cut_utf8_character(body)
+        if cut < len(body):
             # UTF-8 cut inside its last character (a truncated item): not Windows-1251.
-            body = body[: exc.start]
+            body = body[:cut]
         else:
             mixed = _utf8_with_stray_cp1251(body)
             if mixed is None:
@@ -238,7 +241,7 @@ def _utf8_with_stray_cp1251(body: bytes) -> str | None:
     there are and how many letters beyond ASCII it has); only an item that is UTF-8 with a few
     stray bytes is decoded again with them escaped, and those read as Windows-1251.
     """
-    body = body[: _without_a_cut_character(body)]
+    body = body[: _without_a_cut_utf8_character(body)]
     valid = body.decode("utf-8", "ignore")  # drops the bytes surrogateescape would escape
     stray = len(body) - len(valid.encode())
     letters = len(valid) - len(valid.encode("ascii", "ignore"))
@@ -250,57 +253,72 @@ def _utf8_with_stray_cp1251(body: bytes) -> str | None:
 
 
 def _utf8_and_cp1251_lines(body: bytes) -> tuple[str, str, None] | Reject:
-    """An item of too many invalid bytes for the rule above, read line by line: a line of
-    valid UTF-8 as UTF-8; one with more UTF-8 letters beyond ASCII than invalid bytes as UTF-8
-    with those bytes read as Windows-1251; any other as Windows-1251.
+    """An item of too many invalid bytes for the rule above, read line by line (LF, CRLF or
+    CR): a line of valid UTF-8 as UTF-8; one with two UTF-8 letters in a row, or with more
+    UTF-8 characters beyond ASCII than invalid bytes, as UTF-8 with those bytes read as
+    Windows-1251; any other as Windows-1251.
 
     A legacy system may also write whole lines in Windows-1251 (a body under a UTF-8 headline
-    and dateline); read as one, the item would be published as mojibake. A line of
-    Windows-1251 text is valid UTF-8 only by accident: its lower-case letters are bytes that
-    UTF-8 refuses. Text that is Windows-1251 throughout comes out as the whole item would.
+    and dateline); read as one, the item would be published as mojibake. Two letters of
+    Windows-1251 in a row are never valid UTF-8 (a letter is a byte of 0xC0-0xFF, never a
+    continuation byte), so a line of its words is not, and reads as before; an item with no
+    valid UTF-8 character beyond ASCII is read as Windows-1251 at once.
     """
-    if body.decode("utf-8", "ignore").isascii():  # not one UTF-8 character beyond ASCII
+    if body.decode("utf-8", "ignore").isascii():
         return _whole_cp1251(body)
+    spans = []
+    start = 0
+    for line_end in _LINE_END.finditer(body):
+        spans.append((start, line_end.start()))
+        start = line_end.end()
+    spans.append((start, len(body)))
     texts: list[str] = []
     utf8_lines = 0
-    start = 0
-    lines = body.split(b"\n")
-    last = len(lines) - 1
-    for index, line in enumerate(lines):
-        # A truncated item's last line may end in a cut UTF-8 character (if it is UTF-8).
-        text = _utf8_line(line[: _without_a_cut_character(line)] if index == last else line)
-        if text is not None:
+    for number, (start, end) in enumerate(spans, 1):
+        line = body[start:end]
+        if number == len(spans):  # a truncated item's last line may end in a cut character
+            line = line[: _without_a_cut_utf8_character(line)]
+        read = _read_line(line)
+        if isinstance(read, int):
+            at = start + read
+            return Reject(RejectReason.NOT_TEXT, f"neither UTF-8 nor Windows-1251 at byte {at}")
+        text, as_utf8 = read
+        if as_utf8:
+            c1 = _UTF8_C1.search(line)
+            if c1 is not None:
+                at = start + c1.start()
+                return Reject(RejectReason.NOT_TEXT, f"C1 control character at byte {at}")
             utf8_lines += not text.isascii()
-        else:
-            try:
-                text = line.decode("cp1251")
-            except UnicodeDecodeError as exc:
-                at = start + exc.start
-                return Reject(RejectReason.NOT_TEXT, f"neither UTF-8 nor Windows-1251 at byte {at}")
         texts.append(text)
-        start += len(line) + 1
     text = "\n".join(texts)
-    if utf8_lines == 0:
-        return text, "cp1251", None
-    c1 = _C1_CONTROL.search(text)  # Windows-1251 maps no byte to one: a UTF-8 line's own
-    if c1 is not None:
-        return Reject(RejectReason.NOT_TEXT, f"C1 control character U+{ord(c1.group()):04X}")
-    return text, "utf-8+cp1251", None
+    return text, "utf-8+cp1251" if utf8_lines else "cp1251", None
 
 
-def _utf8_line(line: bytes) -> str | None:
-    """A line as UTF-8 if it is that, or has more UTF-8 letters beyond ASCII than invalid
-    bytes (read as Windows-1251); None for a line to read as Windows-1251."""
+# Two UTF-8 characters of two bytes in a row: two Cyrillic letters ("Да": 0xD0 0x94 0xD0 0xB0).
+_UTF8_LETTER_PAIR = re.compile(rb"[\xc2-\xdf][\x80-\xbf][\xc2-\xdf][\x80-\xbf]")
+_LINE_END = re.compile(rb"\r\n?|\n")
+
+
+def _read_line(line: bytes) -> tuple[str, bool] | int:
+    """A line's text and whether it was read as UTF-8 (:func:`_utf8_and_cp1251_lines`), or
+    the offset of a byte neither encoding reads (0x98 where UTF-8 does not take it)."""
     try:
-        return line.decode("utf-8")
+        return line.decode("utf-8"), True
     except UnicodeDecodeError:
-        valid = line.decode("utf-8", "ignore")
-        stray = len(line) - len(valid.encode())
-        letters = len(valid) - len(valid.encode("ascii", "ignore"))
-        return _utf8_with_cp1251_runs(line) if letters > stray else None
-
-
-_C1_CONTROL = re.compile("[\x80-\x9f]")
+        pass
+    valid = line.decode("utf-8", "ignore")
+    stray = len(line) - len(valid.encode())
+    beyond_ascii = len(valid) - len(valid.encode("ascii", "ignore"))
+    if beyond_ascii > stray or _UTF8_LETTER_PAIR.search(line) is not None:
+        escaped = line.decode("utf-8", "surrogateescape")
+        try:
+            return _ESCAPED_BYTES.sub(_as_cp1251, escaped), True
+        except UnicodeDecodeError:
+            return len(escaped[: escaped.index("\udc98")].encode("utf-8", "surrogateescape"))
+    try:
+        return line.decode("cp1251"), False
+    except UnicodeDecodeError as exc:
+        return exc.start
 
 
 def _whole_cp1251(body: bytes) -> tuple[str, str, None] | Reject:
@@ -322,6 +340,16 @@ def _utf8_with_cp1251_runs(line: bytes) -> str | None:
 def _as_cp1251(run: re.Match[str]) -> str:
     """A run of escaped bytes, read as Windows-1251."""
     return run.group().encode("utf-8", "surrogateescape").decode("cp1251")
+
+
+def _without_a_cut_utf8_character(body: bytes) -> int:
+    """:func:`_without_a_cut_character` where the last line shows it is UTF-8 (two UTF-8
+    letters in a row); else the whole length: its last byte is a Windows-1251 letter ("в")."""
+    cut = _without_a_cut_character(body)
+    if cut == len(body):
+        return cut
+    line_start = max(body.rfind(b"\n", 0, cut), body.rfind(b"\r", 0, cut)) + 1
+    return cut if _UTF8_LETTER_PAIR.search(body, line_start, cut) else len(body)
 
 
 def _without_a_cut_character(body: bytes) -> int:

@@ -106,8 +106,15 @@ def test_a_character_cut_at_the_end_is_dropped_after_stray_bytes() -> None:
     assert decoded(text.encode() + b"\x96 " + "€".encode()[:2]).text == text.strip() + " –"
 
 
-def test_invalid_bytes_in_text_with_little_utf8_make_it_windows_1251() -> None:
-    assert decoded("Абв ".encode() + "Заглавие".encode("cp1251")).encoding == "cp1251"
+def test_a_word_in_windows_1251_after_two_utf8_letters_reads_as_both() -> None:
+    """Two UTF-8 letters in a row ("Аб") are never Windows-1251 text: the line is mixed."""
+    result = decoded("Абв ".encode() + "Заглавие".encode("cp1251"))
+    assert (result.text, result.encoding) == ("Абв Заглавие", "utf-8+cp1251")
+
+
+def test_invalid_bytes_in_text_without_two_utf8_letters_in_a_row_make_it_windows_1251() -> None:
+    raw = "„ДПС“ и НАТО“ каза, че".encode("cp1251")  # "С“" is valid UTF-8 by accident
+    assert (decoded(raw).text, decoded(raw).encoding) == (raw.decode("cp1251"), "cp1251")
 
 
 def test_a_c1_control_in_utf8_with_stray_bytes_is_refused() -> None:
@@ -142,6 +149,52 @@ def test_the_last_line_ends_in_a_cut_utf8_character_only_if_it_is_utf8() -> None
     assert decoded(head + "Заглавие".encode("cp1251")).text.endswith("\nЗаглавие")
 
 
+@pytest.mark.parametrize(
+    ("utf8", "cp1251"),
+    [
+        ("Той каза: ", "„Няма да подам оставка“."),  # more invalid bytes than UTF-8 letters
+        ("Иван Петров каза: ", "„Няма да подам оставка“."),  # 0x98 in the UTF-8 "И"
+        ("Заглавие ", "„Да“"),
+    ],
+)
+@pytest.mark.parametrize("line_end", ["\n", "\r\n", "\r"])
+def test_a_quote_in_windows_1251_on_a_utf8_line_reads_as_both(
+    utf8: str, cp1251: str, line_end: str
+) -> None:
+    head = "Заглавие на новината".encode() + line_end.encode()
+    body = "Първи абзац на текста, който е доста дълъг.".encode("cp1251")
+    raw = head + utf8.encode() + cp1251.encode("cp1251") + line_end.encode() + body
+    result = decoded(raw)
+    assert (
+        result.text
+        == f"Заглавие на новината\n{utf8}{cp1251}\nПърви абзац на текста, който е доста дълъг."
+    )
+    assert result.encoding == "utf-8+cp1251"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Заглавие\nПърви абзац.\nС\xa0п",  # "С\xa0" is valid UTF-8 by accident
+        "„ДПС“ и „БСП“\nПърви абзац.\nС",
+        "„ДПС“ и „БСП“\nПърви абзац.\n2025 г",
+    ],
+)
+def test_windows_1251_throughout_reads_as_it_whatever_its_last_byte(text: str) -> None:
+    """A last byte that could lead a UTF-8 character is no cut one in Windows-1251 text."""
+    raw = text.encode("cp1251")
+    assert (decoded(raw).text, decoded(raw).encoding) == (normalise_text(text), "cp1251")
+
+
+def test_an_undefined_byte_and_a_c1_control_on_a_mixed_line_are_refused_at_their_byte() -> None:
+    head = "Заглавие с текст\n".encode() + "Първи абзац.".encode("cp1251") + b"\n"
+    line = "Иван Петров каза ".encode() + "„Не“".encode("cp1251")
+    stray = rejected(head + line + b" \x98")
+    assert stray.detail == f"neither UTF-8 nor Windows-1251 at byte {len(head + line) + 1}"
+    c1 = rejected(head + line + b" \xc2\x85")
+    assert c1.detail == f"C1 control character at byte {len(head + line) + 1}"
+
+
 def test_a_line_of_windows_1251_in_utf8_with_an_undefined_byte_is_refused_at_it() -> None:
     raw = "Заглавие с текст\n".encode() + "Първи абзац ".encode("cp1251") + b"\x98 ."
     reject = rejected(raw)
@@ -156,7 +209,12 @@ def test_a_c1_control_in_a_utf8_line_over_windows_1251_lines_is_refused() -> Non
     assert rejected(raw).reason is RejectReason.NOT_TEXT
 
 
-_BULGARIAN_WORDS = ("Заглавие", "София", "абзац", "текст", "съд", "ъгъл", "юли", "Явор", "БТА")
+# With one-letter words ("в", "с"), whose Windows-1251 byte may lead a UTF-8 character, and
+# signs that Windows-1251 writes as bytes a UTF-8 character may continue with („“—№…).
+_BULGARIAN_WORDS = (
+    *("Заглавие", "София", "абзац", "текст", "съд", "ъгъл", "юли", "Явор", "БТА", "ОБНОВЕНА"),
+    *("в", "с", "и", "С", "Р", "„Да“", "—", "№", "…", "/ИТ/"),
+)
 
 
 @given(
