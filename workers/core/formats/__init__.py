@@ -114,6 +114,11 @@ def _parse(
     for candidate in DETECTED:
         if candidate.detect(body):
             return candidate.parse(body, received_at)
+    if body.lstrip()[:1] == b"{":
+        why = ninjs.not_an_item(body)
+        if why is not None:  # else BTA's envelope reader says what is wrong with it
+            detail = f"a JSON object with ninjs item fields but no ninjs item: {why}"
+            return Reject(RejectReason.BAD_ENVELOPE, detail)
     return bta.parse(raw, received_at)
 
 

@@ -254,3 +254,28 @@ def test_utf16_that_cannot_be_read_is_not_text(raw: bytes, detail: str) -> None:
     refused = parse_input(raw)
     assert isinstance(refused, Reject), refused
     assert (refused.reason, refused.detail) == (RejectReason.NOT_TEXT, detail)
+
+
+@pytest.mark.parametrize(
+    ("doc", "why"),
+    [
+        ({"uri": 12345, "headline": "Заглавие"}, "its 'uri' must be a string"),
+        ({"uri": None, "versionCreated": "2026-01-01T10:00:00Z"}, "its 'uri' must be a string"),
+        ({"headline": "Заглавие", "body_text": "Текст."}, "it has no 'uri'"),
+    ],
+)
+def test_a_ninjs_item_without_a_string_uri_is_refused_for_that(
+    doc: dict[str, object], why: str
+) -> None:
+    """Not claimed by ninjs, it fell to BTA's envelope reader: "envelope field 'text' must be
+    a string" sent whoever triages the dead letter after the wrong field."""
+    refused = parse_input(orjson.dumps(doc))
+    assert isinstance(refused, Reject), refused
+    assert refused.reason is RejectReason.BAD_ENVELOPE
+    assert refused.detail == f"a JSON object with ninjs item fields but no ninjs item: {why}"
+
+
+def test_a_json_object_of_neither_kind_is_refused_as_no_envelope() -> None:
+    refused = parse_input(orjson.dumps({"id": 7, "title": "Заглавие"}))
+    assert isinstance(refused, Reject), refused
+    assert refused.detail == "envelope field 'text' must be a string"
