@@ -89,17 +89,25 @@ class _NotTextError(_RefusedError):
 
 
 def detect(data: bytes) -> bool:
-    """XML whose first 2 KiB from its root element name a newsItem or newsMessage in the
-    IPTC NAR namespace. What may stand before the root (the XML declaration, comments such as
-    a long copyright notice, processing instructions, a DOCTYPE) is passed over first."""
+    """XML whose root element is a newsItem or newsMessage (in any namespace, or none: the
+    parser refuses one outside NAR's with a detail that says so), or whose first 2 KiB from
+    the root name one in the IPTC NAR namespace. What may stand before the root (the XML
+    declaration, comments such as a long copyright notice, processing instructions, a
+    DOCTYPE) is passed over first."""
     prolog = _PROLOG.match(data, len(_UTF8_BOM) if data.startswith(_UTF8_BOM) else 0)
     root = prolog.end() if prolog else 0  # the pattern matches the empty prolog too
+    if _G2_ROOT.match(data, root):
+        return True
     head = data[root : root + _DETECT_WINDOW]
     return (
         head.startswith(b"<")
         and (b"newsItem" in head or b"newsMessage" in head)
         and b"iptc.org/std/nar" in head
     )
+
+
+# A root element named newsItem or newsMessage, with or without a namespace prefix.
+_G2_ROOT = re.compile(rb"<(?:[A-Za-z_][\w.-]{0,63}:)?news(?:Item|Message)[\s/>]")
 
 
 # The XML prolog, each part up to its own end. Possessive quantifiers: nothing is given back

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from workers.core.decode import normalise_text
-from workers.core.formats import newsml_g2
+from workers.core.formats import newsml_g2, parse_input
 from workers.core.formats.newsml_g2 import MAX_DEPTH, MAX_ELEMENTS, NAME, detect, parse
 from workers.core.formats.text import has_glyph
 from workers.core.formats.types import start_of_day
@@ -94,7 +94,6 @@ def test_detect_claims_every_g2_file(path: Path) -> None:
         "Заглавие\nСофия,\n12.08.2025 10:00\n(БТА)\nПърви абзац.".encode(),
         b'{"uri": "urn:x", "headline": "newsItem iptc.org/std/nar"}',
         b"<rss><channel><title>newsItem</title></channel></rss>",
-        b"<newsItem guid='x'/>",  # no IPTC namespace
         b"newsItem iptc.org/std/nar",  # not XML
     ],
 )
@@ -142,6 +141,23 @@ def test_detect_reads_an_unclosed_prolog_in_one_pass(data: bytes) -> None:
     assert not stuck
     assert probe.exitcode == 0
     assert detect(data) is False
+
+
+def test_detect_claims_a_root_named_news_item_whatever_its_namespace_declarations() -> None:
+    """The NAR namespace declared after 2 KiB of other attributes, or not at all: the root's
+    name says G2, and the parser says what is wrong (BTA's reader said no_timestamp)."""
+    original = read(G2 / "harbour-bridge-v1.xml")
+    others = b"".join(b' xmlns:x%d="http://example.com/ns/%d"' % (i, i) for i in range(80))
+    crowded = original.replace(b"<newsItem ", b"<newsItem" + others + b" ", 1)
+    assert crowded.index(b"iptc.org/std/nar") > 2048
+    assert detect(crowded) is True
+    assert item(crowded) == item(original)
+    for root in (b"<newsItem guid='x'/>", b"<g2:newsMessage xmlns:g2='urn:other'/>"):
+        assert detect(root) is True
+        refused = parse_input(root)
+        assert isinstance(refused, Reject)
+        assert refused.reason is RejectReason.BAD_XML
+        assert "is not in the NewsML-G2 namespace" in refused.detail
 
 
 def test_detect_looks_at_the_first_2_kib_only() -> None:
