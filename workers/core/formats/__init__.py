@@ -20,7 +20,7 @@ import orjson
 from workers.core.decode import DEFAULT_MAX_BYTES, utf16_as_utf8, without_bom
 from workers.core.formats import anpa1312, bta, iptc7901, newsml_g2, ninjs
 from workers.core.formats.text import has_glyph
-from workers.core.formats.types import EARLIEST_YEAR, WireFormat
+from workers.core.formats.types import EARLIEST_YEAR, WireFormat, rfc3339_time
 from workers.core.model import Envelope, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -177,7 +177,7 @@ def received_time(text: str | None) -> datetime | None:
     if not text:
         return None
     try:
-        when = datetime.fromisoformat(text)
+        when = rfc3339_time(text)
     except ValueError:
         return None
     if when.year < EARLIEST_YEAR:

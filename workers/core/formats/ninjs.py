@@ -28,6 +28,7 @@ from workers.core.formats.text import (
 from workers.core.formats.types import (
     EARLIEST_YEAR,
     LATEST_YEAR,
+    rfc3339_time,
     start_of_day,
     whole_minute_offset,
 )
@@ -273,7 +274,7 @@ def _time(doc: dict[str, Any], *keys: str) -> datetime | None:
     if not isinstance(value, str):
         raise _bad_type(key, "an ISO 8601 time string")
     try:
-        when = datetime.fromisoformat(value.strip())
+        when = rfc3339_time(value.strip())
     except ValueError:
         raise _RefusedError(
             RejectReason.BAD_TIMESTAMP, f"{key} {value[:40]!r} is no ISO 8601 time"

@@ -46,6 +46,12 @@ class WireFormat(Protocol):
     def parse(self, data: bytes, received_at: datetime | None) -> tuple[WireItem, ...] | Reject: ...
 
 
+def rfc3339_time(text: str) -> datetime:
+    """An RFC 3339 (or ISO 8601) time, its "T" and "Z" in either case as RFC 3339 allows;
+    ``fromisoformat`` takes a lower-case "t" but not a "z". Raises ValueError."""
+    return datetime.fromisoformat(text[:-1] + "Z" if text.endswith("z") else text)
+
+
 def whole_minute_offset(when: datetime) -> bool:
     """An offset of whole minutes, as xs:dateTime and RFC 3339 write them (``+hh:mm``).
 

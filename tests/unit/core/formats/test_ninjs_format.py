@@ -849,3 +849,12 @@ def test_each_headline_and_description_entry_is_read_once(
         doc["headline"] = "Заглавие"
     parse(orjson.dumps(doc), None)
     assert len(read) == len(set(read)) == len(entries)  # each entry once
+
+
+def test_rfc3339_times_with_a_lower_case_t_and_z_read_as_upper_case_ones() -> None:
+    """RFC 3339 allows "t" and "z" in lower case; they were refused as bad_timestamp."""
+    doc = {"uri": "urn:x:1", "headline": "Заглавие", "body_text": "Текст."}
+    upper = parse(orjson.dumps({**doc, "versionCreated": "2026-01-01T10:00:00Z"}), None)
+    lower = parse(orjson.dumps({**doc, "versionCreated": "2026-01-01t10:00:00z"}), None)
+    assert isinstance(upper, tuple)
+    assert lower == upper

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.support.fixtures import FORMATS_DIR, FORMATS_RECEIVED_AT, IPTC_DIR, SEED_UPDATED
-from workers.core.formats import DETECTED, FORMATS, parse_input
+from workers.core.formats import DETECTED, FORMATS, parse_input, received_time
 from workers.core.model import Envelope, WireItem
 from workers.core.rejects import Reject, RejectReason
 
@@ -279,3 +279,7 @@ def test_a_json_object_of_neither_kind_is_refused_as_no_envelope() -> None:
     refused = parse_input(orjson.dumps({"id": 7, "title": "Заглавие"}))
     assert isinstance(refused, Reject), refused
     assert refused.detail == "envelope field 'text' must be a string"
+
+
+def test_a_receive_time_with_a_lower_case_z_is_believed() -> None:
+    assert received_time("2026-01-01t10:00:00z") == datetime(2026, 1, 1, 10, tzinfo=UTC)
