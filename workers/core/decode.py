@@ -145,12 +145,9 @@ def _bytes_to_text(body: bytes) -> tuple[str, str, str | None] | Reject:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        cut = len(body)
         if exc.reason == "unexpected end of data":
-            cut = _without_a_cut_utf8_character(body)
-        if cut < len(body):
             # UTF-8 cut inside its last character (a truncated item): not Windows-1251.
-            body = body[:cut]
+            body = body[: exc.start]
         else:
             mixed = _utf8_with_stray_cp1251(body)
             if mixed is None:
@@ -202,7 +199,7 @@ def utf16_as_utf8(body: bytes) -> bytes | Reject | None:
     if body[:2] not in _UTF16_BOMS:
         return None
     try:
-        text = body.decode("utf-16")
+        text = body.decode("utf-16").lstrip("\ufeff")  # the mark, once more as a character
     except UnicodeDecodeError as exc:
         return Reject(RejectReason.NOT_TEXT, f"invalid UTF-16 at byte {exc.start}")
     text = _DECLARED_ENCODING.sub(r'\1"UTF-8"', text, count=1)
@@ -241,7 +238,7 @@ def _utf8_with_stray_cp1251(body: bytes) -> str | None:
     there are and how many letters beyond ASCII it has); only an item that is UTF-8 with a few
     stray bytes is decoded again with them escaped, and those read as Windows-1251.
     """
-    body = body[: _without_a_cut_utf8_character(body)]
+    body = body[: _without_a_cut_character(body)]
     valid = body.decode("utf-8", "ignore")  # drops the bytes surrogateescape would escape
     stray = len(body) - len(valid.encode())
     letters = len(valid) - len(valid.encode("ascii", "ignore"))
@@ -254,15 +251,17 @@ def _utf8_with_stray_cp1251(body: bytes) -> str | None:
 
 def _utf8_and_cp1251_lines(body: bytes) -> tuple[str, str, None] | Reject:
     """An item of too many invalid bytes for the rule above, read line by line (LF, CRLF or
-    CR): a line of valid UTF-8 as UTF-8; one with two UTF-8 letters in a row, or with more
-    UTF-8 characters beyond ASCII than invalid bytes, as UTF-8 with those bytes read as
-    Windows-1251; any other as Windows-1251.
+    CR): a line of valid UTF-8 as UTF-8; one with three UTF-8 Cyrillic letters in a row, or
+    with more UTF-8 characters beyond ASCII than invalid bytes, as UTF-8 with those bytes
+    read as Windows-1251; any other as Windows-1251.
 
     A legacy system may also write whole lines in Windows-1251 (a body under a UTF-8 headline
     and dateline); read as one, the item would be published as mojibake. Two letters of
     Windows-1251 in a row are never valid UTF-8 (a letter is a byte of 0xC0-0xFF, never a
     continuation byte), so a line of its words is not, and reads as before; an item with no
-    valid UTF-8 character beyond ASCII is read as Windows-1251 at once.
+    valid UTF-8 character beyond ASCII is read as Windows-1251 at once. A short line of
+    Windows-1251 capitals and signs alone may be valid UTF-8 ("Её", 0xC5 0xB8: "Ÿ"), and
+    reads as that.
     """
     if body.decode("utf-8", "ignore").isascii():
         return _whole_cp1251(body)
@@ -294,8 +293,10 @@ def _utf8_and_cp1251_lines(body: bytes) -> tuple[str, str, None] | Reject:
     return text, "utf-8+cp1251" if utf8_lines else "cp1251", None
 
 
-# Two UTF-8 characters of two bytes in a row: two Cyrillic letters ("Да": 0xD0 0x94 0xD0 0xB0).
-_UTF8_LETTER_PAIR = re.compile(rb"[\xc2-\xdf][\x80-\xbf][\xc2-\xdf][\x80-\xbf]")
+# Three Cyrillic letters in a row in UTF-8 ("Дан": 0xD0 0x94 0xD0 0xB0 0xD0 0xBD). Windows-1251
+# text makes one such letter of a capital "Р" or "С" (0xD0, 0xD1) before a sign or a no-break
+# space (0x80-0xBF), and never three in a row.
+_UTF8_CYRILLIC_WORD = re.compile(rb"(?:[\xd0\xd1][\x80-\xbf]){3}")
 _LINE_END = re.compile(rb"\r\n?|\n")
 
 
@@ -309,7 +310,7 @@ def _read_line(line: bytes) -> tuple[str, bool] | int:
     valid = line.decode("utf-8", "ignore")
     stray = len(line) - len(valid.encode())
     beyond_ascii = len(valid) - len(valid.encode("ascii", "ignore"))
-    if beyond_ascii > stray or _UTF8_LETTER_PAIR.search(line) is not None:
+    if beyond_ascii > stray or _UTF8_CYRILLIC_WORD.search(line) is not None:
         escaped = line.decode("utf-8", "surrogateescape")
         try:
             return _ESCAPED_BYTES.sub(_as_cp1251, escaped), True
@@ -342,14 +343,12 @@ def _as_cp1251(run: re.Match[str]) -> str:
     return run.group().encode("utf-8", "surrogateescape").decode("cp1251")
 
 
-def _without_a_cut_utf8_character(body: bytes) -> int:
-    """:func:`_without_a_cut_character` where the last line shows it is UTF-8 (two UTF-8
-    letters in a row); else the whole length: its last byte is a Windows-1251 letter ("в")."""
-    cut = _without_a_cut_character(body)
-    if cut == len(body):
-        return cut
-    line_start = max(body.rfind(b"\n", 0, cut), body.rfind(b"\r", 0, cut)) + 1
-    return cut if _UTF8_LETTER_PAIR.search(body, line_start, cut) else len(body)
+def _without_a_cut_utf8_character(line: bytes) -> int:
+    """:func:`_without_a_cut_character` for the last line of a mixed item, when the line
+    shows it is UTF-8 (three Cyrillic letters in a row); else the whole length: its last
+    byte is a Windows-1251 letter ("в", "г" after a year)."""
+    cut = _without_a_cut_character(line)
+    return cut if _UTF8_CYRILLIC_WORD.search(line, 0, cut) else len(line)
 
 
 def _without_a_cut_character(body: bytes) -> int:

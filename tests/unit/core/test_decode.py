@@ -186,6 +186,33 @@ def test_windows_1251_throughout_reads_as_it_whatever_its_last_byte(text: str) -
     assert (decoded(raw).text, decoded(raw).encoding) == (normalise_text(text), "cp1251")
 
 
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        ("Заглавие на новината\nПърви абзац на текста.\nВ".encode()[:-1], None),
+        ("Reuters — Paris café".encode()[:-1], "Reuters — Paris caf"),
+    ],
+)
+def test_a_utf8_item_cut_inside_its_last_character_loses_it(raw: bytes, text: str | None) -> None:
+    result = decoded(raw)
+    expected = text or "Заглавие на новината\nПърви абзац на текста."
+    assert (result.text, result.encoding) == (expected, "utf-8")
+    assert rejected(b"\xd0").reason is RejectReason.EMPTY
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ПРОТЕСТИ И\xa0В\xa0ПЛОВДИВ\nТекст.",  # capital, no-break space: 0xC8 0xA0 0xC2 0xA0
+        "«ИДЁТ…» заявил он.\nТекст.",
+        "ИЗБОРИ И\xa0В\xa0СОФИЯ, КЛАС „В“\nТекст.",  # "В“" is 0xC2 0x93, a C1 control in UTF-8
+    ],
+)
+def test_windows_1251_capitals_before_signs_are_no_utf8(text: str) -> None:
+    raw = text.encode("cp1251")
+    assert (decoded(raw).text, decoded(raw).encoding) == (normalise_text(text), "cp1251")
+
+
 def test_an_undefined_byte_and_a_c1_control_on_a_mixed_line_are_refused_at_their_byte() -> None:
     head = "Заглавие с текст\n".encode() + "Първи абзац.".encode("cp1251") + b"\n"
     line = "Иван Петров каза ".encode() + "„Не“".encode("cp1251")

@@ -102,8 +102,18 @@ def _parse(
     utf8 = utf16_as_utf8(body)
     if isinstance(utf8, Reject):
         return utf8
-    if utf8 is not None:
-        raw = body = without_bom(utf8)
+    if utf8 is None:
+        return _parse_body(raw, body, received_at, hint)
+    parsed = _parse_body(utf8, without_bom(utf8), received_at, hint)
+    if isinstance(parsed, Reject) and " at byte " in parsed.detail:
+        return replace(parsed, detail=f"{parsed.detail} of the UTF-16 item read as UTF-8")
+    return parsed
+
+
+def _parse_body(
+    raw: bytes, body: bytes, received_at: datetime | None, hint: str | None
+) -> tuple[WireItem, ...] | Reject:
+    """The items of ``raw`` (``body``: without its byte order marks)."""
     if body.lstrip()[:1] == b"{":
         inner = _enveloped(body, received_at, hint)
         if inner is not None:

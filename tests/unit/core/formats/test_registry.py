@@ -231,10 +231,21 @@ def test_utf16_with_a_byte_order_mark_reads_as_the_item_in_utf8(name: str, codec
     # IPTC 7901 and ANPA 1312 bytes that are not UTF-8 are Windows-1252, as their parsers read.
     text = raw.decode("utf-8" if name not in {"iptc7901", "anpa1312"} else "cp1252")
     text = text.replace('encoding="UTF-8"', 'encoding="UTF-16"')
-    utf16 = "\ufeff".encode(codec) + text.encode(codec)
     expected = items(parse_input(raw, received_at=FORMATS_RECEIVED_AT))
-    assert items(parse_input(utf16, received_at=FORMATS_RECEIVED_AT)) == expected
-    assert items(parse_input(utf16, received_at=FORMATS_RECEIVED_AT, hint=name)) == expected
+    for marks in ("\ufeff", "\ufeff\ufeff"):  # a second mark, read as a character
+        utf16 = (marks + text).encode(codec)
+        assert items(parse_input(utf16, received_at=FORMATS_RECEIVED_AT)) == expected
+        assert items(parse_input(utf16, received_at=FORMATS_RECEIVED_AT, hint=name)) == expected
+
+
+def test_a_refusal_of_utf16_says_its_byte_counts_the_utf8_read() -> None:
+    text = "Заглавие\nСофия, 12.08.2025 20:57 (БТА)\nТекст\x01 на новината.\n"
+    refused = parse_input("\ufeff".encode("utf-16-le") + text.encode("utf-16-le"))
+    assert isinstance(refused, Reject), refused
+    at = len(text[: text.index("\x01")].encode())
+    assert refused.detail == (
+        f"control character 0x01 at byte {at} of the UTF-16 item read as UTF-8"
+    )
 
 
 _UTF16_WITHOUT_A_MARK = "(UTF-16 without a byte order mark?)"
