@@ -48,7 +48,7 @@ _MAX_DATELINE = 200
 
 # SOH (maybe after blanks or SYN idles), then "<letters><digits> ": ANPA 1312 has a unit
 # separator (US) right after its four digits, so the two never claim the same bytes.
-_DETECT = re.compile(rb"[\r\n ]*\x16*\x01[A-Za-z]{1,8}[0-9]{1,6}[ \r\n]")
+_DETECT = re.compile(rb"[\r\n ]*\x16*\x01[\r\n ]*[A-Za-z]{1,8}[0-9]{1,6}[ \r\n]")
 _HEADER = re.compile(
     r"^(?P<source>[A-Za-z]{1,8})(?P<number>[0-9]{1,6}) +(?P<priority>[0-9]) +"
     r"(?P<category>[A-Za-z]{1,3}) +(?P<words>[0-9]{1,5})(?: +(?P<rest>.*))?$"
@@ -116,7 +116,8 @@ _PROVIDER_CHARS = frozenset(ascii_lowercase + digits)
 
 
 def detect(data: bytes) -> bool:
-    """SOH, then a 7901 header's "<source><number> " in the first bytes."""
+    """SOH, then (after any line breaks) a 7901 header's "<source><number> " in the first
+    bytes."""
     head = data[:64]
     if head.startswith(_UTF8_BOM):
         head = head[len(_UTF8_BOM) :]

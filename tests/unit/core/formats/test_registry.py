@@ -294,3 +294,17 @@ def test_a_json_object_of_neither_kind_is_refused_as_no_envelope() -> None:
 
 def test_a_receive_time_with_a_lower_case_z_is_believed() -> None:
     assert received_time("2026-01-01t10:00:00z") == datetime(2026, 1, 1, 10, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("name", ["iptc7901", "anpa1312"])
+@pytest.mark.parametrize("breaks", [b"\r\n", b"\n", b"\r\n\r\n"])
+def test_a_framed_message_with_a_line_break_after_its_soh_is_detected(
+    name: str, breaks: bytes
+) -> None:
+    """Some transmitters break the line after SOH: the message was BTA text, refused for
+    its control character (not_text) instead of read."""
+    raw = SAMPLES[name].read_bytes()
+    after_soh = raw.index(b"\x01") + 1
+    broken = raw[:after_soh] + breaks + raw[after_soh:]
+    expected = items(parse_input(raw, received_at=FORMATS_RECEIVED_AT))
+    assert items(parse_input(broken, received_at=FORMATS_RECEIVED_AT)) == expected
