@@ -141,18 +141,24 @@ def _bytes_to_text(body: bytes) -> tuple[str, str, str | None] | Reject:
     if _OTHER_CONTROL in kinds:
         bad = next(i for i, byte in enumerate(body) if byte in _CONTROL_BYTES)
         return Reject(RejectReason.NOT_TEXT, f"control character 0x{body[bad]:02X} at byte {bad}")
+    mixed: str | None = None
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.reason != "unexpected end of data":
-            return _utf8_and_cp1251_lines(body)
-        # UTF-8 cut inside its last character (a truncated item): not Windows-1251.
-        body = body[: exc.start]
-        text = body.decode("utf-8")
-    # Valid UTF-8 of a C1 control.
+        if exc.reason == "unexpected end of data":
+            # UTF-8 cut inside its last character (a truncated item): not Windows-1251.
+            body = body[: exc.start]
+        else:
+            mixed = _utf8_with_stray_cp1251(body)
+            if mixed is None:
+                return _utf8_and_cp1251_lines(body)
+        text = body.decode("utf-8") if mixed is None else mixed
+    # Valid UTF-8 of a C1 control (a stray 0xC2 before such a byte would be that too).
     c1 = _search_span(_UTF8_C1, body, b"\xc2") if _LEAD_C2 in kinds else None
     if c1 is not None:
         return Reject(RejectReason.NOT_TEXT, f"C1 control character at byte {c1.start()}")
+    if mixed is not None:
+        return mixed, "utf-8+cp1251", None  # normalised in full: NFC and blanks not checked
     if _CR in kinds:
         text = _lf(text)
     if _OTHER_SCRIPT in kinds or (
@@ -209,19 +215,48 @@ def _search_span(pattern: re.Pattern[bytes], body: bytes, lead: bytes) -> re.Mat
     return pattern.search(body, body.find(lead), body.rfind(lead) + 3)
 
 
+# A UTF-8 item may carry Windows-1251 bytes that a legacy system spliced in (a dash 0x96,
+# quotes 0x84/0x93/0x94): they are read as Windows-1251 in UTF-8 text that has at least
+# MIN_UTF8_LETTERS characters beyond ASCII in valid UTF-8, and at most
+# MAX_STRAY_CP1251_BYTES invalid bytes or one per STRAY_CP1251_PER_LETTERS of those letters.
+# Text that is Windows-1251 throughout has nearly every Cyrillic letter an invalid UTF-8
+# byte, and valid UTF-8 only by accident (a capital before a quote mark): a few characters.
+# An item with more invalid bytes is read line by line (_utf8_and_cp1251_lines).
+MAX_STRAY_CP1251_BYTES = 8
+STRAY_CP1251_PER_LETTERS = 10
+MIN_UTF8_LETTERS = 16
 # Runs of the bytes "surrogateescape" could not decode, as it writes them: U+DC80..U+DCFF.
 _ESCAPED_BYTES = re.compile("[\udc80-\udcff]+")
 
 
-def _utf8_and_cp1251_lines(body: bytes) -> tuple[str, str, None] | Reject:
-    """Bytes that are not UTF-8, read line by line (LF, CRLF or CR): a line of valid UTF-8 as
-    UTF-8; one with three UTF-8 Cyrillic letters in a row, or with more UTF-8 characters
-    beyond ASCII than invalid bytes, as UTF-8 with those bytes read as Windows-1251; any
-    other as Windows-1251. The text is normalised in full after (NFC and blanks unchecked).
+def _utf8_with_stray_cp1251(body: bytes) -> str | None:
+    """UTF-8 text whose invalid bytes are read as Windows-1251, or None when the item is not
+    that (too many such bytes for its UTF-8 letters, too few of those, or a byte that
+    Windows-1251 does not define either). A UTF-8 character cut at the end is dropped.
 
-    A legacy system splices Windows-1251 bytes into UTF-8 text (a dash 0x96, quotes
-    0x84/0x93/0x94), or writes whole lines in it (a body under a UTF-8 headline and
-    dateline); read as one, the item would be published as mojibake. Two letters of
+    Whole-string passes in C decide (the valid text, without the invalid bytes, says how many
+    there are and how many letters beyond ASCII it has); only an item that is UTF-8 with a few
+    stray bytes is decoded again with them escaped, and those read as Windows-1251.
+    """
+    body = body[: _without_a_cut_character(body)]
+    valid = body.decode("utf-8", "ignore")  # drops the bytes surrogateescape would escape
+    stray = len(body) - len(valid.encode())
+    letters = len(valid) - len(valid.encode("ascii", "ignore"))
+    if letters < MIN_UTF8_LETTERS:
+        return None
+    if stray > MAX_STRAY_CP1251_BYTES and stray * STRAY_CP1251_PER_LETTERS > letters:
+        return None
+    return _utf8_with_cp1251_runs(body)  # None: 0x98, which Windows-1251 leaves undefined
+
+
+def _utf8_and_cp1251_lines(body: bytes) -> tuple[str, str, None] | Reject:
+    """An item of too many invalid bytes for the rule above, read line by line (LF, CRLF or
+    CR): a line of valid UTF-8 as UTF-8; one with three UTF-8 Cyrillic letters in a row, or
+    with more UTF-8 characters beyond ASCII than invalid bytes, as UTF-8 with those bytes
+    read as Windows-1251; any other as Windows-1251.
+
+    A legacy system may also write whole lines in Windows-1251 (a body under a UTF-8 headline
+    and dateline); read as one, the item would be published as mojibake. Two letters of
     Windows-1251 in a row are never valid UTF-8 (a letter is a byte of 0xC0-0xFF, never a
     continuation byte), so a line of its words is not, and reads as before; an item with no
     valid UTF-8 character beyond ASCII is read as Windows-1251 at once. A short line of

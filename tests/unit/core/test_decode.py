@@ -66,10 +66,20 @@ def test_a_few_windows_1251_bytes_in_utf8_text_are_read_as_windows_1251() -> Non
     assert decoded(quoted).text == text.replace("Пхенян", "“Пхенян”", 1)
 
 
-@pytest.mark.parametrize("stray", [9, 16, 17, 40])
-def test_invalid_bytes_on_a_line_of_utf8_letters_read_as_windows_1251(stray: int) -> None:
-    """However many (the rule that read an item at over 8 invalid bytes and one per 10 UTF-8
-    letters as Windows-1251 throughout made this one mojibake at 17)."""
+@pytest.mark.parametrize("stray", [17, 40])
+def test_many_invalid_bytes_after_more_utf8_letters_on_their_line_read_as_windows_1251(
+    stray: int,
+) -> None:
+    """Over 8 invalid bytes and over one per 10 UTF-8 letters of the item (168 here): too
+    many for the whole item, so its lines are read one by one. This one has more UTF-8 letters
+    than invalid bytes: UTF-8, with those bytes read as Windows-1251 (it was mojibake)."""
+    text = "Заглавие\n" + "Първи абзац с текст. " * 10 + "ъ" * stray
+    raw = text.encode("utf-8")[: -2 * stray] + "ъ".encode("cp1251") * stray
+    assert (decoded(raw).text, decoded(raw).encoding) == (text, "utf-8+cp1251")
+
+
+@pytest.mark.parametrize("stray", [9, 16])
+def test_invalid_bytes_up_to_one_per_ten_utf8_letters_stay_stray(stray: int) -> None:
     text = "Заглавие\n" + "Първи абзац с текст. " * 10 + "ъ" * stray
     raw = text.encode("utf-8")[: -2 * stray] + "ъ".encode("cp1251") * stray
     assert (decoded(raw).text, decoded(raw).encoding) == (text, "utf-8+cp1251")
