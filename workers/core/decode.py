@@ -256,14 +256,17 @@ def _utf8_and_cp1251_lines(body: bytes) -> tuple[str, str, None] | Reject:
     read as Windows-1251; any other as Windows-1251.
 
     A legacy system may also write whole lines in Windows-1251 (a body under a UTF-8 headline
-    and dateline); read as one, the item would be published as mojibake. Two letters of
-    Windows-1251 in a row are never valid UTF-8 (a letter is a byte of 0xC0-0xFF, never a
-    continuation byte), so a line of its words is not, and reads as before; an item with no
-    valid UTF-8 character beyond ASCII is read as Windows-1251 at once. A short line of
-    Windows-1251 capitals and signs alone may be valid UTF-8 ("Её", 0xC5 0xB8: "Ÿ"), and
-    reads as that.
+    and dateline); read as one, the item would be published as mojibake. Two Cyrillic
+    letters of Windows-1251 in a row are valid UTF-8 only when the second is "Ё" or "ё"
+    (0xA8, 0xB8), for every other (0xC0-0xFF) is no continuation byte, so a line of its
+    words is not, and reads as before; an item with no valid UTF-8 character beyond ASCII,
+    or of more than MAX_LINES_READ_APART lines (no news item has as many; reading them one
+    by one would cost a second a MiB), is read as Windows-1251 at once. A line that is valid
+    UTF-8 with C1 controls and no three Cyrillic letters in a row is Windows-1251 ("В…",
+    0xC2 0x85). A short line of Windows-1251
+    capitals and signs alone may be valid UTF-8 ("Её", 0xC5 0xB8: "Ÿ"), and reads as that.
     """
-    if body.decode("utf-8", "ignore").isascii():
+    if body.decode("utf-8", "ignore").isascii() or _more_lines_than(body, MAX_LINES_READ_APART):
         return _whole_cp1251(body)
     spans = []
     start = 0
@@ -300,13 +303,28 @@ _UTF8_CYRILLIC_WORD = re.compile(rb"(?:[\xd0\xd1][\x80-\xbf]){3}")
 _LINE_END = re.compile(rb"\r\n?|\n")
 
 
+# More lines than a news item has: such an input is read as Windows-1251 throughout.
+MAX_LINES_READ_APART = 5_000
+
+
+def _more_lines_than(body: bytes, most: int) -> bool:
+    return body.count(b"\n") + body.count(b"\r") > most  # a CRLF counts twice: a bound only
+
+
 def _read_line(line: bytes) -> tuple[str, bool] | int:
     """A line's text and whether it was read as UTF-8 (:func:`_utf8_and_cp1251_lines`), or
     the offset of a byte neither encoding reads (0x98 where UTF-8 does not take it)."""
     try:
-        return line.decode("utf-8"), True
+        text = line.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    else:
+        if _UTF8_C1.search(line) is None or _UTF8_CYRILLIC_WORD.search(line) is not None:
+            return text, True  # with a C1 control, refused by the caller
+        try:  # C1 controls in UTF-8 are junk; in Windows-1251 they are a capital and a sign
+            return line.decode("cp1251"), False
+        except UnicodeDecodeError:
+            return text, True
     valid = line.decode("utf-8", "ignore")
     stray = len(line) - len(valid.encode())
     beyond_ascii = len(valid) - len(valid.encode("ascii", "ignore"))

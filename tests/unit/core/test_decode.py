@@ -7,10 +7,11 @@ import sys
 import unicodedata
 
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from tests.support.fixtures import SEED_UPDATED
+from workers.core import decode as decode_module
 from workers.core.decode import (
     _FAMILIAR_BYTES,
     _QUIET_BYTES,
@@ -213,6 +214,25 @@ def test_windows_1251_capitals_before_signs_are_no_utf8(text: str) -> None:
     assert (decoded(raw).text, decoded(raw).encoding) == (normalise_text(text), "cp1251")
 
 
+@pytest.mark.parametrize("sign", ["…", "“", "„"])
+def test_a_windows_1251_line_of_a_capital_and_a_sign_is_no_c1_control(sign: str) -> None:
+    """ "В…" in Windows-1251 is 0xC2 0x85, UTF-8 for a C1 control: such a line without
+    Cyrillic letters in UTF-8 is the Windows-1251 it reads as, not a refusal."""
+    text = f"„ДПС“ и „БСП“\nПърви абзац.\nВ{sign}"
+    raw = text.encode("cp1251")
+    assert (decoded(raw).text, decoded(raw).encoding) == (normalise_text(text), "cp1251")
+
+
+def test_an_input_of_more_lines_than_an_item_is_read_as_windows_1251_throughout() -> None:
+    """Read line by line, a MiB of short lines took over a second; no news item has them."""
+    head = "Заглавие на новината\n".encode()
+    line = "Първи абзац на текста.\n".encode("cp1251")
+    few = head + line * 3
+    assert decoded(few).encoding == "utf-8+cp1251"  # read apart
+    raw = head + line * decode_module.MAX_LINES_READ_APART
+    assert decoded(raw) == Decoded(normalise_text(raw.decode("cp1251")), Envelope(), "cp1251")
+
+
 def test_an_undefined_byte_and_a_c1_control_on_a_mixed_line_are_refused_at_their_byte() -> None:
     head = "Заглавие с текст\n".encode() + "Първи абзац.".encode("cp1251") + b"\n"
     line = "Иван Петров каза ".encode() + "„Не“".encode("cp1251")
@@ -258,7 +278,11 @@ _BULGARIAN_WORDS = (
 def test_lines_each_in_utf8_or_windows_1251_decode_to_the_text(
     lines: list[tuple[list[str], str]], line_end: str
 ) -> None:
-    """Whatever mix of UTF-8 and Windows-1251 lines an item holds, it reads as the text."""
+    """Whatever mix of UTF-8 and Windows-1251 lines an item holds, it reads as the text; but
+    for one Windows-1251 letter at its very end ("в", 0xE2), which may as well be a UTF-8
+    character a truncation cut (README)."""
+    last_words, last_codec = lines[-1]
+    assume(not (last_codec == "cp1251" and last_words and len(last_words[-1]) == 1))
     raw = line_end.encode().join(" ".join(words).encode(codec) for words, codec in lines)
     text = "\n".join(" ".join(words) for words, _ in lines)
     result = decode(raw)
