@@ -257,14 +257,14 @@ def _utf8_and_cp1251_lines(body: bytes) -> tuple[str, str, None] | Reject:
 
     A legacy system may also write whole lines in Windows-1251 (a body under a UTF-8 headline
     and dateline); read as one, the item would be published as mojibake. Two Cyrillic
-    letters of Windows-1251 in a row are valid UTF-8 only when the second is "Ё" or "ё"
-    (0xA8, 0xB8), for every other (0xC0-0xFF) is no continuation byte, so a line of its
-    words is not, and reads as before; an item with no valid UTF-8 character beyond ASCII,
-    or of more than MAX_LINES_READ_APART lines (no news item has as many; reading them one
-    by one would cost a second a MiB), is read as Windows-1251 at once. A line that is valid
-    UTF-8 with C1 controls and no three Cyrillic letters in a row is Windows-1251 ("В…",
-    0xC2 0x85). A short line of Windows-1251
-    capitals and signs alone may be valid UTF-8 ("Её", 0xC5 0xB8: "Ÿ"), and reads as that.
+    letters of Windows-1251 in a row are valid UTF-8 only when the second is one Bulgarian
+    does not use ("Ё", "Ї", "Ђ": 0x80-0xBF); А-я (0xC0-0xFF) are no continuation bytes, so a
+    line of its words is not, and reads as before. An item with no valid UTF-8 character
+    beyond ASCII, or of more than MAX_LINES_READ_APART lines (no news item has as many;
+    reading them one by one would cost a second a MiB), is read as Windows-1251 at once. A
+    line that is valid UTF-8 with C1 controls and no three Cyrillic letters in a row is
+    Windows-1251 ("В…", 0xC2 0x85). A short line of Windows-1251 capitals and signs alone may
+    be valid UTF-8 ("Её", 0xC5 0xB8: "Ÿ"), and reads as that.
     """
     if body.decode("utf-8", "ignore").isascii() or _more_lines_than(body, MAX_LINES_READ_APART):
         return _whole_cp1251(body)
