@@ -246,7 +246,8 @@ def _utf8_with_stray_cp1251(body: bytes) -> str | None:
         return None
     if stray > MAX_STRAY_CP1251_BYTES and stray * STRAY_CP1251_PER_LETTERS > letters:
         return None
-    return _utf8_with_cp1251_runs(body)  # None: 0x98, which Windows-1251 leaves undefined
+    read = _utf8_with_cp1251_runs(body)
+    return read if isinstance(read, str) else None  # 0x98, which Windows-1251 leaves undefined
 
 
 def _utf8_and_cp1251_lines(body: bytes) -> tuple[str, str, None] | Reject:
@@ -329,11 +330,8 @@ def _read_line(line: bytes) -> tuple[str, bool] | int:
     stray = len(line) - len(valid.encode())
     beyond_ascii = len(valid) - len(valid.encode("ascii", "ignore"))
     if beyond_ascii > stray or _UTF8_CYRILLIC_WORD.search(line) is not None:
-        escaped = line.decode("utf-8", "surrogateescape")
-        try:
-            return _ESCAPED_BYTES.sub(_as_cp1251, escaped), True
-        except UnicodeDecodeError:
-            return len(escaped[: escaped.index("\udc98")].encode("utf-8", "surrogateescape"))
+        read = _utf8_with_cp1251_runs(line)
+        return (read, True) if isinstance(read, str) else read
     try:
         return line.decode("cp1251"), False
     except UnicodeDecodeError as exc:
@@ -348,12 +346,14 @@ def _whole_cp1251(body: bytes) -> tuple[str, str, None] | Reject:
         return Reject(RejectReason.NOT_TEXT, f"neither UTF-8 nor Windows-1251 at byte {exc.start}")
 
 
-def _utf8_with_cp1251_runs(line: bytes) -> str | None:
-    """``line`` as UTF-8 with its invalid bytes read as Windows-1251 (None: 0x98 among them)."""
+def _utf8_with_cp1251_runs(data: bytes) -> str | int:
+    """``data`` as UTF-8 with its invalid bytes read as Windows-1251, or the offset of one
+    that Windows-1251 leaves undefined (0x98)."""
+    escaped = data.decode("utf-8", "surrogateescape")
     try:
-        return _ESCAPED_BYTES.sub(_as_cp1251, line.decode("utf-8", "surrogateescape"))
+        return _ESCAPED_BYTES.sub(_as_cp1251, escaped)
     except UnicodeDecodeError:
-        return None
+        return len(escaped[: escaped.index("\udc98")].encode("utf-8", "surrogateescape"))
 
 
 def _as_cp1251(run: re.Match[str]) -> str:
