@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import replace
 from datetime import UTC, datetime
 from operator import itemgetter
+from typing import Any
 
 import orjson
 
@@ -114,8 +115,9 @@ def _parse_body(
     raw: bytes, body: bytes, received_at: datetime | None, hint: str | None
 ) -> tuple[WireItem, ...] | Reject:
     """The items of ``raw`` (``body``: without its byte order marks)."""
-    if body.lstrip()[:1] == b"{":
-        inner = _enveloped(body, received_at, hint)
+    doc = _json_object(body) if body.lstrip()[:1] == b"{" else None
+    if doc is not None:
+        inner = _enveloped(doc, body, received_at, hint)
         if inner is not None:
             return inner
         # Not an envelope around another format: a ninjs item, or BTA's envelope.
@@ -124,12 +126,20 @@ def _parse_body(
     for candidate in DETECTED:
         if candidate.detect(body):
             return candidate.parse(body, received_at)
-    if body.lstrip()[:1] == b"{":
-        why = ninjs.not_an_item(body)
-        if why is not None:  # else BTA's envelope reader says what is wrong with it
-            detail = f"a JSON object with ninjs item fields but no ninjs item: {why}"
-            return Reject(RejectReason.BAD_ENVELOPE, detail)
+    why = ninjs.not_an_item(doc) if doc is not None else None
+    if why is not None:  # else BTA's envelope reader says what is wrong with it
+        detail = f"a JSON object with ninjs item fields but no ninjs item: {why}"
+        return Reject(RejectReason.BAD_ENVELOPE, detail)
     return bta.parse(raw, received_at)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The JSON object ``body`` is, or None (other JSON, or none: the readers say why)."""
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return None
+    return doc if isinstance(doc, dict) else None
 
 
 def _unknown(name: str) -> Reject:
@@ -138,19 +148,16 @@ def _unknown(name: str) -> Reject:
 
 
 def _enveloped(
-    body: bytes, received_at: datetime | None, hint: str | None
+    doc: dict[str, Any], body: bytes, received_at: datetime | None, hint: str | None
 ) -> tuple[WireItem, ...] | Reject | None:
-    """The items of a JSON envelope's ``text``; None: not such an envelope (a ninjs item), or
-    BTA text in an envelope that names no format (BTA reads its envelope itself).
+    """The items of a JSON envelope's ``text`` (``doc``, read from ``body``); None: not such
+    an envelope (a ninjs item), or BTA text in an envelope that names no format (BTA reads
+    its envelope itself).
 
     The envelope's ``format`` names the format, else the ``hint``, else the text is detected.
     Its ``receivedAt`` is when the newsroom received the item: it wins over the Kafka time.
     """
-    try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None  # BTA's envelope reader says what is wrong with it
-    if not isinstance(doc, dict) or not isinstance(doc.get("text"), str):
+    if not isinstance(doc.get("text"), str):
         return None
     name = doc.get("format")
     if name is not None and not isinstance(name, str):

@@ -111,18 +111,10 @@ def detect(data: bytes) -> bool:
     )
 
 
-def not_an_item(data: bytes) -> str | None:
+def not_an_item(doc: dict[str, Any]) -> str | None:
     """Why a JSON object with ninjs item fields (and no BTA envelope's ``text``) is no ninjs
-    item :func:`detect` claims: its ``uri``. None for any other input."""
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return None
-    if (
-        not isinstance(doc, dict)
-        or isinstance(doc.get("text"), str)
-        or not any(key in doc for key in _ITEM_KEYS)
-    ):
+    item :func:`detect` claims: its ``uri``. None for any other object."""
+    if isinstance(doc.get("text"), str) or not any(key in doc for key in _ITEM_KEYS):
         return None
     if "uri" not in doc:
         return "it has no 'uri'"
