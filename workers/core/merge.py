@@ -21,9 +21,8 @@ The rules, in the order they decide:
    :data:`HEADLINE_WORD_WEIGHT` trigrams) of a story of its place; then
    :data:`STRONG_EVIDENCE` shared with a story datelined nowhere; then a kept paragraph and
    headline words of a story of a place the update's dateline names after its own; then the
-   place alone, for which an update waits until evidence has placed every other update (so
-   it can follow their text, and none follows its). Within a tier: the most evidence, the
-   same sign-off, shared authors, the earliest original.
+   place alone. Within a tier: the most evidence, the same sign-off, shared authors, the
+   earliest original.
    Places compare by their words (:func:`keys.same_place`: "гр. Пловдив" is "Пловдив"); only
    where no original has the same words does a spelling with an abbreviated word match
    (:func:`keys.abbreviated_place`).
@@ -718,14 +717,8 @@ def group_versions(versions: Iterable[Version]) -> list[frozenset[str]]:
     boilerplate = _boilerplate(anchored)
     groups = [_Group.of(originals, boilerplate) for originals in anchored]
     orphans: list[_Group] = []
-    # Updates only the place would place wait until every update that evidence places has
-    # joined its story, so that they follow those updates' text, and no update follows theirs.
-    by_place_alone: list[Version] = []
     for update in (v for v in ordered if v.item.is_update):
-        target = _claim(groups, update, boilerplate, by_place_alone=False)
-        if target is None and _of_its_place(groups, update):
-            by_place_alone.append(update)
-            continue
+        target = _claim(groups, update, boilerplate)
         if target is None:
             target = next((g for g in orphans if g.ids & update.provider_ids), None)
         if target is None:
@@ -734,10 +727,6 @@ def group_versions(versions: Iterable[Version]) -> list[frozenset[str]]:
             target = _Group([], boilerplate)
             orphans.append(target)
         target.add(update)
-    for update in by_place_alone:
-        placed = _claim(groups, update, boilerplate)
-        assert placed is not None  # a story of its place, at the least
-        placed.add(update)
     return [frozenset(v.content_hash for v in g.members) for g in _join_by_id(groups, orphans)]
 
 
@@ -839,20 +828,14 @@ def _at(place: keys.PlaceName | None, places: list[keys.PlaceName | None]) -> li
     ]
 
 
-def _claim(
-    groups: list[_Group],
-    update: Version,
-    boilerplate: frozenset[str],
-    *,
-    by_place_alone: bool = True,
-) -> _Group | None:
+def _claim(groups: list[_Group], update: Version, boilerplate: frozenset[str]) -> _Group | None:
     """The story an update belongs to, or None when no original claims it yet.
 
     After a provider id, the evidence decides in tiers, the strongest first: paragraphs of
     the update a story already has; any text or headline words a story of its place shares;
     three headline words' worth shared with a story datelined nowhere; a story of a place its
     dateline names after its own, of which it keeps a paragraph and shares headline words; the
-    place alone (unless ``by_place_alone`` is false: then None).
+    place alone.
     """
     if update.provider_ids:
         by_id = [g for g in groups if g.ids & update.provider_ids]
@@ -912,7 +895,7 @@ def _claim(
         lambda: [i for i in placed if shared(i)],
         lambda: [i for i in nowhere if shared(i) >= STRONG_EVIDENCE],
         lambda: [i for i in elsewhere if i in named_at and kept(i) and headline(groups[i])],
-        lambda: placed if by_place_alone else [],
+        lambda: placed,
     )
     for tier in tiers:
         told = tier()

@@ -126,14 +126,6 @@ GROUPS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
         },
         {"adjective-kindergarten", "adjective-fortress-update"},
     ),
-    "chain": (
-        ("chain-flash", "chain-rewrite", "chain-full-update", "chain-festival"),
-        {
-            frozenset({"chain-flash", "chain-rewrite", "chain-full-update"}),
-            frozenset({"chain-festival"}),
-        },
-        {"chain-full-update", "chain-festival"},
-    ),
     "typo": (
         ("typo-flash", "typo-flash-fixed"),
         {frozenset({"typo-flash", "typo-flash-fixed"})},
