@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.core import merge, pipeline
+from workers.core import decode, merge, pipeline
 from workers.core.formats import newsml_g2
 from workers.stream.app import ROCKSDB_OPTIONS
 
@@ -38,6 +38,10 @@ def _readme() -> str:
         (pipeline.DLQ_MAX_RAW_BYTES, 8 * MIB, "keeps its first 8 MiB in `rawBase64`"),
         (newsml_g2.MAX_DEPTH, 100, "nesting deeper than 100 levels"),
         (newsml_g2.MAX_ELEMENTS, 100_000, "more than 100,000 elements is refused"),
+        (decode.MAX_LINES_READ_APART, 5_000, "An input of over 5,000 lines is Windows-1251"),
+        (decode.MAX_STRAY_CP1251_BYTES, 8, "at most 8 invalid bytes or one per 10"),
+        (decode.STRAY_CP1251_PER_LETTERS, 10, "at most 8 invalid bytes or one per 10"),
+        (decode.MIN_UTF8_LETTERS, 16, "at least 16 other characters beyond ASCII"),
         (ROCKSDB_OPTIONS["write_buffer_size"], 8 * MIB, "2 x 8 MiB write buffers"),
         (ROCKSDB_OPTIONS["max_write_buffer_number"], 2, "2 x 8 MiB write buffers"),
         (ROCKSDB_OPTIONS["block_cache_size"], 64 * MIB, "a 64 MiB block cache per partition"),

@@ -201,6 +201,12 @@ def test_a_utf8_item_cut_inside_its_last_character_loses_it(raw: bytes, text: st
     assert rejected(b"\xd0").reason is RejectReason.EMPTY
 
 
+def test_one_windows_1251_letter_ending_utf8_text_reads_as_a_cut_character() -> None:
+    """The README's limit: 0xE2 ("в") would lead three UTF-8 bytes, and the rest is UTF-8."""
+    raw = "Заглавие на новината\nПърви абзац ".encode() + "в".encode("cp1251")
+    assert decoded(raw).text == "Заглавие на новината\nПърви абзац"
+
+
 @pytest.mark.parametrize(
     "text",
     [
