@@ -201,6 +201,12 @@ def test_a_utf8_item_cut_inside_its_last_character_loses_it(raw: bytes, text: st
     assert rejected(b"\xd0").reason is RejectReason.EMPTY
 
 
+def test_a_spliced_windows_1251_word_ending_in_a_capital_and_a_quote_is_misread() -> None:
+    """The README's limit: "С“" in Windows-1251 is 0xD1 0x93, valid UTF-8 for "ѓ"."""
+    raw = "Заглавие на новината\nЛидерът на ".encode() + "„ДПС“".encode("cp1251")
+    assert decoded(raw + " каза още.".encode()).text.endswith("„ДПѓ каза още.")
+
+
 def test_one_windows_1251_letter_ending_utf8_text_reads_as_a_cut_character() -> None:
     """The README's limit: 0xE2 ("в") would lead three UTF-8 bytes, and the rest is UTF-8."""
     raw = "Заглавие на новината\nПърви абзац ".encode() + "в".encode("cp1251")
