@@ -207,6 +207,13 @@ def test_a_spliced_windows_1251_word_ending_in_a_capital_and_a_quote_is_misread(
     assert decoded(raw + " каза още.".encode()).text.endswith("„ДПѓ каза още.")
 
 
+def test_a_short_windows_1251_line_valid_as_utf8_reads_as_utf8() -> None:
+    """The README's limit: "Её" in Windows-1251 is 0xC5 0xB8, valid UTF-8 for "Ÿ"; a line of
+    such capitals and signs alone reads as UTF-8 in a mixed item."""
+    raw = "Заглавие\nПърви абзац.\n".encode("cp1251") + "Её".encode("cp1251")
+    assert decoded(raw).text == "Заглавие\nПърви абзац.\nŸ"
+
+
 def test_one_windows_1251_letter_ending_utf8_text_reads_as_a_cut_character() -> None:
     """The README's limit: 0xE2 ("в") would lead three UTF-8 bytes, and the rest is UTF-8."""
     raw = "Заглавие на новината\nПърви абзац ".encode() + "в".encode("cp1251")
