@@ -50,7 +50,8 @@ NAME = "anpa1312"
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 _MAX_LINE = 400
-# SOH (maybe after SYN idles), a letter and four digits, an optional UPI run, then US.
+# SOH (maybe after SYN idles; maybe followed by line breaks), a letter and four digits, an
+# optional UPI run, then US.
 _DETECT = re.compile(rb"[\r\n]*\x16*\x01[\r\n]*[A-Za-z]?[0-9]{4}[^\x1f\s]{0,16}\x1f")
 _SYN_SYN_SOH = b"\x16\x16\x01"
 _LINE1 = re.compile(

@@ -46,8 +46,9 @@ _MAX_LINE = 400
 # How much of a first paragraph can hold its dateline.
 _MAX_DATELINE = 200
 
-# SOH (maybe after blanks or SYN idles), then "<letters><digits> ": ANPA 1312 has a unit
-# separator (US) right after its four digits, so the two never claim the same bytes.
+# SOH (maybe after blanks or SYN idles, and before blanks), then "<letters><digits> ": ANPA
+# 1312 has a unit separator (US) right after its four digits, so the two never claim the same
+# bytes.
 _DETECT = re.compile(rb"[\r\n ]*\x16*\x01[\r\n ]*[A-Za-z]{1,8}[0-9]{1,6}[ \r\n]")
 _HEADER = re.compile(
     r"^(?P<source>[A-Za-z]{1,8})(?P<number>[0-9]{1,6}) +(?P<priority>[0-9]) +"
