@@ -70,19 +70,26 @@ mkdir -p "$cache"
 worker_pid=$!
 echo "run: worker pid $worker_pid, log $log" >&2
 
+# A worker that exits on its own (2: settings refused; 5: the broker refused a record; 6: state
+# it cannot read; README, exit codes) is said so, with its code and last log lines.
+worker_exited() {
+  local code=0
+  wait "$worker_pid" || code=$?
+  worker_pid=""
+  echo "run: the worker exited with code $code; last log lines:" >&2
+  tail -n 40 "$log" >&2
+  exit 1
+}
+
 deadline=$((SECONDS + 120))
 until curl -fsS "$health" >/dev/null 2>&1; do
-  if ! kill -0 "$worker_pid" 2>/dev/null; then
-    echo "run: the worker exited; last log lines:" >&2; tail -n 40 "$log" >&2; exit 1
-  fi
+  kill -0 "$worker_pid" 2>/dev/null || worker_exited
   if [ "$SECONDS" -ge "$deadline" ]; then
     echo "run: worker not ready after 120s; last log lines:" >&2; tail -n 40 "$log" >&2; exit 1
   fi
   sleep 0.5
 done
-if ! kill -0 "$worker_pid" 2>/dev/null; then
-  echo "run: the worker exited; last log lines:" >&2; tail -n 40 "$log" >&2; exit 1
-fi
+kill -0 "$worker_pid" 2>/dev/null || worker_exited
 echo "run: worker ready; metrics at http://$WIRE_WEB_HOST:$WIRE_WEB_PORT/metrics" >&2
 
 "$bin/wire-ingest" follow --from-beginning &
@@ -92,19 +99,11 @@ seeds=(seeds/000_original.txt)
 for seed in seeds/*.txt; do [ "$seed" = seeds/000_original.txt ] || seeds+=("$seed"); done
 "$bin/wire-ingest" produce "${seeds[@]}"
 echo "run: seeds fed; events follow (Ctrl-C to stop) ..." >&2
-# Until Ctrl-C, or until the worker or follow ends. A worker that exits on its own (5: the
-# broker refused a record; 6: state it cannot read; README, exit codes) is said so.
+# Until Ctrl-C, or until the worker or follow ends.
 # (`wait` on a background sleep: a builtin wait lets the trap run at once on a signal.)
 while kill -0 "$worker_pid" 2>/dev/null && kill -0 "$follow_pid" 2>/dev/null; do
   sleep 1 &
   wait $! || true
 done
-if ! kill -0 "$worker_pid" 2>/dev/null; then
-  code=0
-  wait "$worker_pid" || code=$?
-  worker_pid=""
-  echo "run: the worker exited with code $code; last log lines:" >&2
-  tail -n 40 "$log" >&2
-  exit 1
-fi
+kill -0 "$worker_pid" 2>/dev/null || worker_exited
 wait "$follow_pid"

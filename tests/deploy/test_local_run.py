@@ -184,3 +184,24 @@ def test_make_run_says_when_the_worker_exits_on_its_own(make_run: _Run) -> None:
     os.kill(make_run.worker_pid(), signal.SIGKILL)
     assert make_run.proc.wait(60) == 1, make_run.stderr()
     assert "run: the worker exited with code 137; last log lines:" in make_run.stderr()
+
+
+def test_make_run_says_with_its_code_when_the_worker_exits_before_it_is_ready(
+    tmp_path: Path,
+) -> None:
+    """A worker refusing its settings (exit 2) has not reached readiness: said with its code."""
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # never reached: the settings go first
+        "WIRE_WEB_HOST": "127.0.0.1",
+        "WIRE_WEB_PORT": str(free_port()),
+        "WIRE_INGEST_CACHE": str(tmp_path / "cache"),
+        "WIRE_STATE_DIR": str(tmp_path / "state"),
+        "WIRE_PARTITIONS": "0",
+    }
+    done = subprocess.run(
+        ["bash", str(RUN)], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 1
+    assert "run: the worker exited with code 2; last log lines:\n" in done.stderr, done.stderr
+    assert "WIRE_PARTITIONS must be at least 1" in done.stderr
