@@ -41,6 +41,39 @@ from workers.stream.runner import run_worker
         ({"KAFKA_BOOTSTRAP": "127.0.0.1:70000"}, "KAFKA_BOOTSTRAP"),
         ({"KAFKA_BOOTSTRAP": ":9092"}, "KAFKA_BOOTSTRAP"),
         ({"KAFKA_BOOTSTRAP": "[::1]9092"}, "KAFKA_BOOTSTRAP"),
+        ({"WIRE_PARTITIONS": "0"}, "WIRE_PARTITIONS"),
+        # The state budget keeps a changelog record under the topics' 16 MiB limit.
+        ({"WIRE_MAX_STATE_BYTES": "65535"}, "WIRE_MAX_STATE_BYTES"),
+        ({"WIRE_MAX_STATE_BYTES": str(15 * 1024 * 1024 + 1)}, "WIRE_MAX_STATE_BYTES"),
+        ({"WIRE_STATE_RETENTION_DAYS": "0.04"}, "WIRE_STATE_RETENTION_DAYS"),
+        ({"WIRE_STATE_RETENTION_DAYS": "3661"}, "WIRE_STATE_RETENTION_DAYS"),
+        ({"WIRE_RAW_RETENTION_DAYS": "0"}, "WIRE_RAW_RETENTION_DAYS"),
+        ({"WIRE_DLQ_RETENTION_DAYS": "-2"}, "WIRE_DLQ_RETENTION_DAYS"),
+        ({"WIRE_START_TIMEOUT_S": "-1"}, "WIRE_START_TIMEOUT_S"),
+        ({"WIRE_FAULT_INJECTION": "crash"}, "WIRE_FAULT_INJECTION"),
+        ({"KAFKA_SSL_CERTFILE": "/nonexistent/client.pem"}, "KAFKA_SSL_CERTFILE"),
+        ({"KAFKA_SSL_KEYFILE": "/nonexistent/client.key"}, "KAFKA_SSL_KEYFILE"),
+        ({"KAFKA_SECURITY_PROTOCOL": "TLS"}, "KAFKA_SECURITY_PROTOCOL"),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_USERNAME": "u"}
+            | {"KAFKA_SASL_PASSWORD": "p"},
+            "KAFKA_SASL_MECHANISM",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "KAFKA_SASL_MECHANISM": "GSSAPI"}
+            | {"KAFKA_SASL_USERNAME": "u", "KAFKA_SASL_PASSWORD": "p"},
+            "KAFKA_SASL_MECHANISM",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512"}
+            | {"KAFKA_SASL_USERNAME": "u"},
+            "KAFKA_SASL_PASSWORD",
+        ),
+        (
+            {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "PLAIN"}
+            | {"KAFKA_SASL_PASSWORD": "p"},
+            "KAFKA_SASL_USERNAME",
+        ),
     ],
 )
 def test_an_unusable_setting_is_refused_by_name(env: dict[str, str], named: str) -> None:
@@ -63,6 +96,24 @@ def test_usable_settings_pass(tmp_path: Path) -> None:
     )
     assert (settings.web_port, settings.store, settings.ssl_cafile) == (65535, "memory://", str(ca))
     assert settings.max_item_bytes == 8 * 1024 * 1024
+
+
+def test_the_bounds_themselves_pass() -> None:
+    """Each range the README gives includes its ends."""
+    lowest = Settings.from_env(
+        {
+            "WIRE_MAX_STATE_BYTES": "65536",
+            "WIRE_STATE_RETENTION_DAYS": str(1 / 24),
+            "WIRE_START_TIMEOUT_S": "0",
+            "WIRE_RAW_RETENTION_DAYS": "-1",
+            "WIRE_DLQ_RETENTION_DAYS": "1",
+        }
+    )
+    highest = Settings.from_env(
+        {"WIRE_MAX_STATE_BYTES": str(15 * 1024 * 1024), "WIRE_STATE_RETENTION_DAYS": "3660"}
+    )
+    assert (lowest.max_state_bytes, highest.max_state_bytes) == (65536, 15 * 1024 * 1024)
+    assert highest.state_retention_days == 3660
 
 
 @pytest.mark.parametrize(

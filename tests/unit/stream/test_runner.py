@@ -194,6 +194,24 @@ def test_a_state_dir_that_is_a_file_is_named_so(
     )
 
 
+def test_a_state_dir_this_user_cannot_write_is_named_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RocksDB would fail in it only once the table opens. (Root writes where its mode
+    forbids it, so the access check is what is made to say no.)"""
+    state = tmp_path / "read-only"
+    state.mkdir()
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: access(path, mode) and Path(path) != state)
+    settings = Settings(web_host="127.0.0.1", web_port=free_port(), state_dir=state)
+    assert run_worker(settings) == 2
+    assert (
+        capsys.readouterr().err
+        == f"wire-ingest: WIRE_STATE_DIR='{state}' is not writable by this user\n"
+    )
+    assert list(state.iterdir()) == []  # no lock file claimed in it
+
+
 def test_a_web_host_that_is_no_address_of_this_host_names_wire_web_host() -> None:
     # TEST-NET-3 (RFC 5737): documentation only, never an address of this host.
     problem = web_address_problem(Settings(web_host="203.0.113.7", web_port=free_port()))
