@@ -167,9 +167,38 @@ def _content_hash(path: Path) -> str:
     return keys.content_hash(item)
 
 
+# Limits (README, "Story keys and merging"): what the merge does with these, though an editor
+# would want otherwise; the fixtures' README says what is wanted and why it is not done.
+LIMITS: dict[str, tuple[tuple[str, ...], set[frozenset[str]], set[str]]] = {
+    # A later update follows a tie-broken one: the rewrite shares no word with its flash or
+    # the festival item and goes to the festival on the tie-breaks; the full update (the
+    # flash's lead, then the rewrite's two paragraphs) follows the rewrite's two paragraphs.
+    "chain": (
+        ("chain-flash", "chain-rewrite", "chain-full-update", "chain-festival"),
+        {
+            frozenset({"chain-flash"}),
+            frozenset({"chain-rewrite", "chain-full-update", "chain-festival"}),
+        },
+        {"chain-flash", "chain-full-update"},
+    ),
+}
+
+
 @pytest.mark.parametrize("group", sorted(GROUPS))
 def test_identity_examples_in_every_arrival_order(group: str) -> None:
-    files, wanted, canonical = GROUPS[group]
+    _assert_in_every_arrival_order(*GROUPS[group])
+
+
+@pytest.mark.parametrize("group", sorted(LIMITS))
+def test_identity_limits_in_every_arrival_order(group: str) -> None:
+    """The README's limits give what it says, in every order: a change that mends one
+    breaks this test, and then the README and the fixtures' table move with it."""
+    _assert_in_every_arrival_order(*LIMITS[group])
+
+
+def _assert_in_every_arrival_order(
+    files: tuple[str, ...], wanted: set[frozenset[str]], canonical: set[str]
+) -> None:
     finals: list[dict[frozenset[str], dict[str, Any]]] = []
     for order in itertools.permutations(files):
         replayer = replay_files(order)
