@@ -650,6 +650,26 @@ def test_a_near_duplicate_takes_a_word_bigram_similarity_of_at_least_0_8() -> No
     assert len(bucket.views()) == 2
 
 
+def test_limits_an_unmarked_expansion_of_over_a_fifth_of_its_words_is_a_second_original() -> None:
+    """README, limits: an item re-sent unmarked with a paragraph added is one item sent twice
+    while the new words are at most about a fifth of the expansion's; more, and the desk's
+    unmarked expansion reads as a second original. 40 distinct words (39 bigrams) with 8 added
+    share 39 of 47 bigrams (0.83); with 12 added, 39 of 51 (0.76)."""
+    words = [f"дум{chr(0x430 + i // 32)}{chr(0x430 + i % 32)}" for i in range(52)]
+    original = wire_item((" ".join(words[3:40]) + ".",), headline=" ".join(words[:3]))
+
+    def expanded(added: int) -> WireItem:
+        return dataclasses.replace(
+            original,
+            paragraphs=(*original.paragraphs, " ".join(words[40 : 40 + added]) + "."),
+        )
+
+    assert len(merged_all([original, expanded(8)])[0].views()) == 1
+    assert len(merged_all([expanded(8), original])[0].views()) == 1
+    assert len(merged_all([original, expanded(12)])[0].views()) == 2
+    assert len(merged_all([expanded(12), original])[0].views()) == 2
+
+
 def test_an_arrival_splits_each_original_of_a_crowded_bucket_into_words_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
