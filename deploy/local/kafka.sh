@@ -60,7 +60,7 @@ Commands:
 stdout only ever carries the PLAINTEXT bootstrap; everything else goes to stderr.
 
 Optional SASL_SSL listener (set KAFKA_SASL_SSL_PORT): the broker also listens on
-127.0.0.1:KAFKA_SASL_SSL_PORT with SASL_SSL, SCRAM-SHA-256 and TLS; PLAINTEXT stays on for
+127.0.0.1:KAFKA_SASL_SSL_PORT with SASL_SSL, SCRAM-SHA-256 or -512 and TLS; PLAINTEXT stays on for
 inter-broker and admin use. At 'start' the script makes a local CA and a server certificate
 for 127.0.0.1/localhost (keytool, kept in the run dir until 'stop' without --keep-data) and
 logs "CA certificate (PEM): <path>" on stderr: clients use that file as their CA file. The
@@ -85,7 +85,7 @@ Environment:
   KAFKA_SASL_SSL_PORT    port of the optional SASL_SSL listener   [unset: PLAINTEXT only]
   KAFKA_RELAYED_PORT     port of the optional RELAYED listener    [unset: none]
   KAFKA_RELAY_PORT       the port it advertises (a relay's)       [unset: none]
-  KAFKA_SCRAM_USER       SCRAM-SHA-256 user created at format     [wire]
+  KAFKA_SCRAM_USER       SCRAM user (SHA-256 and SHA-512) created at format [wire]
   KAFKA_SCRAM_PASSWORD   its password (no , [ ] = " ' \ or spaces) [wire-secret]
   WIRE_INGEST_CACHE      cache root                               [<repo>/.cache]
   JAVA_HOME              JVM to use                               [java on PATH]
@@ -236,7 +236,7 @@ configure_port() {
 configure_scram() {
   SCRAM_USER=${KAFKA_SCRAM_USER:-wire}
   SCRAM_PASSWORD=${KAFKA_SCRAM_PASSWORD:-wire-secret}
-  # Both go into StorageTool's "SCRAM-SHA-256=[name=...,password=...]" argument.
+  # Both go into StorageTool's "SCRAM-SHA-256=[name=...,password=...]" arguments.
   [[ $SCRAM_USER =~ ^[A-Za-z0-9._-]+$ ]] ||
     die "KAFKA_SCRAM_USER may only contain letters, digits, '.', '_' and '-'"
   local bad=$' \t\n,[]="\'\\'
@@ -507,7 +507,7 @@ log_sasl_ssl() {
   local port
   port=$(configured_sasl_ssl_port)
   [[ -n $port ]] || return 0
-  log "SASL_SSL (SCRAM-SHA-256) on 127.0.0.1:$port"
+  log "SASL_SSL (SCRAM-SHA-256, SCRAM-SHA-512) on 127.0.0.1:$port"
   log "CA certificate (PEM): $CA_PEM"
 }
 
@@ -592,9 +592,12 @@ cmd_start() {
       cluster_id=$(random_cluster_id)
       local -a format_args=(format -t "$cluster_id" -c "$PROPS_FILE")
       if [[ -n $SASL_SSL_PORT ]]; then
-        # The SCRAM credential goes into the bootstrap metadata, before the broker first runs.
-        format_args+=(--add-scram "SCRAM-SHA-256=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]")
-        log "formatting $DATA_DIR (cluster id $cluster_id, SCRAM-SHA-256 user $SCRAM_USER)"
+        # The SCRAM credentials go into the bootstrap metadata, before the broker first runs.
+        local mechanism
+        for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+          format_args+=(--add-scram "$mechanism=[name=$SCRAM_USER,password=$SCRAM_PASSWORD]")
+        done
+        log "formatting $DATA_DIR (cluster id $cluster_id, SCRAM-SHA-256/512 user $SCRAM_USER)"
       else
         log "formatting $DATA_DIR (cluster id $cluster_id)"
       fi

@@ -1,4 +1,5 @@
-"""The worker on a broker that demands SASL_SSL: SCRAM-SHA-256 over TLS, verified against a CA.
+"""The worker on a broker that demands SASL_SSL: SCRAM-SHA-256 or -512 over TLS, verified
+against a CA.
 
 Everything the worker knows about security comes from its environment (KAFKA_SECURITY_PROTOCOL,
 KAFKA_SASL_*, KAFKA_SSL_CAFILE), exactly as operators configure it. The broker is this module's
@@ -64,12 +65,14 @@ def secure_broker() -> Iterator[LocalBroker]:
         broker.stop()
 
 
-def security_env(broker: LocalBroker, password: str = SCRAM_PASSWORD) -> dict[str, str]:
+def security_env(
+    broker: LocalBroker, password: str = SCRAM_PASSWORD, mechanism: str = "SCRAM-SHA-256"
+) -> dict[str, str]:
     """The worker's KAFKA_* variables for the broker's SASL_SSL listener."""
     return {
         "KAFKA_BOOTSTRAP": broker.sasl_ssl_bootstrap,
         "KAFKA_SECURITY_PROTOCOL": "SASL_SSL",
-        "KAFKA_SASL_MECHANISM": "SCRAM-SHA-256",
+        "KAFKA_SASL_MECHANISM": mechanism,
         "KAFKA_SASL_USERNAME": broker.scram_user,
         "KAFKA_SASL_PASSWORD": password,
         "KAFKA_SSL_CAFILE": str(broker.ca_file),
@@ -198,11 +201,13 @@ def wait_for_failure(worker: WorkerProcess, marker: str) -> None:
     assert marker in worker.log_path.read_text(errors="replace"), worker.log_tail()
 
 
+# SCRAM-SHA-512 is what managed clusters often offer (Amazon MSK offers no other SCRAM).
+@pytest.mark.parametrize("mechanism", ["SCRAM-SHA-256", "SCRAM-SHA-512"])
 def test_worker_processes_seeds_over_sasl_ssl(
-    secure_broker: LocalBroker, secure_workers: WorkerFactory
+    secure_broker: LocalBroker, secure_workers: WorkerFactory, mechanism: str
 ) -> None:
     names = Names.fresh("sec")
-    env = security_env(secure_broker)
+    env = security_env(secure_broker, mechanism=mechanism)
     create_topic(secure_broker.bootstrap, names.raw, PARTITIONS)  # PLAINTEXT admin
 
     worker = secure_workers("ok", names, env)
@@ -223,7 +228,7 @@ def test_worker_processes_seeds_over_sasl_ssl(
     log = worker.log_path.read_text(errors="replace")
     before, started, faust_part = log.partition("[^Worker]: Starting")
     assert started, worker.log_tail()
-    login = f"Authenticated as {SCRAM_USER} via SCRAM-SHA-256"
+    login = f"Authenticated as {SCRAM_USER} via {mechanism}"
     assert login in before, worker.log_tail()
     assert faust_part.count(login) >= 2, worker.log_tail()
     assert_no_secret(worker, SCRAM_PASSWORD)

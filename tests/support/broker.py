@@ -44,7 +44,7 @@ class LocalBroker:
     on its first start; ``stop(keep_data=True)`` and ``kill()`` keep it for the next start.
 
     With ``sasl_ssl_port`` the broker also listens on 127.0.0.1:``sasl_ssl_port`` with
-    SASL_SSL (SCRAM-SHA-256 over TLS) besides PLAINTEXT on ``port``: clients log in as
+    SASL_SSL (SCRAM-SHA-256 or -512 over TLS) besides PLAINTEXT on ``port``: clients log in as
     ``scram_user``/``scram_password`` (created when the data dir is formatted, i.e. on a fresh
     start) and verify the broker with the CA certificate at :attr:`ca_file`.
 
