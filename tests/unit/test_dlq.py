@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from aiokafka import TopicPartition
 
+from workers import dlq
 from workers.core.events import Source
 from workers.core.keys import raw_sha256
 from workers.core.pipeline import dlq_record
 from workers.core.rejects import Reject, RejectReason
-from workers.dlq import DeadLetter
+from workers.dlq import DeadLetter, Selection
+from workers.settings import Settings
 
 RAW = "Заглавие без текст\n".encode()
 FIRST_ARRIVAL_MS = 1_763_640_000_000  # 2025-11-20T12:00:00Z
@@ -153,3 +157,49 @@ def test_a_long_detail_is_cut_with_an_ellipsis() -> None:
     line = DeadLetter(0, 0, 0, record).line()
     assert "x" * 99 + "…" in line
     assert "x" * 100 not in line
+
+
+class _SilentPartition:
+    """A consumer of a partition whose leader never answers: no records, the position stays."""
+
+    async def position(self, tp: TopicPartition) -> int:
+        return 3
+
+    async def getmany(self, tp: TopicPartition, timeout_ms: int) -> dict[TopicPartition, list[Any]]:
+        await asyncio.sleep(0.001)
+        return {}
+
+
+def test_a_partition_that_gives_no_records_ends_the_read_instead_of_hanging_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(dlq, "READ_STALL_S", 0.0)
+    silent: Any = _SilentPartition()
+    with pytest.raises(
+        dlq.DlqReadError,
+        match=r"^no records from wire\.dlq partition 1 for 0 s \(at offset 3 of 9\)$",
+    ):
+        asyncio.run(  # a read that hangs fails here instead
+            asyncio.wait_for(
+                dlq._read_partition(silent, TopicPartition("wire.dlq", 1), 9, Selection(), print),
+                timeout=10,
+            )
+        )
+
+
+@pytest.mark.parametrize("action", ["list", "show"])
+def test_a_read_kafka_does_not_serve_exits_4_with_one_line(
+    action: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """README, Command line: exit 4 when Kafka does not answer the read."""
+
+    async def stalled(*_args: object) -> None:
+        raise dlq.DlqReadError("no records from wire.dlq partition 1 for 120 s (at offset 3 of 9)")
+
+    monkeypatch.setattr(dlq, "load_or_report", Settings)
+    monkeypatch.setattr(dlq, "read_dead_letters", stalled)
+    assert dlq.run(action, Selection(), None, None) == 4
+    assert capsys.readouterr().err == (
+        "dlq: Kafka did not serve wire.dlq: DlqReadError: no records from wire.dlq partition 1"
+        " for 120 s (at offset 3 of 9)\n"
+    )
