@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import os
 import re
+import shutil
 import signal
 import subprocess
 import threading
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import free_port
+from tests.support.broker import KAFKA_SH, LocalBroker, free_port
 from tests.support.waiting import wait_until
 from tests.support.worker import Names
 
@@ -205,3 +206,57 @@ def test_make_run_says_with_its_code_when_the_worker_exits_before_it_is_ready(
     assert done.returncode == 1
     assert "run: the worker exited with code 2; last log lines:\n" in done.stderr, done.stderr
     assert "WIRE_PARTITIONS must be at least 1" in done.stderr
+
+
+@pytest.mark.integration
+def test_make_run_uses_a_local_broker_already_running_and_leaves_it_up(tmp_path: Path) -> None:
+    """README, "Two commands": a local broker already running is used and left running, and
+    the run's own state folder (``.cache/run-state-<web port>``) is emptied at each start."""
+    web_port = free_port()
+    cache = Path(os.environ.get("WIRE_INGEST_CACHE") or RUN.parents[2] / ".cache").resolve()
+    broker = LocalBroker(free_port(), cache_dir=cache)
+    state = cache / f"run-state-{web_port}"
+    env = {
+        **os.environ,
+        **Names.fresh("run").env(),
+        "KAFKA_PORT": str(broker.port),
+        "KAFKA_CONTROLLER_PORT": str(broker.controller_port),
+        "WIRE_INGEST_CACHE": str(cache),
+        "WIRE_WEB_HOST": "127.0.0.1",
+        "WIRE_WEB_PORT": str(web_port),
+    }
+    for name in ("KAFKA_BOOTSTRAP", "WIRE_STATE_DIR", "KAFKA_SASL_SSL_PORT", "KAFKA_RELAYED_PORT"):
+        env.pop(name, None)
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    try:
+        broker.stop()
+        broker.start()
+        state.mkdir(parents=True)
+        (state / "left-by-an-earlier-run").write_text("a new broker has no changelog for it")
+        with out.open("wb") as stdout, err.open("wb") as stderr:
+            proc = subprocess.Popen(
+                ["bash", str(RUN)], env=env, stdout=stdout, stderr=stderr, start_new_session=True
+            )
+        run = _Run(proc, out, err, web_port)
+        try:
+            run.wait_for_both_seed_events()
+            os.killpg(proc.pid, signal.SIGINT)
+            assert proc.wait(60) == 0, run.stderr()
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(30)
+        assert (
+            "run: using the local broker already running; it stays up after Ctrl-C\n"
+            f"run: broker at {broker.bootstrap}\n"
+        ) in run.stderr()
+        assert "kafka.sh: stopping" not in run.stderr()
+        assert broker.is_running()
+        status = subprocess.run(
+            [str(KAFKA_SH), "status"], env=env, capture_output=True, text=True, check=False
+        )
+        assert (status.returncode, status.stdout) == (0, f"{broker.bootstrap}\n")
+        assert not (state / "left-by-an-earlier-run").exists()
+    finally:
+        broker.stop()
+        shutil.rmtree(state, ignore_errors=True)
