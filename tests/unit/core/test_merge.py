@@ -14,6 +14,7 @@ from tests.support.fixtures import SEED_STORY
 from workers.core import keys
 from workers.core.merge import (
     BOILERPLATE,
+    KEEP_UPDATES,
     Bucket,
     ChangeKind,
     Merged,
@@ -668,6 +669,43 @@ def test_limits_an_unmarked_expansion_of_over_a_fifth_of_its_words_is_a_second_o
     assert len(merged_all([expanded(8), original])[0].views()) == 1
     assert len(merged_all([original, expanded(12)])[0].views()) == 2
     assert len(merged_all([expanded(12), original])[0].views()) == 2
+
+
+def test_limits_a_story_holding_anothers_updates_folds_them_and_keeps_the_folded_ones() -> None:
+    """README, limits: updates that arrive before their original wait in the only story of
+    their minute and place (rule 2), which folds the oldest past ``KEEP_UPDATES``. When the
+    original arrives, the updates still in full move to it; the folded ones stay counted in
+    the story that held them, and their own story counts fewer versions."""
+    playground = wire_item(
+        ("Кметът откри новата детска площадка в квартал Младост, съобщиха от общината.",),
+        headline="Нова детска площадка в Младост",
+    )
+    lead = "Пожар избухна в склад за дървен материал в промишлената зона, съобщиха от пожарната."
+    fire = wire_item((lead,), headline="Пожар в склад за дървен материал")
+
+    def updates(count: int) -> list[WireItem]:
+        return [
+            wire_item(
+                (lead, f"Екипите гасят огъня вече {i} часа, казаха от службата номер {i}."),
+                headline=f"Пожарът в склада гори {i} час",
+                updated=SEED_MINUTE + timedelta(minutes=10 * i),
+            )
+            for i in range(1, count + 1)
+        ]
+
+    def counts(count: int) -> dict[str, tuple[int, int]]:
+        """Each story's original: (versions kept in full, versions counted)."""
+        bucket, _ = merged_all([playground, *updates(count), fire])
+        return {s.versions[0].headline: (len(s.versions), s.total) for s in bucket.views()}
+
+    assert counts(KEEP_UPDATES) == {
+        playground.headline: (1, 1),
+        fire.headline: (KEEP_UPDATES + 1, KEEP_UPDATES + 1),
+    }
+    assert counts(KEEP_UPDATES + 2) == {
+        playground.headline: (1, 3),  # two of the fire's updates folded into it, and kept there
+        fire.headline: (KEEP_UPDATES + 1, KEEP_UPDATES + 1),  # of 13 versions sent
+    }
 
 
 def test_an_arrival_splits_each_original_of_a_crowded_bucket_into_words_once(
