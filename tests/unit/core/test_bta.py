@@ -726,6 +726,22 @@ def test_identity_twins_share_only_the_boilerplate_line() -> None:
     assert shared == {"Очаквайте подробности."}
 
 
+@pytest.mark.parametrize(
+    ("name", "is_update", "paragraphs"),
+    [
+        ("chain-flash.txt", False, 1),
+        ("chain-rewrite.txt", True, 2),
+        ("chain-full-update.txt", True, 3),
+        ("chain-festival.txt", False, 1),
+    ],
+)
+def test_identity_chain(name: str, is_update: bool, paragraphs: int) -> None:
+    item = identity(name)
+    assert (item.places, item.signoff, item.agency) == (("Русе",), "ХА", "БТА")
+    assert item.first_created == datetime(2026, 10, 12, 9, 5, tzinfo=SOFIA)
+    assert (item.is_update, len(item.paragraphs)) == (is_update, paragraphs)
+
+
 def test_every_identity_file_is_pinned() -> None:
     names = {p.name for p in IDENTITY_DIR.glob("*.txt")}
     assert names == {
@@ -734,6 +750,10 @@ def test_every_identity_file_is_pinned() -> None:
         "adjective-fortress-update.txt",
         "adjective-fortress.txt",
         "adjective-kindergarten.txt",
+        "chain-festival.txt",
+        "chain-flash.txt",
+        "chain-full-update.txt",
+        "chain-rewrite.txt",
         "correction-original.txt",
         "correction-update.txt",
         "expanded-original.txt",
