@@ -177,8 +177,16 @@ class Settings:
         if self.security_protocol.startswith("SASL"):
             if self.sasl_mechanism not in SASL_MECHANISMS:
                 raise SettingsError(f"KAFKA_SASL_MECHANISM must be one of {SASL_MECHANISMS}")
-            if not self.sasl_username or not self.sasl_password:
-                raise SettingsError("SASL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+            missing = [
+                variable
+                for variable, value in (
+                    ("KAFKA_SASL_USERNAME", self.sasl_username),
+                    ("KAFKA_SASL_PASSWORD", self.sasl_password),
+                )
+                if not value
+            ]
+            if missing:
+                raise SettingsError(f"SASL needs {' and '.join(missing)}")
 
     @property
     def table_name(self) -> str:

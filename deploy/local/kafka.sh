@@ -586,7 +586,8 @@ cmd_start() {
     if [[ -f $DATA_DIR/meta.properties ]]; then
       log "data dir already formatted, restarting on it: $DATA_DIR"
       [[ -z $SASL_SSL_PORT ]] ||
-        log "note: SCRAM users are those of its first format (KAFKA_SCRAM_* apply to fresh data only)"
+        log "note: SCRAM users are those of its first format (KAFKA_SCRAM_* apply to fresh data only;" \
+          "a dir formatted before SCRAM-SHA-512 was offered has no SHA-512 user)"
     else
       local cluster_id
       cluster_id=$(random_cluster_id)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.broker import KAFKA_SH, LocalBroker, free_port
+from tests.support.broker import KAFKA_SH, REPO_ROOT, free_port, own_broker
 from tests.support.waiting import wait_until
 from tests.support.worker import Names
 
@@ -194,69 +194,76 @@ def test_make_run_says_with_its_code_when_the_worker_exits_before_it_is_ready(
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP": f"127.0.0.1:{free_port()}",  # never reached: the settings go first
+        "WIRE_START_TIMEOUT_S": "0",  # and were they accepted, no waiting for it either
         "WIRE_WEB_HOST": "127.0.0.1",
         "WIRE_WEB_PORT": str(free_port()),
         "WIRE_INGEST_CACHE": str(tmp_path / "cache"),
         "WIRE_STATE_DIR": str(tmp_path / "state"),
         "WIRE_PARTITIONS": "0",
     }
-    done = subprocess.run(
-        ["bash", str(RUN)], env=env, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 1
-    assert "run: the worker exited with code 2; last log lines:\n" in done.stderr, done.stderr
-    assert "WIRE_PARTITIONS must be at least 1" in done.stderr
+    out, err = tmp_path / "stdout", tmp_path / "stderr"
+    with out.open("wb") as stdout, err.open("wb") as stderr:
+        proc = subprocess.Popen(
+            ["bash", str(RUN)], env=env, stdout=stdout, stderr=stderr, start_new_session=True
+        )
+    run = _Run(proc, out, err, int(env["WIRE_WEB_PORT"]))
+    try:
+        assert proc.wait(180) == 1, run.stderr()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the script and the worker it started
+            proc.wait(30)
+    assert "run: the worker exited with code 2; last log lines:\n" in run.stderr()
+    assert "WIRE_PARTITIONS must be at least 1" in run.stderr()
 
 
 @pytest.mark.integration
 def test_make_run_uses_a_local_broker_already_running_and_leaves_it_up(tmp_path: Path) -> None:
     """README, "Two commands": a local broker already running is used and left running, and
-    the run's own state folder (``.cache/run-state-<web port>``) is emptied at each start."""
+    the run's own state folder (``<cache>/run-state-<web port>``) is emptied at each start."""
     web_port = free_port()
-    cache = Path(os.environ.get("WIRE_INGEST_CACHE") or RUN.parents[2] / ".cache").resolve()
-    broker = LocalBroker(free_port(), cache_dir=cache)
-    state = cache / f"run-state-{web_port}"
-    env = {
-        **os.environ,
-        **Names.fresh("run").env(),
-        "KAFKA_PORT": str(broker.port),
-        "KAFKA_CONTROLLER_PORT": str(broker.controller_port),
-        "WIRE_INGEST_CACHE": str(cache),
-        "WIRE_WEB_HOST": "127.0.0.1",
-        "WIRE_WEB_PORT": str(web_port),
-    }
-    for name in ("KAFKA_BOOTSTRAP", "WIRE_STATE_DIR", "KAFKA_SASL_SSL_PORT", "KAFKA_RELAYED_PORT"):
-        env.pop(name, None)
     out, err = tmp_path / "stdout", tmp_path / "stderr"
-    try:
-        broker.stop()
-        broker.start()
-        state.mkdir(parents=True)
-        (state / "left-by-an-earlier-run").write_text("a new broker has no changelog for it")
-        with out.open("wb") as stdout, err.open("wb") as stderr:
-            proc = subprocess.Popen(
-                ["bash", str(RUN)], env=env, stdout=stdout, stderr=stderr, start_new_session=True
-            )
-        run = _Run(proc, out, err, web_port)
+    with own_broker() as broker:
+        # kafka.sh finds the broker by its port in the cache it was started from; run.sh
+        # keeps its own state and log in that cache too.
+        env = {**broker._env(), **Names.fresh("run").env()}
+        cache = Path(env.get("WIRE_INGEST_CACHE") or REPO_ROOT / ".cache")
+        env |= {"WIRE_WEB_HOST": "127.0.0.1", "WIRE_WEB_PORT": str(web_port)}
+        for name in ("KAFKA_BOOTSTRAP", "WIRE_STATE_DIR"):
+            env.pop(name, None)
+        state, log = cache / f"run-state-{web_port}", cache / f"run-worker-{web_port}.log"
         try:
-            run.wait_for_both_seed_events()
-            os.killpg(proc.pid, signal.SIGINT)
-            assert proc.wait(60) == 0, run.stderr()
+            broker.start()
+            state.mkdir(parents=True, exist_ok=True)
+            (state / "left-by-an-earlier-run").write_text("a new broker has no changelog for it")
+            with out.open("wb") as stdout, err.open("wb") as stderr:
+                proc = subprocess.Popen(
+                    ["bash", str(RUN)],
+                    env=env,
+                    stdout=stdout,
+                    stderr=stderr,
+                    start_new_session=True,
+                )
+            run = _Run(proc, out, err, web_port)
+            try:
+                run.wait_for_both_seed_events()
+                os.killpg(proc.pid, signal.SIGINT)
+                assert proc.wait(60) == 0, run.stderr()
+            finally:
+                if proc.poll() is None:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(30)
+            assert (
+                "run: using the local broker already running; it stays up after Ctrl-C\n"
+                f"run: broker at {broker.bootstrap}\n"
+            ) in run.stderr()
+            assert "kafka.sh: stopping" not in run.stderr()
+            assert broker.is_running()
+            status = subprocess.run(
+                [str(KAFKA_SH), "status"], env=env, capture_output=True, text=True, check=False
+            )
+            assert (status.returncode, status.stdout) == (0, f"{broker.bootstrap}\n")
+            assert not (state / "left-by-an-earlier-run").exists()
         finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(30)
-        assert (
-            "run: using the local broker already running; it stays up after Ctrl-C\n"
-            f"run: broker at {broker.bootstrap}\n"
-        ) in run.stderr()
-        assert "kafka.sh: stopping" not in run.stderr()
-        assert broker.is_running()
-        status = subprocess.run(
-            [str(KAFKA_SH), "status"], env=env, capture_output=True, text=True, check=False
-        )
-        assert (status.returncode, status.stdout) == (0, f"{broker.bootstrap}\n")
-        assert not (state / "left-by-an-earlier-run").exists()
-    finally:
-        broker.stop()
-        shutil.rmtree(state, ignore_errors=True)
+            shutil.rmtree(state, ignore_errors=True)
+            log.unlink(missing_ok=True)

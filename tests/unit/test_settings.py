@@ -81,6 +81,23 @@ def test_an_unusable_setting_is_refused_by_name(env: dict[str, str], named: str)
         Settings.from_env(env)
 
 
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        ({"KAFKA_SASL_USERNAME": "u"}, "SASL needs KAFKA_SASL_PASSWORD"),
+        ({"KAFKA_SASL_PASSWORD": "p"}, "SASL needs KAFKA_SASL_USERNAME"),
+        ({}, "SASL needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD"),
+    ],
+)
+def test_sasl_without_its_credentials_names_what_is_missing(
+    given: dict[str, str], message: str
+) -> None:
+    env = {"KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512"}
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env(env | given)
+    assert str(refused.value) == message
+
+
 def test_usable_settings_pass(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
     ca.write_text("not checked here, only that it exists")

@@ -203,7 +203,14 @@ def test_a_state_dir_this_user_cannot_write_is_named_so(
     state.mkdir()
     access = os.access
     monkeypatch.setattr(os, "access", lambda path, mode: access(path, mode) and Path(path) != state)
-    settings = Settings(web_host="127.0.0.1", web_port=free_port(), state_dir=state)
+    settings = Settings(
+        web_host="127.0.0.1",
+        web_port=free_port(),
+        state_dir=state,
+        # Without the check, the worker would go on to the broker: none there, and no wait.
+        kafka_bootstrap=f"127.0.0.1:{free_port()}",
+        start_timeout_s=0,
+    )
     assert run_worker(settings) == 2
     assert (
         capsys.readouterr().err
