@@ -401,6 +401,43 @@ def test_a_replayed_input_resends_its_events_even_past_the_retention() -> None:
     assert failures == []
 
 
+def test_a_re_sent_older_input_leaves_the_newest_event_last_on_latest() -> None:
+    """After a rebalance the re-read re-sends the inputs handled before it began and skips
+    those handled while it ran (positions.py), which are later ones: an original re-sent
+    after its update's first send put the original last on the compacted topic (seen in the
+    deploy scenario). A re-send sends each story's newest event of the outbox to
+    ``stories.latest``; ``stories.events`` still gets the stored events byte for byte."""
+    from types import SimpleNamespace
+
+    from tests.unit.core.items import SEED_MINUTE, wire_item
+    from workers.core.keys import bucket_key
+    from workers.stream.agents import handle_item
+    from workers.stream.state import decode_state
+
+    wire, table, producer, failures = stub_wire(Settings(), 1)
+
+    def arrive(item: WireItem, offset: int) -> None:
+        source = Source("cd" * 32, topic="wire.raw", partition=0, offset=offset)
+        record = encode_forwarded(Forwarded(item, source, b"wire bytes", {}))
+        message = SimpleNamespace(topic="app.items-by-story", partition=0, offset=offset, tp=None)
+        asyncio.run(handle_item(wire, message, bucket_key(item).encode(), record))
+
+    lead = "Земеделците прибраха рекордна реколта от пшеница."
+    original = wire_item((lead,))
+    update = wire_item(
+        (lead, "Изкупните цени остават ниски."), updated=SEED_MINUTE + timedelta(hours=1)
+    )
+    arrive(original, 905)
+    arrive(update, 980)
+    first, second = decode_state(table[bucket_key(original).encode()]).outbox
+    assert (first.offset, second.offset) == (905, 980)
+    producer.sent.clear()
+    arrive(original, 905)  # re-read after a rebalance; 980 is skipped as handled since
+    assert [value for _, value in producer.sent["events"]] == [first.events[0][1]]
+    assert [value for _, value in producer.sent["latest"]] == [second.events[0][1]]
+    assert failures == []
+
+
 def test_another_record_at_a_reused_offset_is_merged_not_taken_for_a_replay() -> None:
     """A committed outbox entry stays until its bucket is written again; a re-created
     repartition topic hands its offset to another record, which must be merged."""

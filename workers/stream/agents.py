@@ -282,8 +282,9 @@ async def handle_item(wire: WireApp, message: Any, key: bytes, value: bytes) -> 
         log.info("re-sending the events of %s:%s", partition, message.offset)
         wire.table[key] = encode_state(state)
         _after_item(wire, partition, stream_time, committed)
+        newest = _newest_events(state)
         for story_key, data in replayed.events:
-            await _emit(wire, story_key.encode(), data, source, None)
+            await _emit(wire, story_key.encode(), data, source, None, latest=newest[story_key])
         return
     expired = admit(stored.bucket if stored else None, item, stream_time, wire.retention)
     if expired is not None:
@@ -379,12 +380,34 @@ def _after_item(
     metrics.buckets.set(wire.expiry.buckets())
 
 
+def _newest_events(state: BucketState) -> dict[str, bytes]:
+    """Each story's event of the newest input in the bucket's outbox.
+
+    A re-send of an older input must not leave its event last on ``stories.latest``: after a
+    rebalance the re-read re-sends the inputs handled before it began, and skips the later
+    ones handled while it ran (positions.py), whose events went out first. Every input past
+    the committed offset is in the outbox, so its newest event of a story is the story's.
+    """
+    newest: dict[str, bytes] = {}
+    for entry in sorted(state.outbox, key=lambda pending: (pending.partition, pending.offset)):
+        newest.update(entry.events)
+    return newest
+
+
 async def _emit(
-    wire: WireApp, story_key: bytes, data: bytes, source: Source, event_type: str | None
+    wire: WireApp,
+    story_key: bytes,
+    data: bytes,
+    source: Source,
+    event_type: str | None,
+    *,
+    latest: bytes | None = None,
 ) -> None:
-    """Send to both output topics; count and time the event when the broker has it."""
+    """Send to both output topics (``latest``: another event for ``stories.latest``, the
+    story's newest when an older one is re-sent); count and time the event when the broker
+    has it."""
     metrics = wire.metrics
-    await send(wire, wire.latest, story_key, data)
+    await send(wire, wire.latest, story_key, data if latest is None else latest)
     pending = await send(wire, wire.events, story_key, data)
 
     def on_acked() -> None:
