@@ -438,6 +438,41 @@ def test_a_re_sent_older_input_leaves_the_newest_event_last_on_latest() -> None:
     assert failures == []
 
 
+def test_a_re_sent_input_at_a_reused_offset_leaves_the_newest_event_last_on_latest() -> None:
+    """A re-created repartition topic starts its offsets again while an uncommitted entry of
+    the old one stays in the outbox: the newest input is the one the bucket took last, not
+    the one of the highest offset."""
+    from types import SimpleNamespace
+
+    from tests.unit.core.items import SEED_MINUTE, wire_item
+    from workers.core.keys import bucket_key
+    from workers.stream.agents import handle_item
+    from workers.stream.state import decode_state
+
+    wire, table, producer, failures = stub_wire(Settings(), 1)
+
+    def arrive(item: WireItem, offset: int, raw_offset: int) -> None:
+        source = Source(f"{raw_offset:064x}", topic="wire.raw", partition=0, offset=raw_offset)
+        record = encode_forwarded(Forwarded(item, source, b"wire bytes", {}))
+        message = SimpleNamespace(topic="app.items-by-story", partition=0, offset=offset, tp=None)
+        asyncio.run(handle_item(wire, message, bucket_key(item).encode(), record))
+
+    lead = "Земеделците прибраха рекордна реколта от пшеница."
+    original = wire_item((lead,))
+    update = wire_item(
+        (lead, "Изкупните цени остават ниски."), updated=SEED_MINUTE + timedelta(hours=1)
+    )
+    arrive(original, 980, 500)
+    arrive(update, 3, 900)  # the topic made again: its offsets start over, nothing committed
+    first, second = decode_state(table[bucket_key(original).encode()]).outbox
+    assert (first.offset, second.offset) == (980, 3)
+    producer.sent.clear()
+    arrive(update, 3, 900)  # re-read after a crash: a replay of offset 3
+    assert [value for _, value in producer.sent["events"]] == [second.events[0][1]]
+    assert [value for _, value in producer.sent["latest"]] == [second.events[0][1]]
+    assert failures == []
+
+
 def test_another_record_at_a_reused_offset_is_merged_not_taken_for_a_replay() -> None:
     """A committed outbox entry stays until its bucket is written again; a re-created
     repartition topic hands its offset to another record, which must be merged."""

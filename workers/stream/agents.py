@@ -387,9 +387,11 @@ def _newest_events(state: BucketState) -> dict[str, bytes]:
     rebalance the re-read re-sends the inputs handled before it began, and skips the later
     ones handled while it ran (positions.py), whose events went out first. Every input past
     the committed offset is in the outbox, so its newest event of a story is the story's.
+    The outbox is in the order the bucket took its inputs (:meth:`BucketState.advance`
+    appends), which offsets are not once a re-created topic reuses them.
     """
     newest: dict[str, bytes] = {}
-    for entry in sorted(state.outbox, key=lambda pending: (pending.partition, pending.offset)):
+    for entry in state.outbox:
         newest.update(entry.events)
     return newest
 

@@ -6,7 +6,8 @@ flushes both before it commits the input offset. If the worker dies in between, 
 processed again, but the restored state may already know the version (its changelog record
 made it, the event may not have). The outbox entry, keyed by the input's partition and offset,
 tells such a replay of our own work from a newsroom re-delivery: a replay re-sends the stored
-events byte for byte (same ``eventId``); a re-delivery stays a silent duplicate. Entries are
+events byte for byte (same ``eventId``; to ``stories.latest`` each story's newest event of the
+outbox, agents.py); a re-delivery stays a silent duplicate. Entries are
 dropped once their input offset is committed, and only then: an entry dropped earlier would
 turn a replay of our own uncommitted work into a silent duplicate whose event was never sent.
 
