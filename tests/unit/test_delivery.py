@@ -270,6 +270,23 @@ def stub_wire(
     return wire, table, producer, failures
 
 
+def merge_input(
+    wire: Any, item: WireItem, offset: int, raw_offset: int | None = None, tp: Any = None
+) -> None:
+    """``item`` through the merge agent's handler as the repartition record at ``offset``
+    (partition 0), from the raw input at ``raw_offset`` (default: the same offset)."""
+    from types import SimpleNamespace
+
+    from workers.core.keys import bucket_key
+    from workers.stream.agents import handle_item
+
+    raw_at = offset if raw_offset is None else raw_offset
+    source = Source(f"{raw_at:064x}", topic="wire.raw", partition=0, offset=raw_at)
+    record = encode_forwarded(Forwarded(item, source, b"wire bytes", {}))
+    message = SimpleNamespace(topic="app.items-by-story", partition=0, offset=offset, tp=tp)
+    asyncio.run(handle_item(wire, message, bucket_key(item).encode(), record))
+
+
 def test_a_parsed_item_goes_to_its_buckets_partition_of_the_state_layout() -> None:
     """Not to whatever partition count the repartition topic has now: partitions added by
     hand have no changelog partition, and no state, behind them."""
@@ -371,20 +388,15 @@ def test_a_replayed_input_resends_its_events_even_past_the_retention() -> None:
     """After a crash, stream time restored from the changelog can be ahead of where it was
     when an uncommitted input was first handled. Its events must go again, not a DLQ record:
     the first send may never have reached the broker."""
-    from types import SimpleNamespace
 
     from tests.unit.core.items import SEED_MINUTE, wire_item
     from workers.core.keys import bucket_key
-    from workers.stream.agents import handle_item
     from workers.stream.state import decode_state
 
     wire, table, producer, failures = stub_wire(Settings(), 1)
 
     def arrive(item: WireItem, offset: int) -> None:
-        source = Source("ab" * 32, topic="wire.raw", partition=0, offset=offset)
-        record = encode_forwarded(Forwarded(item, source, b"wire bytes", {}))
-        message = SimpleNamespace(topic="app.items-by-story", partition=0, offset=offset, tp=None)
-        asyncio.run(handle_item(wire, message, bucket_key(item).encode(), record))
+        merge_input(wire, item, offset)
 
     week = timedelta(days=7)
     arrive(wire_item(("Друга новина.",), first=SEED_MINUTE + week - timedelta(minutes=1)), 9)
@@ -407,20 +419,15 @@ def test_a_re_sent_older_input_leaves_the_newest_event_last_on_latest() -> None:
     after its update's first send put the original last on the compacted topic (seen in the
     deploy scenario). A re-send sends each story's newest event of the outbox to
     ``stories.latest``; ``stories.events`` still gets the stored events byte for byte."""
-    from types import SimpleNamespace
 
     from tests.unit.core.items import SEED_MINUTE, wire_item
     from workers.core.keys import bucket_key
-    from workers.stream.agents import handle_item
     from workers.stream.state import decode_state
 
     wire, table, producer, failures = stub_wire(Settings(), 1)
 
     def arrive(item: WireItem, offset: int) -> None:
-        source = Source("cd" * 32, topic="wire.raw", partition=0, offset=offset)
-        record = encode_forwarded(Forwarded(item, source, b"wire bytes", {}))
-        message = SimpleNamespace(topic="app.items-by-story", partition=0, offset=offset, tp=None)
-        asyncio.run(handle_item(wire, message, bucket_key(item).encode(), record))
+        merge_input(wire, item, offset)
 
     lead = "Земеделците прибраха рекордна реколта от пшеница."
     original = wire_item((lead,))
@@ -442,20 +449,15 @@ def test_a_re_sent_input_at_a_reused_offset_leaves_the_newest_event_last_on_late
     """A re-created repartition topic starts its offsets again while an uncommitted entry of
     the old one stays in the outbox: the newest input is the one the bucket took last, not
     the one of the highest offset."""
-    from types import SimpleNamespace
 
     from tests.unit.core.items import SEED_MINUTE, wire_item
     from workers.core.keys import bucket_key
-    from workers.stream.agents import handle_item
     from workers.stream.state import decode_state
 
     wire, table, producer, failures = stub_wire(Settings(), 1)
 
     def arrive(item: WireItem, offset: int, raw_offset: int) -> None:
-        source = Source(f"{raw_offset:064x}", topic="wire.raw", partition=0, offset=raw_offset)
-        record = encode_forwarded(Forwarded(item, source, b"wire bytes", {}))
-        message = SimpleNamespace(topic="app.items-by-story", partition=0, offset=offset, tp=None)
-        asyncio.run(handle_item(wire, message, bucket_key(item).encode(), record))
+        merge_input(wire, item, offset, raw_offset)
 
     lead = "Земеделците прибраха рекордна реколта от пшеница."
     original = wire_item((lead,))
@@ -476,20 +478,15 @@ def test_a_re_sent_input_at_a_reused_offset_leaves_the_newest_event_last_on_late
 def test_another_record_at_a_reused_offset_is_merged_not_taken_for_a_replay() -> None:
     """A committed outbox entry stays until its bucket is written again; a re-created
     repartition topic hands its offset to another record, which must be merged."""
-    from types import SimpleNamespace
 
     from tests.unit.core.items import wire_item
     from workers.core.keys import bucket_key
-    from workers.stream.agents import handle_item
     from workers.stream.state import decode_state
 
     wire, table, producer, failures = stub_wire(Settings(), 1)
 
     def arrive(item: WireItem, offset: int, raw_offset: int) -> None:
-        source = Source(f"{raw_offset:064x}", topic="wire.raw", partition=0, offset=raw_offset)
-        record = encode_forwarded(Forwarded(item, source, b"wire bytes", {}))
-        message = SimpleNamespace(topic="app.items-by-story", partition=0, offset=offset, tp="tp")
-        asyncio.run(handle_item(wire, message, bucket_key(item).encode(), record))
+        merge_input(wire, item, offset, raw_offset, tp="tp")
 
     first = wire_item(("Първа версия.",))
     arrive(first, 10, 500)
