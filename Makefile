@@ -15,8 +15,10 @@ test-setup: setup kafka-jars-other-line promtool
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] <= (3, 12), "Python 3.11 or 3.12 is needed (pyproject.toml)"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	@# pip's and setuptools' notices go to a log, shown in full when the install fails.
+	@echo "pip install -e '.[dev]' into $(VENV) (a minute or two; log: $(VENV)/install.log)"
+	@{ $(BIN)/pip install --upgrade pip && $(BIN)/pip install -e '.[dev]'; } \
+	  > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
 	@touch $@
 
 # The integration tests run on two Kafka lines: kafka.sh's default (the newest 4.x) and this one.
