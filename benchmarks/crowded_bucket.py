@@ -1,10 +1,12 @@
 """Many unrelated originals of one minute in one bucket through the core: what an arrival costs.
 
-A bucket holds every story of its first-published minute, and the merge groups its originals
-again on each arrival, comparing every pair of one place (near-duplicates, typo fixes). A feed
-that stamps many items with one minute makes that quadratic in the originals, so this measures
-an arrival at growing counts: all of one place (every pair compared on its words), and each of
-its own place (every pair compared on its place only). Each original is 30 words of its own,
+A bucket holds every story of its first-published minute, and the merge groups its versions
+again on each arrival. Its originals' near-duplicate sets (of one place, nearly the same
+words) are remembered for the last crowded buckets, so an arrival compares the new original
+with each other one (round 31; before, every pair again, quadratic in the originals). A
+feed that stamps many items with one minute makes that count, so this measures an arrival at
+growing counts: all of one place (each pair compared on its words), and each of its own place
+(each pair compared on its place only). Each original is 30 words of its own,
 the same count for all (the typo check's worst case: equal lengths go on to a word-by-word
 comparison). The ten arrivals up to each mark are timed (their median).
 

@@ -35,6 +35,8 @@ def _readme() -> str:
         (merge.KEPT_PARAGRAPH, 0.5, "each with at least half of its word trigrams there"),
         (merge.MAX_TYPO_FIXES, 3, "but for at most 3 typos fixed"),
         (merge.MIN_TYPO_WORD, 4, "each in a word of four letters or more"),
+        (merge.REMEMBER_FROM, 8, "(8 originals or more, 20,000 originals in all"),
+        (merge.REMEMBERED_ORIGINALS, 20_000, "(8 originals or more, 20,000 originals in all"),
         (pipeline.DLQ_MAX_RAW_BYTES, 8 * MIB, "keeps its first 8 MiB in `rawBase64`"),
         (newsml_g2.MAX_DEPTH, 100, "nesting deeper than 100 levels"),
         (newsml_g2.MAX_ELEMENTS, 100_000, "more than 100,000 elements is refused"),

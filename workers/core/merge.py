@@ -52,6 +52,7 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -396,8 +397,8 @@ def _paragraph_trigrams(paragraph: str) -> frozenset[int]:
 
 class _Text:
     """An item's words and word bigrams, each worked out at most once: a bucket's grouping
-    compares every original with every other of its place on each arrival, and a text split
-    again for each pair made that quadratic in words as well as in originals."""
+    compares an original with every other of its place, and a text split again for each pair
+    made that quadratic in words as well as in originals."""
 
     __slots__ = ("_bigrams", "_words", "item")
 
@@ -706,14 +707,18 @@ class _Group:
         return self.anchor.first_place
 
 
-def group_versions(versions: Iterable[Version]) -> list[frozenset[str]]:
+def group_versions(
+    versions: Iterable[Version], newcomer: str | None = None
+) -> list[frozenset[str]]:
     """Which versions form which story, as sets of content hashes; order-free by construction.
 
     Every step walks the versions in :func:`version_order`, never in arrival order, and
-    provider ids join groups at the end, whichever version carried them.
+    provider ids join groups at the end, whichever version carried them. ``newcomer``, the
+    content hash of the version that just arrived, changes no result: it lets a crowded
+    bucket's grouping of originals be extended rather than worked out again.
     """
     ordered = sorted(versions, key=version_order)
-    anchored = _group_originals([v for v in ordered if not v.item.is_update])
+    anchored = _group_originals([v for v in ordered if not v.item.is_update], newcomer)
     boilerplate = _boilerplate(anchored)
     groups = [_Group.of(originals, boilerplate) for originals in anchored]
     orphans: list[_Group] = []
@@ -768,7 +773,13 @@ def _waiting_story_of(
 def _join_by_id(groups: list[_Group], orphans: list[_Group]) -> list[_Group]:
     """Stories that share a provider id are one story, whichever of their versions said so."""
     result: list[_Group] = []
+    held: set[str] = set()  # every id in result: a group with none of them joins nothing
     for group in (*groups, *orphans):
+        if held.isdisjoint(group.ids):
+            result.append(group)
+            held |= group.ids
+            continue
+        held |= group.ids
         joined = group
         for home in [g for g in result if g.ids & group.ids]:
             result.remove(home)
@@ -778,8 +789,12 @@ def _join_by_id(groups: list[_Group], orphans: list[_Group]) -> list[_Group]:
     return result
 
 
-def _group_originals(originals: list[Version]) -> list[list[Version]]:
-    """Originals that are one story (a shared provider id, a near-duplicate), joined."""
+def _group_originals(originals: list[Version], newcomer: str | None = None) -> list[list[Version]]:
+    """Originals that are one story (a shared provider id, a near-duplicate), joined.
+
+    ``originals`` come in :func:`version_order`; the groups come out in the order of their
+    first members, each in that order, whichever order the joins were found in.
+    """
     parent = list(range(len(originals)))
 
     def root(i: int) -> int:
@@ -788,21 +803,146 @@ def _group_originals(originals: list[Version]) -> list[list[Version]]:
             i = parent[i]
         return i
 
-    # What near_duplicate compares, worked out once per original, and only for a shared place.
-    places = [v.first_place for v in originals]
-    texts = [_Text(v.item) for v in originals]
+    def join(i: int, j: int) -> None:
+        parent[root(i)] = root(j)
 
-    for i, a in enumerate(originals):
-        for j in range(i):
-            b = originals[j]
-            if (a.provider_ids & b.provider_ids) or (
-                keys.places_match(places[i], places[j]) and _same_words(texts[i], texts[j])
-            ):
-                parent[root(i)] = root(j)
+    first_with: dict[str, int] = {}
+    for i, version in enumerate(originals):
+        for provider_id in version.provider_ids:
+            join(i, first_with.setdefault(provider_id, i))
+    first_of: dict[int, int] = {}
+    for i, label in enumerate(_near_duplicate_labels(originals, newcomer)):
+        join(i, first_of.setdefault(label, i))
     groups: dict[int, list[Version]] = {}
     for i, version in enumerate(originals):
         groups.setdefault(root(i), []).append(version)
     return list(groups.values())
+
+
+# A bucket's grouping is worked out from its set of versions on each arrival, which compares
+# every two originals of one place: quadratic in a crowded minute's originals. Their
+# near-duplicate sets are remembered for crowded buckets, by the originals' content hashes
+# (which cover every word and place the comparison reads), so an arrival compares only the
+# new original with the others. Below REMEMBER_FROM originals the pairs cost less than the
+# memory; REMEMBERED_ORIGINALS (about 350 bytes each) bounds it.
+REMEMBER_FROM = 8
+REMEMBERED_ORIGINALS = 20_000
+
+
+class _Remembered:
+    """Near-duplicate sets by the set of originals' content hashes, the least recently used
+    forgotten first once they hold more than :data:`REMEMBERED_ORIGINALS` originals in all.
+
+    A bucket's sets from before an arrival stay until they are the least recently used: the
+    worker may refuse to store an arrival's result (a state over its budget), and the next
+    arrival extends the stored bucket's sets again.
+    """
+
+    def __init__(self) -> None:
+        self._sets: OrderedDict[frozenset[str], dict[str, int]] = OrderedDict()
+        self._originals = 0
+
+    def get(self, originals: frozenset[str]) -> dict[str, int] | None:
+        labels = self._sets.get(originals)
+        if labels is not None:
+            self._sets.move_to_end(originals)
+        return labels
+
+    def put(self, originals: frozenset[str], labels: dict[str, int]) -> None:
+        self._sets[originals] = labels
+        self._originals += len(labels)
+        while self._originals > REMEMBERED_ORIGINALS and len(self._sets) > 1:
+            _, forgotten = self._sets.popitem(last=False)
+            self._originals -= len(forgotten)
+
+    def sizes(self) -> list[int]:
+        """How many originals each remembered set holds, least recently used first."""
+        return [len(labels) for labels in self._sets.values()]
+
+    def keys(self) -> list[frozenset[str]]:
+        return list(self._sets)
+
+    def clear(self) -> None:
+        self._sets.clear()
+        self._originals = 0
+
+
+_near_duplicate_sets = _Remembered()
+
+
+def _near_duplicate_labels(originals: list[Version], newcomer: str | None) -> list[int]:
+    """A label per original (in ``originals``' order): equal labels, one near-duplicate set.
+
+    The sets are the connected components of :func:`_near_duplicates` over the originals,
+    which do not depend on the order the pairs are compared in: extending a remembered
+    bucket's sets with ``newcomer`` (the content hash of the original that just arrived)
+    gives what comparing every pair gives.
+    """
+    hashes = [v.content_hash for v in originals]
+    if len(originals) < REMEMBER_FROM:
+        return _labels_of_every_pair(originals)
+    key = frozenset(hashes)
+    labels = _near_duplicate_sets.get(key)
+    if labels is None:
+        if newcomer is not None and newcomer in key:
+            # The bucket before this arrival: its sets are this one's but for the newcomer.
+            known = _near_duplicate_sets.get(key - {newcomer})
+            if known is not None:
+                labels = _with_newcomer(originals, hashes.index(newcomer), known)
+        if labels is None:
+            labels = dict(zip(hashes, _labels_of_every_pair(originals), strict=True))
+        _near_duplicate_sets.put(key, labels)
+    return [labels[h] for h in hashes]
+
+
+def _labels_of_every_pair(originals: list[Version]) -> list[int]:
+    """Near-duplicate sets from every two originals compared: one label per original."""
+    parent = list(range(len(originals)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    # What the comparison reads, worked out once per original, and only for a shared place.
+    places = [v.first_place for v in originals]
+    texts = [_Text(v.item) for v in originals]
+    for i in range(len(originals)):
+        for j in range(i):
+            if _near_duplicates(places, texts, i, j):
+                parent[root(i)] = root(j)
+    return [root(i) for i in range(len(originals))]
+
+
+def _with_newcomer(originals: list[Version], new: int, known: dict[str, int]) -> dict[str, int]:
+    """``known``'s sets (the other originals') with ``originals[new]`` compared to each other
+    original: the sets it is a near-duplicate of become one, with it."""
+    places = [v.first_place for v in originals]
+    texts = [_Text(v.item) for v in originals]
+    joined = {
+        known[originals[i].content_hash]
+        for i in range(len(originals))
+        if i != new and _near_duplicates(places, texts, max(i, new), min(i, new))
+    }
+    label = min(joined, default=max(known.values(), default=-1) + 1)
+    # Keyed by this arrival's strings, which the remembered key holds too: one copy of each.
+    return {
+        v.content_hash: label
+        if i == new or known[v.content_hash] in joined
+        else known[v.content_hash]
+        for i, v in enumerate(originals)
+    }
+
+
+def _near_duplicates(
+    places: list[keys.PlaceName | None], texts: list[_Text], later: int, earlier: int
+) -> bool:
+    """Whether two originals (by index, the later first) are one re-sent: of one place,
+    nearly the same words."""
+    return keys.places_match(places[later], places[earlier]) and _same_words(
+        texts[later], texts[earlier]
+    )
 
 
 def _boilerplate(groups: Sequence[list[Version]]) -> frozenset[str]:
@@ -1204,7 +1344,8 @@ def _regroup(
     is_new: bool,
 ) -> Merged:
     by_hash = {v.content_hash: v for v in versions}
-    keyed, retired_into = _assign_keys(bucket, group_versions(versions), by_hash)
+    newcomer = arriving.content_hash if is_new else None
+    keyed, retired_into = _assign_keys(bucket, group_versions(versions, newcomer), by_hash)
     live = {entry.key for entry in bucket.stories}
     old = {entry.key: entry for entry in (*bucket.retired, *bucket.stories)}
     # A retired key's versions may since have been folded by its survivor: no view then.
@@ -1352,16 +1493,26 @@ def _assign_keys(
             (by_hash[h] for h in members), key=lambda v: (v.item.is_update, version_order(v))
         )
 
+    # The stories, live then retired, that had each version: a group meets only those.
+    had: dict[str, list[tuple[int, StoryEntry]]] = {}
+    for was_retired, entries in enumerate((bucket.stories, bucket.retired)):
+        for entry in entries:
+            for content_hash in entry.members:
+                had.setdefault(content_hash, []).append((was_retired, entry))
     pairs = []
     for index, members in enumerate(groups):
         place_key = keys.base_story_key(anchor(members).item)
-        for was_retired, entries in enumerate((bucket.stories, bucket.retired)):
-            for entry in entries:
+        met = {
+            id(entry): (was_retired, entry)
+            for h in members
+            for was_retired, entry in had.get(h, ())
+        }
+        for was_retired, entry in met.values():
+            if keys.plain_key(entry.key) == place_key:
                 shared = members & entry.members
-                if shared and keys.plain_key(entry.key) == place_key:
-                    suffixed = entry.key != place_key
-                    rank = (-originals(shared), suffixed, was_retired, -len(shared), entry.key)
-                    pairs.append((rank, index))
+                suffixed = entry.key != place_key
+                rank = (-originals(shared), suffixed, was_retired, -len(shared), entry.key)
+                pairs.append((rank, index))
     key_of: dict[int, str] = {}
     taken: set[str] = set()
     for (*_, key), index in sorted(pairs):
@@ -1371,9 +1522,9 @@ def _assign_keys(
     order = sorted(
         range(len(groups)), key=lambda i: min(version_order(by_hash[h]) for h in groups[i])
     )
+    given = {e.key for e in (*bucket.stories, *bucket.retired)}
     for index in order:
         if index not in key_of:
-            given = {e.key for e in (*bucket.stories, *bucket.retired)}
             fresh = _fresh_key(anchor(groups[index]), taken | given)
             key_of[index] = fresh
             taken.add(key_of[index])

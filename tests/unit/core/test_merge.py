@@ -12,6 +12,7 @@ import pytest
 
 from tests.support.fixtures import SEED_STORY
 from workers.core import keys
+from workers.core import merge as merge_module
 from workers.core.merge import (
     BOILERPLATE,
     KEEP_UPDATES,
@@ -711,9 +712,9 @@ def test_limits_a_story_holding_anothers_updates_folds_them_and_keeps_the_folded
 def test_an_arrival_splits_each_original_of_a_crowded_bucket_into_words_once(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Grouping compares every pair of a place's originals on each arrival; each text is
-    split once for all its pairs, not again per pair (which took 0.8 s an arrival at 200
-    originals of one place and minute, against 0.1 s)."""
+    """Grouping compares a place's originals on their words; each text is split once for
+    all its pairs, not again per pair (which took 0.8 s an arrival at 200 originals of one
+    place and minute, against 0.1 s)."""
     originals = [
         wire_item((f"{' '.join(f'дума{i}{w}' for w in range(20))}.",), headline=f"Заглавие {i}")
         for i in range(30)
@@ -725,6 +726,71 @@ def test_an_arrival_splits_each_original_of_a_crowded_bucket_into_words_once(
     result = merge(bucket, originals[-1])
     assert len(result.bucket.views()) == len(originals)  # 30 stories, each compared
     assert len(splits) == len(set(splits)) <= len(originals)
+
+
+def test_a_crowded_bucket_s_arrival_compares_the_new_original_with_each_other_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """README, "Convergence, and where it needs extra events": an arrival in a minute of many
+    originals compares the new one with each other original, not every pair again (315 ms an
+    arrival at 400 originals of one place, against 16 ms). After a restart the first arrival
+    compares every pair once; after an arrival whose result was never stored (the worker
+    refuses a state over its budget) the next one extends the stored bucket's sets. The
+    bucket comes from its stored bytes each time, as in the worker."""
+    originals = [
+        wire_item((f"{' '.join(f'дума{i}{w}' for w in range(20))}.",), headline=f"Заглавие {i}")
+        for i in range(45)
+    ]
+    bucket, _ = merged_all(originals[:40])
+    compared = 0
+    places_match = keys.places_match
+
+    def counted(a: keys.PlaceName | None, b: keys.PlaceName | None) -> bool:
+        nonlocal compared
+        compared += 1
+        return places_match(a, b)
+
+    monkeypatch.setattr(keys, "places_match", counted)
+
+    def arrival(item: WireItem) -> int:
+        nonlocal bucket, compared
+        compared = 0
+        stored = decode_state(encode_state(BucketState(bucket)))
+        bucket = merge(stored.bucket, item).bucket
+        return compared
+
+    assert arrival(originals[40]) == 40
+    merge_module._near_duplicate_sets.clear()  # a restart
+    assert arrival(originals[41]) == 41 * 42 // 2
+    assert arrival(originals[42]) == 42
+    refused = bucket
+    assert arrival(originals[43]) == 43
+    bucket = refused
+    assert arrival(originals[44]) == 43
+    assert len(bucket.views()) == 44
+
+
+def test_the_remembered_groupings_keep_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The crowded buckets' near-duplicate sets are remembered up to REMEMBERED_ORIGINALS
+    originals in all, the least recently used forgotten first: the last bucket's sets from
+    before its last arrival and after it stay, the older buckets' go."""
+    monkeypatch.setattr(merge_module, "REMEMBERED_ORIGINALS", 25)
+    merge_module._near_duplicate_sets.clear()
+    buckets = [
+        merged_all(
+            [
+                wire_item(
+                    (f"Текст {m} {i} {SENTENCES[i]}",), first=SEED_MINUTE + timedelta(minutes=m)
+                )
+                for i in range(10)
+            ]
+        )[0]
+        for m in range(5)
+    ]
+    remembered = merge_module._near_duplicate_sets
+    assert remembered.sizes() == [9, 10]
+    last = [v.content_hash for v in buckets[-1].versions]
+    assert remembered.keys() == [frozenset(last[:-1]), frozenset(last)]
 
 
 def test_a_paragraph_is_kept_with_at_least_half_of_its_word_trigrams_in_the_story() -> None:
@@ -1215,6 +1281,24 @@ def test_updates_without_their_original_join_by_provider_id() -> None:
     for order in ([first, second], [second, first]):
         bucket, _ = merged_all(order)
         assert partition(bucket) == {frozenset({"1", "2"})}
+
+
+def test_a_waiting_update_joins_the_story_an_update_of_its_id_went_to() -> None:
+    """An update of one id waits alone (no original has its dateline's place); another of
+    that id goes to the story of its place's original. The grouping's last step joins the
+    two by the id, in every arrival order."""
+    waiting = with_id(
+        wire_item(SENTENCES[:1], headline="Търново", places=("Велико Търново",), updated=LATER),
+        "A1",
+    )
+    claimed = with_id(
+        wire_item(SENTENCES[1:2], headline="София 2", places=("гр. София",), updated=LATEST),
+        "A1",
+    )
+    original = wire_item(SENTENCES[2:3], headline="София", places=("София",))
+    assert partition_in_every_order([waiting, claimed, original]) == {
+        frozenset({"Търново", "София 2", "София"})
+    }
 
 
 def test_stories_joined_by_id_keep_the_plain_key_in_every_order() -> None:

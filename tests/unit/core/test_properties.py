@@ -4,21 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.fixtures import CORPUS_RETENTION, SEED_ORIGINAL, SEED_UPDATED
 from tests.support.schemas import validate_event
+from workers.core import merge as merge_module
 from workers.core.events import Source
-from workers.core.merge import Bucket, Version, _join_the_only_story, _regroup, merge
+from workers.core.merge import (
+    Bucket,
+    Version,
+    _join_the_only_story,
+    _regroup,
+    merge,
+    near_duplicate,
+)
 from workers.core.model import Envelope, WireItem
 from workers.core.pipeline import apply, parse_raw
 from workers.core.rejects import Reject, RejectReason
 from workers.replay import Replayer
 
-from .items import source_of
+from .items import SEED_MINUTE, merged_all, source_of, wire_item
 from .strategies import (
     Fields,
     Layout,
@@ -302,3 +312,75 @@ def test_the_seed_update_takes_the_short_path_to_its_original() -> None:
     assert short is not None
     assert short == merge(bucket, updated)
     assert short.outcome.value == "updated"
+
+
+# --- (e) a crowded bucket's remembered grouping is the grouping ----------------------------
+
+
+def _thirty_words(stem: str, changed: dict[int, str] | None = None) -> str:
+    words = [f"{stem}{n}" for n in range(30)]
+    for at, word in (changed or {}).items():
+        words[at] = word
+    return " ".join(words) + "."
+
+
+def _crowded_minute() -> list[WireItem]:
+    """One place's originals of one minute, more than the grouping remembers from: eight
+    unrelated ones, a chain of re-sends (each a near-duplicate of the one before it, the
+    first and the last not of each other), two unrelated ones that share a provider id, and
+    an update of the first."""
+    unrelated = [wire_item((_thirty_words(f"дума{i}х"),), headline=f"Новина {i}") for i in range(8)]
+    chain = [
+        wire_item((_thirty_words("слово", changed),), headline="Верига от новини")
+        for changed in ({}, {10: "друго"}, {10: "друго", 20: "трето"})
+    ]
+    shared_id = [
+        dataclasses.replace(
+            wire_item((_thirty_words(f"текст{i}я"),), headline=f"Статия {i}"),
+            envelope=Envelope(provider_id="A42"),
+        )
+        for i in range(2)
+    ]
+    update = wire_item(
+        (_thirty_words("дума0х"), "Нов абзац с още подробности."),
+        headline="Новина 0",
+        updated=SEED_MINUTE_LATER,
+    )
+    return [*unrelated, *chain, *shared_id, update]
+
+
+SEED_MINUTE_LATER = SEED_MINUTE + timedelta(hours=1)
+CROWDED = _crowded_minute()
+CHAIN = CROWDED[8:11]
+
+
+def test_the_crowded_minute_has_a_chain_of_re_sends() -> None:
+    first, middle, last = CHAIN
+    assert near_duplicate(first, middle)
+    assert near_duplicate(middle, last)
+    assert not near_duplicate(first, last)
+    assert len(merged_all(CROWDED)[0].views()) == 8 + 1 + 1  # the update joins the first
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(order=st.permutations(CROWDED))
+@example(order=[*CROWDED[:8], CHAIN[2], CHAIN[0], *CROWDED[11:], CHAIN[1]])  # it joins two
+def test_a_crowded_bucket_s_remembered_grouping_is_every_pair_compared(
+    order: list[WireItem],
+) -> None:
+    """An arrival extends the remembered near-duplicate sets of the bucket before it (README,
+    "Convergence, and where it needs extra events"); every arrival merges as comparing every
+    pair again does."""
+    merge_module._near_duplicate_sets.clear()
+    bucket: Bucket | None = None
+    for item in order:
+        remembered = merge(bucket, item)
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(merge_module, "REMEMBER_FROM", len(CROWDED) + 1)
+            every_pair = merge(bucket, item)
+        assert remembered == every_pair
+        bucket = remembered.bucket
+    assert bucket is not None
+    assert max(merge_module._near_duplicate_sets.sizes()) == sum(
+        not v.item.is_update for v in bucket.versions
+    )
