@@ -6,6 +6,9 @@ and a restart must deliver everything); a process that dies right after writing 
 state (the state must still reach the changelog, so that a worker on another pod, restoring
 only from the changelog, knows the version); and a process killed with state its local
 database never got (the table's RocksDB writes no WAL: the changelog must give it back).
+Beside them: a topic deleted under the worker, a local store that fails, and an update
+merged as a rebalance begins (its original's event re-sent after it must not leave
+``stories.latest`` a version behind).
 """
 
 from __future__ import annotations
@@ -541,3 +544,32 @@ def test_a_changelog_record_the_broker_refuses_stops_the_worker_without_committi
             "recovery s": round(recovery, 1),
         }
     )
+
+
+def test_an_update_merged_as_a_rebalance_begins_stays_last_on_latest(
+    kafka_bootstrap: str, names: Names, spawn: Spawn
+) -> None:
+    """README, "Delivery": a rebalance's re-read re-sends the events of the inputs handled
+    before it began and skips those handled while it ran. The launcher merges the seed
+    original before a rebalance and its update as the rebalance begins, and commits nothing,
+    so the original's event is re-sent after the update's: ``stories.events`` gets it again
+    byte for byte, and ``stories.latest`` must still end on the update's event."""
+    original, update = _seeds()
+    create_topic(kafka_bootstrap, names.raw, PARTITIONS)
+    worker = spawn(module="tests.support.straddling_worker")
+    worker.start().wait_ready()
+    produce(kafka_bootstrap, names.raw, [original, update], keys=[SEED_KEY, SEED_KEY])
+    wait_until(
+        lambda: worker.metrics().get("wire_ingest_events_resent_total", 0) >= 1,
+        120,
+        "the original's event re-sent after the rebalance",
+        on_timeout=worker.log_tail,
+    )
+    assert "FAULT straddled" in worker.log_tail(10_000)
+    records = read_all(kafka_bootstrap, names.events, until=lambda r: len(r) >= 3)
+    events = _distinct_events(records)
+    _assert_created_then_updated(events)
+    assert [orjson.loads(r.value or b"{}")["version"] for r in records] == [1, 2, 1]
+    latest = read_all(kafka_bootstrap, names.latest, until=lambda r: len(r) >= 3)
+    assert [orjson.loads(r.value or b"{}")["version"] for r in latest] == [1, 2, 2]
+    assert latest[-1].value == records[1].value  # the update's event, byte for byte
