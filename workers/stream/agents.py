@@ -386,7 +386,8 @@ def _newest_events(state: BucketState) -> dict[str, bytes]:
     A re-send of an older input must not leave its event last on ``stories.latest``: after a
     rebalance the re-read re-sends the inputs handled before it began, and skips the later
     ones handled while it ran (positions.py), whose events went out first. Every input past
-    the committed offset is in the outbox, so its newest event of a story is the story's.
+    the committed offset that made events is in the outbox, so its newest event of a story
+    is the story's.
     The outbox is in the order the bucket took its inputs (:meth:`BucketState.advance`
     appends), which offsets are not once a re-created topic reuses them.
     """
