@@ -795,28 +795,38 @@ def _group_originals(originals: list[Version], newcomer: str | None = None) -> l
     ``originals`` come in :func:`version_order`; the groups come out in the order of their
     first members, each in that order, whichever order the joins were found in.
     """
-    parent = list(range(len(originals)))
+    sets = _DisjointSets(len(originals))
+    first_with: dict[str, int] = {}
+    for i, version in enumerate(originals):
+        for provider_id in version.provider_ids:
+            sets.join(i, first_with.setdefault(provider_id, i))
+    first_of: dict[int, int] = {}
+    for i, label in enumerate(_near_duplicate_labels(originals, newcomer)):
+        sets.join(i, first_of.setdefault(label, i))
+    groups: dict[int, list[Version]] = {}
+    for i, version in enumerate(originals):
+        groups.setdefault(sets.root(i), []).append(version)
+    return list(groups.values())
 
-    def root(i: int) -> int:
+
+class _DisjointSets:
+    """Indexes joined into sets (union-find): what a relation joins, directly or through
+    others. A set's root is one of its members, whichever order the joins came in."""
+
+    __slots__ = ("_parent",)
+
+    def __init__(self, count: int) -> None:
+        self._parent = list(range(count))
+
+    def root(self, i: int) -> int:
+        parent = self._parent
         while parent[i] != i:
             parent[i] = parent[parent[i]]
             i = parent[i]
         return i
 
-    def join(i: int, j: int) -> None:
-        parent[root(i)] = root(j)
-
-    first_with: dict[str, int] = {}
-    for i, version in enumerate(originals):
-        for provider_id in version.provider_ids:
-            join(i, first_with.setdefault(provider_id, i))
-    first_of: dict[int, int] = {}
-    for i, label in enumerate(_near_duplicate_labels(originals, newcomer)):
-        join(i, first_of.setdefault(label, i))
-    groups: dict[int, list[Version]] = {}
-    for i, version in enumerate(originals):
-        groups.setdefault(root(i), []).append(version)
-    return list(groups.values())
+    def join(self, i: int, j: int) -> None:
+        self._parent[self.root(i)] = self.root(j)
 
 
 # A bucket's grouping is worked out from its set of versions on each arrival, which compares
@@ -897,22 +907,15 @@ def _near_duplicate_labels(originals: list[Version], newcomer: str | None) -> li
 
 def _labels_of_every_pair(originals: list[Version]) -> list[int]:
     """Near-duplicate sets from every two originals compared: one label per original."""
-    parent = list(range(len(originals)))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
+    sets = _DisjointSets(len(originals))
     # What the comparison reads, worked out once per original, and only for a shared place.
     places = [v.first_place for v in originals]
     texts = [_Text(v.item) for v in originals]
     for i in range(len(originals)):
         for j in range(i):
             if _near_duplicates(places, texts, i, j):
-                parent[root(i)] = root(j)
-    return [root(i) for i in range(len(originals))]
+                sets.join(i, j)
+    return [sets.root(i) for i in range(len(originals))]
 
 
 def _with_newcomer(originals: list[Version], new: int, known: dict[str, int]) -> dict[str, int]:
