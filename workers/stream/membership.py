@@ -23,24 +23,28 @@ such a "zombie" only with transactions; this worker fences its own producer inst
 - a request that went but is still unanswered when the membership lapses has its connection
   reset (a TCP reset: what the socket had not sent yet is dropped). A network that held it
   over a cut would deliver it once the cut ends, after the other worker's records; aiokafka
-  sends its batches again instead, through the fence.
+  sends its batches again instead, through the fence;
+- a request whose bytes the socket did not take at once waits, for the rest, in the
+  connection's transport: before the event loop sends more of it, the membership must still
+  clear it, else the connection is reset (a freeze there would complete the request after
+  the session, and a woken loop sends before it runs any timer).
 
 How it learns: aiokafka's ``GroupCoordinator`` (in Faust's consumer thread) reports each
 heartbeat the coordinator answered with "no error" or "rebalancing", each completed join and
 each reset of its generation (the coordinator did not know the member or its generation, or
 the worker left the group) to the :class:`Membership` of its group; aiokafka's sender (on
 the event loop) asks it before each produce request, once the request's batches are built,
-with the creation time of its oldest batch, and its client's send asks again once the
-request's connection is up, just before the write. A client without those internals leaves
-the fence off, with a warning.
+with the creation time of its oldest batch; its client's send asks again once the request's
+connection is up; and the connection's transport asks a last time at the write, once the
+request is encoded (:class:`_WriteGate`). A client without those internals leaves the fence
+off, with a warning.
 
 What it cannot see: a pause the monotonic clock does not count (a VM its host paused, a
 suspended machine: the woken worker's proof looks fresh, and only the heartbeat's answer,
-if it comes before the request, stops it); a request cleared just before a freeze and
-written after it (nothing between the last check and the write lets the event loop run,
-but a frozen process stops anywhere); bytes already past the worker's socket when the lease
-ends, which a network delays (rather than drops) past the session; a coordinator that moved
-to another broker and answers heartbeats blindly while it loads the group.
+if it comes before the request, stops it); a freeze in the microseconds between the last
+check and the socket's send; bytes already past the worker's socket when the lease ends,
+which a network delays (rather than drops) past the session; a coordinator that moved to
+another broker and answers heartbeats blindly while it loads the group.
 """
 
 from __future__ import annotations
@@ -257,11 +261,21 @@ class NodeLink(Protocol):
         """Reset the connection if a produce request on it is unanswered; True if it did."""
 
 
-# The fence's question for the produce request under way in this task, asked again by the
-# client's send (:class:`ClientLink`) once the connection is up, just before the write.
-_CLEARANCE: ContextVar[Callable[[], Awaitable[bool]] | None] = ContextVar(
-    "membership_clearance", default=None
-)
+@dataclass(frozen=True)
+class _Clearance:
+    """The fence's question for the produce request under way in a task, asked again by the
+    client's send (:class:`ClientLink`) once the connection is up, just before the write;
+    and the creation time of the request's oldest batch, for the check at the write."""
+
+    ask: Callable[[], Awaitable[bool]]
+    oldest: float
+
+
+_CLEARANCE: ContextVar[_Clearance | None] = ContextVar("membership_clearance", default=None)
+# Set by the client's send around the write of a produce request the fence cleared: the
+# oldest batch's creation time, for the check its connection's transport makes at the write
+# itself (:class:`_WriteGate`). Unset, a write is none of the fence's business.
+_FENCED_WRITE: ContextVar[float | None] = ContextVar("membership_fenced_write", default=None)
 
 
 class MembershipLapsedError(KafkaError):  # type: ignore[misc]
@@ -322,7 +336,7 @@ def fenced(
         if link is None:
             await send(node_id, batches)
             return
-        asked_again = _CLEARANCE.set(lambda: cleared(oldest))
+        asked_again = _CLEARANCE.set(_Clearance(lambda: cleared(oldest), oldest))
         watch = _ResetWhenLapsed(membership, lambda: link.reset(node_id), recheck_s)
         try:
             await send(node_id, batches)
@@ -387,10 +401,15 @@ class ClientLink:
     wait runs between that answer and the write (aiokafka's own ``ready`` returns at once
     for a connection that is up), and a connection that cannot be made fails the request as
     aiokafka's send would, to be retried through the fence.
+
+    With ``membership``, each connection's transport also asks it at the write itself
+    (:class:`_WriteGate`): the request's encoding, after that answer, is not waited for but
+    still takes its time, and a freeze there would write the request after the session.
     """
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, membership: Membership | None = None) -> None:
         self._client = client
+        self._membership = membership
         send = client.send
 
         async def send_cleared(
@@ -404,10 +423,16 @@ class ClientLink:
                             f"Attempt to send a request to node which is not ready "
                             f"(node id {node_id})."
                         )
-                    if not await clearance():
+                    if not await clearance.ask():
                         raise MembershipLapsedError("the membership fence refused the request")
                     if self.connected(node_id, group):
                         break  # else it dropped while the fence held the request: again
+                self._gate(node_id, group)
+                checked_at_write = _FENCED_WRITE.set(clearance.oldest)
+                try:
+                    return await send(node_id, request, group=group)
+                finally:
+                    _FENCED_WRITE.reset(checked_at_write)
             return await send(node_id, request, group=group)
 
         client.send = send_cleared
@@ -419,14 +444,23 @@ class ClientLink:
         conn = self._conn(node_id, group)
         return conn is not None and bool(conn.connected())
 
+    def _gate(self, node_id: int, group: Any) -> None:
+        """Give the connection's transport a :class:`_WriteGate`, once."""
+        conn = self._conn(node_id, group)
+        writer = getattr(conn, "_writer", None)
+        if self._membership is None or writer is None:
+            return
+        transport = writer.transport
+        if getattr(transport, _GATED, None) is None:
+            _WriteGate(transport, self._membership, lambda: _reset(conn, transport))
+
     def reset(self, node_id: int) -> bool:
         """A TCP reset (linger 0), not a close: what the transport and the kernel have not
         sent yet is dropped (bytes already on their way may still arrive), and the
         connection's requests fail with a connection error, which aiokafka's sender
         retries."""
         conn = self._conn(node_id)
-        writer = getattr(conn, "_writer", None)
-        if conn is None or writer is None:
+        if conn is None or getattr(conn, "_writer", None) is None:
             return False
         pending = getattr(conn, "_requests", ())
         if not any(
@@ -434,14 +468,123 @@ class ClientLink:
             for _id, kind, answer in pending
         ):
             return False
-        transport = writer.transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):  # a closed socket: nothing left to send
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        transport.abort()  # without flushing what the transport itself still buffers
-        conn.close(reason=CloseReason.CONNECTION_BROKEN)
+        _reset(conn)
         return True
+
+
+def _reset(conn: Any, transport: Any = None) -> None:
+    """Reset ``conn``'s TCP connection (linger 0, then abort; ``transport``: its writer's,
+    which aiokafka forgets once it closed the connection) and close it as broken."""
+    transport = transport or conn._writer.transport
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):  # a closed socket: nothing left to send
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()  # without flushing what the transport itself still buffers
+    conn.close(reason=CloseReason.CONNECTION_BROKEN)
+
+
+_GATED = "_wire_ingest_write_gate"
+
+
+class WriteRefusedError(ConnectionAbortedError):
+    """A produce request's write refused by the fence at the transport: aiokafka closes the
+    connection and its sender retries the batches, through the fence."""
+
+
+class _WriteGate:
+    """The fence at the transport of a connection to a broker, where nothing is left to run
+    between its answer and the bytes' leaving but the socket's send.
+
+    - **The write.** A write of a produce request under the fence (:data:`_FENCED_WRITE`)
+      goes only if the membership still clears the request: its encoding, after the fence's
+      last answer, may take a millisecond or more, and a freeze there would write it after
+      the session. Refused, the write raises :class:`WriteRefusedError`.
+    - **What the socket did not take.** What the kernel's socket buffer cannot take at once
+      waits in the transport's buffer, for the event loop to send when the socket has room.
+      A freeze then would leave the rest of the request to go out after it, completing a
+      request the broker would append behind the other worker's records; and on waking, the
+      loop runs that send before any timer. So before each such send, if a fenced request's
+      bytes wait there and the membership no longer clears them, the connection is reset
+      instead (:func:`_reset`): the broker drops the partial request, and aiokafka sends the
+      batches again, through the fence.
+
+    Other writes on the connection (metadata, API versions) pass untouched. A transport
+    without asyncio's selector internals (``_write_ready``) keeps the check at the write.
+    """
+
+    def __init__(self, transport: Any, membership: Membership, reset: Callable[[], None]) -> None:
+        self._transport = transport
+        self._membership = membership
+        self._reset = reset
+        # An SSL transport writes through the socket transport under it.
+        ssl_protocol = getattr(transport, "_ssl_protocol", None)
+        self._socket_transport = getattr(ssl_protocol, "_transport", None) or transport
+        self._write: Callable[[Any], None] = transport.write
+        self._write_ready: Callable[[], None] | None = getattr(
+            self._socket_transport, "_write_ready", None
+        )
+        self._waiting_oldest: float | None = None  # a fenced request's bytes left unsent
+        transport.write = self.write
+        if self._write_ready is not None:
+            self._socket_transport._write_ready = self.write_ready
+        if self._socket_transport is not transport:
+            # An SSL transport hands down what it held back (its socket transport's buffer
+            # was full) also when it reads: that write is asked about too.
+            self._socket_write: Callable[[Any], None] = self._socket_transport.write
+            self._socket_transport.write = self.socket_write
+        setattr(transport, _GATED, self)
+
+    def write(self, data: Any) -> None:
+        oldest = _FENCED_WRITE.get()
+        if oldest is None:
+            self._write(data)
+            return
+        if self._membership.verdict(oldest) != Verdict.SEND:
+            raise WriteRefusedError("the membership fence refused the request at its write")
+        self._write(data)
+        if self._unsent():
+            waiting = self._waiting_oldest
+            self._waiting_oldest = oldest if waiting is None else min(waiting, oldest)
+
+    def write_ready(self) -> None:
+        assert self._write_ready is not None
+        if self._reset_if_lapsed():
+            return
+        self._write_ready()
+        if not self._unsent():
+            self._waiting_oldest = None
+
+    def socket_write(self, data: Any) -> None:
+        if self._reset_if_lapsed():
+            return
+        self._socket_write(data)
+
+    def _reset_if_lapsed(self) -> bool:
+        """Reset the connection if a fenced request's bytes wait and the membership no longer
+        clears them; True if it did."""
+        oldest = self._waiting_oldest
+        if oldest is None or self._membership.verdict(oldest) == Verdict.SEND:
+            return False
+        self._waiting_oldest = None
+        log.warning(
+            "a produce request was still being written when this worker's group membership "
+            "may have lapsed (no heartbeat accepted for %.0f s, session timeout %.0f s): its "
+            "connection is reset, so that the rest of it never goes; its records go back "
+            "through the membership fence",
+            self._membership.unproven_s(),
+            self._membership.session_timeout_s,
+        )
+        self._reset()
+        return True
+
+    def _unsent(self) -> int:
+        """Bytes the kernel has not taken yet: an SSL transport's own (not yet encrypted or
+        not yet handed down) and its socket transport's."""
+        unsent = int(self._transport.get_write_buffer_size())
+        if self._socket_transport is not self._transport:
+            unsent += int(self._socket_transport.get_write_buffer_size())
+        return unsent
 
 
 def _stop(reason: str) -> None:
@@ -459,20 +602,26 @@ def fence_producer(producer: Any, membership: Membership) -> None:
 
     def new_fenced_producer(*args: Any, **kwargs: Any) -> Any:
         client = new_producer(*args, **kwargs)
-        sender = getattr(client, "_sender", None)
-        send = getattr(sender, "_send_produce_req", None)
-        if sender is None or send is None:
-            log.warning(
-                "this aiokafka has no Sender._send_produce_req: records are sent without "
-                "the membership fence"
-            )
-            return client
-        sender._send_produce_req = fenced(
-            send,
-            membership,
-            _stop,
-            link=ClientLink(sender.client),
-        )
+        fence_client(client, membership)
         return client
 
     producer._new_producer = new_fenced_producer
+
+
+def fence_client(
+    client: Any, membership: Membership, refuse: Callable[[str], None] = _stop
+) -> bool:
+    """Fence the produce requests of the aiokafka producer ``client`` (its sender's, and at
+    its connections' transports); False, with a warning, if it lacks the sender's method."""
+    sender = getattr(client, "_sender", None)
+    send = getattr(sender, "_send_produce_req", None)
+    if sender is None or send is None:
+        log.warning(
+            "this aiokafka has no Sender._send_produce_req: records are sent without "
+            "the membership fence"
+        )
+        return False
+    sender._send_produce_req = fenced(
+        send, membership, refuse, link=ClientLink(sender.client, membership)
+    )
+    return True

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -17,10 +19,14 @@ from aiokafka.protocol.group import SyncGroupRequest
 
 from tests.support.clock import FakeClock
 from workers.stream.membership import (
+    _FENCED_WRITE,
     ClientLink,
     Membership,
     MembershipLapsedError,
     Verdict,
+    WriteRefusedError,
+    _reset,
+    _WriteGate,
     fenced,
     forget_membership,
     watch_membership,
@@ -625,3 +631,184 @@ def test_aiokafka_s_own_send_writes_a_connected_request_without_letting_the_loop
 
     asyncio.run(go())
     assert marks == [False]
+
+
+TLS = Path(__file__).resolve().parents[2] / "support" / "tls"
+
+
+class Peer:
+    """A loopback TCP peer (over TLS if ``tls``) that reads nothing until told to, then
+    counts what arrives and whether the connection was reset."""
+
+    def __init__(self, tls: bool = False) -> None:
+        self.accepted: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
+        self.server: asyncio.Server | None = None
+        self.tls = tls
+
+    async def connect(self) -> tuple[asyncio.StreamWriter, asyncio.StreamReader]:
+        async def serve(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
+            await self.accepted.put(reader)
+            await asyncio.sleep(5)
+
+        server_tls = client_tls = None
+        if self.tls:
+            server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            server_tls.load_cert_chain(TLS / "loopback.crt", TLS / "loopback.key")
+            client_tls = ssl.create_default_context(cafile=TLS / "loopback.crt")
+        self.server = await asyncio.start_server(serve, "127.0.0.1", 0, ssl=server_tls)
+        port = self.server.sockets[0].getsockname()[1]
+        _reader, writer = await asyncio.open_connection("127.0.0.1", port, ssl=client_tls)
+        return writer, await self.accepted.get()
+
+    async def read(self, reader: asyncio.StreamReader, up_to: int) -> tuple[int, bool]:
+        """Bytes read (until ``up_to``, the end or a reset) and whether it was reset."""
+        got, was_reset = 0, False
+        try:
+            while got < up_to and (chunk := await asyncio.wait_for(reader.read(1 << 20), 2)):
+                got += len(chunk)
+        except ConnectionResetError:
+            was_reset = True
+        return got, was_reset
+
+    def close(self) -> None:
+        assert self.server is not None
+        self.server.close()
+
+
+REQUEST_SIZE = 8_000_000  # more than the sockets' buffers take at once
+
+
+def _gated_write_then_freeze(gate: bool, tls: bool) -> tuple[int, bool, list[object]]:
+    """A fenced produce request's write that the socket takes only part of; then a freeze
+    past the session (the clock moves on, no heartbeat comes); then the peer reads."""
+    member, clock = membership()
+    member.joined()
+    closed: list[object] = []
+
+    async def go() -> tuple[int, bool]:
+        peer = Peer(tls)
+        writer, reader = await peer.connect()
+
+        def close(reason: object) -> None:  # aiokafka's AIOKafkaConnection.close
+            closed.append(reason)
+
+        conn = SimpleNamespace(_writer=writer, close=close)
+        if gate:
+            _WriteGate(writer.transport, member, lambda: _reset(conn))
+        writing = _FENCED_WRITE.set(clock.now)
+        try:
+            writer.write(b"x" * REQUEST_SIZE)
+        finally:
+            _FENCED_WRITE.reset(writing)
+        transport: Any = writer.transport
+        unsent = transport.get_write_buffer_size()
+        if tls:  # and what the SSL transport handed down to its socket transport
+            unsent += transport._ssl_protocol._transport.get_write_buffer_size()
+        assert unsent > 0  # the rest waits in user space
+        clock.now += 20  # frozen past the session here
+        read = await peer.read(reader, REQUEST_SIZE)
+        writer.transport.abort()
+        peer.close()
+        return read
+
+    got, was_reset = asyncio.run(go())
+    return got, was_reset, closed
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plaintext", "tls"])
+def test_the_rest_of_a_request_the_socket_did_not_take_never_goes_after_the_lease(
+    caplog: pytest.LogCaptureFixture, tls: bool
+) -> None:
+    """A freeze while the event loop still had part of a produce request to write: on
+    waking, the loop would send the rest before any timer ran, and the broker would append
+    the completed request behind the other worker's records. The gate resets the connection
+    instead, and the broker never has the whole request."""
+    got, was_reset, _closed = _gated_write_then_freeze(gate=False, tls=tls)
+    assert (got, was_reset) == (REQUEST_SIZE, False)  # without the gate, all of it went
+
+    with caplog.at_level(logging.WARNING, "workers.stream.membership"):
+        got, was_reset, closed = _gated_write_then_freeze(gate=True, tls=tls)
+    assert was_reset
+    assert got < REQUEST_SIZE
+    assert closed == [CloseReason.CONNECTION_BROKEN]  # aiokafka retries, through the fence
+    [line] = [r.getMessage() for r in caplog.records if r.name == "workers.stream.membership"]
+    assert "a produce request was still being written when this worker's group" in line
+
+
+def test_the_gate_lets_a_cleared_request_and_the_connection_s_other_writes_go_whole() -> None:
+    member, clock = membership()
+    member.joined()
+
+    async def go() -> tuple[int, bool]:
+        peer = Peer()
+        writer, reader = await peer.connect()
+        conn = SimpleNamespace(_writer=writer, close=lambda reason: None)
+        _WriteGate(writer.transport, member, lambda: _reset(conn))
+        writing = _FENCED_WRITE.set(clock.now)
+        try:
+            writer.write(b"p" * REQUEST_SIZE)  # cleared, and the membership holds
+        finally:
+            _FENCED_WRITE.reset(writing)
+        first = await peer.read(reader, REQUEST_SIZE)  # all of it, the rest sent by the loop
+        clock.now += 20
+        writer.write(b"m" * 1000)  # not a produce request: none of the fence's business
+        second = await peer.read(reader, 1000)
+        writer.close()
+        peer.close()
+        return first, second
+
+    assert asyncio.run(go()) == ((REQUEST_SIZE, False), (1000, False))
+
+
+def test_a_request_whose_encoding_outlasts_the_lease_is_not_written() -> None:
+    """The fence's last answer comes before aiokafka encodes the request; a freeze during
+    the encoding (a millisecond or more for a large request) would have it written after
+    the session. The transport asks again at the write: refused, nothing is written, and
+    aiokafka's send fails with a connection error, retried through the fence."""
+    member, clock = membership()
+    member.joined()
+
+    async def go() -> tuple[int, bool]:
+        peer = Peer()
+        writer, reader = await peer.connect()
+
+        class Conn:
+            _writer = writer
+
+            def connected(self) -> bool:
+                return True
+
+            def close(self, reason: object) -> None:
+                writer.transport.abort()
+
+            def send(self, request: Any) -> None:
+                clock.now += 20  # frozen while encoding
+                writer.write(b"x" * 1000)
+
+        class EncodingClient:
+            def __init__(self) -> None:
+                self._conns = {(1, ConnectionGroup.DEFAULT): Conn()}
+
+            async def ready(self, node_id: int, *, group: Any = ConnectionGroup.DEFAULT) -> bool:
+                return True
+
+            async def send(
+                self, node_id: int, request: Any, *, group: Any = ConnectionGroup.DEFAULT
+            ) -> Any:
+                return self._conns[(node_id, group)].send(request)
+
+        client = EncodingClient()
+        link = ClientLink(client, member)
+
+        async def send(node_id: int, batches: dict[Any, Any]) -> None:
+            await client.send(node_id, PRODUCE)
+
+        with pytest.raises(WriteRefusedError):
+            await fenced(send, member, [].append, 0.001, link)(1, {"tp": Batch(clock.now)})
+        await client.send(1, METADATA)  # outside the fence: written even now
+        read = await peer.read(reader, 1000)
+        writer.close()
+        peer.close()
+        return read
+
+    assert asyncio.run(go()) == (1000, False)
