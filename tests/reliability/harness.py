@@ -45,7 +45,10 @@ class Accounting:
         assert not self.lost, f"{len(self.lost)} versions never emitted: {self.lost[:5]}"
         assert not self.spurious, f"events for versions nobody sent: {self.spurious[:5]}"
         assert self.non_identical_duplicates == 0, "an eventId was emitted with other bytes"
-        assert not self.stories_wrong, f"latest differs from replay: {self.stories_wrong[:5]}"
+        assert not self.stories_wrong, (
+            f"latest differs from replay: {self.stories_wrong[:5]}; "
+            + "; ".join(self.notes.get("stories wrong", []))
+        )
         assert self.rejects_missing == 0, f"{self.rejects_missing} rejects not in the DLQ"
 
 
@@ -137,13 +140,22 @@ def account(bootstrap: str, names: Names, values: list[bytes], replayer: Replaye
     # A story's last record, as a consumer of the compacted topic is left with (a key is in
     # one partition, read in offset order): a late older version counts as wrong.
     latest: dict[str, dict[str, Any]] = {}
+    latest_at: dict[str, Any] = {}
     for record in read_all(bootstrap, names.latest):
         value = orjson.loads(record.value)
         latest[value["storyKey"]] = value
+        latest_at[value["storyKey"]] = record
+    expected_latest = replayer.result.latest_by_story()
     wrong = [
         key
-        for key, event in replayer.result.latest_by_story().items()
+        for key, event in expected_latest.items()
         if key not in latest or comparable(latest[key]) != comparable(event)
+    ]
+    # What a failure shows of the first few: enough to tell an older version written late
+    # (its record's time) from a story whose state was set back (its history).
+    wrong_detail = [
+        _story_difference(key, expected_latest[key], latest.get(key), latest_at.get(key))
+        for key in wrong[:3]
     ]
 
     dlq = [orjson.loads(r.value) for r in read_all(bootstrap, names.dlq)]
@@ -160,6 +172,21 @@ def account(bootstrap: str, names: Names, values: list[bytes], replayer: Replaye
         stories_wrong=wrong,
         dlq_records=len(dlq),
         rejects_missing=missing,
+        notes={"stories wrong": wrong_detail} if wrong_detail else {},
+    )
+
+
+def _story_difference(
+    key: str, expected: dict[str, Any], got: dict[str, Any] | None, record: Any
+) -> str:
+    def versions(event: dict[str, Any]) -> list[str]:
+        return [version["contentHash"][:8] for version in event["history"]]
+
+    if got is None:
+        return f"{key}: nothing on stories.latest"
+    return (
+        f"{key}: version {got['version']} {versions(got)} at {record.partition}@{record.offset} "
+        f"(made {record.timestamp_ms}), replay version {expected['version']} {versions(expected)}"
     )
 
 
