@@ -451,8 +451,21 @@ class ClientLink:
         if self._membership is None or writer is None:
             return
         transport = writer.transport
-        if getattr(transport, _GATED, None) is None:
-            _WriteGate(transport, self._membership, lambda: _reset(conn, transport))
+        if getattr(transport, _GATED, None) is not None:
+            return
+        try:
+            _WriteGate(
+                transport,
+                self._membership,
+                lambda: conn.close(reason=CloseReason.CONNECTION_BROKEN),
+            )
+        except (AttributeError, TypeError):  # a transport whose methods cannot be wrapped
+            setattr(transport, _GATED, False)
+            log.warning(
+                "this event loop's transport %s cannot be wrapped: produce requests are "
+                "checked by the membership fence before their encoding, not at the write",
+                type(transport).__name__,
+            )
 
     def reset(self, node_id: int) -> bool:
         """A TCP reset (linger 0), not a close: what the transport and the kernel have not
@@ -472,16 +485,19 @@ class ClientLink:
         return True
 
 
-def _reset(conn: Any, transport: Any = None) -> None:
-    """Reset ``conn``'s TCP connection (linger 0, then abort; ``transport``: its writer's,
-    which aiokafka forgets once it closed the connection) and close it as broken."""
-    transport = transport or conn._writer.transport
+def _reset(conn: Any) -> None:
+    """Reset ``conn``'s TCP connection (:func:`_abort`) and close it as broken."""
+    _abort(conn._writer.transport)
+    conn.close(reason=CloseReason.CONNECTION_BROKEN)
+
+
+def _abort(transport: Any) -> None:
+    """A TCP reset: linger 0, then abort, without flushing what the transport buffers."""
     sock = transport.get_extra_info("socket")
     if sock is not None:
         with contextlib.suppress(OSError):  # a closed socket: nothing left to send
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()  # without flushing what the transport itself still buffers
-    conn.close(reason=CloseReason.CONNECTION_BROKEN)
+    transport.abort()
 
 
 _GATED = "_wire_ingest_write_gate"
@@ -499,24 +515,30 @@ class _WriteGate:
     - **The write.** A write of a produce request under the fence (:data:`_FENCED_WRITE`)
       goes only if the membership still clears the request: its encoding, after the fence's
       last answer, may take a millisecond or more, and a freeze there would write it after
-      the session. Refused, the write raises :class:`WriteRefusedError`.
+      the session. Over TLS the question is asked again once the request is encrypted (4 ms
+      for a megabyte), as its ciphertext is handed to the socket's transport. Refused, the
+      write raises :class:`WriteRefusedError` (over TLS after a reset: the stream is cut).
     - **What the socket did not take.** What the kernel's socket buffer cannot take at once
       waits in the transport's buffer, for the event loop to send when the socket has room.
       A freeze then would leave the rest of the request to go out after it, completing a
       request the broker would append behind the other worker's records; and on waking, the
-      loop runs that send before any timer. So before each such send, if a fenced request's
-      bytes wait there and the membership no longer clears them, the connection is reset
-      instead (:func:`_reset`): the broker drops the partial request, and aiokafka sends the
-      batches again, through the fence.
+      loop runs that send before any timer. So before each such send (and before an SSL
+      transport hands down more), if a fenced request's bytes may still wait there and the
+      membership no longer clears them, the connection is reset instead: the broker drops
+      the partial request, and aiokafka sends the batches again, through the fence. "May
+      still wait": until the buffer is empty; a request that had left whole by then is
+      sent twice (a duplicate, as at-least-once allows, never a loss).
 
-    Other writes on the connection (metadata, API versions) pass untouched. A transport
-    without asyncio's selector internals (``_write_ready``) keeps the check at the write.
+    ``close`` closes aiokafka's connection; it runs on the next turn of the event loop, as a
+    reset may come from inside aiokafka's own send. Other writes on the connection
+    (metadata, API versions) pass untouched. A transport without asyncio's selector
+    internals (``_write_ready``) keeps the check at the write.
     """
 
-    def __init__(self, transport: Any, membership: Membership, reset: Callable[[], None]) -> None:
+    def __init__(self, transport: Any, membership: Membership, close: Callable[[], None]) -> None:
         self._transport = transport
         self._membership = membership
-        self._reset = reset
+        self._close = close
         # An SSL transport writes through the socket transport under it.
         ssl_protocol = getattr(transport, "_ssl_protocol", None)
         self._socket_transport = getattr(ssl_protocol, "_transport", None) or transport
@@ -525,13 +547,14 @@ class _WriteGate:
             self._socket_transport, "_write_ready", None
         )
         self._waiting_oldest: float | None = None  # a fenced request's bytes left unsent
+        self._writing_oldest: float | None = None  # a fenced request being written (TLS)
+        self._refused_at_socket = False
+        self._socket_write: Callable[[Any], None] | None = None
         transport.write = self.write
         if self._write_ready is not None:
             self._socket_transport._write_ready = self.write_ready
         if self._socket_transport is not transport:
-            # An SSL transport hands down what it held back (its socket transport's buffer
-            # was full) also when it reads: that write is asked about too.
-            self._socket_write: Callable[[Any], None] = self._socket_transport.write
+            self._socket_write = self._socket_transport.write
             self._socket_transport.write = self.socket_write
         setattr(transport, _GATED, self)
 
@@ -542,7 +565,14 @@ class _WriteGate:
             return
         if self._membership.verdict(oldest) != Verdict.SEND:
             raise WriteRefusedError("the membership fence refused the request at its write")
-        self._write(data)
+        self._writing_oldest = oldest
+        try:
+            self._write(data)
+        finally:
+            self._writing_oldest = None
+        if self._refused_at_socket:
+            self._refused_at_socket = False
+            raise WriteRefusedError("the membership fence refused the request once encrypted")
         if self._unsent():
             waiting = self._waiting_oldest
             self._waiting_oldest = oldest if waiting is None else min(waiting, oldest)
@@ -556,13 +586,20 @@ class _WriteGate:
             self._waiting_oldest = None
 
     def socket_write(self, data: Any) -> None:
+        """An SSL transport's ciphertext, handed down to its socket transport."""
+        assert self._socket_write is not None
+        writing = self._writing_oldest
+        if writing is not None and self._membership.verdict(writing) != Verdict.SEND:
+            self._refused_at_socket = True  # its write raises once the SSL layer returns
+            _abort(self._transport)
+            return
         if self._reset_if_lapsed():
             return
         self._socket_write(data)
 
     def _reset_if_lapsed(self) -> bool:
-        """Reset the connection if a fenced request's bytes wait and the membership no longer
-        clears them; True if it did."""
+        """Reset the connection if a fenced request's bytes may still wait and the
+        membership no longer clears them; True if it did."""
         oldest = self._waiting_oldest
         if oldest is None or self._membership.verdict(oldest) == Verdict.SEND:
             return False
@@ -575,12 +612,15 @@ class _WriteGate:
             self._membership.unproven_s(),
             self._membership.session_timeout_s,
         )
-        self._reset()
+        _abort(self._transport)
+        asyncio.get_running_loop().call_soon(self._close)
         return True
 
     def _unsent(self) -> int:
         """Bytes the kernel has not taken yet: an SSL transport's own (not yet encrypted or
         not yet handed down) and its socket transport's."""
+        if self._transport.is_closing():
+            return 0
         unsent = int(self._transport.get_write_buffer_size())
         if self._socket_transport is not self._transport:
             unsent += int(self._socket_transport.get_write_buffer_size())
