@@ -410,6 +410,7 @@ class ClientLink:
     def __init__(self, client: Any, membership: Membership | None = None) -> None:
         self._client = client
         self._membership = membership
+        self._said_ungated = False
         send = client.send
 
         async def send_cleared(
@@ -460,12 +461,15 @@ class ClientLink:
                 lambda: conn.close(reason=CloseReason.CONNECTION_BROKEN),
             )
         except (AttributeError, TypeError):  # a transport whose methods cannot be wrapped
-            setattr(transport, _GATED, False)
-            log.warning(
-                "this event loop's transport %s cannot be wrapped: produce requests are "
-                "checked by the membership fence before their encoding, not at the write",
-                type(transport).__name__,
-            )
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(transport, _GATED, False)
+            if not self._said_ungated:
+                self._said_ungated = True
+                log.warning(
+                    "this event loop's transport %s cannot be wrapped: produce requests are "
+                    "checked by the membership fence before their encoding, not at the write",
+                    type(transport).__name__,
+                )
 
     def reset(self, node_id: int) -> bool:
         """A TCP reset (linger 0), not a close: what the transport and the kernel have not

@@ -917,3 +917,42 @@ def test_a_reset_from_inside_another_write_closes_the_connection_on_the_next_tur
     assert closed == ["closed"]
     assert socket_transport.aborted
     assert socket_transport.sent == [b"produce"]
+
+
+def test_a_transport_that_cannot_be_wrapped_is_left_as_it_is_with_one_warning(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An event loop whose transports take no new attributes (uvloop's are built in C):
+    requests are still cleared before their encoding, and sent; one WARNING says so."""
+
+    class BuiltInTransport:
+        __slots__ = ()
+
+        def write(self, data: bytes) -> None:
+            written.append(data)
+
+    class Connected:
+        def __init__(self) -> None:
+            self._writer = SimpleNamespace(transport=BuiltInTransport())
+
+        def connected(self) -> bool:
+            return True
+
+    member, clock = membership()
+    member.joined()
+    written: list[bytes] = []
+    client = Client()
+    client._conns[(1, ConnectionGroup.DEFAULT)] = Connected()  # type: ignore[assignment]
+    link = ClientLink(client, member)
+
+    async def go() -> None:
+        for _ in range(2):
+            await fenced(_produce_through(client), member, [].append, 0.001, link)(
+                1, {"tp": Batch(clock.now)}
+            )
+
+    with caplog.at_level(logging.WARNING, "workers.stream.membership"):
+        asyncio.run(go())
+    assert client.written == [PRODUCE, PRODUCE]
+    [line] = [r.getMessage() for r in caplog.records if r.name == "workers.stream.membership"]
+    assert "transport BuiltInTransport cannot be wrapped" in line
