@@ -541,97 +541,6 @@ def test_a_request_answered_in_time_leaves_no_timer_behind() -> None:
     assert not resets
 
 
-def test_a_reset_connection_sends_nothing_more_of_what_it_buffered() -> None:
-    """A TCP reset, not a close: the bytes the client's socket and transport still held
-    never reach the other side, which sees the connection reset."""
-
-    async def go() -> tuple[int, bool]:
-        accepted: asyncio.Queue[asyncio.StreamReader] = asyncio.Queue()
-
-        async def serve(reader: asyncio.StreamReader, _writer: asyncio.StreamWriter) -> None:
-            await accepted.put(reader)
-            await asyncio.sleep(5)
-
-        server = await asyncio.start_server(serve, "127.0.0.1", 0)
-        port = server.sockets[0].getsockname()[1]
-        _reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        peer = await accepted.get()
-        writer.write(b"x" * 8_000_000)  # more than the sockets' buffers take
-        await asyncio.sleep(0.05)
-        closed: list[object] = []
-
-        def close(reason: object) -> None:
-            closed.append(reason)
-
-        loop = asyncio.get_running_loop()
-        answered, unanswered = loop.create_future(), loop.create_future()
-        answered.set_result(None)
-        metadata = SimpleNamespace(API_KEY=3)
-        produce = SimpleNamespace(API_KEY=0)
-        conn = SimpleNamespace(_writer=writer, close=close, _requests=[])
-        client = Client()
-        client._conns[(1, ConnectionGroup.DEFAULT)] = conn
-        assert not ClientLink(Client()).reset(1)
-        conn._requests = [(1, produce, answered), (2, metadata, unanswered)]
-        assert not ClientLink(client).reset(1)  # no produce request waits for its answer
-        assert not closed
-        conn._requests.append((3, produce, unanswered))
-        assert ClientLink(client).reset(1)
-        got, was_reset = 0, False
-        try:
-            while chunk := await asyncio.wait_for(peer.read(1 << 20), 2):
-                got += len(chunk)
-        except ConnectionResetError:
-            was_reset = True
-        server.close()
-        assert closed == [CloseReason.CONNECTION_BROKEN]
-        return got, was_reset
-
-    got, was_reset = asyncio.run(go())
-    assert was_reset
-    assert got < 8_000_000
-
-
-def test_aiokafka_s_own_send_writes_a_connected_request_without_letting_the_loop_run() -> None:
-    """What the last check relies on: aiokafka's ``AIOKafkaClient.send`` (its ``ready``) does
-    not suspend before the write when the node's connection is up."""
-    from aiokafka.client import AIOKafkaClient
-    from aiokafka.protocol.produce import ProduceRequest
-
-    member, clock = membership()
-    member.joined()
-    marks: list[bool] = []
-    state = {"mark": False}
-
-    class Connected:
-        def connected(self) -> bool:
-            return True
-
-        def send(self, request: Any, expect_response: bool = True) -> Any:
-            marks.append(state["mark"])
-            done = asyncio.get_running_loop().create_future()
-            done.set_result("answer")
-            return done
-
-    async def go() -> None:
-        client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9")
-        client._conns[(1, ConnectionGroup.DEFAULT)] = Connected()
-        link = ClientLink(client)
-        request = ProduceRequest(required_acks=-1, timeout=1000, topics=[], transactional_id=None)
-
-        async def send(node_id: int, batches: dict[Any, Any]) -> None:
-            assert await client.send(node_id, request) == "answer"
-
-        def mark() -> None:
-            state["mark"] = True
-
-        asyncio.get_running_loop().call_soon(mark)
-        await fenced(send, member, [].append, 0.001, link)(1, {"tp": Batch(clock.now)})
-
-    asyncio.run(go())
-    assert marks == [False]
-
-
 TLS = Path(__file__).resolve().parents[2] / "support" / "tls"
 
 
@@ -675,6 +584,84 @@ class Peer:
 
 
 REQUEST_SIZE = 8_000_000  # more than the sockets' buffers take at once
+
+
+def test_a_reset_connection_sends_nothing_more_of_what_it_buffered() -> None:
+    """A TCP reset, not a close: the bytes the client's socket and transport still held
+    never reach the other side, which sees the connection reset."""
+
+    async def go() -> tuple[int, bool]:
+        peer = Peer()
+        writer, reader = await peer.connect()
+        writer.write(b"x" * REQUEST_SIZE)
+        await asyncio.sleep(0.05)
+        closed: list[object] = []
+
+        def close(reason: object) -> None:
+            closed.append(reason)
+
+        loop = asyncio.get_running_loop()
+        answered, unanswered = loop.create_future(), loop.create_future()
+        answered.set_result(None)
+        metadata = SimpleNamespace(API_KEY=3)
+        produce = SimpleNamespace(API_KEY=0)
+        conn = SimpleNamespace(_writer=writer, close=close, _requests=[])
+        client = Client()
+        client._conns[(1, ConnectionGroup.DEFAULT)] = conn
+        assert not ClientLink(Client()).reset(1)
+        conn._requests = [(1, produce, answered), (2, metadata, unanswered)]
+        assert not ClientLink(client).reset(1)  # no produce request waits for its answer
+        assert not closed
+        conn._requests.append((3, produce, unanswered))
+        assert ClientLink(client).reset(1)
+        read = await peer.read(reader, REQUEST_SIZE)
+        peer.close()
+        assert closed == [CloseReason.CONNECTION_BROKEN]
+        return read
+
+    got, was_reset = asyncio.run(go())
+    assert was_reset
+    assert got < REQUEST_SIZE
+
+
+def test_aiokafka_s_own_send_writes_a_connected_request_without_letting_the_loop_run() -> None:
+    """What the last check relies on: aiokafka's ``AIOKafkaClient.send`` (its ``ready``) does
+    not suspend before the write when the node's connection is up."""
+    from aiokafka.client import AIOKafkaClient
+    from aiokafka.protocol.produce import ProduceRequest
+
+    member, clock = membership()
+    member.joined()
+    marks: list[bool] = []
+    state = {"mark": False}
+
+    class Connected:
+        def connected(self) -> bool:
+            return True
+
+        def send(self, request: Any, expect_response: bool = True) -> Any:
+            marks.append(state["mark"])
+            done = asyncio.get_running_loop().create_future()
+            done.set_result("answer")
+            return done
+
+    async def go() -> None:
+        client = AIOKafkaClient(bootstrap_servers="127.0.0.1:9")
+        client._conns[(1, ConnectionGroup.DEFAULT)] = Connected()
+        link = ClientLink(client)
+        request = ProduceRequest(required_acks=-1, timeout=1000, topics=[], transactional_id=None)
+
+        async def send(node_id: int, batches: dict[Any, Any]) -> None:
+            assert await client.send(node_id, request) == "answer"
+
+        def mark() -> None:
+            state["mark"] = True
+
+        asyncio.get_running_loop().call_soon(mark)
+        await fenced(send, member, [].append, 0.001, link)(1, {"tp": Batch(clock.now)})
+
+    asyncio.run(go())
+    assert marks == [False]
 
 
 def _gated_write_then_freeze(gate: bool, tls: bool) -> tuple[int, bool, list[object]]:
