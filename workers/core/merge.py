@@ -52,8 +52,8 @@ from __future__ import annotations
 import bisect
 import itertools
 import re
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
@@ -906,16 +906,86 @@ def _near_duplicate_labels(originals: list[Version], newcomer: str | None) -> li
 
 
 def _labels_of_every_pair(originals: list[Version]) -> list[int]:
-    """Near-duplicate sets from every two originals compared: one label per original."""
+    """Near-duplicate sets, as comparing every two originals gives them: one label per
+    original.
+
+    From :data:`REMEMBER_FROM` originals on (a crowded bucket's first arrival after a
+    restart), only the pairs that can be near-duplicates are compared
+    (:func:`_pairs_that_may_match`); the others cannot be, so the joins, and the labels, are
+    those of every pair compared in the same order.
+    """
     sets = _DisjointSets(len(originals))
     # What the comparison reads, worked out once per original, and only for a shared place.
     places = [v.first_place for v in originals]
     texts = [_Text(v.item) for v in originals]
-    for i in range(len(originals)):
-        for j in range(i):
-            if _near_duplicates(places, texts, i, j):
+    if len(originals) < REMEMBER_FROM:
+        for i in range(len(originals)):
+            for j in range(i):
+                if _near_duplicates(places, texts, i, j):
+                    sets.join(i, j)
+    else:
+        for i, j, far in _pairs_that_may_match(places, texts):
+            if _alike(texts[i], texts[j], far=far):
                 sets.join(i, j)
     return [sets.root(i) for i in range(len(originals))]
+
+
+def _pairs_that_may_match(
+    places: list[keys.PlaceName | None], texts: list[_Text]
+) -> Iterator[tuple[int, int, bool]]:
+    """``(later, earlier, far)`` for each pair of originals of one place whose texts may be
+    near-duplicates, in the order of comparing every pair; ``far``: their bigrams agree less
+    than :data:`NEAR_DUPLICATE`, so only typos can make them alike.
+
+    Places first, as a pair comparison always went: only an original that shares its place
+    with another has its text split. Two texts whose bigrams agree that much share one of
+    their rarest bigrams: with the bigrams in one order (fewest texts holding them first), if
+    ``shared`` of them are common, the first common one is among the first ``len - shared +
+    1`` of each text, and ``shared`` is at least the threshold's share of the larger text
+    (:func:`_prefix_size`). The typo test takes only texts of equal word counts, and a text
+    without bigrams matches only another without. Every pair left out is one
+    :func:`_near_duplicates` refuses; a crowded bucket's texts are indexed once instead of
+    compared in every pair (seconds at a thousand originals of one place).
+    """
+    of_place = [
+        {earlier for earlier in range(later) if keys.places_match(places[later], places[earlier])}
+        for later in range(len(places))
+    ]
+    involved = sorted(set().union(*of_place, (i for i, others in enumerate(of_place) if others)))
+    bigrams = {i: texts[i].bigrams for i in involved}
+    holders = Counter(bigram for i in involved for bigram in bigrams[i])
+    by_rare: dict[tuple[str, str], list[int]] = {}
+    by_length: dict[int, list[int]] = {}
+    without: list[int] = []  # texts without bigrams
+    for later in involved:
+        of_text, others = bigrams[later], of_place[later]
+        if not of_text:
+            for earlier in without:
+                if earlier in others:
+                    yield later, earlier, False
+            without.append(later)
+            continue
+        rare = sorted(of_text, key=lambda bigram: (holders[bigram], bigram))
+        rare = rare[: _prefix_size(len(rare))]
+        alike: set[int] = set()
+        for bigram in rare:
+            alike.update(by_rare.get(bigram, ()))
+        same_length = by_length.setdefault(len(texts[later].words), [])
+        for earlier in sorted((others & alike) | others.intersection(same_length)):
+            yield later, earlier, earlier not in alike
+        for bigram in rare:
+            by_rare.setdefault(bigram, []).append(later)
+        same_length.append(later)
+
+
+def _prefix_size(bigrams: int) -> int:
+    """How many of a text's rarest bigrams hold one of any text it is a near-duplicate of.
+
+    Sharing at least NEAR_DUPLICATE of the union, a near-duplicate shares at least
+    ``ceil(NEAR_DUPLICATE * bigrams)`` of this text's bigrams, so ``bigrams`` less that, plus
+    one, suffice; the floor in its place keeps one more when the product is not whole.
+    """
+    return min(bigrams, bigrams - int(NEAR_DUPLICATE * bigrams) + 1)
 
 
 def _with_newcomer(originals: list[Version], new: int, known: dict[str, int]) -> dict[str, int]:
@@ -946,6 +1016,16 @@ def _near_duplicates(
     return keys.places_match(places[later], places[earlier]) and _same_words(
         texts[later], texts[earlier]
     )
+
+
+def _alike(later: _Text, earlier: _Text, *, far: bool) -> bool:
+    """:func:`_same_words` for two originals of one place; ``far``: their bigrams are known
+    to agree less than :data:`NEAR_DUPLICATE` (both have some), which leaves it typos."""
+    if far:
+        return _only_typos_apart(later, earlier) and not _name_other_things(
+            later.item, earlier.item
+        )
+    return _same_words(later, earlier)
 
 
 def _boilerplate(groups: Sequence[list[Version]]) -> frozenset[str]:

@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import orjson
 import pytest
@@ -768,6 +769,41 @@ def test_a_crowded_bucket_s_arrival_compares_the_new_original_with_each_other_on
     bucket = refused
     assert arrival(originals[44]) == 43
     assert len(bucket.views()) == 44
+
+
+def test_a_crowded_bucket_s_first_arrival_after_a_restart_compares_the_texts_that_may_match(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a restart, a crowded bucket's first arrival works out its near-duplicate sets
+    again from its originals: it compares the places of every pair, and the words of only
+    the pairs of one place that share one of their rarest bigrams or a word count (README,
+    "Convergence, and where it needs extra events"). Here no two of 41 originals of one place
+    share either: no words are compared (neither bigrams nor typos), where every pair's
+    were (820)."""
+    originals = [
+        wire_item((" ".join(f"дума{i}х{w}" for w in range(10 + i)) + ".",), headline=f"Новина {i}")
+        for i in range(42)
+    ]
+    bucket, _ = merged_all(originals[:40])
+    compared = {"_same_words": 0, "_only_typos_apart": 0}
+
+    def counting(name: str) -> Callable[[Any, Any], bool]:
+        compare = getattr(merge_module, name)
+
+        def counted(a: Any, b: Any) -> bool:
+            compared[name] += 1
+            return bool(compare(a, b))
+
+        return counted
+
+    for name in compared:
+        monkeypatch.setattr(merge_module, name, counting(name))
+    merge_module._near_duplicate_sets.clear()  # a restart
+    bucket = merge(decode_state(encode_state(BucketState(bucket))).bucket, originals[40]).bucket
+    assert compared == {"_same_words": 0, "_only_typos_apart": 0}
+    assert len(bucket.views()) == 41
+    assert len(merge(bucket, originals[41]).bucket.views()) == 42
+    assert compared["_same_words"] == 41  # the next arrival: the newcomer with each other one
 
 
 def test_the_remembered_groupings_keep_within_their_bound(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -384,3 +384,111 @@ def test_a_crowded_bucket_s_remembered_grouping_is_every_pair_compared(
     assert max(merge_module._near_duplicate_sets.sizes()) == sum(
         not v.item.is_update for v in bucket.versions
     )
+
+
+# --- (f) a crowded bucket compares the pairs that can match, and finds every one that does ---
+
+# Few words, so that texts share bigrams; lower-case ones of four letters or more take typos.
+_PAIR_WORDS = ("котка", "кучета", "град", "мост", "река", "вятър", "слънце", "Пловдив", "41", "и")
+_PAIR_PLACES = ("София", "Пловдив", "гр. Пловдив", "С. Петербург", "Санкт Петербург")
+
+
+def _typo(word: str, at: int) -> str:
+    """``word`` with two letters next to each other swapped, or (odd ``at``) one doubled."""
+    at %= len(word) - 1
+    if at % 2:
+        return word[: at + 1] + word[at] + word[at + 1 :]
+    return word[:at] + word[at + 1] + word[at] + word[at + 2 :]
+
+
+@st.composite
+def _crowded_texts(draw: st.DrawFn) -> list[WireItem]:
+    """Originals of one minute: new texts, and re-sends of earlier ones with a word changed,
+    a typo fixed (short texts whose bigrams agree less than the threshold), a word more or
+    less, or all but a word gone (a text without bigrams)."""
+    texts: list[list[str]] = []
+    for _ in range(draw(st.integers(merge_module.REMEMBER_FROM, 20))):
+        if texts and draw(st.booleans()):
+            words = list(draw(st.sampled_from(texts)))
+            at = draw(st.integers(0, len(words) - 1))
+            edit = draw(st.sampled_from(("same", "word", "typo", "more", "less", "one")))
+            if edit == "word":
+                words[at] = draw(st.sampled_from(_PAIR_WORDS))
+            elif edit == "typo" and len(words[at]) >= 4 and words[at].islower():
+                words = [_typo(w, at) if w == words[at] else w for w in words]
+            elif edit == "more":
+                words.insert(at, draw(st.sampled_from(_PAIR_WORDS)))
+            elif edit == "less" and len(words) > 1:
+                del words[at]
+            elif edit == "one":
+                words = words[:1]
+        else:
+            words = draw(st.lists(st.sampled_from(_PAIR_WORDS), min_size=1, max_size=14))
+        texts.append(words)
+    return [
+        wire_item(
+            (" ".join(words),),
+            headline=draw(st.sampled_from(("Новина", "Новина от града", "котка", ""))),
+            places=(draw(st.sampled_from(_PAIR_PLACES)),),
+        )
+        for words in texts
+    ]
+
+
+def _labels_of_every_pair_compared(originals: list[Version]) -> list[int]:
+    """What the grouping was before it chose its pairs: every pair, in this order."""
+    sets = merge_module._DisjointSets(len(originals))
+    places = [v.first_place for v in originals]
+    texts = [merge_module._Text(v.item) for v in originals]
+    for i in range(len(originals)):
+        for j in range(i):
+            if merge_module._near_duplicates(places, texts, i, j):
+                sets.join(i, j)
+    return [sets.root(i) for i in range(len(originals))]
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(items=_crowded_texts())
+def test_a_crowded_bucket_s_chosen_pairs_give_the_sets_of_every_pair(items: list[WireItem]) -> None:
+    """A crowded bucket's first arrival after a restart compares only the pairs that can be
+    near-duplicates (README, "Convergence, and where it needs extra events"): the labels,
+    not only the sets, are those of comparing every pair."""
+    originals = [Version.of(item) for item in items]
+    assert merge_module._labels_of_every_pair(originals) == _labels_of_every_pair_compared(
+        originals
+    )
+
+
+def test_re_sends_the_chosen_pairs_must_find() -> None:
+    """The cases the chosen pairs hang on, each a near-duplicate pair among unrelated
+    originals: three typos fixed in a text of 20 words (its bigrams far apart, found by its
+    word count alone), a word changed in a long one (bigrams alike), a text cut to eight of
+    its ten bigrams (alike just at the threshold, the shared bigrams the most common), and a
+    one-word text sent twice (no bigrams)."""
+    fruit = (
+        "ябълка круша слива череша праскова малина ягода къпина боровинка дюля смокиня "
+        "грозде кайсия диня пъпеш лимон портокал банан киви нар"
+    )
+    typos = fruit.replace("круша", "курша").replace("малина", "млаина").replace("лимон", "илмон")
+    long = " ".join(f"дума{n}" for n in range(40))
+    ten = " ".join(f"слово{n}" for n in range(10))  # with the headline, ten bigrams
+    pairs = [
+        ("Новина", fruit, typos, True),
+        ("Новина", long, long.replace("дума20", "друго"), False),
+        ("Новина", ten, ten.rsplit(" ", 2)[0], False),
+        ("", "слънце", "слънце", False),
+    ]
+    unrelated = [f"текст{n} номер{n} още{n}" for n in range(merge_module.REMEMBER_FROM)]
+    for headline, first, second, far in pairs:
+        items = [wire_item((text,), headline="Новина") for text in unrelated]
+        items += [wire_item((text,), headline=headline) for text in (first, second)]
+        originals = [Version.of(item) for item in items]
+        labels = merge_module._labels_of_every_pair(originals)
+        assert labels == _labels_of_every_pair_compared(originals)
+        assert labels[-1] == labels[-2]
+        assert len(set(labels)) == len(unrelated) + 1
+        places = [v.first_place for v in originals]
+        texts = [merge_module._Text(v.item) for v in originals]
+        pair = (len(items) - 1, len(items) - 2)
+        chosen = {(i, j): f for i, j, f in merge_module._pairs_that_may_match(places, texts)}
+        assert chosen[pair] is far
