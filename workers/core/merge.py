@@ -438,7 +438,16 @@ def _same_words(a: _Text, b: _Text) -> bool:
     if not left or not right:
         return left == right and a.item.headline.casefold() == b.item.headline.casefold()
     shared = len(left & right)
-    if shared / (len(left) + len(right) - shared) < NEAR_DUPLICATE and not _only_typos_apart(a, b):
+    return _words_alike(
+        a, b, bigrams_far=shared / (len(left) + len(right) - shared) < NEAR_DUPLICATE
+    )
+
+
+def _words_alike(a: _Text, b: _Text, *, bigrams_far: bool) -> bool:
+    """The rest of :func:`_same_words` once it is known whether the texts' bigrams agree less
+    than :data:`NEAR_DUPLICATE` (both have some): then only typos may make them alike; and
+    alike, they must not name other things."""
+    if bigrams_far and not _only_typos_apart(a, b):
         return False
     return not _name_other_things(a.item, b.item)
 
@@ -925,7 +934,8 @@ def _labels_of_every_pair(originals: list[Version]) -> list[int]:
                     sets.join(i, j)
     else:
         for i, j, far in _pairs_that_may_match(places, texts):
-            if _alike(texts[i], texts[j], far=far):
+            a, b = texts[i], texts[j]
+            if _words_alike(a, b, bigrams_far=True) if far else _same_words(a, b):
                 sets.join(i, j)
     return [sets.root(i) for i in range(len(originals))]
 
@@ -1016,16 +1026,6 @@ def _near_duplicates(
     return keys.places_match(places[later], places[earlier]) and _same_words(
         texts[later], texts[earlier]
     )
-
-
-def _alike(later: _Text, earlier: _Text, *, far: bool) -> bool:
-    """:func:`_same_words` for two originals of one place; ``far``: their bigrams are known
-    to agree less than :data:`NEAR_DUPLICATE` (both have some), which leaves it typos."""
-    if far:
-        return _only_typos_apart(later, earlier) and not _name_other_things(
-            later.item, earlier.item
-        )
-    return _same_words(later, earlier)
 
 
 def _boilerplate(groups: Sequence[list[Version]]) -> frozenset[str]:
