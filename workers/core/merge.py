@@ -949,7 +949,7 @@ def _pairs_that_may_match(
 
     Places first, as a pair comparison always went: only an original that shares its place
     with another has its text split. Two texts whose bigrams agree that much share one of
-    their rarest bigrams: with the bigrams in one order (fewest texts holding them first), if
+    their rarest bigrams: with the bigrams in one order (:func:`_rarest_shared_bigrams`), if
     ``shared`` of them are common, the first common one is among the first ``len - shared +
     1`` of each text, and ``shared`` is at least the threshold's share of the larger text
     (:func:`_prefix_size`). The typo test takes only texts of equal word counts, and a text
@@ -963,8 +963,8 @@ def _pairs_that_may_match(
     ]
     involved = sorted(set().union(*of_place, (i for i, others in enumerate(of_place) if others)))
     bigrams = {i: texts[i].bigrams for i in involved}
-    holders = Counter(bigram for i in involved for bigram in bigrams[i])
-    by_rare: dict[tuple[str, str], list[int]] = {}
+    rarest = _rarest_shared_bigrams(bigrams)
+    by_rare: dict[int, list[int]] = {}
     by_length: dict[int, list[int]] = {}
     without: list[int] = []  # texts without bigrams
     for later in involved:
@@ -975,8 +975,7 @@ def _pairs_that_may_match(
                     yield later, earlier, False
             without.append(later)
             continue
-        rare = sorted(of_text, key=lambda bigram: (holders[bigram], bigram))
-        rare = rare[: _prefix_size(len(rare))]
+        rare = rarest[later]
         alike: set[int] = set()
         for bigram in rare:
             alike.update(by_rare.get(bigram, ()))
@@ -986,6 +985,30 @@ def _pairs_that_may_match(
         for bigram in rare:
             by_rare.setdefault(bigram, []).append(later)
         same_length.append(later)
+
+
+def _rarest_shared_bigrams(bigrams: dict[int, frozenset[tuple[str, str]]]) -> dict[int, list[int]]:
+    """For each text, those of its rarest bigrams (:func:`_prefix_size` of them) that another
+    text holds too, as ranks in one order of all the bigrams: a text's own first (they pair it
+    with none), then the fewest texts holding them, then the first seen.
+
+    Only the bigrams that two texts share are counted and sorted: in a crowded bucket of
+    unrelated texts nearly all are a text's own, and sorting them all made the index cost more
+    than comparing every pair, below about 128 originals.
+    """
+    seen: set[tuple[str, str]] = set()
+    common: set[tuple[str, str]] = set()
+    for of_text in bigrams.values():
+        common |= seen.intersection(of_text)
+        seen |= of_text
+    shared = {i: of_text & common for i, of_text in bigrams.items()}
+    holders = Counter(itertools.chain.from_iterable(shared.values()))
+    rank = {bigram: count << 32 | n for n, (bigram, count) in enumerate(holders.items())}
+    rarest: dict[int, list[int]] = {}
+    for i, of_text in bigrams.items():
+        room = _prefix_size(len(of_text)) - (len(of_text) - len(shared[i]))  # after its own
+        rarest[i] = sorted(map(rank.__getitem__, shared[i]))[: max(room, 0)]
+    return rarest
 
 
 def _prefix_size(bigrams: int) -> int:

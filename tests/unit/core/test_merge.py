@@ -777,11 +777,13 @@ def test_a_crowded_bucket_s_first_arrival_after_a_restart_compares_the_texts_tha
     """After a restart, a crowded bucket's first arrival works out its near-duplicate sets
     again from its originals: it compares the places of every pair, and the words of only
     the pairs of one place that share one of their rarest bigrams or a word count (README,
-    "Convergence, and where it needs extra events"). Here no two of 41 originals of one place
-    share either: no words are compared (neither bigrams nor typos), where every pair's
-    were (820)."""
+    "Convergence, and where it needs extra events"). Here 41 originals of one place share
+    only their headline's two bigrams, of 12 or more, and no word count: no words are
+    compared (neither bigrams nor typos), where every pair's were (820)."""
     originals = [
-        wire_item((" ".join(f"дума{i}х{w}" for w in range(10 + i)) + ".",), headline=f"Новина {i}")
+        wire_item(
+            (" ".join(f"дума{i}х{w}" for w in range(10 + i)) + ".",), headline="Новина от деня"
+        )
         for i in range(42)
     ]
     bucket, _ = merged_all(originals[:40])
