@@ -34,20 +34,8 @@ SHAPES = ("one-place", "own-places", "re-sends")
 RESENT_STORIES = 4
 
 
-def labels_comparing_every_pair(versions: list[Version]) -> list[int]:
-    """The baseline: the near-duplicate test on every two originals, later against earlier."""
-    sets = merge_module._DisjointSets(len(versions))
-    places = [v.first_place for v in versions]
-    texts = [merge_module._Text(v.item) for v in versions]
-    for later in range(len(versions)):
-        for earlier in range(later):
-            if merge_module._near_duplicates(places, texts, later, earlier):
-                sets.join(later, earlier)
-    return [sets.root(i) for i in range(len(versions))]
-
-
 WAYS: dict[str, Callable[[list[Version]], list[int]]] = {
-    "every pair": labels_comparing_every_pair,
+    "every pair": merge_module._labels_comparing_every_pair,
     "pair index": merge_module._labels_of_every_pair,
 }
 

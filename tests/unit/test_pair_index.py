@@ -7,13 +7,13 @@ from pathlib import Path
 import orjson
 import pytest
 
-from benchmarks.pair_index import draw, labels_comparing_every_pair, main, run
-from workers.core.merge import Version
+from benchmarks.pair_index import draw, main, run
+from workers.core.merge import Version, _labels_comparing_every_pair
 
 
 def test_re_sends_are_four_stories_with_a_word_changed() -> None:
     items = draw(12, "re-sends", words=200, varied=False, seed=3)
-    labels = labels_comparing_every_pair([Version.of(item) for item in items])
+    labels = _labels_comparing_every_pair([Version.of(item) for item in items])
     assert len(set(labels)) == 4
     assert len({item.paragraphs for item in items}) == 12
 
@@ -21,7 +21,7 @@ def test_re_sends_are_four_stories_with_a_word_changed() -> None:
 def test_each_shape_gives_a_figure_for_both_ways_at_each_size() -> None:
     for shape, stories in (("one-place", 9), ("own-places", 9), ("re-sends", 4)):
         items = draw(9, shape, words=200, varied=True, seed=1)
-        assert len(set(labels_comparing_every_pair([Version.of(i) for i in items]))) == stories
+        assert len(set(_labels_comparing_every_pair([Version.of(i) for i in items]))) == stories
         result = run([8, 9], shape, words=200, varied=True, draws=2)
         assert {way: list(ms) for way, ms in result["median_ms"].items()} == {
             "every pair": ["8", "9"],

@@ -435,18 +435,6 @@ def _crowded_texts(draw: st.DrawFn) -> list[WireItem]:
     ]
 
 
-def _labels_of_every_pair_compared(originals: list[Version]) -> list[int]:
-    """What the grouping was before it chose its pairs: every pair, in this order."""
-    sets = merge_module._DisjointSets(len(originals))
-    places = [v.first_place for v in originals]
-    texts = [merge_module._Text(v.item) for v in originals]
-    for i in range(len(originals)):
-        for j in range(i):
-            if merge_module._near_duplicates(places, texts, i, j):
-                sets.join(i, j)
-    return [sets.root(i) for i in range(len(originals))]
-
-
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(items=_crowded_texts())
 def test_a_crowded_bucket_s_chosen_pairs_give_the_sets_of_every_pair(items: list[WireItem]) -> None:
@@ -454,9 +442,9 @@ def test_a_crowded_bucket_s_chosen_pairs_give_the_sets_of_every_pair(items: list
     near-duplicates (README, "Convergence, and where it needs extra events"): the labels,
     not only the sets, are those of comparing every pair."""
     originals = [Version.of(item) for item in items]
-    assert merge_module._labels_of_every_pair(originals) == _labels_of_every_pair_compared(
+    assert merge_module._labels_of_every_pair(
         originals
-    )
+    ) == merge_module._labels_comparing_every_pair(originals)
 
 
 def test_re_sends_the_chosen_pairs_must_find() -> None:
@@ -484,7 +472,7 @@ def test_re_sends_the_chosen_pairs_must_find() -> None:
         items += [wire_item((text,), headline=headline) for text in (first, second)]
         originals = [Version.of(item) for item in items]
         labels = merge_module._labels_of_every_pair(originals)
-        assert labels == _labels_of_every_pair_compared(originals)
+        assert labels == merge_module._labels_comparing_every_pair(originals)
         assert labels[-1] == labels[-2]
         assert len(set(labels)) == len(unrelated) + 1
         places = [v.first_place for v in originals]
