@@ -999,8 +999,10 @@ def _pairs_that_may_match(
 
 def _rarest_shared_bigrams(bigrams: dict[int, frozenset[tuple[str, str]]]) -> dict[int, list[int]]:
     """For each text, those of its rarest bigrams (:func:`_prefix_size` of them) that another
-    text holds too, as ranks in one order of all the bigrams: a text's own first (they pair it
-    with none), then the fewest texts holding them, then the first seen.
+    text holds too, as ranks in one order of all the bigrams: those no other text holds first
+    (they pair a text with none), then the fewest texts holding them, then as the sets iterate
+    (one order for the call, which is all the prefix needs: it may differ between processes,
+    and so may the pairs compared, but not the near-duplicates found).
 
     Only the bigrams that two texts share are counted and sorted: in a crowded bucket of
     unrelated texts nearly all are a text's own, and sorting them all made the index cost more
