@@ -6,7 +6,8 @@ is drawn ``--draws`` times with a seed of its own, and the two ways alternate on
 their labels checked equal. ``--shape`` sets what the originals are: ``one-place`` (each of
 its own words, all of one place: every pair's words compared), ``own-places`` (no two of one
 place: only places compared) or ``re-sends`` (four stories, each original one of them with a
-word changed: a quarter of the pairs are near-duplicates, the index's worst case).
+word changed: a quarter of the pairs are near-duplicates, the shape the index suits least
+of those measured, BENCHMARKS.md round 34).
 
     python -m benchmarks.pair_index [--shape one-place] [--words 600] [--varied-lengths]
         [--sizes 8,16,32,64,128,256] [--draws 5] [--json out.json]
